@@ -1,0 +1,68 @@
+/** Server-side measurements read by the runner every second through GET /metrics. */
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+
+export interface MailCounters {
+  /** Accepted for sending, waiting for a sender (a queue, a pool, the outbox). */
+  queued: number;
+  /** Being sent right now. */
+  inFlight: number;
+  sent: number;
+  failed: number;
+  retried: number;
+  abandoned: number;
+}
+
+export interface MetricsSnapshot {
+  atMs: number;
+  uptimeSec: number;
+  eventLoopDelayMs: { p50: number; p99: number; max: number; mean: number };
+  cpu: { userMs: number; systemMs: number; sinceLastMs: number };
+  memory: { rssMiB: number; heapUsedMiB: number; heapTotalMiB: number };
+  requests: { total: number; inFlight: number };
+  emails: MailCounters;
+}
+
+export class Metrics {
+  private readonly loop: IntervalHistogram;
+  private lastCpu = process.cpuUsage();
+  private lastReadMs = performance.now();
+  requestsTotal = 0;
+  requestsInFlight = 0;
+
+  constructor() {
+    this.loop = monitorEventLoopDelay({ resolution: 10 });
+    this.loop.enable();
+  }
+
+  /** A snapshot since the previous read (event-loop delay and CPU reset on every read). */
+  read(emails: MailCounters): MetricsSnapshot {
+    const ms = (ns: number) => Math.round((ns / 1e6) * 100) / 100;
+    const cpu = process.cpuUsage(this.lastCpu);
+    this.lastCpu = process.cpuUsage();
+    const now = performance.now();
+    const sinceLastMs = now - this.lastReadMs;
+    this.lastReadMs = now;
+    const mem = process.memoryUsage();
+    const mib = (b: number) => Math.round((b / 1048576) * 10) / 10;
+    const snapshot: MetricsSnapshot = {
+      atMs: Date.now(),
+      uptimeSec: Math.round(process.uptime() * 10) / 10,
+      eventLoopDelayMs: {
+        p50: ms(this.loop.percentile(50)),
+        p99: ms(this.loop.percentile(99)),
+        max: ms(this.loop.max),
+        mean: ms(this.loop.mean),
+      },
+      cpu: { userMs: Math.round(cpu.user / 1000), systemMs: Math.round(cpu.system / 1000), sinceLastMs: Math.round(sinceLastMs) },
+      memory: { rssMiB: mib(mem.rss), heapUsedMiB: mib(mem.heapUsed), heapTotalMiB: mib(mem.heapTotal) },
+      requests: { total: this.requestsTotal, inFlight: this.requestsInFlight },
+      emails,
+    };
+    this.loop.reset();
+    return snapshot;
+  }
+
+  close(): void {
+    this.loop.disable();
+  }
+}

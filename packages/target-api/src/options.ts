@@ -1,0 +1,124 @@
+/** Everything the sign-up API can be started with, its defaults, and their validation. */
+
+export const VARIANTS = ['no-email', 'inline', 'background', 'worker-pool', 'outbox'] as const;
+export type Variant = (typeof VARIANTS)[number];
+
+export const TRANSPORTS = ['pooled', 'per-message'] as const;
+export type TransportMode = (typeof TRANSPORTS)[number];
+
+export interface SmtpOptions {
+  host: string;
+  port: number;
+  /** `pooled` keeps `maxConnections` connections open; `per-message` opens one per e-mail. */
+  transport: TransportMode;
+  /** nodemailer's default is 5. */
+  maxConnections: number;
+  /** Messages per pooled connection before it is recycled; nodemailer's default is 100. */
+  maxMessages: number;
+  /** A send that has not finished after this long counts as failed. */
+  sendTimeoutMs: number;
+}
+
+export interface WorkerPoolOptions {
+  threads: number;
+  /** piscina's default of 1 starves I/O work: each thread then sends one e-mail at a time. */
+  concurrentTasksPerWorker: number;
+}
+
+export interface OutboxOptions {
+  /** Parallel senders of the dispatcher (defaults to the SMTP pool size). */
+  concurrency: number;
+  /** How long a claim holds before another dispatcher may take the e-mail over. */
+  leaseMs: number;
+  /** Fallback poll interval; new sign-ups wake the dispatcher at once. */
+  pollMs: number;
+  maxAttempts: number;
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+}
+
+export interface AppOptions {
+  variant: Variant;
+  mongoUri: string;
+  dbName: string;
+  smtp: SmtpOptions;
+  /** scrypt cost as log2(N); 14 means N = 16384. 0 turns hashing off. */
+  hashCost: number;
+  workerPool: WorkerPoolOptions;
+  outbox: OutboxOptions;
+  /** On shutdown, how long to wait for e-mails in flight before abandoning them. */
+  drainTimeoutMs: number;
+  /** fastify log level; 'silent' (the default) logs nothing. */
+  logLevel: string;
+  /** Base of the confirmation link; by default taken from the request's Host. */
+  publicUrl?: string;
+  /** Sender of the confirmation e-mail. */
+  mailFrom: string;
+}
+
+export const DEFAULT_OPTIONS: Omit<AppOptions, 'mongoUri'> = {
+  variant: 'inline',
+  dbName: 'mailbench',
+  smtp: { host: '127.0.0.1', port: 2525, transport: 'pooled', maxConnections: 5, maxMessages: 100, sendTimeoutMs: 30_000 },
+  hashCost: 14,
+  workerPool: { threads: 2, concurrentTasksPerWorker: 16 },
+  outbox: { concurrency: 5, leaseMs: 30_000, pollMs: 1000, maxAttempts: 5, backoffBaseMs: 500, backoffMaxMs: 30_000 },
+  drainTimeoutMs: 10_000,
+  logLevel: 'silent',
+  mailFrom: 'mailbench <noreply@mailbench.test>',
+};
+
+export class OptionError extends Error {
+  readonly code = 'ERR_API_OPTION_INVALID';
+  constructor(message: string) {
+    super(message);
+    this.name = 'OptionError';
+  }
+}
+
+function positiveInt(name: string, value: number, min = 1): void {
+  if (!Number.isInteger(value) || value < min) throw new OptionError(`${name} must be a whole number >= ${min}, got ${value}`);
+}
+
+/** What a caller gives: any field, nested ones partially; mongoUri is required. */
+export type AppInput = Omit<Partial<AppOptions>, 'smtp' | 'workerPool' | 'outbox'> & {
+  mongoUri: string;
+  smtp?: Partial<SmtpOptions>;
+  workerPool?: Partial<WorkerPoolOptions>;
+  outbox?: Partial<OutboxOptions>;
+};
+
+/** Fills defaults and checks every field, naming the bad one. */
+export function resolveOptions(input: AppInput): AppOptions {
+  const options: AppOptions = {
+    ...DEFAULT_OPTIONS,
+    ...input,
+    smtp: { ...DEFAULT_OPTIONS.smtp, ...input.smtp },
+    workerPool: { ...DEFAULT_OPTIONS.workerPool, ...input.workerPool },
+    outbox: { ...DEFAULT_OPTIONS.outbox, ...input.outbox },
+  };
+  if (!VARIANTS.includes(options.variant)) {
+    throw new OptionError(`variant must be one of ${VARIANTS.join(', ')}, got "${String(options.variant)}"`);
+  }
+  if (!TRANSPORTS.includes(options.smtp.transport)) {
+    throw new OptionError(`smtp.transport must be one of ${TRANSPORTS.join(', ')}, got "${String(options.smtp.transport)}"`);
+  }
+  if (!options.mongoUri) throw new OptionError('mongoUri is required (flag --mongo-uri or MONGODB_URI)');
+  positiveInt('smtp.port', options.smtp.port);
+  positiveInt('smtp.maxConnections', options.smtp.maxConnections);
+  positiveInt('smtp.maxMessages', options.smtp.maxMessages);
+  positiveInt('smtp.sendTimeoutMs', options.smtp.sendTimeoutMs);
+  if (!Number.isInteger(options.hashCost) || options.hashCost < 0 || options.hashCost > 20 || options.hashCost === 1) {
+    throw new OptionError(`hashCost must be 0 (off) or 2-20 (log2 of scrypt's N), got ${options.hashCost}`);
+  }
+  positiveInt('workerPool.threads', options.workerPool.threads);
+  positiveInt('workerPool.concurrentTasksPerWorker', options.workerPool.concurrentTasksPerWorker);
+  positiveInt('outbox.concurrency', options.outbox.concurrency);
+  positiveInt('outbox.leaseMs', options.outbox.leaseMs);
+  positiveInt('outbox.pollMs', options.outbox.pollMs);
+  positiveInt('outbox.maxAttempts', options.outbox.maxAttempts);
+  positiveInt('outbox.backoffBaseMs', options.outbox.backoffBaseMs);
+  positiveInt('outbox.backoffMaxMs', options.outbox.backoffMaxMs);
+  positiveInt('drainTimeoutMs', options.drainTimeoutMs, 0);
+  return options;
+}

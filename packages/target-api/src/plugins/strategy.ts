@@ -1,0 +1,31 @@
+/** The e-mail strategy (the variant under test); drained and closed in onClose, before the mailer and database. */
+import fp from 'fastify-plugin';
+import type { AppOptions } from '../options.ts';
+import { createStrategy, type EmailStrategy, type ShutdownReport } from '../strategies/index.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    emailStrategy: EmailStrategy;
+  }
+}
+
+export interface StrategyPluginOptions {
+  options: AppOptions;
+  onShutdown: (report: ShutdownReport) => void;
+}
+
+export const strategyPlugin = fp<StrategyPluginOptions>(
+  async (app, { options, onShutdown }) => {
+    const strategy = createStrategy(options.variant, {
+      options,
+      users: app.mongo.users,
+      transport: app.mailTransport,
+      log: (line) => app.log.warn(line),
+    });
+    app.decorate('emailStrategy', strategy);
+    app.addHook('onClose', async () => {
+      onShutdown(await strategy.close());
+    });
+  },
+  { name: 'mailbench-strategy', dependencies: ['mailbench-db', 'mailbench-mailer'] },
+);

@@ -1,0 +1,78 @@
+/** The three strategies that send from the main thread (or not at all). */
+import { sendWithTimeout, type MailMessage } from '../email.ts';
+import { drainWithTimeout, emptyCounters, type EmailStrategy, type StrategyContext } from './types.ts';
+
+/** Baseline: the user is stored, no e-mail is sent. */
+export function createNoEmailStrategy(): EmailStrategy {
+  return {
+    variant: 'no-email',
+    documentFields: () => ({}),
+    afterSignup: async () => 'none',
+    counters: async () => emptyCounters(),
+    close: async () => ({ drained: 0, abandoned: 0 }),
+  };
+}
+
+/** The reference experiment's "blocking": the reply waits for the SMTP server to accept. */
+export function createInlineStrategy(ctx: StrategyContext): EmailStrategy {
+  const counters = emptyCounters();
+  const pending = new Set<Promise<unknown>>();
+  return {
+    variant: 'inline',
+    documentFields: () => ({}),
+    async afterSignup(_registration, message: MailMessage) {
+      counters.inFlight++;
+      const sending = sendWithTimeout(ctx.transport(), message, ctx.options.smtp.sendTimeoutMs);
+      pending.add(sending);
+      const outcome = await sending;
+      pending.delete(sending);
+      counters.inFlight--;
+      if (outcome.ok) {
+        counters.sent++;
+        return 'sent';
+      }
+      counters.failed++;
+      return 'failed';
+    },
+    counters: async () => ({ ...counters }),
+    async close() {
+      // fastify has already answered every request; nothing is in flight unless a request timed out.
+      const left = await drainWithTimeout(pending, ctx.options.drainTimeoutMs);
+      return { drained: 0, abandoned: left };
+    },
+  };
+}
+
+/** The reference experiment's "background thread": reply first, send afterwards on the main thread. */
+export function createBackgroundStrategy(ctx: StrategyContext): EmailStrategy {
+  const counters = emptyCounters();
+  const pending = new Set<Promise<unknown>>();
+  let closing = false;
+  return {
+    variant: 'background',
+    documentFields: () => ({}),
+    async afterSignup(_registration, message: MailMessage) {
+      if (closing) {
+        counters.abandoned++;
+        return 'failed';
+      }
+      counters.inFlight++;
+      const sending = sendWithTimeout(ctx.transport(), message, ctx.options.smtp.sendTimeoutMs).then((outcome) => {
+        pending.delete(sending);
+        counters.inFlight--;
+        if (outcome.ok) counters.sent++;
+        else counters.failed++;
+      });
+      pending.add(sending);
+      return 'queued';
+    },
+    counters: async () => ({ ...counters }),
+    async close() {
+      closing = true;
+      const before = pending.size;
+      const left = await drainWithTimeout(pending, ctx.options.drainTimeoutMs);
+      counters.abandoned += left;
+      return { drained: before - left, abandoned: left };
+    },
+  };
+}

@@ -1,0 +1,231 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { MongoClient } from 'mongodb';
+import type { MongoHandle } from '@mailbench/mongo';
+import { backoffMs, BODY_LIMIT_BYTES, hashPassword, parseServerArgs, verifyPassword, VARIANTS } from '../src/index.ts';
+import { countUsers, linkOf, signupBody, startDatabase, startStack, type TestStack } from './helpers.ts';
+
+let mongo: MongoHandle;
+const stacks: TestStack[] = [];
+
+beforeAll(async () => {
+  mongo = await startDatabase();
+});
+afterAll(async () => {
+  await mongo?.stop();
+});
+afterEach(async () => {
+  await Promise.all(stacks.splice(0).map((s) => s.close()));
+});
+
+async function stack(...args: Parameters<typeof startStack> extends [unknown, ...infer R] ? R : never): Promise<TestStack> {
+  const s = await startStack(mongo, ...args);
+  stacks.push(s);
+  return s;
+}
+
+describe('sign-up: every variant', () => {
+  for (const variant of VARIANTS) {
+    it(`${variant}: one sign-up, ${variant === 'no-email' ? 'no e-mail' : 'exactly one e-mail with a working confirmation link'}`, async () => {
+      const s = await stack(variant, {}, variant === 'outbox' ? { outbox: { pollMs: 100 } } : {});
+      const res = await s.app.inject({ method: 'POST', url: '/api/users', payload: signupBody('one') });
+      expect(res.statusCode).toBe(201);
+      const body = res.json() as { id: string; emailStatus: string };
+      expect(body.id).toMatch(/^[0-9a-f]{24}$/);
+      expect(body.emailStatus).toBe({ 'no-email': 'none', inline: 'sent', background: 'queued', 'worker-pool': 'queued', outbox: 'queued' }[variant]);
+      if (variant === 'no-email') {
+        await new Promise((r) => setTimeout(r, 300));
+        expect(s.sink.stats().messages.accepted).toBe(0);
+        return;
+      }
+      await s.sink.waitFor(1, { timeoutMs: 10_000 });
+      await new Promise((r) => setTimeout(r, 200)); // a second copy would show up here
+      const records = s.sink.records();
+      expect(records.length).toBe(1);
+      const [record] = records;
+      expect(record?.recipients).toEqual(['userone@example.test']);
+      expect(record?.registrationId).toBe(body.id);
+      expect(record?.messageId).toMatch(new RegExp(`^<${body.id}\\.`));
+      expect(record?.headers).toMatch(/Content-Type: multipart\/alternative/i);
+      const link = linkOf(record!);
+      const confirm = await s.app.inject({ method: 'GET', url: `${link.pathname}${link.search}` });
+      expect(confirm.statusCode).toBe(200);
+      expect(confirm.json()).toEqual({ id: body.id, confirmed: true });
+      expect(await countUsers(mongo, s.dbName, { confirmedAt: { $ne: null } })).toBe(1);
+    });
+  }
+
+  it('an unknown confirmation token is 404', async () => {
+    const s = await stack('no-email');
+    const res = await s.app.inject({ method: 'GET', url: '/api/users/confirm?token=nope' });
+    expect(res.statusCode).toBe(404);
+    expect((await s.app.inject({ method: 'GET', url: '/api/users/confirm' })).statusCode).toBe(400);
+  });
+});
+
+describe('when the reply is sent', () => {
+  it('inline answers only after the sink accepted (lower bound with sink latency)', async () => {
+    const s = await stack('inline', { latency: 400 });
+    const started = performance.now();
+    const res = await s.app.inject({ method: 'POST', url: '/api/users', payload: signupBody('slow') });
+    expect(performance.now() - started).toBeGreaterThanOrEqual(400);
+    expect(res.json().emailStatus).toBe('sent');
+    expect(s.sink.stats().messages.accepted).toBe(1);
+  });
+
+  for (const variant of ['background', 'worker-pool'] as const) {
+    it(`${variant} answers before the sink accepted`, async () => {
+      const s = await stack(variant, { latency: 3000 }, { drainTimeoutMs: 5000 });
+      const res = await s.app.inject({ method: 'POST', url: '/api/users', payload: signupBody(variant) });
+      expect(res.statusCode).toBe(201);
+      expect(s.sink.stats().messages.accepted).toBe(0);
+      const metrics = (await s.app.inject({ method: 'GET', url: '/metrics' })).json();
+      expect(metrics.emails.queued + metrics.emails.inFlight).toBe(1);
+      await s.sink.waitFor(1, { timeoutMs: 10_000 });
+    });
+  }
+
+  it('inline answers 201 with emailStatus failed when the send fails', async () => {
+    const s = await stack('inline', { permFailRate: 1 });
+    const res = await s.app.inject({ method: 'POST', url: '/api/users', payload: signupBody('fail') });
+    expect(res.statusCode).toBe(201);
+    expect(res.json().emailStatus).toBe('failed');
+    expect(await countUsers(mongo, s.dbName)).toBe(1);
+    const metrics = (await s.app.inject({ method: 'GET', url: '/metrics' })).json();
+    expect(metrics.emails).toMatchObject({ sent: 0, failed: 1 });
+  });
+
+  it('inline answers 201 with emailStatus failed when the send times out', async () => {
+    const s = await stack('inline', { latency: 5000 }, { smtp: { sendTimeoutMs: 300 }, drainTimeoutMs: 0 });
+    const started = performance.now();
+    const res = await s.app.inject({ method: 'POST', url: '/api/users', payload: signupBody('timeout') });
+    expect(performance.now() - started).toBeGreaterThanOrEqual(300);
+    expect(res.json().emailStatus).toBe('failed');
+  });
+});
+
+describe('bad input: answered with its code, nothing written', () => {
+  it('lists every bad field in one 400', async () => {
+    const s = await stack('inline');
+    const res = await s.app.inject({ method: 'POST', url: '/api/users', payload: { username: 'Bad Name!', password: 'short' } });
+    expect(res.statusCode).toBe(400);
+    const fields = (res.json().fields as Array<{ field: string }>).map((f) => f.field).sort();
+    expect(fields).toEqual(['email', 'password', 'username']);
+    const email = await s.app.inject({ method: 'POST', url: '/api/users', payload: { ...signupBody('x'), email: 'not-an-email' } });
+    expect(email.statusCode).toBe(400);
+    expect(email.json().fields).toEqual([{ field: 'email', message: expect.stringContaining('format') }]);
+    const long = await s.app.inject({ method: 'POST', url: '/api/users', payload: { ...signupBody('x'), password: 'p'.repeat(129) } });
+    expect(long.statusCode).toBe(400);
+    expect(await countUsers(mongo, s.dbName)).toBe(0);
+    expect(s.sink.stats().messages.accepted).toBe(0);
+  });
+
+  it('413 over 16 KiB, 415 for a wrong content type, 400 for malformed JSON', async () => {
+    const s = await stack('inline');
+    const big = await s.app.inject({
+      method: 'POST',
+      url: '/api/users',
+      payload: JSON.stringify({ ...signupBody('big'), padding: 'x'.repeat(BODY_LIMIT_BYTES) }),
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(big.statusCode).toBe(413);
+    const text = await s.app.inject({ method: 'POST', url: '/api/users', payload: 'username=a', headers: { 'content-type': 'text/plain' } });
+    expect(text.statusCode).toBe(415);
+    const broken = await s.app.inject({ method: 'POST', url: '/api/users', payload: '{"username": "abc",', headers: { 'content-type': 'application/json' } });
+    expect(broken.statusCode).toBe(400);
+    expect(await countUsers(mongo, s.dbName)).toBe(0);
+    expect(s.sink.stats().messages.accepted).toBe(0);
+  });
+
+  it('409 naming the duplicate field, for e-mail and for username', async () => {
+    const s = await stack('inline');
+    expect((await s.app.inject({ method: 'POST', url: '/api/users', payload: signupBody('dup') })).statusCode).toBe(201);
+    const sameEmail = await s.app.inject({ method: 'POST', url: '/api/users', payload: { ...signupBody('dup'), username: 'other_name' } });
+    expect(sameEmail.statusCode).toBe(409);
+    expect(sameEmail.json()).toMatchObject({ field: 'email' });
+    const upper = await s.app.inject({ method: 'POST', url: '/api/users', payload: { ...signupBody('dup'), username: 'third', email: 'USERDUP@example.test' } });
+    expect(upper.statusCode).toBe(409);
+    const sameName = await s.app.inject({ method: 'POST', url: '/api/users', payload: { ...signupBody('dup'), email: 'other@example.test' } });
+    expect(sameName.statusCode).toBe(409);
+    expect(sameName.json()).toMatchObject({ field: 'username' });
+    expect(await countUsers(mongo, s.dbName)).toBe(1);
+    expect(s.sink.stats().messages.accepted).toBe(1);
+  });
+
+  it('two concurrent identical sign-ups: exactly one 201 and one 409', async () => {
+    const s = await stack('inline', {}, { hashCost: 10 });
+    const [a, b] = await Promise.all([
+      s.app.inject({ method: 'POST', url: '/api/users', payload: signupBody('race') }),
+      s.app.inject({ method: 'POST', url: '/api/users', payload: signupBody('race') }),
+    ]);
+    expect([a.statusCode, b.statusCode].sort()).toEqual([201, 409]);
+    expect(await countUsers(mongo, s.dbName)).toBe(1);
+  });
+});
+
+describe('storage and metrics', () => {
+  it('stores a salted scrypt hash, never the password', async () => {
+    const s = await stack('no-email', {}, { hashCost: 10 });
+    await s.app.inject({ method: 'POST', url: '/api/users', payload: signupBody('hash') });
+    const client = new MongoClient(mongo.uri);
+    const user = await client.db(s.dbName).collection('users').findOne({ username: 'user_hash' });
+    await client.close();
+    expect(user?.passwordHash).toMatch(/^scrypt\$10\$/);
+    expect(JSON.stringify(user)).not.toContain('correct horse battery');
+    expect(await verifyPassword('correct horse battery', String(user?.passwordHash))).toBe(true);
+    expect(await verifyPassword('wrong password', String(user?.passwordHash))).toBe(false);
+    expect(user?.createdAt).toBeInstanceOf(Date);
+    expect(typeof user?.confirmToken).toBe('string');
+    expect(await hashPassword('x', 0)).not.toContain('x$');
+  });
+
+  it('/healthz and /metrics report the variant, event loop, CPU, memory and e-mail counters', async () => {
+    const s = await stack('background');
+    expect((await s.app.inject({ method: 'GET', url: '/healthz' })).json()).toEqual({ status: 'ok', variant: 'background' });
+    await s.app.inject({ method: 'POST', url: '/api/users', payload: signupBody('m') });
+    await s.sink.waitFor(1, { timeoutMs: 5000 });
+    await new Promise((r) => setTimeout(r, 50));
+    const m = (await s.app.inject({ method: 'GET', url: '/metrics' })).json();
+    expect(m.variant).toBe('background');
+    expect(m.eventLoopDelayMs.max).toBeGreaterThan(0);
+    expect(m.memory.rssMiB).toBeGreaterThan(10);
+    expect(m.requests.total).toBe(1);
+    expect(m.emails).toEqual({ queued: 0, inFlight: 0, sent: 1, failed: 0, retried: 0, abandoned: 0 });
+  });
+
+  it('outbox retries temporary failures and marks permanent ones', async () => {
+    const s = await stack('outbox', { tempFailRate: 0.5, seed: 3 }, { outbox: { pollMs: 50, backoffBaseMs: 20, backoffMaxMs: 100, maxAttempts: 10 } });
+    for (let i = 0; i < 6; i++) await s.app.inject({ method: 'POST', url: '/api/users', payload: signupBody(`r${i}`) });
+    await s.sink.waitFor(6, { timeoutMs: 15_000 });
+    const m = (await s.app.inject({ method: 'GET', url: '/metrics' })).json();
+    expect(m.emails.sent).toBe(6);
+    expect(m.emails.retried).toBe(s.sink.stats().messages.rejectedByCode['451']);
+    expect(m.emails.retried).toBeGreaterThan(0);
+    expect(await countUsers(mongo, s.dbName, { 'mail.state': 'sent' })).toBe(6);
+
+    const p = await stack('outbox', { permFailRate: 1 }, { outbox: { pollMs: 50 } });
+    await p.app.inject({ method: 'POST', url: '/api/users', payload: signupBody('perm') });
+    for (let i = 0; i < 100 && (await countUsers(mongo, p.dbName, { 'mail.state': 'failed' })) === 0; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(await countUsers(mongo, p.dbName, { 'mail.state': 'failed' })).toBe(1);
+    expect((await p.app.inject({ method: 'GET', url: '/metrics' })).json().emails).toMatchObject({ failed: 1, retried: 0, sent: 0 });
+  });
+});
+
+describe('pure parts', () => {
+  it('parses server flags with environment fallbacks', () => {
+    const c = parseServerArgs(['--', '--variant', 'outbox', '--port', '0', '--max-connections', '8', '--hash-cost', '0'], {
+      MONGODB_URI: 'mongodb://x',
+      MAILBENCH_SMTP_PORT: '2600',
+    });
+    expect(c.port).toBe(0);
+    expect(c.app).toMatchObject({ variant: 'outbox', mongoUri: 'mongodb://x', hashCost: 0, smtp: { port: 2600, maxConnections: 8 }, outbox: { concurrency: 8 } });
+    expect(() => parseServerArgs(['--variant', 'carrier-pigeon'])).toThrow(/--variant must be one of no-email, inline/);
+    expect(() => parseServerArgs(['--port', 'eighty'])).toThrow(/--port must be a whole number/);
+    expect(() => parseServerArgs(['--colour'])).toThrow(/colour/);
+  });
+
+  it('backs off exponentially, capped', () => {
+    expect([1, 2, 3, 4, 5, 10].map((a) => backoffMs(a, 500, 3000))).toEqual([500, 1000, 2000, 3000, 3000, 3000]);
+  });
+});
