@@ -1,0 +1,7 @@
+export { runOpenLoop, validateOpenLoopOptions } from './open-loop.ts';
+export { runClosedLoop } from './closed-loop.ts';
+export type { ClosedLoopOptions, ClosedLoopResult } from './closed-loop.ts';
+export { summarize } from './histogram.ts';
+export { LoadgenError } from './errors.ts';
+export { probeBaseUrl } from './probe.ts';
+export type { RequestSpec, Sample, LatencySummary, OpenLoopOptions, OpenLoopResult, ProgressEvent, ConnectionMode } from './types.ts';

@@ -1,0 +1,131 @@
+/**
+ * runOpenLoop(): N requests evenly spread over T, each sent on time however slow the
+ * answers are (JMeter's ramp-up, without its start-up bunching). Runs the schedule in a
+ * worker thread; returns every sample and HdrHistogram summaries.
+ */
+import { Worker } from 'node:worker_threads';
+import { LoadgenError } from './errors.ts';
+import { summarize } from './histogram.ts';
+import { probeBaseUrl } from './probe.ts';
+import type { OpenLoopOptions, OpenLoopResult, ProgressEvent, RequestSpec, Sample } from './types.ts';
+import type { WorkerDone, WorkerStart } from './open-loop-worker.ts';
+
+const WORKER_BOOT = new URL('./open-loop-worker-boot.mjs', import.meta.url);
+
+function invalid(message: string): LoadgenError {
+  return new LoadgenError('ERR_LOADGEN_OPTION_INVALID', message);
+}
+
+export function validateOpenLoopOptions(options: OpenLoopOptions): void {
+  if (!Number.isInteger(options.count) || options.count <= 0) throw invalid(`count must be a whole number > 0, got ${options.count}`);
+  if (!Number.isFinite(options.durationMs) || options.durationMs <= 0) throw invalid(`durationMs must be > 0, got ${options.durationMs}`);
+  if (typeof options.request !== 'function') throw invalid('request must be a function (i) => ({ method, path, headers, body })');
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw invalid(`timeoutMs must be > 0, got ${timeoutMs}`);
+  const connection = options.connection ?? 'per-request';
+  if (connection !== 'per-request' && connection !== 'keep-alive') {
+    throw invalid(`connection must be per-request or keep-alive, got ${String(connection)}`);
+  }
+  if (options.warmup) {
+    if (!Number.isInteger(options.warmup.count) || options.warmup.count < 0) throw invalid(`warmup.count must be a whole number >= 0, got ${options.warmup.count}`);
+    if (options.warmup.count > 0 && !(options.warmup.durationMs > 0)) throw invalid(`warmup.durationMs must be > 0, got ${options.warmup.durationMs}`);
+  }
+}
+
+function buildRequests(count: number, factory: (i: number) => RequestSpec): RequestSpec[] {
+  const out: RequestSpec[] = new Array(count);
+  for (let i = 0; i < count; i++) out[i] = factory(i);
+  return out;
+}
+
+export async function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopResult> {
+  validateOpenLoopOptions(options);
+  await probeBaseUrl(options.baseUrl);
+  const connection = options.connection ?? 'per-request';
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const behindThresholdMs = options.behindThresholdMs ?? 10;
+  // Build every request up front: the worker only schedules, and a slow factory cannot delay a dispatch.
+  const requests = buildRequests(options.count, options.request);
+  const warmup = options.warmup && options.warmup.count > 0 ? options.warmup : null;
+  const start: WorkerStart = {
+    type: 'start',
+    baseUrl: options.baseUrl,
+    connection,
+    timeoutMs,
+    progressIntervalMs: options.progressIntervalMs ?? 500,
+    warmup: warmup
+      ? { requests: buildRequests(warmup.count, warmup.request ?? ((i) => options.request(options.count + i))), durationMs: warmup.durationMs }
+      : null,
+    requests,
+    durationMs: options.durationMs,
+  };
+
+  options.signal?.throwIfAborted();
+  const worker = new Worker(WORKER_BOOT);
+  const onAbort = () => void worker.terminate();
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  const done = await new Promise<WorkerDone>((resolve, reject) => {
+    worker.on('message', (message: (ProgressEvent & { type: 'progress' }) | WorkerDone) => {
+      if (message.type === 'progress') {
+        const { type: _type, ...event } = message;
+        options.onProgress?.(event);
+      } else if (message.type === 'done') {
+        resolve(message);
+      }
+    });
+    worker.once('error', reject);
+    worker.once('exit', (code) => {
+      if (options.signal?.aborted) reject(new LoadgenError('ERR_LOADGEN_ABORTED', 'the open-loop run was aborted'));
+      else reject(new LoadgenError('ERR_LOADGEN_WORKER', `the scheduler thread exited with code ${code} before finishing`));
+    });
+    worker.postMessage(start);
+  }).finally(() => options.signal?.removeEventListener('abort', onAbort));
+  await worker.terminate();
+  return buildResult(done, options, connection, behindThresholdMs);
+}
+
+function buildResult(done: WorkerDone, options: OpenLoopOptions, connection: OpenLoopResult['connection'], behindThresholdMs: number): OpenLoopResult {
+  const n = options.count;
+  const samples: Sample[] = new Array(n);
+  const fromIntended = new Float64Array(n);
+  const fromSend = new Float64Array(n);
+  const dispatchError = new Float64Array(n);
+  const statusCounts: Record<string, number> = {};
+  const errorCounts: Record<string, number> = {};
+  let lastEndMs = 0;
+  for (let i = 0; i < n; i++) {
+    const intendedMs = done.intended[i] as number;
+    const sentMs = done.sent[i] as number;
+    const endMs = done.end[i] as number;
+    const status = done.status[i] as number;
+    const errorIndex = done.errorIndex[i] as number;
+    const error = errorIndex >= 0 ? (done.errorCodes[errorIndex] ?? 'UNKNOWN') : null;
+    samples[i] = { i, intendedMs, sentMs, endMs, status, error, bytes: done.bytes[i] as number };
+    fromIntended[i] = endMs - intendedMs;
+    fromSend[i] = endMs - sentMs;
+    dispatchError[i] = sentMs - intendedMs;
+    if (endMs > lastEndMs) lastEndMs = endMs;
+    if (status > 0) statusCounts[String(status)] = (statusCounts[String(status)] ?? 0) + 1;
+    if (error) errorCounts[error] = (errorCounts[error] ?? 0) + 1;
+  }
+  const dispatch = summarize(dispatchError);
+  const responses = Object.values(statusCounts).reduce((a, b) => a + b, 0);
+  return {
+    t0EpochMs: done.t0EpochMs,
+    count: n,
+    durationMs: options.durationMs,
+    connection,
+    scheduler: 'worker-thread',
+    samples,
+    latencyFromIntended: summarize(fromIntended),
+    latencyFromSend: summarize(fromSend),
+    dispatchError: dispatch,
+    generatorBehind: dispatch.p99 > behindThresholdMs,
+    behindThresholdMs,
+    statusCounts,
+    errorCounts,
+    throughputPerSec: lastEndMs > 0 ? responses / (lastEndMs / 1000) : 0,
+    offeredRatePerSec: n / (options.durationMs / 1000),
+    lastEndMs,
+  };
+}

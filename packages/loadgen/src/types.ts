@@ -1,0 +1,94 @@
+/** What one request looks like; produced by the caller's factory, one per index. */
+export interface RequestSpec {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'HEAD';
+  path: string;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+export type ConnectionMode = 'per-request' | 'keep-alive';
+
+/** One scheduled request. Times are ms since t0 (the schedule's start). */
+export interface Sample {
+  i: number;
+  /** When the schedule said to send it: i · T / N. */
+  intendedMs: number;
+  /** When it was handed to the HTTP client. */
+  sentMs: number;
+  /** When the response body ended, or the error happened. */
+  endMs: number;
+  /** HTTP status, or 0 when there was no response. */
+  status: number;
+  /** Error code (ECONNREFUSED, UND_ERR_HEADERS_TIMEOUT, ETIMEDOUT, …) or null. */
+  error: string | null;
+  bytes: number;
+}
+
+export interface LatencySummary {
+  count: number;
+  mean: number;
+  p50: number;
+  p75: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  max: number;
+  min: number;
+}
+
+export interface ProgressEvent {
+  elapsedMs: number;
+  scheduled: number;
+  sent: number;
+  completed: number;
+  inFlight: number;
+  errors: number;
+  phase: 'warmup' | 'measure';
+}
+
+export interface OpenLoopOptions {
+  baseUrl: string;
+  /** Number of requests in the measured schedule. */
+  count: number;
+  /** Length of the schedule: request i is due at t0 + i · durationMs / count. */
+  durationMs: number;
+  request: (i: number) => RequestSpec;
+  connection?: ConnectionMode;
+  /** A request that has not completed after this long fails with ETIMEDOUT. Default 30 s. */
+  timeoutMs?: number;
+  /** Requests sent open-loop before the measured schedule, not recorded. */
+  warmup?: { count: number; durationMs: number; request?: (i: number) => RequestSpec };
+  /** Dispatch error p99 above this marks the run `generatorBehind`. Default 10 ms. */
+  behindThresholdMs?: number;
+  onProgress?: (event: ProgressEvent) => void;
+  /** How often onProgress is called. Default 500 ms. */
+  progressIntervalMs?: number;
+  /** Aborting stops the scheduler thread at once and rejects with code ERR_LOADGEN_ABORTED. */
+  signal?: AbortSignal;
+}
+
+export interface OpenLoopResult {
+  /** Wall-clock time of t0 (epoch ms, sub-ms precision), to line samples up with other clocks. */
+  t0EpochMs: number;
+  count: number;
+  durationMs: number;
+  connection: ConnectionMode;
+  /** Where the scheduler ran, and why there. */
+  scheduler: 'worker-thread';
+  samples: Sample[];
+  /** end − intended: what a user of the service waits (free of coordinated omission). */
+  latencyFromIntended: LatencySummary;
+  /** end − sent: what JMeter reports as elapsed. */
+  latencyFromSend: LatencySummary;
+  /** sent − intended: how late the generator was. */
+  dispatchError: LatencySummary;
+  generatorBehind: boolean;
+  behindThresholdMs: number;
+  statusCounts: Record<string, number>;
+  errorCounts: Record<string, number>;
+  /** Responses of any status per second of the run's span (first intended → last end). */
+  throughputPerSec: number;
+  /** The schedule's rate, count / duration. */
+  offeredRatePerSec: number;
+  lastEndMs: number;
+}

@@ -1,0 +1,202 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { LoadgenError, runClosedLoop, runOpenLoop, summarize } from '../src/index.ts';
+
+interface TestServer {
+  url: string;
+  bodies: string[];
+  maxInFlight: number;
+  requests: number;
+  close(): Promise<void>;
+}
+
+const servers: TestServer[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+});
+
+/** A server whose behaviour per request is chosen by its path: /delay/MS, /hang, /reset, anything else 200. */
+async function startServer(): Promise<TestServer> {
+  const state = { bodies: [] as string[], inFlight: 0, maxInFlight: 0, requests: 0 };
+  const server: Server = createServer(async (req: IncomingMessage, res) => {
+    state.requests++;
+    state.inFlight++;
+    state.maxInFlight = Math.max(state.maxInFlight, state.inFlight);
+    let body = '';
+    for await (const chunk of req) body += chunk;
+    state.bodies.push(body);
+    const done = () => {
+      state.inFlight--;
+    };
+    const path = req.url ?? '/';
+    if (path === '/hang') return res.on('close', done); // never answers
+    if (path === '/reset') {
+      done();
+      return req.socket.destroy();
+    }
+    const delay = path.startsWith('/delay/') ? Number(path.slice(7)) : 0;
+    setTimeout(() => {
+      done();
+      res.writeHead(path === '/missing' ? 404 : 200, { 'content-type': 'application/json' });
+      res.end('{"ok":true}');
+    }, delay);
+  });
+  server.keepAliveTimeout = 1000;
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+  const handle: TestServer = {
+    url: `http://127.0.0.1:${port}`,
+    get bodies() {
+      return state.bodies;
+    },
+    get maxInFlight() {
+      return state.maxInFlight;
+    },
+    get requests() {
+      return state.requests;
+    },
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+  servers.push(handle);
+  return handle;
+}
+
+describe('runOpenLoop', () => {
+  it('keeps the schedule open: answers taking 1 s do not hold back later requests', async () => {
+    const server = await startServer();
+    const events: number[] = [];
+    const result = await runOpenLoop({
+      baseUrl: server.url,
+      count: 20,
+      durationMs: 2000,
+      request: (i) => ({ method: 'POST', path: '/delay/1000', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ i }) }),
+      onProgress: (e) => events.push(e.inFlight),
+      progressIntervalMs: 100,
+    });
+    // 10 requests/s against 1 s answers: about 10 in flight at once. A closed loop would hold 1.
+    expect(server.maxInFlight).toBeGreaterThanOrEqual(5);
+    expect(Math.max(...events)).toBeGreaterThanOrEqual(5);
+    expect(result.samples.length).toBe(20);
+    expect(result.statusCounts).toEqual({ '200': 20 });
+    for (const s of result.samples) {
+      expect(s.intendedMs).toBeCloseTo((s.i * 2000) / 20, 6);
+      expect(s.endMs - s.sentMs).toBeGreaterThanOrEqual(1000);
+    }
+    expect(result.latencyFromSend.min).toBeGreaterThanOrEqual(1000);
+    expect(result.connection).toBe('per-request');
+    expect(result.scheduler).toBe('worker-thread');
+  });
+
+  it('sends every body the factory made, each once', async () => {
+    const server = await startServer();
+    const result = await runOpenLoop({
+      baseUrl: server.url,
+      count: 200,
+      durationMs: 1000,
+      connection: 'keep-alive',
+      request: (i) => ({ method: 'POST', path: '/', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: `u${i}` }) }),
+      warmup: { count: 10, durationMs: 200, request: (i) => ({ method: 'POST', path: '/', body: `warm${i}` }) },
+    });
+    const measured = server.bodies.filter((b) => !b.startsWith('warm'));
+    expect(measured.length).toBe(200);
+    expect(new Set(measured).size).toBe(200);
+    expect(server.bodies.filter((b) => b.startsWith('warm')).length).toBe(10);
+    expect(result.samples.length).toBe(200);
+  });
+
+  it('captures timeouts, resets and HTTP errors as samples: the count always matches', async () => {
+    const server = await startServer();
+    const paths = ['/', '/hang', '/reset', '/missing'];
+    const result = await runOpenLoop({
+      baseUrl: server.url,
+      count: 40,
+      durationMs: 400,
+      timeoutMs: 500,
+      request: (i) => ({ method: 'GET', path: paths[i % 4] as string }),
+    });
+    expect(result.samples.length).toBe(40);
+    const hang = result.samples.filter((s) => s.i % 4 === 1);
+    const reset = result.samples.filter((s) => s.i % 4 === 2);
+    expect(hang.every((s) => s.status === 0 && s.error !== null)).toBe(true);
+    expect(hang.every((s) => s.endMs - s.sentMs >= 490)).toBe(true);
+    expect(reset.every((s) => s.status === 0 && s.error !== null)).toBe(true);
+    expect(result.statusCounts).toEqual({ '200': 10, '404': 10 });
+    const errors = Object.values(result.errorCounts).reduce((a, b) => a + b, 0);
+    expect(errors).toBe(20);
+    expect(result.latencyFromIntended.count).toBe(40);
+  });
+
+  it('histogram summaries agree with the raw samples', async () => {
+    const server = await startServer();
+    const result = await runOpenLoop({
+      baseUrl: server.url,
+      count: 300,
+      durationMs: 1500,
+      request: (i) => ({ method: 'GET', path: `/delay/${(i * 7) % 50}` }),
+    });
+    const raw = result.samples.map((s) => s.endMs - s.intendedMs).sort((a, b) => a - b);
+    const exact = (p: number) => raw[Math.ceil((p / 100) * raw.length) - 1] as number;
+    const close = (summary: number, value: number) => expect(Math.abs(summary - value)).toBeLessThanOrEqual(value * 0.002 + 0.002);
+    close(result.latencyFromIntended.p50, exact(50));
+    close(result.latencyFromIntended.p90, exact(90));
+    close(result.latencyFromIntended.p99, exact(99));
+    expect(result.latencyFromIntended.max).toBeCloseTo(raw[raw.length - 1] as number, 3);
+    expect(result.latencyFromIntended.mean).toBeCloseTo(raw.reduce((a, b) => a + b, 0) / raw.length, 3);
+    const dispatch = result.samples.map((s) => s.sentMs - s.intendedMs);
+    expect(result.dispatchError.max).toBeCloseTo(Math.max(...dispatch), 3);
+    expect(result.generatorBehind).toBe(result.dispatchError.p99 > result.behindThresholdMs);
+  });
+
+  it('summarize() matches a known distribution', () => {
+    const values = Array.from({ length: 1000 }, (_, i) => i + 1);
+    const s = summarize(values);
+    expect(s.count).toBe(1000);
+    expect(s.mean).toBeCloseTo(500.5, 6);
+    expect(Math.abs(s.p50 - 500)).toBeLessThanOrEqual(0.5);
+    expect(Math.abs(s.p99 - 990)).toBeLessThanOrEqual(1);
+    expect(s.max).toBe(1000);
+    expect(s.min).toBe(1);
+    expect(summarize([]).count).toBe(0);
+  });
+
+  it('rejects bad options before sending any request', async () => {
+    const server = await startServer();
+    const request = () => ({ method: 'GET' as const, path: '/' });
+    await expect(runOpenLoop({ baseUrl: server.url, count: 0, durationMs: 1000, request })).rejects.toThrow(/count must be/);
+    await expect(runOpenLoop({ baseUrl: server.url, count: 10, durationMs: 0, request })).rejects.toThrow(/durationMs must be > 0/);
+    await expect(runOpenLoop({ baseUrl: server.url, count: 10, durationMs: -5, request })).rejects.toMatchObject({ code: 'ERR_LOADGEN_OPTION_INVALID' });
+    await expect(runOpenLoop({ baseUrl: 'not a url', count: 10, durationMs: 100, request })).rejects.toThrow(/not a URL/);
+    expect(server.requests).toBe(0);
+    const closed = await startServer();
+    const deadUrl = closed.url;
+    await closed.close();
+    const err = await runOpenLoop({ baseUrl: deadUrl, count: 10, durationMs: 100, request }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(LoadgenError);
+    expect((err as LoadgenError).code).toBe('ERR_LOADGEN_UNREACHABLE');
+    expect((err as Error).message).toContain('is the server running');
+  });
+});
+
+describe('runClosedLoop', () => {
+  it('measures a sustained rate with unique bodies', async () => {
+    const server = await startServer();
+    const result = await runClosedLoop({
+      baseUrl: server.url,
+      connections: 4,
+      durationSec: 1,
+      request: (i) => ({ method: 'POST', path: '/', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ n: i }) }),
+    });
+    expect(result.total).toBeGreaterThan(10);
+    expect(result.requestsPerSec).toBeGreaterThan(0);
+    expect(result.errors).toBe(0);
+    expect(new Set(server.bodies).size).toBe(server.bodies.length);
+    expect(server.bodies.length).toBeGreaterThanOrEqual(result.total);
+    await expect(runClosedLoop({ baseUrl: server.url, connections: 0, durationSec: 1, request: () => ({ method: 'GET', path: '/' }) })).rejects.toThrow(/connections/);
+  });
+});

@@ -1,0 +1,351 @@
+/**
+ * One cell: a fresh API process for one variant and one request count. Warm up, measure an
+ * open-loop schedule while sampling the server every second, drain the e-mails, account for
+ * every user and message, stop the server gracefully.
+ */
+import type { MongoClient } from 'mongodb';
+import { request as httpRequest } from 'undici';
+import { runOpenLoop, summarize, type OpenLoopResult, type ProgressEvent, type RequestSpec } from '@mailbench/loadgen';
+import type { SmtpSink } from '@mailbench/smtp-sink';
+import { forkApiServer, ServerStartError, type ApiServer } from './api-server.ts';
+import type { CellResult, ServerSample } from './results.ts';
+import { SCHEMA_VERSION } from './results.ts';
+import type { Scenario, VariantName } from './scenario.ts';
+
+export interface CellContext {
+  runId: string;
+  scenario: Scenario;
+  mongoUri: string;
+  mongo: MongoClient;
+  sink: SmtpSink;
+  signal: AbortSignal;
+  onProgress: (event: ProgressEvent) => void;
+  onServer: (server: ApiServer | null) => void;
+}
+
+export interface CellSpec {
+  index: number;
+  variant: VariantName;
+  requests: number;
+  repeat: number;
+}
+
+/** Variants whose contract is that every 201 is followed by its e-mail (in a run without faults). */
+const PROMISES_DELIVERY: Record<VariantName, boolean> = {
+  'no-email': false,
+  inline: true,
+  background: false,
+  'worker-pool': false,
+  outbox: true,
+};
+
+const PASSWORD = 'mailbench-password-1';
+
+export function signupRequest(prefix: 'w' | 'u', i: number): RequestSpec {
+  const name = `${prefix}${i}`;
+  return {
+    method: 'POST',
+    path: '/api/users',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: `mb_${name}`, email: `${name}@example.test`, password: PASSWORD }),
+  };
+}
+
+/** The request index a measured sign-up's e-mail was sent to, or null (warm-up or unknown). */
+export function indexOfRecipient(address: string): number | null {
+  const m = /^u(\d+)@example\.test$/.exec(address);
+  return m ? Number(m[1]) : null;
+}
+
+export function dbNameFor(runId: string, spec: CellSpec): string {
+  return `mb_${runId}_${spec.variant}_${spec.requests}_r${spec.repeat}`.replace(/[^A-Za-z0-9_]/g, '_').slice(0, 60);
+}
+
+export function serverArgs(ctx: Pick<CellContext, 'scenario' | 'mongoUri' | 'sink'>, variant: VariantName, dbName: string): string[] {
+  const s = ctx.scenario;
+  return [
+    '--variant', variant,
+    '--port', '0',
+    '--mongo-uri', ctx.mongoUri,
+    '--db-name', dbName,
+    '--smtp-host', ctx.sink.host,
+    '--smtp-port', String(ctx.sink.port),
+    '--transport', s.transport.mode,
+    '--max-connections', String(s.transport.maxConnections),
+    '--max-messages', String(s.transport.maxMessages),
+    '--send-timeout', String(s.transport.sendTimeoutMs),
+    '--hash-cost', String(s.hashCost),
+    '--threads', String(s.workerPool.threads),
+    '--concurrent-tasks', String(s.workerPool.concurrentTasksPerWorker),
+    '--lease', String(s.outbox.leaseMs),
+    '--poll', String(s.outbox.pollMs),
+    '--drain-timeout', String(Math.max(1000, Math.round(s.drainTimeoutSec * 1000))),
+  ];
+}
+
+async function readMetrics(url: string): Promise<Record<string, any> | null> {
+  try {
+    const res = await httpRequest(`${url}/metrics`, { headersTimeout: 2000, bodyTimeout: 2000 });
+    if (res.statusCode !== 200) {
+      await res.body.dump();
+      return null;
+    }
+    return (await res.body.json()) as Record<string, any>;
+  } catch {
+    return null;
+  }
+}
+
+function round2(n: number): number {
+  return Math.round(n * 100) / 100;
+}
+
+async function countUsers(mongo: MongoClient, dbName: string): Promise<number> {
+  return mongo.db(dbName).collection('users').countDocuments();
+}
+
+function emptyResult(ctx: CellContext, spec: CellSpec, startedAt: string): CellResult {
+  const s = ctx.scenario;
+  return {
+    schemaVersion: SCHEMA_VERSION,
+    kind: 'cell',
+    runId: ctx.runId,
+    variant: spec.variant,
+    requests: spec.requests,
+    repeat: spec.repeat,
+    status: 'failed',
+    error: null,
+    serverStderrTail: null,
+    startedAt,
+    endedAt: startedAt,
+    durationSec: s.durationSec,
+    offeredRatePerSec: round2(spec.requests / s.durationSec),
+    connection: s.connection,
+    t0EpochMs: null,
+    latencyMs: null,
+    dispatchErrorMs: null,
+    generatorBehind: false,
+    throughputPerSec: 0,
+    statusCounts: {},
+    errorCounts: {},
+    errors: 0,
+    emails: {
+      expected: 0,
+      delivered: 0,
+      lost: 0,
+      duplicated: 0,
+      unattributed: 0,
+      rejectedBySink: 0,
+      deliveryLagMs: null,
+      backlogMax: 0,
+      drainSec: null,
+      drainTimedOut: false,
+      serverCounters: null,
+    },
+    accounting: { usersInDb: 0, responses2xx: 0, warmupUsers: 0 },
+    server: { pid: null, series: [], shutdown: null },
+    samples: null,
+    valid: false,
+    reasons: [],
+  };
+}
+
+export async function runCell(ctx: CellContext, spec: CellSpec): Promise<CellResult> {
+  const s = ctx.scenario;
+  const result = emptyResult(ctx, spec, new Date().toISOString());
+  const dbName = dbNameFor(ctx.runId, spec);
+  const sends = spec.variant !== 'no-email';
+  let server: ApiServer | null = null;
+  const serverGone = new AbortController();
+  const abort = AbortSignal.any([ctx.signal, serverGone.signal]);
+  let stoppingOnPurpose = false;
+  try {
+    await ctx.mongo.db(dbName).dropDatabase();
+    server = await forkApiServer(serverArgs(ctx, spec.variant, dbName));
+    ctx.onServer(server);
+    result.server.pid = server.pid;
+    void server.exited.then(({ code, signal }) => {
+      if (!stoppingOnPurpose) {
+        result.error = `the API server exited during the cell (code ${code}, signal ${signal})`;
+        serverGone.abort();
+      }
+    });
+
+    // 1. Warm-up: not recorded; then wait for its e-mails so the sink is idle.
+    ctx.sink.reset();
+    if (s.warmup.requests > 0) {
+      const warm = await runOpenLoop({
+        baseUrl: server.url,
+        count: s.warmup.requests,
+        durationMs: s.warmup.durationSec * 1000,
+        connection: s.connection,
+        timeoutMs: s.timeoutSec * 1000,
+        request: (i) => signupRequest('w', i),
+        signal: abort,
+      });
+      const ok = warm.statusCounts['201'] ?? 0;
+      if (sends) await ctx.sink.waitFor(ok, { timeoutMs: s.drainTimeoutSec * 1000 }).catch(() => {});
+      await ctx.sink.waitForIdle({ quietMs: 300, timeoutMs: 30_000 }).catch(() => {});
+    }
+    result.accounting.warmupUsers = await countUsers(ctx.mongo, dbName);
+    await readMetrics(server.url); // resets the server's since-last-read windows
+    ctx.sink.reset();
+
+    // 2. Measured open-loop schedule, with the server sampled every second.
+    const series: ServerSample[] = [];
+    let t0Epoch = Date.now();
+    const poll = setInterval(() => {
+      void readMetrics(server!.url).then((m) => {
+        if (!m) return;
+        const cpuMs = (m.cpu?.userMs ?? 0) + (m.cpu?.systemMs ?? 0);
+        series.push({
+          tSec: round2((Date.now() - t0Epoch) / 1000),
+          eventLoopP99Ms: m.eventLoopDelayMs?.p99 ?? 0,
+          eventLoopMaxMs: m.eventLoopDelayMs?.max ?? 0,
+          cpuPercent: round2((cpuMs / Math.max(1, m.cpu?.sinceLastMs ?? 1000)) * 100),
+          rssMiB: m.memory?.rssMiB ?? 0,
+          heapUsedMiB: m.memory?.heapUsedMiB ?? 0,
+          requestsInFlight: m.requests?.inFlight ?? 0,
+          emailsQueued: m.emails?.queued ?? 0,
+          emailsInFlight: m.emails?.inFlight ?? 0,
+          emailsSent: m.emails?.sent ?? 0,
+          emailsFailed: m.emails?.failed ?? 0,
+          emailsRetried: m.emails?.retried ?? 0,
+          sinkAccepted: ctx.sink.stats().messages.accepted,
+        });
+      });
+    }, 1000);
+    let run: OpenLoopResult;
+    try {
+      t0Epoch = Date.now();
+      run = await runOpenLoop({
+        baseUrl: server.url,
+        count: spec.requests,
+        durationMs: s.durationSec * 1000,
+        connection: s.connection,
+        timeoutMs: s.timeoutSec * 1000,
+        request: (i) => signupRequest('u', i),
+        onProgress: ctx.onProgress,
+        signal: abort,
+      });
+      t0Epoch = run.t0EpochMs;
+      // 3. Drain: every e-mail owed for a 201, bounded.
+      const ok = run.statusCounts['201'] ?? 0;
+      result.emails.expected = sends ? ok : 0;
+      const scheduleEndEpoch = run.t0EpochMs + run.lastEndMs;
+      if (sends && ok > 0) {
+        try {
+          await ctx.sink.waitFor(ok, { timeoutMs: s.drainTimeoutSec * 1000 });
+        } catch {
+          result.emails.drainTimedOut = true;
+        }
+      }
+      // A short grace period lets late duplicates show up.
+      await new Promise((r) => setTimeout(r, sends ? 500 : 200));
+      const records = ctx.sink.records();
+      const firstAcceptance = new Map<number, number>();
+      for (const r of records) {
+        for (const to of r.recipients) {
+          const i = indexOfRecipient(to);
+          if (i !== null && !firstAcceptance.has(i)) firstAcceptance.set(i, r.acceptedAtMs);
+        }
+      }
+      const lags: number[] = [];
+      for (const [i, acceptedAt] of firstAcceptance) {
+        const sample = run.samples[i];
+        if (sample && sample.status === 201) lags.push(acceptedAt - (run.t0EpochMs + sample.endMs));
+      }
+      const lastAcceptance = Math.max(...firstAcceptance.values(), Number.NEGATIVE_INFINITY);
+      const stats = ctx.sink.stats();
+      result.emails.delivered = stats.registrations;
+      result.emails.duplicated = stats.duplicates;
+      result.emails.unattributed = stats.unattributed;
+      result.emails.rejectedBySink = stats.messages.rejected;
+      result.emails.lost = Math.max(0, result.emails.expected - stats.registrations);
+      result.emails.deliveryLagMs = lags.length > 0 ? summarize(lags) : null;
+      result.emails.drainSec =
+        sends && ok > 0 && !result.emails.drainTimedOut ? round2(Math.max(0, lastAcceptance - scheduleEndEpoch) / 1000) : sends ? null : 0;
+    } finally {
+      clearInterval(poll);
+    }
+    const final = await readMetrics(server.url);
+    result.emails.serverCounters = (final?.emails as Record<string, number> | undefined) ?? null;
+    result.server.series = series;
+    result.emails.backlogMax = Math.max(0, ...series.map((p) => p.emailsQueued + p.emailsInFlight));
+    result.accounting.usersInDb = (await countUsers(ctx.mongo, dbName)) - result.accounting.warmupUsers;
+
+    // 4. Stop gracefully and keep the shutdown report.
+    stoppingOnPurpose = true;
+    result.server.shutdown = await server.stop(s.drainTimeoutSec * 1000 + 15_000);
+
+    fillFromRun(result, run, spec);
+    result.status = 'ok';
+  } catch (err) {
+    if (err instanceof ServerStartError) {
+      result.error = err.message;
+      result.serverStderrTail = err.stderr;
+    } else if (!result.error) {
+      result.error = (err as Error).message;
+    }
+    if (server) result.serverStderrTail = server.stderrTail();
+  } finally {
+    stoppingOnPurpose = true;
+    server?.kill();
+    if (server) await server.exited;
+    ctx.onServer(null);
+    await ctx.mongo.db(dbName).dropDatabase().catch(() => {});
+  }
+  result.endedAt = new Date().toISOString();
+  judge(result, spec);
+  return result;
+}
+
+function fillFromRun(result: CellResult, run: OpenLoopResult, spec: CellSpec): void {
+  result.t0EpochMs = run.t0EpochMs;
+  result.latencyMs = { fromIntended: run.latencyFromIntended, fromSend: run.latencyFromSend };
+  result.dispatchErrorMs = run.dispatchError;
+  result.generatorBehind = run.generatorBehind;
+  result.throughputPerSec = round2(run.throughputPerSec);
+  result.statusCounts = run.statusCounts;
+  result.errorCounts = run.errorCounts;
+  const ok = Object.entries(run.statusCounts)
+    .filter(([code]) => code.startsWith('2'))
+    .reduce((a, [, n]) => a + n, 0);
+  result.accounting.responses2xx = ok;
+  result.errors = spec.requests - ok;
+  result.samples = {
+    intendedMs: run.samples.map((x) => round2(x.intendedMs)),
+    sentMs: run.samples.map((x) => round2(x.sentMs)),
+    endMs: run.samples.map((x) => round2(x.endMs)),
+    status: run.samples.map((x) => x.status),
+    error: run.samples.map((x) => x.error),
+  };
+}
+
+/** valid: false, with reasons, whenever the accounting does not add up. */
+export function judge(result: CellResult, spec: CellSpec): void {
+  const reasons: string[] = [];
+  if (result.status === 'failed') reasons.push(`cell failed: ${result.error ?? 'unknown error'}`);
+  else {
+    if (result.generatorBehind) {
+      reasons.push(`generator behind schedule: dispatch error p99 ${result.dispatchErrorMs?.p99} ms`);
+    }
+    if (result.accounting.usersInDb !== result.accounting.responses2xx) {
+      reasons.push(
+        `${result.accounting.usersInDb} users stored but ${result.accounting.responses2xx} 2xx responses` +
+          (result.accounting.usersInDb > result.accounting.responses2xx ? ' (sign-ups whose reply timed out or failed on the way)' : ''),
+      );
+    }
+    if (PROMISES_DELIVERY[spec.variant] && result.emails.lost > 0) {
+      reasons.push(`${result.emails.lost} e-mails lost by a variant that promises delivery`);
+    }
+    if (spec.variant !== 'outbox' && result.emails.duplicated > 0) {
+      reasons.push(`${result.emails.duplicated} duplicate e-mails from a variant that sends each once`);
+    }
+    if (spec.variant === 'no-email' && result.emails.delivered > 0) {
+      reasons.push(`${result.emails.delivered} e-mails from the no-email baseline`);
+    }
+  }
+  result.reasons = reasons;
+  result.valid = reasons.length === 0;
+}

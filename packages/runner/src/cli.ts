@@ -1,0 +1,86 @@
+/**
+ * pnpm bench: parse flags, load the scenario, run the matrix, print the summary to stdout.
+ * Exit codes: 0 done, 1 unexpected failure, 2 bad usage or scenario, 3 a result is invalid,
+ * 130 interrupted (partial results written, marked incomplete).
+ */
+import { applyOverrides, BENCH_HELP, parseBenchArgs, type BenchArgs } from './args.ts';
+import { UsageError } from './errors.ts';
+import { Progress } from './progress.ts';
+import { runBench } from './run.ts';
+import { applyQuick, listScenarios, loadScenario, type Scenario } from './scenario.ts';
+
+async function main(): Promise<number> {
+  const argv = process.argv.slice(2);
+  let args: BenchArgs;
+  let scenario: Scenario;
+  try {
+    args = parseBenchArgs(argv);
+    if (args.help) {
+      process.stdout.write(BENCH_HELP);
+      return 0;
+    }
+    if (args.list) {
+      for (const name of listScenarios()) {
+        const s = loadScenario(name);
+        process.stdout.write(`${name.padEnd(14)} ${s.description}\n`);
+      }
+      return 0;
+    }
+    scenario = applyOverrides(loadScenario(args.scenario), args.overrides);
+    if (args.quick) scenario = applyQuick(scenario);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`mailbench: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSignal = (name: string) => {
+    interrupts++;
+    if (interrupts > 1) {
+      process.stderr.write('\nmailbench: second interrupt, exiting now\n');
+      process.exit(130);
+    }
+    process.stderr.write(`\nmailbench: ${name}: stopping every child process and writing partial results (again to force)\n`);
+    controller.abort();
+  };
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+
+  const progress = new Progress();
+  let outcome;
+  try {
+    outcome = await runBench({
+      scenario,
+      outDir: args.out,
+      mongo: args.mongo,
+      mongoUri: args.mongoUri,
+      argv,
+      signal: controller.signal,
+      progress,
+    });
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`mailbench: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  process.stdout.write(`${outcome.markdown}\n`);
+  process.stdout.write(`Results: ${outcome.runDir}\n`);
+  if (controller.signal.aborted) return 130;
+  return outcome.allValid ? 0 : 3;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`mailbench: unexpected failure: ${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

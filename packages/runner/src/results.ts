@@ -1,0 +1,172 @@
+/** The shapes of the result files (documented by schema/results.schema.json) and their writing. */
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { LatencySummary } from '@mailbench/loadgen';
+import type { MachineInfo } from './environment.ts';
+import type { Scenario, VariantName } from './scenario.ts';
+
+export const SCHEMA_VERSION = 1;
+
+export interface ServerSample {
+  /** Seconds since the cell's t0 (start of the measured schedule). */
+  tSec: number;
+  eventLoopP99Ms: number;
+  eventLoopMaxMs: number;
+  cpuPercent: number;
+  rssMiB: number;
+  heapUsedMiB: number;
+  requestsInFlight: number;
+  emailsQueued: number;
+  emailsInFlight: number;
+  emailsSent: number;
+  emailsFailed: number;
+  emailsRetried: number;
+  /** E-mails accepted by the sink so far in this cell. */
+  sinkAccepted: number;
+}
+
+export interface CellResult {
+  schemaVersion: number;
+  kind: 'cell';
+  runId: string;
+  variant: VariantName;
+  requests: number;
+  repeat: number;
+  status: 'ok' | 'failed';
+  error: string | null;
+  serverStderrTail: string | null;
+  startedAt: string;
+  endedAt: string;
+  durationSec: number;
+  offeredRatePerSec: number;
+  connection: 'per-request' | 'keep-alive';
+  t0EpochMs: number | null;
+  latencyMs: { fromIntended: LatencySummary; fromSend: LatencySummary } | null;
+  dispatchErrorMs: LatencySummary | null;
+  generatorBehind: boolean;
+  throughputPerSec: number;
+  statusCounts: Record<string, number>;
+  errorCounts: Record<string, number>;
+  /** Requests that did not get a 2xx: HTTP errors plus transport errors and timeouts. */
+  errors: number;
+  emails: {
+    expected: number;
+    delivered: number;
+    lost: number;
+    duplicated: number;
+    unattributed: number;
+    rejectedBySink: number;
+    /** Sink acceptance minus the client's receipt of the 201, per e-mail (0 when accepted before the reply, as inline does). */
+    deliveryLagMs: LatencySummary | null;
+    backlogMax: number;
+    /** From the end of the schedule (last response) to the last expected e-mail, or null if never. */
+    drainSec: number | null;
+    drainTimedOut: boolean;
+    serverCounters: Record<string, number> | null;
+  };
+  accounting: { usersInDb: number; responses2xx: number; warmupUsers: number };
+  server: { pid: number | null; series: ServerSample[]; shutdown: { drained: number; abandoned: number } | null };
+  /** Every request, column by column (times in ms since t0, 0.01 ms resolution). */
+  samples: { intendedMs: number[]; sentMs: number[]; endMs: number[]; status: number[]; error: Array<string | null> } | null;
+  valid: boolean;
+  reasons: string[];
+}
+
+export interface CapacityResult {
+  schemaVersion: number;
+  kind: 'capacity';
+  runId: string;
+  variant: VariantName;
+  status: 'ok' | 'failed';
+  error: string | null;
+  connections: number;
+  durationSec: number;
+  requestsPerSec: number;
+  total: number;
+  latencyMs: { mean: number; p50: number; p90: number; p99: number; max: number } | null;
+  statusCounts: Record<string, number>;
+  errors: number;
+  startedAt: string;
+  endedAt: string;
+}
+
+export interface RunInfo {
+  schemaVersion: number;
+  kind: 'run';
+  runId: string;
+  scenarioName: string;
+  scenario: Scenario;
+  argv: string[];
+  versions: Record<string, string>;
+  machine: MachineInfo;
+  database: { engine: string; version: string };
+  smtpSink: { latency: string; host: string };
+  git: { commit: string | null; dirty: boolean | null };
+  startedAt: string;
+  endedAt: string | null;
+  complete: boolean;
+  interrupted: boolean;
+  cells: string[];
+  capacity: string[];
+}
+
+export interface SummaryRow {
+  variant: VariantName;
+  requests: number;
+  repeats: number;
+  avgFromSendMs: number | null;
+  avgFromIntendedMs: number | null;
+  p50Ms: number | null;
+  p99Ms: number | null;
+  maxMs: number | null;
+  errors: number;
+  emailsExpected: number;
+  emailsDelivered: number;
+  emailsLost: number;
+  emailsDuplicated: number;
+  deliveryLagP99Ms: number | null;
+  backlogMax: number;
+  drainSec: number | null;
+  valid: boolean;
+  failed: number;
+  /** Spread of the average from send across repeats (min–max), when repeats > 1. */
+  avgFromSendRangeMs: [number, number] | null;
+  reference: ReferenceValue | null;
+}
+
+export interface ReferenceValue {
+  label: string;
+  avgMs: number;
+}
+
+export interface Summary {
+  schemaVersion: number;
+  kind: 'summary';
+  runId: string;
+  scenarioName: string;
+  complete: boolean;
+  database: { engine: string; version: string };
+  rows: SummaryRow[];
+  capacity: Array<{ variant: VariantName; requestsPerSec: number; p99Ms: number | null; errors: number; status: string }>;
+  invalidCells: Array<{ file: string; reasons: string[] }>;
+  referenceNote: string;
+}
+
+/** Writes JSON atomically (temp file, then rename): an interrupted run never leaves half a file. */
+export function writeJson(file: string, data: unknown): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, `${JSON.stringify(data, null, 2)}\n`);
+  renameSync(tmp, file);
+}
+
+export function writeText(file: string, text: string): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, file);
+}
+
+export function cellFileName(variant: string, requests: number, repeat: number, repeats: number): string {
+  return `${variant}/${requests}${repeats > 1 ? `-r${repeat}` : ''}.json`;
+}

@@ -1,0 +1,147 @@
+/** summary.json and summary.md: one row per variant × request count, the reference beside it. */
+import type { CapacityResult, CellResult, ReferenceValue, RunInfo, Summary, SummaryRow } from './results.ts';
+import { SCHEMA_VERSION } from './results.ts';
+import { VARIANT_NAMES, type Scenario, type VariantName } from './scenario.ts';
+
+/**
+ * The reference experiment's averages (Flask + gunicorn, 20 gevent workers, 4 CPUs, JMeter,
+ * 60 s ramp-up): a different stack on a different machine, shown for orientation only.
+ */
+const REFERENCE_NO_DELAY: Record<number, Partial<Record<VariantName, number>>> = {
+  750: { inline: 443, background: 307 },
+  800: { inline: 790, background: 662, 'no-email': 294 },
+  850: { background: 2026, 'no-email': 537 },
+};
+const REFERENCE_DELAY_500: Record<number, Partial<Record<VariantName, number>>> = {
+  750: { inline: 1863 },
+};
+const REFERENCE_LABEL: Record<VariantName, string> = {
+  'no-email': 'no mail',
+  inline: 'blocking',
+  background: 'background thread',
+  'worker-pool': '',
+  outbox: '',
+};
+
+export const REFERENCE_NOTE =
+  'Reference: the original experiment (Flask + gunicorn with 20 gevent workers on 4 CPUs, JMeter, ' +
+  'requests ramped over 60 s): a different stack on a different machine, for orientation only. ' +
+  'It also measured a Node/Express API at 1000 requests: 73 ms average.';
+
+function referenceFor(scenario: Scenario, variant: VariantName, requests: number): ReferenceValue | null {
+  if (scenario.durationSec !== 60 || scenario.smtp.maxConnections > 0 || scenario.smtp.tempFailRate > 0) return null;
+  const table = /^0(ms|s)?$/.test(scenario.smtp.latency.trim()) ? REFERENCE_NO_DELAY : scenario.smtp.latency.trim() === '500ms' ? REFERENCE_DELAY_500 : null;
+  const avgMs = table?.[requests]?.[variant];
+  return avgMs === undefined ? null : { label: REFERENCE_LABEL[variant], avgMs };
+}
+
+function mean(values: number[]): number | null {
+  return values.length === 0 ? null : Math.round((values.reduce((a, b) => a + b, 0) / values.length) * 10) / 10;
+}
+
+function maxOf(values: Array<number | null>): number | null {
+  const v = values.filter((x): x is number => x !== null);
+  return v.length === 0 ? null : Math.max(...v);
+}
+
+export function buildSummary(run: RunInfo, cells: Array<{ file: string; result: CellResult }>, capacity: CapacityResult[]): Summary {
+  const rows: SummaryRow[] = [];
+  const scenario = run.scenario;
+  for (const requests of scenario.requests) {
+    for (const variant of VARIANT_NAMES) {
+      const group = cells.filter((c) => c.result.variant === variant && c.result.requests === requests).map((c) => c.result);
+      if (group.length === 0) continue;
+      const ok = group.filter((c) => c.status === 'ok' && c.latencyMs);
+      const sendAvgs = ok.map((c) => c.latencyMs!.fromSend.mean);
+      rows.push({
+        variant,
+        requests,
+        repeats: group.length,
+        avgFromSendMs: mean(sendAvgs),
+        avgFromIntendedMs: mean(ok.map((c) => c.latencyMs!.fromIntended.mean)),
+        p50Ms: mean(ok.map((c) => c.latencyMs!.fromIntended.p50)),
+        p99Ms: mean(ok.map((c) => c.latencyMs!.fromIntended.p99)),
+        maxMs: maxOf(ok.map((c) => c.latencyMs!.fromIntended.max)),
+        errors: ok.reduce((a, c) => a + c.errors, 0),
+        emailsExpected: ok.reduce((a, c) => a + c.emails.expected, 0),
+        emailsDelivered: ok.reduce((a, c) => a + c.emails.delivered, 0),
+        emailsLost: ok.reduce((a, c) => a + c.emails.lost, 0),
+        emailsDuplicated: ok.reduce((a, c) => a + c.emails.duplicated, 0),
+        deliveryLagP99Ms: maxOf(ok.map((c) => c.emails.deliveryLagMs?.p99 ?? null)),
+        backlogMax: Math.max(0, ...ok.map((c) => c.emails.backlogMax)),
+        drainSec: maxOf(ok.map((c) => c.emails.drainSec)),
+        valid: group.every((c) => c.valid),
+        failed: group.length - ok.length,
+        avgFromSendRangeMs: sendAvgs.length > 1 ? [Math.min(...sendAvgs), Math.max(...sendAvgs)] : null,
+        reference: referenceFor(scenario, variant, requests),
+      });
+    }
+  }
+  return {
+    schemaVersion: SCHEMA_VERSION,
+    kind: 'summary',
+    runId: run.runId,
+    scenarioName: run.scenarioName,
+    complete: run.complete,
+    database: run.database,
+    rows,
+    capacity: capacity.map((c) => ({ variant: c.variant, requestsPerSec: c.requestsPerSec, p99Ms: c.latencyMs?.p99 ?? null, errors: c.errors, status: c.status })),
+    invalidCells: cells.filter((c) => !c.result.valid).map((c) => ({ file: c.file, reasons: c.result.reasons })),
+    referenceNote: REFERENCE_NOTE,
+  };
+}
+
+const n = (v: number | null, digits = 0) => (v === null ? '–' : v.toFixed(digits));
+
+export function renderSummaryMarkdown(summary: Summary, run: RunInfo): string {
+  const s = run.scenario;
+  const lines: string[] = [];
+  lines.push(`# mailbench: ${summary.scenarioName}${summary.complete ? '' : ' (INCOMPLETE: interrupted)'}`);
+  lines.push('');
+  lines.push(`${s.description}`);
+  lines.push('');
+  lines.push(
+    `Run ${run.runId}; ${run.machine.cpuModel}, ${run.machine.cores} cores, ${run.machine.memoryGiB} GiB; Node ${run.versions.node}; ` +
+      `MongoDB: ${run.database.engine} ${run.database.version}; SMTP sink latency ${s.smtp.latency}` +
+      `${s.smtp.maxConnections ? `, max ${s.smtp.maxConnections} connections` : ''}; transport ${s.transport.mode}` +
+      `${s.transport.mode === 'pooled' ? ` (${s.transport.maxConnections} connections)` : ''}; scrypt cost 2^${s.hashCost}${s.hashCost === 0 ? ' (off)' : ''}; ` +
+      `${s.durationSec} s windows${s.quick ? ' (--quick)' : ''}; ${s.connection} connections; git ${run.git.commit?.slice(0, 10) ?? 'unknown'}${run.git.dirty ? ' (dirty)' : ''}.`,
+  );
+  lines.push('');
+  lines.push('Latency in ms. "from send" is what JMeter reports (elapsed); "from intended" starts when the request was due, so a slow server cannot hide queueing (p50/p99/max are from intended).');
+  for (const requests of s.requests) {
+    const rows = summary.rows.filter((r) => r.requests === requests);
+    if (rows.length === 0) continue;
+    lines.push('');
+    lines.push(`## ${requests} requests over ${s.durationSec} s (${(requests / s.durationSec).toFixed(1)}/s)`);
+    lines.push('');
+    lines.push('| variant | avg from send | avg from intended | p50 | p99 | max | errors | e-mails delivered / lost (dup.) | delivery lag p99 | backlog max | drain s | valid | reference avg (other stack) |');
+    lines.push('|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---|---|');
+    for (const r of rows) {
+      const range = r.avgFromSendRangeMs ? ` (${n(r.avgFromSendRangeMs[0])}–${n(r.avgFromSendRangeMs[1])})` : '';
+      const mails = r.variant === 'no-email' ? '–' : `${r.emailsDelivered}/${r.emailsExpected} / ${r.emailsLost}${r.emailsDuplicated ? ` (${r.emailsDuplicated})` : ''}`;
+      lines.push(
+        `| ${r.variant} | ${n(r.avgFromSendMs)}${range} | ${n(r.avgFromIntendedMs)} | ${n(r.p50Ms)} | ${n(r.p99Ms)} | ${n(r.maxMs)} | ${r.errors} | ${mails} | ` +
+          `${n(r.deliveryLagP99Ms)} | ${r.backlogMax} | ${n(r.drainSec, 1)} | ${r.valid ? 'yes' : r.failed ? 'FAILED' : 'no'} | ${r.reference ? `${r.reference.label} ${r.reference.avgMs}` : ''} |`,
+      );
+    }
+  }
+  if (summary.capacity.length > 0) {
+    lines.push('');
+    lines.push(`## Capacity (closed loop, ${s.capacity.connections} connections, ${s.capacity.durationSec} s)`);
+    lines.push('');
+    lines.push('| variant | sign-ups/s | p99 ms | errors | status |');
+    lines.push('|---|---:|---:|---:|---|');
+    for (const c of summary.capacity) lines.push(`| ${c.variant} | ${c.requestsPerSec.toFixed(1)} | ${n(c.p99Ms)} | ${c.errors} | ${c.status} |`);
+  }
+  if (summary.invalidCells.length > 0) {
+    lines.push('');
+    lines.push('## Invalid cells');
+    lines.push('');
+    for (const c of summary.invalidCells) lines.push(`- \`${c.file}\`: ${c.reasons.join('; ')}`);
+  }
+  lines.push('');
+  lines.push(summary.referenceNote);
+  lines.push('');
+  return lines.join('\n');
+}
