@@ -11,7 +11,8 @@ export interface BenchArgs {
   help: boolean;
   list: boolean;
   scenario: string;
-  out: string;
+  /** null: the repository's results/ folder. */
+  out: string | null;
   mongo: MongoMode;
   mongoUri: string | null;
   quick: boolean;
@@ -47,7 +48,7 @@ Options (flags override the scenario):
   --quick                same arrival rates, shorter windows: 10 s windows with request counts
                          scaled to match (750 over 60 s becomes 125 over 10 s), warm-up <= 2 s,
                          drain bound <= 60 s, capacity probe <= 5 s
-  --out DIR              results folder                               (default: results)
+  --out DIR              results folder                               (default: the repository's results/)
   --mongo MODE           auto | mongod | standin                      (default: auto)
   --mongo-uri URI        use this MongoDB (also MONGODB_URI)
   --list                 list the scenarios and exit
@@ -152,7 +153,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     help: values.help === true,
     list: values.list === true,
     scenario: str('scenario') ?? 'default',
-    out: str('out') ?? 'results',
+    out: str('out') ?? null,
     mongo: mongo as MongoMode,
     mongoUri: str('mongo-uri') ?? null,
     quick: values.quick === true,
