@@ -83,8 +83,12 @@ export interface SmtpSink {
   waitFor(count: number, options: WaitForOptions): Promise<SinkStats>;
   /** Resolves when no message is in progress and none arrived for `quietMs`. */
   waitForIdle(options: { quietMs: number; timeoutMs: number }): Promise<void>;
-  /** While false, every new connection is refused with 421 (a provider outage). */
-  setAvailable(available: boolean): void;
+  /**
+   * While false, every new connection is refused with 421 (a provider outage). With
+   * `dropConnections`, open connections are also cut (421, then closed), and messages whose
+   * reply was pending on them are not accepted.
+   */
+  setAvailable(available: boolean, options?: { dropConnections?: boolean }): void;
   /** Forgets every record and counter (open connections stay counted as active). */
   reset(): void;
   /** Subscribe to accepted messages. Returns a function that unsubscribes. */
@@ -170,6 +174,7 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
   const events = new EventEmitter();
   const timers = new Set<NodeJS.Timeout>();
   const activeSessions = new Set<string>();
+  const droppedSessions = new Set<string>();
   let available = true;
   let closed = false;
 
@@ -256,6 +261,10 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
         counters.inProgress -= 1;
         lastActivityMs = performance.now();
         if (closed) return callback(smtpError(421, '4.3.2 Service shutting down'));
+        if (droppedSessions.has(session.id)) {
+          countRejection(421);
+          return callback(smtpError(421, '4.3.2 Connection dropped (the sink is set unavailable)'));
+        }
         if (faultDraw < permFailRate) {
           countRejection(550);
           return callback(smtpError(550, '5.7.1 Message rejected by the sink (injected permanent failure)'));
@@ -364,8 +373,15 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
       events.on('message', listener);
       return () => events.off('message', listener);
     },
-    setAvailable(value: boolean) {
+    setAvailable(value: boolean, options = {}) {
       available = value;
+      if (!value && options.dropConnections) {
+        for (const connection of server.connections) {
+          droppedSessions.add(connection.session.id);
+          connection.send(421, '4.3.2 Service not available (the sink is set unavailable), closing connection');
+          connection.close();
+        }
+      }
     },
     waitFor(count, { timeoutMs }) {
       if (registrationCounts.size >= count) return Promise.resolve(stats());
