@@ -15,6 +15,7 @@ import { dbNameFor, runCell, serverArgs, signupRequest, type CellSpec } from './
 import { collectVersions, gitInfo, machineInfo } from './environment.ts';
 import { UsageError } from './errors.ts';
 import { formatDuration, Progress } from './progress.ts';
+import { writeReport } from './report.ts';
 import { cellFileName, SCHEMA_VERSION, writeJson, writeText, type CapacityResult, type CellResult, type RunInfo, type Summary } from './results.ts';
 import type { Scenario, VariantName } from './scenario.ts';
 import { buildSummary, renderSummaryMarkdown } from './summary.ts';
@@ -212,6 +213,13 @@ export async function runBench(plan: BenchPlan): Promise<BenchOutcome> {
   const markdown = renderSummaryMarkdown(summary, run);
   writeJson(path.join(runDir, 'summary.json'), summary);
   writeText(path.join(runDir, 'summary.md'), markdown);
+  try {
+    const { html } = await writeReport(runDir);
+    progress.log(`report: ${html}`);
+  } catch (err) {
+    // The measurements are already on disk; a report can be made later with pnpm report.
+    progress.log(`report could not be written (${(err as Error).message}); try: pnpm report ${runDir}`);
+  }
   return { runDir, run, summary, markdown, allValid: done.every((c) => c.result.valid) && capacity.every((c) => c.status === 'ok') };
 }
 

@@ -1,0 +1,331 @@
+/**
+ * report.html: one self-contained page (no script, no network: every chart is inline SVG) and
+ * one SVG file per chart in charts/. Charts are Vega-Lite specifications rendered to SVG in Node.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import * as vega from 'vega';
+import { compile, type TopLevelSpec } from 'vega-lite';
+import type { CapacityResult, CellResult, RunInfo, Summary } from './results.ts';
+import { writeText } from './results.ts';
+import { VARIANT_NAMES } from './scenario.ts';
+import { buildSummary } from './summary.ts';
+
+export interface LoadedRun {
+  dir: string;
+  run: RunInfo;
+  cells: Array<{ file: string; result: CellResult }>;
+  capacity: CapacityResult[];
+  summary: Summary;
+}
+
+export function loadRun(dir: string): LoadedRun {
+  const runFile = path.join(dir, 'run.json');
+  if (!existsSync(runFile)) {
+    throw Object.assign(new Error(`${dir} is not a mailbench run (no run.json); give a folder under results/`), { code: 'ERR_REPORT_NOT_A_RUN' });
+  }
+  const run = JSON.parse(readFileSync(runFile, 'utf8')) as RunInfo;
+  const cells = run.cells.map((file) => ({ file, result: JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as CellResult }));
+  const capacity = run.capacity.map((file) => JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as CapacityResult);
+  return { dir, run, cells, capacity, summary: buildSummary(run, cells, capacity) };
+}
+
+const COLORS: Record<string, string> = {
+  'no-email': '#7f7f7f',
+  inline: '#d62728',
+  background: '#1f77b4',
+  'worker-pool': '#9467bd',
+  outbox: '#2ca02c',
+};
+const colorScale = {
+  domain: [...VARIANT_NAMES],
+  range: VARIANT_NAMES.map((v) => COLORS[v] as string),
+};
+
+export interface Chart {
+  id: string;
+  title: string;
+  explain: string;
+  spec: TopLevelSpec;
+  /** How many data points the chart should draw (checked by the browser test). */
+  points: number;
+}
+
+/** Per-second mean latency over the run's elapsed time, per variant, from intended and from send. */
+function responseTimeChart(requests: number, cells: CellResult[]): Chart {
+  const rows: Array<Record<string, unknown>> = [];
+  for (const c of cells) {
+    if (!c.samples || c.repeat !== 1) continue;
+    const buckets = new Map<number, { intended: number[]; send: number[] }>();
+    c.samples.intendedMs.forEach((intended, i) => {
+      const second = Math.floor(intended / 1000);
+      const b = buckets.get(second) ?? { intended: [], send: [] };
+      b.intended.push((c.samples!.endMs[i] as number) - intended);
+      b.send.push((c.samples!.endMs[i] as number) - (c.samples!.sentMs[i] as number));
+      buckets.set(second, b);
+    });
+    for (const [second, b] of buckets) {
+      const avg = (v: number[]) => Math.round((v.reduce((x, y) => x + y, 0) / v.length) * 10) / 10;
+      rows.push({ variant: c.variant, elapsedSec: second, latencyMs: Math.max(0.1, avg(b.intended)), measure: 'from intended' });
+      rows.push({ variant: c.variant, elapsedSec: second, latencyMs: Math.max(0.1, avg(b.send)), measure: 'from send' });
+    }
+  }
+  return {
+    id: `response-time-${requests}`,
+    title: `Response time over the run, ${requests} requests`,
+    explain:
+      'Mean latency of the requests due in each second of the schedule (like JMeter\'s response-time graph). Solid: from the intended start; dashed: from the send. A line that climbs means the server fell behind and requests queued.',
+    points: rows.length,
+    spec: {
+      $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+      width: 640,
+      height: 260,
+      data: { values: rows },
+      mark: { type: 'line', point: { size: 12 }, strokeWidth: 1.5 },
+      encoding: {
+        x: { field: 'elapsedSec', type: 'quantitative', title: 'elapsed (s, by intended start)' },
+        y: { field: 'latencyMs', type: 'quantitative', title: 'latency (ms, log scale)', scale: { type: 'log' } },
+        color: { field: 'variant', type: 'nominal', scale: colorScale },
+        strokeDash: { field: 'measure', type: 'nominal', title: 'measured' },
+      },
+    } as TopLevelSpec,
+  };
+}
+
+function percentileChart(cells: CellResult[]): Chart {
+  const rows: Array<Record<string, unknown>> = [];
+  for (const c of cells) {
+    if (!c.latencyMs || c.repeat !== 1) continue;
+    const l = c.latencyMs.fromIntended;
+    for (const [p, v] of [['p50', l.p50], ['p90', l.p90], ['p99', l.p99], ['max', l.max]] as const) {
+      rows.push({ variant: c.variant, requests: String(c.requests), percentile: p, latencyMs: Math.max(0.1, v) });
+    }
+  }
+  return {
+    id: 'percentiles',
+    title: 'Latency percentiles by variant and request count',
+    explain: 'From the intended start, log scale. Each panel is one request count; for each variant the dots are p50, p90, p99 and max, left to right.',
+    points: rows.length,
+    spec: {
+      $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+      data: { values: rows },
+      mark: { type: 'point', filled: true, size: 70 },
+      encoding: {
+        column: { field: 'requests', type: 'ordinal', title: 'requests over the window' },
+        x: { field: 'variant', type: 'nominal', sort: [...VARIANT_NAMES], title: null },
+        xOffset: { field: 'percentile', sort: ['p50', 'p90', 'p99', 'max'] },
+        y: { field: 'latencyMs', type: 'quantitative', title: 'latency (ms)', scale: { type: 'log' } },
+        color: { field: 'percentile', type: 'ordinal', sort: ['p50', 'p90', 'p99', 'max'], scale: { range: ['#9ecae1', '#4292c6', '#08519c', '#08306b'] } },
+        shape: { field: 'percentile', type: 'nominal', sort: ['p50', 'p90', 'p99', 'max'] },
+      },
+      width: 170,
+      height: 220,
+    } as TopLevelSpec,
+  };
+}
+
+function seriesChart(
+  id: string,
+  title: string,
+  explain: string,
+  cells: CellResult[],
+  field: string,
+  yTitle: string,
+  value: (s: CellResult['server']['series'][number]) => number,
+): Chart {
+  const rows: Array<Record<string, unknown>> = [];
+  for (const c of cells) {
+    if (c.repeat !== 1) continue;
+    for (const s of c.server.series) rows.push({ variant: c.variant, requests: String(c.requests), tSec: s.tSec, [field]: value(s) });
+  }
+  return {
+    id,
+    title,
+    explain,
+    points: rows.length,
+    spec: {
+      $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+      data: { values: rows },
+      mark: { type: 'line', point: { size: 10 }, strokeWidth: 1.5 },
+      encoding: {
+        facet: { field: 'requests', type: 'ordinal', columns: 2, title: 'requests over the window' },
+        x: { field: 'tSec', type: 'quantitative', title: 'seconds since the schedule started' },
+        y: { field, type: 'quantitative', title: yTitle },
+        color: { field: 'variant', type: 'nominal', scale: colorScale },
+      },
+      width: 300,
+      height: 160,
+    } as TopLevelSpec,
+  };
+}
+
+function lagChart(cells: CellResult[]): Chart {
+  const rows: Array<Record<string, unknown>> = [];
+  for (const c of cells) {
+    const lag = c.emails.deliveryLagMs;
+    if (!lag || c.repeat !== 1) continue;
+    for (const [p, v] of [['p50', lag.p50], ['p99', lag.p99], ['max', lag.max]] as const) {
+      rows.push({ variant: c.variant, requests: String(c.requests), percentile: p, lagMs: Math.max(0.1, v) });
+    }
+  }
+  return {
+    id: 'delivery-lag',
+    title: 'E-mail delivery lag',
+    explain: 'From the client receiving its 201 to the SMTP sink accepting the e-mail; inline e-mails are accepted before the reply and show at the bottom (0.1 ms). Log scale; dots are p50, p99 and max.',
+    points: rows.length,
+    spec: {
+      $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+      data: { values: rows },
+      mark: { type: 'point', filled: true, size: 70 },
+      encoding: {
+        column: { field: 'requests', type: 'ordinal', title: 'requests over the window' },
+        x: { field: 'variant', type: 'nominal', sort: [...VARIANT_NAMES], title: null },
+        xOffset: { field: 'percentile', sort: ['p50', 'p99', 'max'] },
+        y: { field: 'lagMs', type: 'quantitative', title: 'lag (ms)', scale: { type: 'log' } },
+        color: { field: 'percentile', type: 'ordinal', sort: ['p50', 'p99', 'max'], scale: { range: ['#74c476', '#238b45', '#00441b'] } },
+        shape: { field: 'percentile', type: 'nominal', sort: ['p50', 'p99', 'max'] },
+      },
+      width: 150,
+      height: 200,
+    } as TopLevelSpec,
+  };
+}
+
+export function buildCharts(loaded: LoadedRun): Chart[] {
+  const cells = loaded.cells.map((c) => c.result).filter((c) => c.status === 'ok');
+  const charts: Chart[] = [];
+  for (const requests of loaded.run.scenario.requests) {
+    const group = cells.filter((c) => c.requests === requests);
+    if (group.length > 0) charts.push(responseTimeChart(requests, group));
+  }
+  if (cells.length === 0) return charts;
+  charts.push(percentileChart(cells));
+  if (cells.some((c) => c.emails.deliveryLagMs)) charts.push(lagChart(cells));
+  charts.push(
+    seriesChart('backlog', 'E-mail backlog over time', 'E-mails the API held queued or in flight, read from /metrics every second.', cells, 'backlog', 'e-mails queued + in flight', (s) => s.emailsQueued + s.emailsInFlight),
+    seriesChart('event-loop', 'Server event-loop delay over time', 'p99 event-loop delay of the API process in each one-second window.', cells, 'eventLoopP99Ms', 'event-loop delay p99 (ms)', (s) => s.eventLoopP99Ms),
+    seriesChart('cpu', 'Server CPU over time', 'CPU of the API process (user + system) in each one-second window; 100% is one core.', cells, 'cpuPercent', 'CPU (% of one core)', (s) => s.cpuPercent),
+  );
+  return charts;
+}
+
+export async function renderSvg(spec: TopLevelSpec): Promise<string> {
+  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function summaryTable(summary: Summary, run: RunInfo): string {
+  const out: string[] = [];
+  const n = (v: number | null) => (v === null ? '–' : v.toFixed(0));
+  for (const requests of run.scenario.requests) {
+    const rows = summary.rows.filter((r) => r.requests === requests);
+    if (rows.length === 0) continue;
+    out.push(`<h3>${requests} requests over ${run.scenario.durationSec} s (${(requests / run.scenario.durationSec).toFixed(1)}/s)</h3>`);
+    out.push(
+      '<table><thead><tr><th>variant</th><th>avg from send</th><th>avg from intended</th><th>p50</th><th>p99</th><th>max</th><th>errors</th>' +
+        '<th>e-mails delivered / expected</th><th>lost</th><th>dup.</th><th>lag p99</th><th>backlog max</th><th>valid</th><th>reference avg (other stack)</th></tr></thead><tbody>',
+    );
+    for (const r of rows) {
+      out.push(
+        `<tr class="${r.valid ? '' : 'invalid'}"><td>${r.variant}</td><td>${n(r.avgFromSendMs)}</td><td>${n(r.avgFromIntendedMs)}</td><td>${n(r.p50Ms)}</td>` +
+          `<td>${n(r.p99Ms)}</td><td>${n(r.maxMs)}</td><td>${r.errors}</td><td>${r.variant === 'no-email' ? '–' : `${r.emailsDelivered} / ${r.emailsExpected}`}</td>` +
+          `<td>${r.emailsLost}</td><td>${r.emailsDuplicated}</td><td>${n(r.deliveryLagP99Ms)}</td><td>${r.backlogMax}</td><td>${r.valid ? 'yes' : 'no'}</td>` +
+          `<td>${r.reference ? `${escapeHtml(r.reference.label)} ${r.reference.avgMs}` : ''}</td></tr>`,
+      );
+    }
+    out.push('</tbody></table>');
+  }
+  return out.join('\n');
+}
+
+function reliabilityTable(summary: Summary): string {
+  const n = (v: number | null) => (v === null ? '–' : v.toFixed(1));
+  const rows = summary.reliability
+    .map(
+      (r) =>
+        `<tr><td>${r.variant}</td><td>${r.requests}</td><td>${r.expected}</td><td>${r.delivered}</td><td>${r.lost}</td><td>${r.failed}</td>` +
+        `<td>${r.duplicated}</td><td>${r.retried}</td><td>${r.strayUsers}</td><td>${n(r.drainSec)}</td><td>${n(r.crashDownSec)}</td>` +
+        `<td>${n(r.smtpRecoverySec)}</td><td>${r.badInputAnswered ?? '–'}</td></tr>`,
+    )
+    .join('');
+  return (
+    '<p class="note">"lost" is silent: owed for a 201, never delivered, never reported failed. "failed" is reported by the server. "stray users" were stored without a 2xx reply.</p>' +
+    '<table><thead><tr><th>variant</th><th>requests</th><th>e-mails owed</th><th>delivered</th><th>lost</th><th>failed</th><th>duplicated</th><th>retried</th>' +
+    `<th>stray users</th><th>drain s</th><th>crash: API down s</th><th>SMTP down: recovery s</th><th>bad input answered 4xx</th></tr></thead><tbody>${rows}</tbody></table>`
+  );
+}
+
+export async function writeReport(dir: string): Promise<{ html: string; charts: string[] }> {
+  const loaded = loadRun(dir);
+  const { run, summary } = loaded;
+  const charts = buildCharts(loaded);
+  const rendered: Array<{ chart: Chart; svg: string }> = [];
+  const files: string[] = [];
+  for (const chart of charts) {
+    const svg = await renderSvg(chart.spec);
+    const file = path.join(dir, 'charts', `${chart.id}.svg`);
+    writeText(file, svg);
+    files.push(file);
+    rendered.push({ chart, svg });
+  }
+  const invalid = summary.invalidCells.length
+    ? `<ul>${summary.invalidCells.map((c) => `<li><code>${escapeHtml(c.file)}</code>: ${escapeHtml(c.reasons.join('; '))}</li>`).join('')}</ul>`
+    : '<p>Every cell is valid: users stored = 2xx responses, no e-mail lost or duplicated where the variant promises otherwise, the generator kept its schedule.</p>';
+  const versions = Object.entries(run.versions)
+    .map(([k, v]) => `${escapeHtml(k)} ${escapeHtml(v)}`)
+    .join(', ');
+  const s = run.scenario;
+  const html = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>mailbench report: ${escapeHtml(run.scenarioName)} ${escapeHtml(run.runId)}</title>
+<style>
+body{font:14px/1.45 system-ui,sans-serif;max-width:1180px;margin:2em auto;padding:0 1em;color:#222}
+h1{font-size:1.6em}h2{margin-top:2em;border-bottom:1px solid #ddd}h3{margin-bottom:.3em}
+table{border-collapse:collapse;margin:.5em 0 1.5em;font-variant-numeric:tabular-nums}
+th,td{border:1px solid #ccc;padding:3px 7px;text-align:right}th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}
+tr.invalid td{background:#fff0f0}.chart{margin:1em 0 2em}.chart svg{max-width:100%;height:auto}
+.note{color:#555}.warn{color:#a00;font-weight:bold}code{background:#f4f4f4;padding:0 3px}
+</style></head><body>
+<h1>mailbench: ${escapeHtml(run.scenarioName)}</h1>
+${run.complete ? '' : '<p class="warn">This run is incomplete (interrupted): only the cells below were measured.</p>'}
+<p>${escapeHtml(s.description)}</p>
+<p class="note">Run <code>${escapeHtml(run.runId)}</code>, ${escapeHtml(run.startedAt)} to ${escapeHtml(run.endedAt ?? '?')}.
+Machine: ${escapeHtml(run.machine.cpuModel)}, ${run.machine.cores} cores, ${run.machine.memoryGiB} GiB, ${escapeHtml(run.machine.platform)} ${escapeHtml(run.machine.release)}.
+Database: <b>${escapeHtml(run.database.engine)}</b> ${escapeHtml(run.database.version)}.
+SMTP sink latency ${escapeHtml(s.smtp.latency)}${s.smtp.maxConnections ? `, at most ${s.smtp.maxConnections} connections` : ''}; transport ${s.transport.mode}${s.transport.mode === 'pooled' ? ` with ${s.transport.maxConnections} connections` : ''};
+scrypt cost 2^${s.hashCost}; ${s.durationSec} s windows; ${s.connection} connections; git ${escapeHtml(run.git.commit ?? 'unknown')}${run.git.dirty ? ' (dirty tree)' : ''}.</p>
+
+<h2>Summary</h2>
+<p class="note">Latency in ms. <b>from send</b> is what JMeter reports; <b>from intended</b> starts when the request was due, so queueing in a slow server stays visible (p50/p99/max are from intended).</p>
+${summaryTable(summary, run)}
+<p class="note">${escapeHtml(summary.referenceNote)}</p>
+
+<h2>Reliability</h2>
+${reliabilityTable(summary)}
+
+<h2>Validity</h2>
+${invalid}
+
+<h2>Charts</h2>
+${rendered
+  .map(
+    ({ chart, svg }) =>
+      `<section class="chart" id="${chart.id}" data-points="${chart.points}"><h3>${escapeHtml(chart.title)}</h3><p class="note">${escapeHtml(chart.explain)}</p>\n${svg}\n</section>`,
+  )
+  .join('\n')}
+
+<h2>Versions</h2>
+<p class="note">${versions}</p>
+</body></html>
+`;
+  const htmlFile = path.join(dir, 'report.html');
+  writeText(htmlFile, html);
+  return { html: htmlFile, charts: files };
+}

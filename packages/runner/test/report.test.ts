@@ -1,0 +1,77 @@
+/**
+ * The report, in a real browser: a smoke run's report.html opened from a file URL in headless
+ * Chromium (Debian's, installed by .ci/run). No console errors, every chart drew its points,
+ * a screenshot is saved. Skipped, saying why, where no Chromium is installed.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
+const REPORT_CLI = fileURLToPath(new URL('../src/report-cli.ts', import.meta.url));
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const haveChromium = existsSync(CHROMIUM);
+
+describe.skipIf(!haveChromium)('report.html in headless Chromium', () => {
+  it('opens offline with no console errors, and every chart has drawn its data points', async () => {
+    const { chromium } = await import('playwright-core');
+    const out = mkdtempSync(path.join(os.tmpdir(), 'mb-report-'));
+    const run = spawnSync(process.execPath, ['--import', 'tsx', CLI, '--scenario', 'smoke', '--variants', 'inline,background,outbox', '--mongo', 'standin', '--out', out], {
+      encoding: 'utf8',
+      timeout: 240_000,
+    });
+    expect(run.status, run.stderr).toBe(0);
+    const runDir = path.join(out, readdirSync(out)[0] as string);
+    expect(existsSync(path.join(runDir, 'report.html'))).toBe(true); // written by pnpm bench itself
+    const again = spawnSync(process.execPath, ['--import', 'tsx', REPORT_CLI, runDir], { encoding: 'utf8' });
+    expect(again.status, again.stderr).toBe(0);
+    const html = readFileSync(path.join(runDir, 'report.html'), 'utf8');
+    expect(html).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org)/); // nothing to fetch, nothing to run
+    const charts = readdirSync(path.join(runDir, 'charts')).filter((f) => f.endsWith('.svg'));
+    expect(charts.length).toBeGreaterThanOrEqual(5);
+
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      const problems: string[] = [];
+      page.on('console', (m) => {
+        if (m.type() === 'error') problems.push(m.text());
+      });
+      page.on('pageerror', (e) => problems.push(e.message));
+      page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()}`));
+      await page.goto(pathToFileURL(path.join(runDir, 'report.html')).href);
+      const drawn = await page.$$eval('section.chart', (sections) =>
+        sections.map((s) => ({
+          id: s.id,
+          expected: Number(s.getAttribute('data-points')),
+          marks: s.querySelectorAll('svg g.role-mark path, svg g.role-mark line').length,
+          width: (s.querySelector('svg') as unknown as { getBoundingClientRect(): { width: number } } | null)?.getBoundingClientRect().width ?? 0,
+        })),
+      );
+      expect(drawn.length).toBe(charts.length);
+      for (const chart of drawn) {
+        expect(chart.expected, chart.id).toBeGreaterThan(0);
+        // Every data point is drawn (a line chart draws its points as symbols, plus the line itself).
+        expect(chart.marks, chart.id).toBeGreaterThanOrEqual(chart.expected);
+        expect(chart.width, chart.id).toBeGreaterThan(100);
+      }
+      expect(await page.textContent('body')).toContain('Every cell is valid');
+      const shot = path.join(runDir, 'report.png');
+      await page.screenshot({ path: shot, fullPage: true });
+      expect(existsSync(shot)).toBe(true);
+      expect(problems).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  }, 300_000);
+});
+
+describe.skipIf(haveChromium)('report.html in headless Chromium', () => {
+  it(`skipped: no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`, () => {});
+});
