@@ -3,21 +3,13 @@
  * Exit codes: 0 done, 1 unexpected failure, 2 bad usage or scenario, 3 a result is invalid,
  * 130 interrupted (partial results written, marked incomplete).
  */
-import path from 'node:path';
 import { applyOverrides, BENCH_HELP, parseBenchArgs, type BenchArgs } from './args.ts';
 import { UsageError } from './errors.ts';
 import { Progress } from './progress.ts';
 import { runBench } from './run.ts';
-import { applyQuick, listScenarios, loadScenario, REPO_ROOT, type Scenario } from './scenario.ts';
+import { resolveOutDir } from './out-dir.ts';
+import { applyQuick, listScenarios, loadScenario, type Scenario } from './scenario.ts';
 
-/**
- * pnpm runs the script inside packages/runner; INIT_CWD is where the user typed the command.
- * The default folder is the repository's results/; a relative --out is taken from where the user is.
- */
-export function resolveOutDir(out: string | null, env: NodeJS.ProcessEnv = process.env): string {
-  if (out === null) return path.join(REPO_ROOT, 'results');
-  return path.resolve(env.INIT_CWD ?? process.cwd(), out);
-}
 
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);

@@ -50,10 +50,16 @@ export interface CellResult {
   /** Requests that did not get a 2xx: HTTP errors plus transport errors and timeouts. */
   errors: number;
   emails: {
+    /** E-mails owed: one per registration that got a 201. */
     expected: number;
     delivered: number;
+    /** Owed, never delivered, and not reported failed by the server: silently lost. */
     lost: number;
     duplicated: number;
+    /** E-mails the server reported as failed (gave up on): not delivered, but not silent either. */
+    failed: number;
+    /** Retries the server made (the outbox retries temporary failures). */
+    retried: number;
     unattributed: number;
     rejectedBySink: number;
     /** Sink acceptance minus the client's receipt of the 201, per e-mail (0 when accepted before the reply, as inline does). */
@@ -65,6 +71,17 @@ export interface CellResult {
     serverCounters: Record<string, number> | null;
   };
   accounting: { usersInDb: number; responses2xx: number; warmupUsers: number };
+  /** What the injected faults did (null when the scenario injects none). */
+  faults: {
+    crash: { killedAtSec: number; downSec: number; killedPid: number; restartedPid: number } | null;
+    smtpDown: { fromSec: number; forSec: number; recoverySec: number } | null;
+    badInput: {
+      share: number;
+      sent: number;
+      answeredAsExpected: number;
+      byKind: Record<string, { sent: number; expectedStatus: number; answeredAsExpected: number; statusCounts: Record<string, number> }>;
+    } | null;
+  } | null;
   server: { pid: number | null; series: ServerSample[]; shutdown: { drained: number; abandoned: number } | null };
   /** Every request, column by column (times in ms since t0, 0.01 ms resolution). */
   samples: { intendedMs: number[]; sentMs: number[]; endMs: number[]; status: number[]; error: Array<string | null> } | null;
@@ -134,6 +151,25 @@ export interface SummaryRow {
   reference: ReferenceValue | null;
 }
 
+export interface ReliabilityRow {
+  variant: VariantName;
+  requests: number;
+  expected: number;
+  delivered: number;
+  lost: number;
+  failed: number;
+  duplicated: number;
+  retried: number;
+  /** Users stored without a 2xx reply (a crash, or replies that timed out). */
+  strayUsers: number;
+  drainSec: number | null;
+  /** Crash: seconds the API was unreachable; SMTP down: seconds from recovery to the last e-mail. */
+  crashDownSec: number | null;
+  smtpRecoverySec: number | null;
+  /** Bad input: "answered as expected / sent". */
+  badInputAnswered: string | null;
+}
+
 export interface ReferenceValue {
   label: string;
   avgMs: number;
@@ -149,6 +185,7 @@ export interface Summary {
   rows: SummaryRow[];
   capacity: Array<{ variant: VariantName; requestsPerSec: number; p99Ms: number | null; errors: number; status: string }>;
   invalidCells: Array<{ file: string; reasons: string[] }>;
+  reliability: ReliabilityRow[];
   referenceNote: string;
 }
 

@@ -25,9 +25,18 @@ export interface Scenario {
   workerPool: { threads: number; concurrentTasksPerWorker: number };
   outbox: { leaseMs: number; pollMs: number };
   drainTimeoutSec: number;
+  /** Dispatch error p99 above which a cell is marked generatorBehind. */
+  behindThresholdMs: number;
   capacity: { enabled: boolean; connections: number; durationSec: number };
+  faults: Faults;
   /** Set by --quick: windows shortened, rates kept (see applyQuick). */
   quick: boolean;
+}
+
+export interface Faults {
+  crash?: { atSec: number };
+  smtpDown?: { fromSec: number; forSec: number };
+  badInput?: { share: number };
 }
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -72,6 +81,7 @@ export function parseScenario(name: string, data: unknown, file: string): Scenar
     workerPool?: Partial<Scenario['workerPool']>;
     outbox?: Partial<Scenario['outbox']>;
     capacity?: Partial<Scenario['capacity']>;
+    faults?: Faults;
   };
   const { $schema: _schema, ...rest } = raw;
   const scenario: Scenario = {
@@ -83,6 +93,7 @@ export function parseScenario(name: string, data: unknown, file: string): Scenar
     workerPool: { threads: 2, concurrentTasksPerWorker: 16, ...raw.workerPool },
     outbox: { leaseMs: 30_000, pollMs: 1000, ...raw.outbox },
     capacity: { enabled: false, connections: 50, durationSec: 15, ...raw.capacity },
+    faults: raw.faults ?? {},
   };
   checkSemantics(scenario, file);
   return scenario;
@@ -96,6 +107,13 @@ export function checkSemantics(scenario: Scenario, file: string): void {
   }
   if (scenario.smtp.tempFailRate + scenario.smtp.permFailRate > 1) {
     throw new UsageError('ERR_SCENARIO_INVALID', `scenario ${file} is invalid:\n  - smtp: tempFailRate + permFailRate must not exceed 1`);
+  }
+  const { crash, smtpDown } = scenario.faults;
+  if (crash && crash.atSec >= scenario.durationSec) {
+    throw new UsageError('ERR_SCENARIO_INVALID', `scenario ${file} is invalid:\n  - faults.crash.atSec (${crash.atSec}) must fall inside the ${scenario.durationSec} s window`);
+  }
+  if (smtpDown && smtpDown.fromSec >= scenario.durationSec) {
+    throw new UsageError('ERR_SCENARIO_INVALID', `scenario ${file} is invalid:\n  - faults.smtpDown.fromSec (${smtpDown.fromSec}) must fall inside the ${scenario.durationSec} s window`);
   }
   if (scenario.requests.length === 0 && !scenario.capacity.enabled) {
     throw new UsageError('ERR_SCENARIO_INVALID', `scenario ${file} is invalid:\n  - requests: empty, and capacity is not enabled: nothing to run`);
@@ -126,7 +144,8 @@ export function loadScenario(name: string, dir = SCENARIOS_DIR): Scenario {
  * --quick: the same arrival rates over shorter windows. The measured window becomes
  * QUICK_WINDOW_SEC (10 s) when longer; each request count is scaled by the same factor
  * (750 over 60 s → 125 over 10 s: 12.5/s either way); warm-up becomes at most 2 s and 20
- * requests; the drain bound at most 60 s; the capacity probe at most 5 s. Repeats stay.
+ * requests; the drain bound at most 60 s; the capacity probe at most 5 s; fault times scale with
+ * the window. Repeats stay.
  */
 export const QUICK_WINDOW_SEC = 10;
 export function applyQuick(scenario: Scenario): Scenario {
@@ -139,5 +158,10 @@ export function applyQuick(scenario: Scenario): Scenario {
     warmup: { requests: Math.min(scenario.warmup.requests, 20), durationSec: Math.min(scenario.warmup.durationSec, 2) },
     drainTimeoutSec: Math.min(scenario.drainTimeoutSec, 60),
     capacity: { ...scenario.capacity, durationSec: Math.min(scenario.capacity.durationSec, 5) },
+    faults: {
+      ...scenario.faults,
+      ...(scenario.faults.crash ? { crash: { atSec: scenario.faults.crash.atSec * factor } } : {}),
+      ...(scenario.faults.smtpDown ? { smtpDown: { fromSec: scenario.faults.smtpDown.fromSec * factor, forSec: scenario.faults.smtpDown.forSec * factor } } : {}),
+    },
   };
 }

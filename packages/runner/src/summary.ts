@@ -1,5 +1,5 @@
 /** summary.json and summary.md: one row per variant × request count, the reference beside it. */
-import type { CapacityResult, CellResult, ReferenceValue, RunInfo, Summary, SummaryRow } from './results.ts';
+import type { CapacityResult, CellResult, ReferenceValue, ReliabilityRow, RunInfo, Summary, SummaryRow } from './results.ts';
 import { SCHEMA_VERSION } from './results.ts';
 import { VARIANT_NAMES, type Scenario, type VariantName } from './scenario.ts';
 
@@ -87,8 +87,56 @@ export function buildSummary(run: RunInfo, cells: Array<{ file: string; result: 
     rows,
     capacity: capacity.map((c) => ({ variant: c.variant, requestsPerSec: c.requestsPerSec, p99Ms: c.latencyMs?.p99 ?? null, errors: c.errors, status: c.status })),
     invalidCells: cells.filter((c) => !c.result.valid).map((c) => ({ file: c.file, reasons: c.result.reasons })),
+    reliability: reliabilityRows(cells.map((c) => c.result)),
     referenceNote: REFERENCE_NOTE,
   };
+}
+
+/** Per variant and request count, summed over repeats: what happened to the mail. */
+export function reliabilityRows(cells: CellResult[]): ReliabilityRow[] {
+  const rows: ReliabilityRow[] = [];
+  const ok = cells.filter((c) => c.status === 'ok');
+  const keys = [...new Set(ok.map((c) => `${c.requests}\u0000${c.variant}`))];
+  for (const key of keys) {
+    const [requests, variant] = key.split('\u0000') as [string, VariantName];
+    const group = ok.filter((c) => c.variant === variant && c.requests === Number(requests));
+    const sum = (f: (c: CellResult) => number) => group.reduce((a, c) => a + f(c), 0);
+    const bad = group.map((c) => c.faults?.badInput).filter((b) => b != null);
+    rows.push({
+      variant,
+      requests: Number(requests),
+      expected: sum((c) => c.emails.expected),
+      delivered: sum((c) => c.emails.delivered),
+      lost: sum((c) => c.emails.lost),
+      failed: sum((c) => c.emails.failed ?? 0),
+      duplicated: sum((c) => c.emails.duplicated),
+      retried: sum((c) => c.emails.retried ?? 0),
+      strayUsers: sum((c) => Math.max(0, c.accounting.usersInDb - c.accounting.responses2xx)),
+      drainSec: maxOf(group.map((c) => c.emails.drainSec)),
+      crashDownSec: maxOf(group.map((c) => c.faults?.crash?.downSec ?? null)),
+      smtpRecoverySec: maxOf(group.map((c) => c.faults?.smtpDown?.recoverySec ?? null)),
+      badInputAnswered: bad.length ? `${bad.reduce((a, b) => a + b.answeredAsExpected, 0)} / ${bad.reduce((a, b) => a + b.sent, 0)}` : null,
+    });
+  }
+  return rows.sort((a, b) => a.requests - b.requests || VARIANT_NAMES.indexOf(a.variant) - VARIANT_NAMES.indexOf(b.variant));
+}
+
+export function renderReliabilityMarkdown(rows: ReliabilityRow[]): string[] {
+  const lines = [
+    '## Reliability: what happened to the mail',
+    '',
+    '"lost" is silent: owed for a 201, never delivered, never reported failed. "failed" is reported by the server (it gave up). "stray users" were stored without a 2xx reply.',
+    '',
+    '| variant | requests | e-mails owed | delivered | lost | failed | duplicated | retried | stray users | drain s | crash: API down s | SMTP down: recovery s | bad input answered 4xx |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+  ];
+  for (const r of rows) {
+    lines.push(
+      `| ${r.variant} | ${r.requests} | ${r.expected} | ${r.delivered} | ${r.lost} | ${r.failed} | ${r.duplicated} | ${r.retried} | ${r.strayUsers} | ` +
+        `${n(r.drainSec, 1)} | ${n(r.crashDownSec, 1)} | ${n(r.smtpRecoverySec, 1)} | ${r.badInputAnswered ?? '–'} |`,
+    );
+  }
+  return lines;
 }
 
 const n = (v: number | null, digits = 0) => (v === null ? '–' : v.toFixed(digits));
@@ -125,6 +173,10 @@ export function renderSummaryMarkdown(summary: Summary, run: RunInfo): string {
           `${n(r.deliveryLagP99Ms)} | ${r.backlogMax} | ${n(r.drainSec, 1)} | ${r.valid ? 'yes' : r.failed ? 'FAILED' : 'no'} | ${r.reference ? `${r.reference.label} ${r.reference.avgMs}` : ''} |`,
       );
     }
+  }
+  if (summary.reliability.length > 0) {
+    lines.push('');
+    lines.push(...renderReliabilityMarkdown(summary.reliability));
   }
   if (summary.capacity.length > 0) {
     lines.push('');

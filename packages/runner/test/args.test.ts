@@ -1,0 +1,115 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { applyOverrides, parseBenchArgs } from '../src/args.ts';
+import { resolveOutDir } from '../src/out-dir.ts';
+import { planCells, estimateCellSec } from '../src/run.ts';
+import { applyQuick, listScenarios, loadScenario, REPO_ROOT } from '../src/scenario.ts';
+
+describe('pnpm bench flags', () => {
+  it('has defaults', () => {
+    const a = parseBenchArgs([]);
+    expect(a).toMatchObject({ help: false, scenario: 'default', out: null, mongo: 'auto', mongoUri: null, quick: false, overrides: {} });
+  });
+
+  it('parses every flag (after the -- pnpm passes)', () => {
+    const a = parseBenchArgs([
+      '--', '--scenario', 'delay-500ms', '--variants', 'inline,outbox', '--requests', '750,800', '--duration', '30s',
+      '--smtp-latency', 'lognormal:200ms,2s', '--repeats', '3', '--hash-cost', '0', '--connection', 'keep-alive',
+      '--capacity', '--quick', '--out', 'x', '--mongo', 'standin', '--mongo-uri', 'mongodb://h',
+    ]);
+    expect(a).toMatchObject({
+      scenario: 'delay-500ms',
+      out: 'x',
+      mongo: 'standin',
+      mongoUri: 'mongodb://h',
+      quick: true,
+      overrides: {
+        variants: ['inline', 'outbox'],
+        requests: [750, 800],
+        durationSec: 30,
+        smtpLatency: 'lognormal:200ms,2s',
+        repeats: 3,
+        hashCost: 0,
+        connection: 'keep-alive',
+        capacity: true,
+      },
+    });
+  });
+
+  it('names the bad flag and the valid values', () => {
+    expect(() => parseBenchArgs(['--variants', 'inline,carrier-pigeon'])).toThrow(/--variants: unknown variant "carrier-pigeon"; valid: no-email, inline, background, worker-pool, outbox/);
+    expect(() => parseBenchArgs(['--requests', '750,lots'])).toThrow(/--requests must be a whole number/);
+    expect(() => parseBenchArgs(['--duration', 'forever'])).toThrow(/--duration must be a positive duration/);
+    expect(() => parseBenchArgs(['--smtp-latency', 'pareto:1'])).toThrow(/unknown distribution "pareto"/);
+    expect(() => parseBenchArgs(['--repeats', '0'])).toThrow(/--repeats must be a whole number >= 1/);
+    expect(() => parseBenchArgs(['--mongo', 'postgres'])).toThrow(/--mongo must be one of auto, mongod, standin/);
+    expect(() => parseBenchArgs(['--hash-cost', '1'])).toThrow(/--hash-cost must be 0 \(off\) or 2-20/);
+    expect(() => parseBenchArgs(['--speed', 'fast'])).toThrow(/speed.*--help/);
+    for (const bad of [['--variants', 'nope'], ['--colour']]) {
+      expect(() => parseBenchArgs(bad)).toThrow(expect.objectContaining({ code: 'ERR_USAGE' }));
+    }
+  });
+
+  it('lets flags override the scenario', () => {
+    const base = loadScenario('default');
+    const s = applyOverrides(base, parseBenchArgs(['--variants', 'inline', '--requests', '100', '--smtp-latency', '500ms', '--capacity']).overrides);
+    expect(s).toMatchObject({ variants: ['inline'], requests: [100], smtp: { latency: '500ms' }, capacity: { enabled: true } });
+    expect(base.smtp.latency).toBe('0ms'); // the loaded scenario is not mutated
+  });
+
+  it('--quick keeps the arrival rates and shortens the windows', () => {
+    const q = applyQuick(loadScenario('default'));
+    expect(q.durationSec).toBe(10);
+    expect(q.requests).toEqual([125, 133, 142, 167]);
+    expect(q.quick).toBe(true);
+    expect(q.warmup.durationSec).toBeLessThanOrEqual(2);
+  });
+
+  it('resolves the results folder from where the user typed the command', () => {
+    expect(resolveOutDir(null)).toBe(path.join(REPO_ROOT, 'results'));
+    expect(resolveOutDir('out', { INIT_CWD: '/tmp/here' })).toBe('/tmp/here/out');
+    expect(resolveOutDir('/abs', { INIT_CWD: '/tmp/here' })).toBe('/abs');
+  });
+
+  it('interleaves repeats: A B C A B C', () => {
+    const s = { ...loadScenario('smoke'), variants: ['inline', 'outbox'] as const, requests: [10, 20], repeats: 2 };
+    const order = planCells({ ...s, variants: [...s.variants] }).map((c) => `${c.variant}:${c.requests}:${c.repeat}`);
+    expect(order).toEqual([
+      'inline:10:1', 'outbox:10:1', 'inline:20:1', 'outbox:20:1',
+      'inline:10:2', 'outbox:10:2', 'inline:20:2', 'outbox:20:2',
+    ]);
+    expect(estimateCellSec(loadScenario('default'), 'inline', 750)).toBeGreaterThanOrEqual(60);
+  });
+});
+
+describe('scenarios', () => {
+  it('every shipped scenario is valid', () => {
+    const names = listScenarios();
+    expect(names).toEqual(expect.arrayContaining(['default', 'delay-500ms', 'slow-provider', 'saturation', 'smoke']));
+    for (const name of names) expect(() => loadScenario(name)).not.toThrow();
+    expect(loadScenario('default')).toMatchObject({ requests: [750, 800, 850, 1000], durationSec: 60, hashCost: 14, variants: ['no-email', 'inline', 'background', 'worker-pool', 'outbox'] });
+    expect(loadScenario('delay-500ms').smtp.latency).toBe('500ms');
+  });
+
+  it('reports invalid scenarios naming the field and the file', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'mb-scenarios-'));
+    const write = (name: string, data: unknown) => writeFileSync(path.join(dir, `${name}.json`), typeof data === 'string' ? data : JSON.stringify(data));
+    const good = JSON.parse(JSON.stringify({ variants: ['inline'], requests: [10], durationSec: 1, smtp: { latency: '0ms' }, transport: {} }));
+    write('ok', good);
+    expect(loadScenario('ok', dir).transport).toEqual({ mode: 'pooled', maxConnections: 5, maxMessages: 100, sendTimeoutMs: 30000 });
+    write('badvariant', { ...good, variants: ['inline', 'pigeon'] });
+    expect(() => loadScenario('badvariant', dir)).toThrow(/badvariant\.json is invalid:[\s\S]*variants\.1: must be one of no-email, inline/);
+    write('typo', { ...good, smtp: { latencyy: '1s' } });
+    expect(() => loadScenario('typo', dir)).toThrow(/typo\.json[\s\S]*smtp: unknown field "latencyy"/);
+    write('latency', { ...good, smtp: { latency: 'soon' } });
+    expect(() => loadScenario('latency', dir)).toThrow(/latency\.json[\s\S]*smtp\.latency/);
+    write('missing', { variants: ['inline'] });
+    expect(() => loadScenario('missing', dir)).toThrow(/missing field "requests"/);
+    write('broken', '{ "variants": [');
+    expect(() => loadScenario('broken', dir)).toThrow(/broken\.json is not valid JSON/);
+    expect(() => loadScenario('absent', dir)).toThrow(/no scenario "absent".*available: .*ok/);
+    expect(() => loadScenario('../etc/passwd', dir)).toThrow(/not valid/);
+  });
+});

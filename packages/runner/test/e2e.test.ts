@@ -1,0 +1,160 @@
+/**
+ * The real CLI, end to end: the smoke scenario into a temporary folder, every file checked
+ * against the JSON Schema and the accounting; and an interrupted run that must leave no child
+ * process behind and a result marked incomplete.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { Ajv } from 'ajv';
+import addFormats from 'ajv-formats';
+
+const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
+const SCHEMA = JSON.parse(readFileSync(fileURLToPath(new URL('../schema/results.schema.json', import.meta.url)), 'utf8'));
+
+function validator() {
+  const ajv = new Ajv({ allErrors: true, strict: false });
+  (addFormats as unknown as (a: Ajv) => void)(ajv);
+  return ajv.compile(SCHEMA);
+}
+
+function readJson(file: string): Record<string, any> {
+  return JSON.parse(readFileSync(file, 'utf8'));
+}
+
+function runDirIn(out: string): string {
+  const runs = readdirSync(out);
+  expect(runs.length).toBe(1);
+  return path.join(out, runs[0] as string);
+}
+
+/** Every process whose ancestry leads to `root`, from /proc. */
+function descendants(root: number): number[] {
+  const parent = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      parent.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // gone already
+    }
+  }
+  const out: number[] = [];
+  const walk = (pid: number) => {
+    for (const [child, p] of parent) {
+      if (p === pid) {
+        out.push(child);
+        walk(child);
+      }
+    }
+  };
+  walk(root);
+  return out;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('pnpm bench, end to end', () => {
+  it('--help lists every flag; a bad flag exits 2 naming it', () => {
+    const help = spawnSync(process.execPath, ['--import', 'tsx', CLI, '--help'], { encoding: 'utf8' });
+    expect(help.status).toBe(0);
+    for (const flag of ['--scenario', '--variants', '--requests', '--duration', '--smtp-latency', '--repeats', '--out', '--mongo', '--mongo-uri', '--capacity', '--quick']) {
+      expect(help.stdout).toContain(flag);
+    }
+    const bad = spawnSync(process.execPath, ['--import', 'tsx', CLI, '--variants', 'inline,pigeon'], { encoding: 'utf8' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('unknown variant "pigeon"');
+    const unknown = spawnSync(process.execPath, ['--import', 'tsx', CLI, '--scenario', 'nope'], { encoding: 'utf8' });
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toContain('available:');
+  });
+
+  it('reports an unwritable output folder before any load', () => {
+    const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'mb-unwritable-')), 'a-file');
+    spawnSync('touch', [file]);
+    const res = spawnSync(process.execPath, ['--import', 'tsx', CLI, '--scenario', 'smoke', '--out', path.join(file, 'sub')], { encoding: 'utf8' });
+    expect(res.status).toBe(2);
+    expect(res.stderr).toContain('cannot write results');
+  });
+
+  it('runs the smoke scenario: every file matches the schema and the accounting adds up', () => {
+    const out = mkdtempSync(path.join(os.tmpdir(), 'mb-e2e-'));
+    const res = spawnSync(process.execPath, ['--import', 'tsx', CLI, '--scenario', 'smoke', '--mongo', 'standin', '--out', out], {
+      encoding: 'utf8',
+      timeout: 240_000,
+    });
+    expect(res.stderr).toContain('estimated');
+    expect(res.status, res.stderr).toBe(0);
+    expect(res.stdout).toContain('| variant | avg from send');
+    const runDir = runDirIn(out);
+    const validate = validator();
+    const check = (file: string) => {
+      const data = readJson(path.join(runDir, file));
+      const ok = validate(data);
+      expect(ok, `${file}: ${JSON.stringify(validate.errors?.slice(0, 3))}`).toBe(true);
+      return data;
+    };
+    const run = check('run.json');
+    expect(run).toMatchObject({ complete: true, interrupted: false, database: { engine: 'standin' } });
+    expect(run.versions.fastify).toMatch(/^\d+\./);
+    expect(run.versions.mongodb).toMatch(/^\d+\./);
+    expect(run.cells).toHaveLength(5);
+    for (const file of run.cells as string[]) {
+      const cell = check(file);
+      expect(cell.status).toBe('ok');
+      expect(cell.valid, `${file}: ${cell.reasons}`).toBe(true);
+      expect(cell.samples.endMs).toHaveLength(30);
+      expect(cell.accounting.usersInDb).toBe(cell.accounting.responses2xx);
+      expect(cell.statusCounts['201']).toBe(30);
+      if (cell.variant === 'no-email') {
+        expect(cell.emails.delivered).toBe(0);
+      } else {
+        expect(cell.emails).toMatchObject({ expected: 30, delivered: 30, lost: 0, duplicated: 0 });
+      }
+      expect(cell.server.series.length).toBeGreaterThanOrEqual(1);
+      expect(cell.server.shutdown).not.toBeNull();
+    }
+    const summary = check('summary.json');
+    expect(summary.rows).toHaveLength(5);
+    expect(readFileSync(path.join(runDir, 'summary.md'), 'utf8')).toContain('## 30 requests over 2 s');
+  }, 300_000);
+
+  it('Ctrl-C during a run stops every child process, writes partial results marked incomplete, exits 130', async () => {
+    const out = mkdtempSync(path.join(os.tmpdir(), 'mb-sigint-'));
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI, '--scenario', 'smoke', '--mongo', 'standin', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
+    child.stdout.resume();
+    // Wait until the second cell is under way: a server, the stand-in and a loadgen thread exist.
+    const deadline = Date.now() + 120_000;
+    while (!/\[2\/5\] inline 30 req/.test(stderr) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(stderr).toMatch(/\[2\/5\] inline 30 req/);
+    const children = descendants(child.pid!);
+    expect(children.length).toBeGreaterThanOrEqual(2); // the stand-in and the API server
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    expect(code).toBe(130);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(children.filter(alive)).toEqual([]);
+    const runDir = runDirIn(out);
+    const run = readJson(path.join(runDir, 'run.json'));
+    expect(run).toMatchObject({ complete: false, interrupted: true });
+    expect(run.cells.length).toBeLessThan(5);
+    expect(existsSync(path.join(runDir, 'summary.md'))).toBe(true);
+    expect(readFileSync(path.join(runDir, 'summary.md'), 'utf8')).toContain('INCOMPLETE');
+    expect(readdirSync(runDir).some((f) => f.includes('.tmp-'))).toBe(false);
+  }, 180_000);
+});

@@ -1,0 +1,126 @@
+/**
+ * Every accounting path of the fault scenarios (lost, duplicate, failed, retried, stray user,
+ * bad input), each on a seconds-long cell against the real sink, the real API process and the
+ * stand-in database.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MongoClient } from 'mongodb';
+import { startMongo, type MongoHandle } from '@mailbench/mongo';
+import { startSmtpSink, type SmtpSinkOptions } from '@mailbench/smtp-sink';
+import { badInputKind, runCell } from '../src/cell.ts';
+import type { CellResult } from '../src/results.ts';
+import { loadScenario, type Scenario, type VariantName } from '../src/scenario.ts';
+
+let mongo: MongoHandle;
+let client: MongoClient;
+beforeAll(async () => {
+  mongo = await startMongo({ engine: 'standin', log: () => {} });
+  client = new MongoClient(mongo.uri);
+  await client.connect();
+});
+afterAll(async () => {
+  await client?.close();
+  await mongo?.stop();
+});
+
+let cellCounter = 0;
+async function cell(variant: VariantName, overrides: Partial<Scenario>, sinkOptions: SmtpSinkOptions, requests = 40): Promise<CellResult> {
+  const base = loadScenario('smoke');
+  const scenario: Scenario = { ...base, durationSec: 4, warmup: { requests: 0, durationSec: 1 }, drainTimeoutSec: 30, ...overrides };
+  const sink = await startSmtpSink(sinkOptions);
+  try {
+    return await runCell(
+      { runId: `faults${process.pid}x${cellCounter++}`, scenario, mongoUri: mongo.uri, mongo: client, sink, signal: new AbortController().signal, onProgress: () => {}, onServer: () => {} },
+      { index: 0, variant, requests, repeat: 1 },
+    );
+  } finally {
+    await sink.close();
+  }
+}
+
+const slowPool = { mode: 'pooled' as const, maxConnections: 2, maxMessages: 100, sendTimeoutMs: 10_000 };
+
+describe('crash: SIGKILL mid-window, restart on the same database', () => {
+  it('background loses the e-mails it held in memory; the cell says how many', async () => {
+    const r = await cell('background', { faults: { crash: { atSec: 2 } }, transport: slowPool }, { latency: 500 });
+    expect(r.status, r.error ?? '').toBe('ok');
+    expect(r.faults?.crash?.killedAtSec).toBeGreaterThanOrEqual(2);
+    expect(r.faults?.crash?.restartedPid).not.toBe(r.faults?.crash?.killedPid);
+    expect(r.emails.lost).toBeGreaterThan(0);
+    expect(r.emails.delivered + r.emails.lost + r.emails.failed).toBe(r.emails.expected);
+    expect(r.valid).toBe(true); // background promises nothing durable: loss is the finding, not an error
+  }, 60_000);
+
+  it('outbox loses none; e-mails the sink took after the kill are sent again and counted as duplicates', async () => {
+    const r = await cell('outbox', { faults: { crash: { atSec: 2 } }, transport: slowPool, outbox: { leaseMs: 1500, pollMs: 200 } }, { latency: 500 });
+    expect(r.status, r.error ?? '').toBe('ok');
+    expect(r.emails.lost).toBe(0);
+    expect(r.emails.delivered).toBe(r.emails.expected);
+    expect(r.emails.duplicated).toBeGreaterThanOrEqual(1);
+    expect(r.valid, r.reasons.join('; ')).toBe(true);
+  }, 60_000);
+
+  it('inline: users stored whose reply died with the process are counted as stray users', async () => {
+    const r = await cell('inline', { faults: { crash: { atSec: 2 } }, transport: { ...slowPool, maxConnections: 5 } }, { latency: 1000 });
+    expect(r.status, r.error ?? '').toBe('ok');
+    const stray = r.accounting.usersInDb - r.accounting.responses2xx;
+    expect(stray).toBeGreaterThan(0);
+    expect(r.errors).toBeGreaterThan(0); // requests in flight at the kill, and during the restart
+    expect(r.valid, r.reasons.join('; ')).toBe(true);
+  }, 60_000);
+});
+
+describe('flaky SMTP', () => {
+  const flaky = { tempFailRate: 0.3, permFailRate: 0.1, seed: 5 };
+  it('background gives up on every refusal: failed, never retried', async () => {
+    const r = await cell('background', {}, flaky);
+    expect(r.emails.failed).toBeGreaterThan(0);
+    expect(r.emails.retried).toBe(0);
+    expect(r.emails.failed).toBe(r.emails.rejectedBySink);
+    expect(r.emails.lost).toBe(0);
+    expect(r.emails.delivered + r.emails.failed).toBe(r.emails.expected);
+  }, 60_000);
+
+  it('outbox retries temporary refusals and fails only the permanent ones', async () => {
+    const r = await cell('outbox', { outbox: { leaseMs: 30_000, pollMs: 100 } }, flaky);
+    expect(r.emails.retried).toBeGreaterThan(0);
+    expect(r.emails.retried).toBe(r.emails.rejectedBySink - r.emails.failed);
+    expect(r.emails.failed).toBe(r.emails.serverCounters?.failed);
+    expect(r.emails.lost).toBe(0);
+    expect(r.emails.delivered + r.emails.failed).toBe(r.emails.expected);
+    expect(r.valid, r.reasons.join('; ')).toBe(true);
+  }, 60_000);
+});
+
+describe('SMTP down for a window', () => {
+  it('outbox delivers everything once the provider is back, and reports the recovery time', async () => {
+    const r = await cell('outbox', { faults: { smtpDown: { fromSec: 1, forSec: 1.5 } }, outbox: { leaseMs: 30_000, pollMs: 100 } }, { latency: 20 });
+    expect(r.emails.delivered).toBe(r.emails.expected);
+    expect(r.emails.retried).toBeGreaterThan(0);
+    expect(r.faults?.smtpDown?.recoverySec).not.toBeNull();
+    expect(r.valid, r.reasons.join('; ')).toBe(true);
+  }, 60_000);
+
+  it('inline reports the sends that failed during the outage', async () => {
+    const r = await cell('inline', { faults: { smtpDown: { fromSec: 1, forSec: 1.5 } } }, { latency: 20 });
+    expect(r.emails.failed).toBeGreaterThan(0);
+    expect(r.emails.lost).toBe(0);
+    expect(r.statusCounts['201']).toBe(40); // the sign-ups themselves still succeed
+  }, 60_000);
+});
+
+describe('bad input', () => {
+  it('every bad request gets its 4xx, no stray user, valid sign-ups unaffected', async () => {
+    const share = 0.2;
+    const r = await cell('inline', { faults: { badInput: { share } } }, { latency: 0 }, 50);
+    const bad = r.faults?.badInput;
+    expect(bad?.sent).toBe(Array.from({ length: 50 }, (_, i) => badInputKind(i, share)).filter(Boolean).length);
+    expect(bad?.answeredAsExpected).toBe(bad?.sent);
+    expect(Object.keys(bad?.byKind ?? {}).sort()).toEqual(['duplicate', 'invalid-fields', 'malformed-json', 'oversized', 'wrong-content-type']);
+    expect(r.accounting.usersInDb).toBe(r.accounting.responses2xx);
+    expect(r.statusCounts['201']).toBe(50 - (bad?.sent ?? 0));
+    expect(r.emails).toMatchObject({ lost: 0, duplicated: 0, failed: 0 });
+    expect(r.emails.delivered).toBe(r.emails.expected);
+    expect(r.valid, r.reasons.join('; ')).toBe(true);
+  }, 60_000);
+});
