@@ -253,11 +253,13 @@ export async function runCell(ctx: CellContext, spec: CellSpec): Promise<CellRes
         signal: abort,
       });
       const ok = warm.statusCounts['201'] ?? 0;
-      if (sends) await ctx.sink.waitFor(ok, { timeoutMs: s.drainTimeoutSec * 1000 }).catch(() => {});
+      if (sends && ok > 0) await drain(ctx.sink, () => server!.url, ok, s.drainTimeoutSec * 1000);
       await ctx.sink.waitForIdle({ quietMs: 300, timeoutMs: 30_000 }).catch(() => {});
     }
     result.accounting.warmupUsers = await countUsers(ctx.mongo, dbName);
-    await readMetrics(server.url); // resets the server's since-last-read windows
+    // Resets the server's since-last-read windows, and keeps the warm-up's e-mail counters to subtract.
+    const baseline = ((await readMetrics(server.url))?.emails as Record<string, number> | undefined) ?? {};
+    const warmServer = server;
     ctx.sink.reset();
 
     // 2. Measured open-loop schedule, with the server sampled every second and faults on their timers.
@@ -376,9 +378,11 @@ export async function runCell(ctx: CellContext, spec: CellSpec): Promise<CellRes
       const stats = ctx.sink.stats();
       const final = await readMetrics(server.url);
       const counters = (final?.emails as Record<string, number> | undefined) ?? null;
+      // Counters are per process: subtract the warm-up's, unless a crash replaced the process.
+      const since = (key: string) => Math.max(0, (counters?.[key] ?? 0) - (server === warmServer ? (baseline[key] ?? 0) : 0));
       result.emails.serverCounters = counters;
-      result.emails.failed = counters?.failed ?? 0;
-      result.emails.retried = counters?.retried ?? 0;
+      result.emails.failed = since('failed');
+      result.emails.retried = since('retried');
       result.emails.delivered = stats.registrations;
       result.emails.duplicated = stats.duplicates;
       result.emails.unattributed = stats.unattributed;

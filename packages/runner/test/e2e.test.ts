@@ -78,7 +78,7 @@ describe('pnpm bench, end to end', () => {
     const unknown = spawnSync(process.execPath, ['--import', 'tsx', CLI, '--scenario', 'nope'], { encoding: 'utf8' });
     expect(unknown.status).toBe(2);
     expect(unknown.stderr).toContain('available:');
-  });
+  }, 60_000);
 
   it('reports an unwritable output folder before any load', () => {
     const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'mb-unwritable-')), 'a-file');
@@ -86,7 +86,7 @@ describe('pnpm bench, end to end', () => {
     const res = spawnSync(process.execPath, ['--import', 'tsx', CLI, '--scenario', 'smoke', '--out', path.join(file, 'sub')], { encoding: 'utf8' });
     expect(res.status).toBe(2);
     expect(res.stderr).toContain('cannot write results');
-  });
+  }, 60_000);
 
   it('runs the smoke scenario: every file matches the schema and the accounting adds up', () => {
     const out = mkdtempSync(path.join(os.tmpdir(), 'mb-e2e-'));

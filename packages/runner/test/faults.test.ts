@@ -109,6 +109,35 @@ describe('SMTP down for a window', () => {
   }, 60_000);
 });
 
+describe('the runner\'s own faults', () => {
+  it('a server that cannot start is recorded as a failed cell with its last stderr lines', async () => {
+    const base = loadScenario('smoke');
+    const sink = await startSmtpSink();
+    try {
+      const r = await runCell(
+        {
+          runId: `nostart${process.pid}`,
+          scenario: { ...base, durationSec: 1, warmup: { requests: 0, durationSec: 1 } },
+          mongoUri: 'mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=500',
+          mongo: client,
+          sink,
+          signal: new AbortController().signal,
+          onProgress: () => {},
+          onServer: () => {},
+        },
+        { index: 0, variant: 'inline', requests: 5, repeat: 1 },
+      );
+      expect(r.status).toBe('failed');
+      expect(r.valid).toBe(false);
+      expect(r.error).toMatch(/exited .* before it was ready/);
+      expect(r.serverStderrTail).toContain('could not start');
+      expect(r.reasons[0]).toMatch(/^cell failed/);
+    } finally {
+      await sink.close();
+    }
+  }, 60_000);
+});
+
 describe('bad input', () => {
   it('every bad request gets its 4xx, no stray user, valid sign-ups unaffected', async () => {
     const share = 0.2;

@@ -27,7 +27,7 @@ describe('forked server', () => {
     const bad = spawnSync(process.execPath, ['--import', 'tsx', SERVER_ENTRY, '--variant', 'smoke-signals'], { encoding: 'utf8' });
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain('--variant must be one of');
-  });
+  }, 60_000);
 
   it('outbox: SIGKILL with e-mails pending, a new process on the same database delivers every one', async () => {
     const sink = await startSmtpSink({ latency: 600 });
