@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
+import type { LatencySummary } from '@mailbench/loadgen';
 import type { CapacityResult, CellResult, RunInfo, Summary } from './results.ts';
 import { writeText } from './results.ts';
 import { VARIANT_NAMES } from './scenario.ts';
@@ -92,35 +93,59 @@ function responseTimeChart(requests: number, cells: CellResult[]): Chart {
   };
 }
 
-function percentileChart(cells: CellResult[]): Chart {
+/** Percentile dots per variant, one panel per request count, log scale. */
+function percentileDots(
+  cells: CellResult[],
+  pick: (c: CellResult) => LatencySummary | null,
+  percentiles: Array<'p50' | 'p90' | 'p99' | 'max'>,
+  colors: string[],
+  yTitle: string,
+): { rows: Array<Record<string, unknown>>; spec: TopLevelSpec } {
   const rows: Array<Record<string, unknown>> = [];
   for (const c of cells) {
-    if (!c.latencyMs || c.repeat !== 1) continue;
-    const l = c.latencyMs.fromIntended;
-    for (const [p, v] of [['p50', l.p50], ['p90', l.p90], ['p99', l.p99], ['max', l.max]] as const) {
-      rows.push({ variant: c.variant, requests: String(c.requests), percentile: p, latencyMs: Math.max(0.1, v) });
+    const summary = pick(c);
+    if (!summary || c.repeat !== 1) continue;
+    for (const p of percentiles) {
+      rows.push({ variant: c.variant, requests: String(c.requests), percentile: p, valueMs: Math.max(0.1, summary[p]) });
     }
   }
+  const spec = {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    data: { values: rows },
+    mark: { type: 'point', filled: true, size: 70 },
+    encoding: {
+      column: { field: 'requests', type: 'ordinal', title: 'requests over the window' },
+      x: { field: 'variant', type: 'nominal', sort: [...VARIANT_NAMES], title: null },
+      xOffset: { field: 'percentile', sort: percentiles },
+      y: { field: 'valueMs', type: 'quantitative', title: yTitle, scale: { type: 'log' } },
+      color: { field: 'percentile', type: 'ordinal', sort: percentiles, scale: { range: colors } },
+      shape: { field: 'percentile', type: 'nominal', sort: percentiles },
+    },
+    width: 160,
+    height: 210,
+  } as TopLevelSpec;
+  return { rows, spec };
+}
+
+function percentileChart(cells: CellResult[]): Chart {
+  const { rows, spec } = percentileDots(cells, (c) => c.latencyMs?.fromIntended ?? null, ['p50', 'p90', 'p99', 'max'], ['#9ecae1', '#4292c6', '#08519c', '#08306b'], 'latency (ms)');
   return {
     id: 'percentiles',
     title: 'Latency percentiles by variant and request count',
     explain: 'From the intended start, log scale. Each panel is one request count; for each variant the dots are p50, p90, p99 and max, left to right.',
     points: rows.length,
-    spec: {
-      $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-      data: { values: rows },
-      mark: { type: 'point', filled: true, size: 70 },
-      encoding: {
-        column: { field: 'requests', type: 'ordinal', title: 'requests over the window' },
-        x: { field: 'variant', type: 'nominal', sort: [...VARIANT_NAMES], title: null },
-        xOffset: { field: 'percentile', sort: ['p50', 'p90', 'p99', 'max'] },
-        y: { field: 'latencyMs', type: 'quantitative', title: 'latency (ms)', scale: { type: 'log' } },
-        color: { field: 'percentile', type: 'ordinal', sort: ['p50', 'p90', 'p99', 'max'], scale: { range: ['#9ecae1', '#4292c6', '#08519c', '#08306b'] } },
-        shape: { field: 'percentile', type: 'nominal', sort: ['p50', 'p90', 'p99', 'max'] },
-      },
-      width: 170,
-      height: 220,
-    } as TopLevelSpec,
+    spec,
+  };
+}
+
+function lagChart(cells: CellResult[]): Chart {
+  const { rows, spec } = percentileDots(cells, (c) => c.emails.deliveryLagMs, ['p50', 'p99', 'max'], ['#74c476', '#238b45', '#00441b'], 'lag (ms)');
+  return {
+    id: 'delivery-lag',
+    title: 'E-mail delivery lag',
+    explain: 'From the client receiving its 201 to the SMTP sink accepting the e-mail; inline e-mails are accepted before the reply and show at the bottom (0.1 ms). Log scale; dots are p50, p99 and max.',
+    points: rows.length,
+    spec,
   };
 }
 
@@ -155,38 +180,6 @@ function seriesChart(
       },
       width: 300,
       height: 160,
-    } as TopLevelSpec,
-  };
-}
-
-function lagChart(cells: CellResult[]): Chart {
-  const rows: Array<Record<string, unknown>> = [];
-  for (const c of cells) {
-    const lag = c.emails.deliveryLagMs;
-    if (!lag || c.repeat !== 1) continue;
-    for (const [p, v] of [['p50', lag.p50], ['p99', lag.p99], ['max', lag.max]] as const) {
-      rows.push({ variant: c.variant, requests: String(c.requests), percentile: p, lagMs: Math.max(0.1, v) });
-    }
-  }
-  return {
-    id: 'delivery-lag',
-    title: 'E-mail delivery lag',
-    explain: 'From the client receiving its 201 to the SMTP sink accepting the e-mail; inline e-mails are accepted before the reply and show at the bottom (0.1 ms). Log scale; dots are p50, p99 and max.',
-    points: rows.length,
-    spec: {
-      $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-      data: { values: rows },
-      mark: { type: 'point', filled: true, size: 70 },
-      encoding: {
-        column: { field: 'requests', type: 'ordinal', title: 'requests over the window' },
-        x: { field: 'variant', type: 'nominal', sort: [...VARIANT_NAMES], title: null },
-        xOffset: { field: 'percentile', sort: ['p50', 'p99', 'max'] },
-        y: { field: 'lagMs', type: 'quantitative', title: 'lag (ms)', scale: { type: 'log' } },
-        color: { field: 'percentile', type: 'ordinal', sort: ['p50', 'p99', 'max'], scale: { range: ['#74c476', '#238b45', '#00441b'] } },
-        shape: { field: 'percentile', type: 'nominal', sort: ['p50', 'p99', 'max'] },
-      },
-      width: 150,
-      height: 200,
     } as TopLevelSpec,
   };
 }

@@ -5,7 +5,7 @@
  */
 import { BSON, Long, ObjectId } from 'bson';
 import { CommandError, badValue, failedToParse, notImplemented, typeMismatch } from './errors.ts';
-import { compileFilter, compileProjection, equalityFields, parseSort, sortDocuments } from './query.ts';
+import { compileFilter, compileProjection, equalityFields, getPath, parseSort, sortDocuments } from './query.ts';
 import { parseIndexSpec, Store, type Collection } from './store.ts';
 import { applyOperators, applyReplacement, classifyUpdate } from './update.ts';
 import { cloneValue, isDocument, toNumber, truthy, valuesEqual, type Doc } from './values.ts';
@@ -595,7 +595,7 @@ function group(docs: Doc[], spec: unknown): Doc[] {
   }
   const keyOf = (doc: Doc): unknown => {
     const id = spec._id;
-    if (typeof id === 'string' && id.startsWith('$')) return getField(doc, id.slice(1)) ?? null;
+    if (typeof id === 'string' && id.startsWith('$')) return getPath(doc, id.slice(1)) ?? null;
     if (isDocument(id)) throw notImplemented('$group with a compound _id is not supported by the mailbench stand-in');
     return id;
   };
@@ -619,7 +619,7 @@ function group(docs: Doc[], spec: unknown): Doc[] {
       groups.set(key, g);
     }
     accumulators.forEach(({ arg }, i) => {
-      const value = typeof arg === 'string' && arg.startsWith('$') ? getField(doc, arg.slice(1)) : arg;
+      const value = typeof arg === 'string' && arg.startsWith('$') ? getPath(doc, arg.slice(1)) : arg;
       const n = toNumber(value);
       if (!Number.isNaN(n)) g.sums[i] = (g.sums[i] ?? 0) + n;
     });
@@ -633,14 +633,6 @@ function group(docs: Doc[], spec: unknown): Doc[] {
   });
 }
 
-function getField(doc: Doc, path: string): unknown {
-  let current: unknown = doc;
-  for (const part of path.split('.')) {
-    if (!isDocument(current)) return undefined;
-    current = current[part];
-  }
-  return current;
-}
 
 function optionalDocument(command: Doc, field: string, commandName: string): Doc | undefined {
   const value = command[field];

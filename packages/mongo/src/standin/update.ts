@@ -4,6 +4,7 @@
  */
 import { Double, Int32, Long } from 'bson';
 import { CommandError, failedToParse } from './errors.ts';
+import { getPath } from './query.ts';
 import { cloneValue, isDocument, isNumber, toNumber, valuesEqual, type Doc } from './values.ts';
 
 const SUPPORTED = new Set(['$set', '$unset', '$inc', '$setOnInsert']);
@@ -119,7 +120,7 @@ export function applyOperators(doc: Doc, update: Doc, inserting: boolean): { doc
       claim(path);
       if (path === '_id' || path.startsWith('_id.')) {
         if (op === '$set' || op === '$setOnInsert') {
-          if (valuesEqual(getPathValue(out, path), value)) continue;
+          if (valuesEqual(getPath(out, path), value)) continue;
           if (inserting && doc._id === undefined) {
             out._id = cloneValue(value);
             changed = true;
@@ -170,14 +171,6 @@ function typeofDiffers(a: unknown, b: unknown): boolean {
   return ctor(a) !== ctor(b);
 }
 
-function getPathValue(doc: Doc, path: string): unknown {
-  let current: unknown = doc;
-  for (const part of path.split('.')) {
-    if (!isDocument(current)) return undefined;
-    current = current[part];
-  }
-  return current;
-}
 
 /** A replacement keeps the old `_id` (and refuses to change it). `_id` comes first. */
 export function applyReplacement(doc: Doc, replacement: Doc): Doc {
