@@ -47,7 +47,8 @@ describe('crash: SIGKILL mid-window, restart on the same database', () => {
     expect(r.faults?.crash?.killedAtSec).toBeGreaterThanOrEqual(2);
     expect(r.faults?.crash?.restartedPid).not.toBe(r.faults?.crash?.killedPid);
     expect(r.emails.lost).toBeGreaterThan(0);
-    expect(r.emails.delivered + r.emails.lost + r.emails.failed).toBe(r.emails.expected);
+    // Owed e-mails are delivered, lost or failed; a sign-up whose reply died with the process may add one.
+    expect(r.emails.delivered + r.emails.lost + r.emails.failed).toBeGreaterThanOrEqual(r.emails.expected);
     expect(r.valid).toBe(true); // background promises nothing durable: loss is the finding, not an error
   }, 60_000);
 
@@ -55,7 +56,8 @@ describe('crash: SIGKILL mid-window, restart on the same database', () => {
     const r = await cell('outbox', { faults: { crash: { atSec: 2 } }, transport: slowPool, outbox: { leaseMs: 1500, pollMs: 200 } }, { latency: 500 });
     expect(r.status, r.error ?? '').toBe('ok');
     expect(r.emails.lost).toBe(0);
-    expect(r.emails.delivered).toBe(r.emails.expected);
+    // Every owed e-mail arrived; sign-ups stored but never answered (killed mid-request) may add more.
+    expect(r.emails.delivered).toBeGreaterThanOrEqual(r.emails.expected);
     expect(r.emails.duplicated).toBeGreaterThanOrEqual(1);
     expect(r.valid, r.reasons.join('; ')).toBe(true);
   }, 60_000);

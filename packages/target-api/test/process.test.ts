@@ -41,11 +41,12 @@ describe('forked server', () => {
       ids.push(String(res.json.id));
     }
     // Kill while two e-mails sit at the sink unacknowledged (claimed, never marked sent) and ten are pending.
-    for (let i = 0; i < 100 && sink.stats().messages.inProgress < 2; i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 500 && sink.stats().messages.inProgress < 2; i++) await new Promise((r) => setTimeout(r, 20));
     expect(sink.stats().messages.inProgress).toBe(2);
     first.child.kill('SIGKILL');
     await waitForExit(first.child);
-    await new Promise((r) => setTimeout(r, 700));
+    // The sink still answers the two (to a closed socket) once their 600 ms are up.
+    for (let i = 0; i < 250 && sink.stats().registrations < 2; i++) await new Promise((r) => setTimeout(r, 20));
     expect(sink.stats().registrations).toBe(2);
 
     const second = await forkServer(serverArgs('outbox', dbName, sink.port, extra));
