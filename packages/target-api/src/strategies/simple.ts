@@ -1,6 +1,6 @@
 /** The three strategies that send from the main thread (or not at all). */
 import { sendWithTimeout, type MailMessage } from '../email.ts';
-import { drainWithTimeout, emptyCounters, type EmailStrategy, type StrategyContext } from './types.ts';
+import { createSendTracker, drainWithTimeout, emptyCounters, type EmailStrategy, type StrategyContext } from './types.ts';
 
 /** Baseline: the user is stored, no e-mail is sent. */
 export function createNoEmailStrategy(): EmailStrategy {
@@ -45,34 +45,13 @@ export function createInlineStrategy(ctx: StrategyContext): EmailStrategy {
 
 /** The reference experiment's "background thread": reply first, send afterwards on the main thread. */
 export function createBackgroundStrategy(ctx: StrategyContext): EmailStrategy {
-  const counters = emptyCounters();
-  const pending = new Set<Promise<unknown>>();
-  let closing = false;
+  const sends = createSendTracker(ctx.options.drainTimeoutMs);
   return {
     variant: 'background',
     documentFields: () => ({}),
-    async afterSignup(_registration, message: MailMessage) {
-      if (closing) {
-        counters.abandoned++;
-        return 'failed';
-      }
-      counters.inFlight++;
-      const sending = sendWithTimeout(ctx.transport(), message, ctx.options.smtp.sendTimeoutMs).then((outcome) => {
-        pending.delete(sending);
-        counters.inFlight--;
-        if (outcome.ok) counters.sent++;
-        else counters.failed++;
-      });
-      pending.add(sending);
-      return 'queued';
-    },
-    counters: async () => ({ ...counters }),
-    async close() {
-      closing = true;
-      const before = pending.size;
-      const left = await drainWithTimeout(pending, ctx.options.drainTimeoutMs);
-      counters.abandoned += left;
-      return { drained: before - left, abandoned: left };
-    },
+    afterSignup: async (_registration, message: MailMessage) =>
+      sends.track(() => sendWithTimeout(ctx.transport(), message, ctx.options.smtp.sendTimeoutMs)),
+    counters: async () => ({ ...sends.counters }),
+    close: () => sends.drain(),
   };
 }

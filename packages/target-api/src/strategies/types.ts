@@ -1,6 +1,6 @@
 import type { Collection } from 'mongodb';
 import type { Transporter } from 'nodemailer';
-import type { MailMessage, Registration } from '../email.ts';
+import type { MailMessage, Registration, SendOutcome } from '../email.ts';
 import type { MailCounters } from '../metrics.ts';
 import type { AppOptions, Variant } from '../options.ts';
 
@@ -67,4 +67,51 @@ export async function drainWithTimeout(pending: Set<Promise<unknown>>, timeoutMs
   await Promise.race([Promise.allSettled([...pending]), timedOut]);
   clearTimeout(timer);
   return pending.size;
+}
+
+/**
+ * In-flight sends of a strategy that replies first and sends afterwards: counts them, and on
+ * shutdown drains them up to the timeout, counting what is left as abandoned.
+ */
+export function createSendTracker(drainTimeoutMs: number) {
+  const counters = emptyCounters();
+  const pending = new Set<Promise<unknown>>();
+  let closing = false;
+  let drained = false;
+  return {
+    counters,
+    /** Starts a send and tracks it; after shutdown began it is refused and counted as abandoned. */
+    track(send: () => Promise<SendOutcome>): 'queued' | 'failed' {
+      if (closing) {
+        counters.abandoned++;
+        return 'failed';
+      }
+      counters.inFlight++;
+      const tracked: Promise<void> = send()
+        .then(
+          (outcome) => {
+            if (outcome.ok) counters.sent++;
+            else counters.failed++;
+          },
+          () => {
+            // A rejection after the drain is a send that never ran: it is already counted as abandoned.
+            if (!drained) counters.failed++;
+          },
+        )
+        .finally(() => {
+          pending.delete(tracked);
+          counters.inFlight--;
+        });
+      pending.add(tracked);
+      return 'queued';
+    },
+    async drain(): Promise<ShutdownReport> {
+      closing = true;
+      const before = pending.size;
+      const left = await drainWithTimeout(pending, drainTimeoutMs);
+      counters.abandoned += left;
+      drained = true;
+      return { drained: before - left, abandoned: left };
+    },
+  };
 }
