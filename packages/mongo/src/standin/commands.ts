@@ -57,8 +57,8 @@ export class CommandContext {
     const h = (handler: Handler, fields: string[] = []) => ({ handler, fields });
     this.handlers = {
       // The handshake grows new fields with each driver release; a server ignores those it does not know.
-      hello: h((c, _db, conn) => this.hello(c, conn, false), ['*']),
-      isMaster: h((c, _db, conn) => this.hello(c, conn, true), ['*']),
+      hello: h((_c, _db, conn) => this.hello(conn, false), ['*']),
+      isMaster: h((_c, _db, conn) => this.hello(conn, true), ['*']),
       ping: h(() => ({ ok: 1 })),
       buildInfo: h(() => this.buildInfo()),
       endSessions: h(() => ({ ok: 1 })),
@@ -111,7 +111,7 @@ export class CommandContext {
     }
   }
 
-  hello(command: Doc, conn: Connection, legacy: boolean): Doc {
+  hello(conn: Connection, legacy: boolean): Doc {
     const reply: Doc = {
       helloOk: true,
       [legacy ? 'ismaster' : 'isWritablePrimary']: true,
@@ -126,7 +126,6 @@ export class CommandContext {
       readOnly: false,
       ok: 1,
     };
-    void command;
     return reply;
   }
 
@@ -226,10 +225,6 @@ export class CommandContext {
     return reply;
   }
 
-  private requireCollectionForRead(db: string, name: string): Collection | undefined {
-    return this.store.collection(db, name);
-  }
-
   private find(command: Doc, db: string): Doc {
     const name = this.collectionName(command, 'find');
     const filter = optionalDocument(command, 'filter', 'find');
@@ -242,7 +237,7 @@ export class CommandContext {
       limit = -limit;
       singleBatch = true;
     }
-    const collection = this.requireCollectionForRead(db, name);
+    const collection = this.store.collection(db, name);
     let docs: Doc[] = [];
     if (collection) {
       const earlyLimit = sort.length === 0 && limit > 0 ? skip + limit : 0;

@@ -3,7 +3,7 @@
  * the stand-in supports. Anything else is refused with BadValue, never ignored.
  */
 import { badValue, CommandError } from './errors.ts';
-import { compareValues, isDocument, typeOrder, valuesEqual, type Doc } from './values.ts';
+import { cloneValue, compareValues, isDocument, truthy, typeOrder, valuesEqual, type Doc } from './values.ts';
 
 /** Every value a dotted path reaches, traversing arrays as mongod does. */
 export function lookupPath(doc: unknown, path: string): unknown[] {
@@ -99,7 +99,7 @@ function compileOperator(path: string, op: string, arg: unknown): Predicate {
       return op === '$in' ? test : (doc) => !test(doc);
     }
     case '$exists': {
-      const wanted = Boolean(arg instanceof Object && 'valueOf' in arg ? (arg as { valueOf(): unknown }).valueOf() : arg);
+      const wanted = truthy(arg);
       return (doc) => lookupPath(doc, path).some((v) => v !== undefined) === wanted;
     }
     default:
@@ -231,11 +231,6 @@ export function sortDocuments(docs: Doc[], spec: SortSpec): Doc[] {
 
 export type Projector = (doc: Doc) => Doc;
 
-function truthy(v: unknown): boolean {
-  const raw = typeof v === 'object' && v !== null && 'valueOf' in v ? (v as { valueOf(): unknown }).valueOf() : v;
-  return Boolean(raw);
-}
-
 function setIn(target: Doc, parts: string[], value: unknown): void {
   let current = target;
   for (let i = 0; i < parts.length - 1; i++) {
@@ -295,15 +290,9 @@ export function compileProjection(projection: unknown): Projector | null {
   }
   const paths = rest.map(([p]) => p.split('.'));
   return (doc) => {
-    const out = structuredCloneDoc(doc);
+    const out = cloneValue(doc);
     if (!includeId) delete out._id;
     for (const parts of paths) deleteIn(out, parts);
     return out;
   };
-}
-
-function structuredCloneDoc(doc: Doc): Doc {
-  const out: Doc = {};
-  for (const [k, v] of Object.entries(doc)) out[k] = isDocument(v) ? structuredCloneDoc(v) : v;
-  return out;
 }

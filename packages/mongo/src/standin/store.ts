@@ -3,7 +3,7 @@
  * the canonical key of the indexed values to the ids of the documents holding them,
  * so unique checks and equality lookups never scan.
  */
-import { ObjectId, UUID } from 'bson';
+import { UUID } from 'bson';
 import { CommandError, badValue, notImplemented } from './errors.ts';
 import { compileFilter, equalityFields, inFields, lookupPath } from './query.ts';
 import { canonicalKey, isDocument, renderDocument, toNumber, truthy, type Doc } from './values.ts';
@@ -335,9 +335,5 @@ export function validateName(db: string, name: string): void {
   if (name === '' || name.includes('$') || name.includes('\0') || name.startsWith('.')) {
     throw new CommandError(73, 'InvalidNamespace', `Invalid collection name: ${name}`);
   }
-}
-
-export function newObjectId(): ObjectId {
-  return new ObjectId();
 }
 
