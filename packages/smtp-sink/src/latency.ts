@@ -81,7 +81,8 @@ export function parseLatency(text: string, option = 'latency'): LatencySpec {
   }
 }
 
-function requireNonNegative(option: string, value: unknown): void {
+/** Throws naming the option unless the value is a finite number of milliseconds >= 0. */
+export function requireNonNegative(option: string, value: unknown): void {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
     throw new SinkOptionError(option, `must be a finite number of milliseconds >= 0, got ${String(value)}`);
   }

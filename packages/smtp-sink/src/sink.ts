@@ -2,7 +2,7 @@ import { EventEmitter, once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
-import { describeLatency, drawLatencyMs, SinkOptionError, validateLatency, type LatencySpec } from './latency.ts';
+import { describeLatency, drawLatencyMs, requireNonNegative, SinkOptionError, validateLatency, type LatencySpec } from './latency.ts';
 import { createRandom, type Random } from './random.ts';
 
 export interface SmtpSinkOptions {
@@ -108,12 +108,6 @@ function requireCount(option: string, value: number): void {
   }
 }
 
-function requireMs(option: string, value: number): void {
-  if (!Number.isFinite(value) || value < 0) {
-    throw new SinkOptionError(option, `must be a number of milliseconds >= 0, got ${value}`);
-  }
-}
-
 /** SMTP error carrying the reply code that smtp-server sends back. */
 function smtpError(code: number, message: string): Error & { responseCode: number } {
   return Object.assign(new Error(message), { responseCode: code });
@@ -155,9 +149,9 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
   const seed = options.seed ?? 1;
   const closeTimeoutMs = options.closeTimeoutMs ?? 1000;
   const keepRecords = options.keepRecords ?? true;
-  requireMs('greetingDelayMs', greetingDelayMs);
-  requireMs('perRecipientDelayMs', perRecipientDelayMs);
-  requireMs('closeTimeoutMs', closeTimeoutMs);
+  requireNonNegative('greetingDelayMs', greetingDelayMs);
+  requireNonNegative('perRecipientDelayMs', perRecipientDelayMs);
+  requireNonNegative('closeTimeoutMs', closeTimeoutMs);
   requireCount('maxConnections', maxConnections);
   requireCount('maxMessagesPerSec', maxMessagesPerSec);
   requireRate('tempFailRate', tempFailRate);
