@@ -350,7 +350,6 @@ export async function runCell(ctx: CellContext, spec: CellSpec): Promise<CellRes
       run.samples.forEach((x) => {
         if (x.status === 201) owed.add(badInputKind(x.i, share) === 'duplicate' ? x.i - 1 : x.i);
       });
-      const ok = run.statusCounts['201'] ?? 0;
       result.emails.expected = sends ? owed.size : 0;
       const scheduleEndEpoch = run.t0EpochMs + run.lastEndMs;
       if (sends && owed.size > 0) {
@@ -397,7 +396,6 @@ export async function runCell(ctx: CellContext, spec: CellSpec): Promise<CellRes
       }
       if (share) faultLog.badInput = tallyBadInput(run, share);
       if (faults.crash || faults.smtpDown || faults.badInput) result.faults = faultLog;
-      void ok;
     } finally {
       clearInterval(poll);
       for (const t of timers) clearTimeout(t);
@@ -422,7 +420,6 @@ export async function runCell(ctx: CellContext, spec: CellSpec): Promise<CellRes
     }
     if (server && !result.serverStderrTail) result.serverStderrTail = server.stderrTail();
   } finally {
-    for (const t of timers) clearTimeout(t);
     if (server) {
       intentional.add(server);
       server.kill();
