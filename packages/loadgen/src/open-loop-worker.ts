@@ -21,15 +21,19 @@ export interface WorkerStart {
   durationMs: number;
 }
 
-export interface WorkerDone {
-  type: 'done';
-  t0EpochMs: number;
+/** One column per sample field, index i is request i (transferred to the main thread as is). */
+interface SampleColumns {
   intended: Float64Array;
   sent: Float64Array;
   end: Float64Array;
   status: Int32Array;
   errorIndex: Int32Array;
   bytes: Int32Array;
+}
+
+export interface WorkerDone extends SampleColumns {
+  type: 'done';
+  t0EpochMs: number;
   errorCodes: string[];
 }
 
@@ -41,13 +45,7 @@ function errorCodeOf(err: unknown): string {
   return e?.code ?? e?.cause?.code ?? e?.name ?? 'UNKNOWN';
 }
 
-interface Run {
-  intended: Float64Array;
-  sent: Float64Array;
-  end: Float64Array;
-  status: Int32Array;
-  errorIndex: Int32Array;
-  bytes: Int32Array;
+interface Run extends SampleColumns {
   sentCount: number;
   completed: number;
   errors: number;
