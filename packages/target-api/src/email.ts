@@ -1,7 +1,7 @@
 /** The confirmation e-mail and the SMTP transport that carries it. */
 import { randomBytes } from 'node:crypto';
 import nodemailer, { type SendMailOptions, type Transporter } from 'nodemailer';
-import type { SmtpOptions } from './options.ts';
+import type { SmtpOptions } from './contract/options.ts';
 
 export interface Registration {
   id: string;

@@ -1,10 +1,7 @@
 export { buildApp, describeValidation, BODY_LIMIT_BYTES } from './app.ts';
 export type { BuildAppOptions } from './app.ts';
-export { VARIANTS, TRANSPORTS, DEFAULT_OPTIONS, resolveOptions, OptionError } from './options.ts';
-export type { AppInput, AppOptions, Variant, TransportMode, SmtpOptions, WorkerPoolOptions, OutboxOptions } from './options.ts';
+export * from './contract/index.ts';
 export { hashPassword, verifyPassword } from './password.ts';
 export { buildConfirmationMail, confirmationLink } from './email.ts';
 export { backoffMs } from './strategies/index.ts';
-export type { EmailStatus, ShutdownReport } from './strategies/index.ts';
-export type { MetricsSnapshot, MailCounters } from './metrics.ts';
-export { parseServerArgs, SERVER_HELP } from './server-args.ts';
+export type { EmailStatus } from './strategies/index.ts';

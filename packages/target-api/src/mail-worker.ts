@@ -2,7 +2,7 @@
 import { workerData } from 'node:worker_threads';
 import type { Transporter } from 'nodemailer';
 import { createMailTransport, sendWithTimeout, type MailMessage, type SendOutcome } from './email.ts';
-import type { SmtpOptions } from './options.ts';
+import type { SmtpOptions } from './contract/options.ts';
 
 let transport: Transporter | undefined;
 

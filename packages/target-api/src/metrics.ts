@@ -1,26 +1,6 @@
 /** Server-side measurements read by the runner every second through GET /metrics. */
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
-
-export interface MailCounters {
-  /** Accepted for sending, waiting for a sender (a queue, a pool, the outbox). */
-  queued: number;
-  /** Being sent right now. */
-  inFlight: number;
-  sent: number;
-  failed: number;
-  retried: number;
-  abandoned: number;
-}
-
-export interface MetricsSnapshot {
-  atMs: number;
-  uptimeSec: number;
-  eventLoopDelayMs: { p50: number; p99: number; max: number; mean: number };
-  cpu: { userMs: number; systemMs: number; sinceLastMs: number };
-  memory: { rssMiB: number; heapUsedMiB: number; heapTotalMiB: number };
-  requests: { total: number; inFlight: number };
-  emails: MailCounters;
-}
+import type { MailCounters, MetricsSnapshot } from './contract/messages.ts';
 
 export class Metrics {
   private readonly loop: IntervalHistogram;

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MongoClient } from 'mongodb';
 import type { MongoHandle } from '@mailbench/mongo';
-import { backoffMs, BODY_LIMIT_BYTES, hashPassword, parseServerArgs, verifyPassword, VARIANTS } from '../src/index.ts';
+import { backoffMs, BODY_LIMIT_BYTES, hashPassword, parseServerArgs, resolveOptions, toServerArgs, verifyPassword, VARIANTS } from '../src/index.ts';
 import { countUsers, linkOf, signupBody, startDatabase, startStack, type TestStack } from './helpers.ts';
 
 let mongo: MongoHandle;
@@ -219,7 +219,13 @@ describe('pure parts', () => {
       MAILBENCH_SMTP_PORT: '2600',
     });
     expect(c.port).toBe(0);
-    expect(c.app).toMatchObject({ variant: 'outbox', mongoUri: 'mongodb://x', hashCost: 0, smtp: { port: 2600, maxConnections: 8 }, outbox: { concurrency: 8 } });
+    expect(c.app).toMatchObject({ variant: 'outbox', mongoUri: 'mongodb://x', hashCost: 0, smtp: { port: 2600, maxConnections: 8 } });
+    // The outbox's senders follow the connection budget unless given on their own.
+    expect(resolveOptions(c.app).outbox.concurrency).toBe(8);
+    expect(resolveOptions(parseServerArgs(['--max-connections', '8', '--outbox-concurrency', '3'], { MONGODB_URI: 'mongodb://x' }).app).outbox.concurrency).toBe(3);
+    // The flags the runner builds read back as the same options.
+    const launch = { port: 0, app: { variant: 'worker-pool' as const, mongoUri: 'mongodb://y', smtp: { maxConnections: 3, sendTimeoutMs: 900 }, outbox: { leaseMs: 77 } } };
+    expect(parseServerArgs(toServerArgs(launch))).toEqual({ help: false, host: '127.0.0.1', ...launch });
     expect(() => parseServerArgs(['--variant', 'carrier-pigeon'])).toThrow(/--variant must be one of no-email, inline/);
     expect(() => parseServerArgs(['--port', 'eighty'])).toThrow(/--port must be a whole number/);
     expect(() => parseServerArgs(['--colour'])).toThrow(/colour/);

@@ -1,6 +1,6 @@
 /** Database plugin: one MongoClient, the `users` collection and its indexes; closed in onClose. */
 import fp from 'fastify-plugin';
-import { MongoClient, type Collection } from 'mongodb';
+import { MongoClient, type Collection, type IndexDescription } from 'mongodb';
 import type { UserDocument } from '../strategies/index.ts';
 
 declare module 'fastify' {
@@ -12,11 +12,12 @@ declare module 'fastify' {
 export interface DbPluginOptions {
   uri: string;
   dbName: string;
-  outboxIndexes: boolean;
+  /** Indexes the e-mail strategy needs besides the users' unique ones. */
+  strategyIndexes: IndexDescription[];
 }
 
 export const dbPlugin = fp<DbPluginOptions>(
-  async (app, { uri, dbName, outboxIndexes }) => {
+  async (app, { uri, dbName, strategyIndexes }) => {
     const client = new MongoClient(uri, { maxPoolSize: 50, serverSelectionTimeoutMS: 5000 });
     await client.connect();
     const users = client.db(dbName).collection<UserDocument>('users');
@@ -24,7 +25,7 @@ export const dbPlugin = fp<DbPluginOptions>(
       { key: { email: 1 }, name: 'email_1', unique: true },
       { key: { username: 1 }, name: 'username_1', unique: true },
       { key: { confirmToken: 1 }, name: 'confirmToken_1', unique: true },
-      ...(outboxIndexes ? [{ key: { 'mail.state': 1, 'mail.nextAttemptAt': 1 }, name: 'mail.state_1_mail.nextAttemptAt_1' }] : []),
+      ...strategyIndexes,
     ]);
     app.decorate('mongo', { client, users });
     app.addHook('onClose', async () => {

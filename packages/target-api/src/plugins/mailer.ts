@@ -2,7 +2,7 @@
 import fp from 'fastify-plugin';
 import type { Transporter } from 'nodemailer';
 import { createMailTransport } from '../email.ts';
-import type { SmtpOptions } from '../options.ts';
+import type { SmtpOptions } from '../contract/options.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -1,7 +1,7 @@
 /** The e-mail strategy (the variant under test); drained and closed in onClose, before the mailer and database. */
 import fp from 'fastify-plugin';
-import type { AppOptions } from '../options.ts';
-import { createStrategy, type EmailStrategy, type ShutdownReport } from '../strategies/index.ts';
+import type { AppOptions } from '../contract/options.ts';
+import { strategyFor, type EmailStrategy, type ShutdownReport } from '../strategies/index.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -16,7 +16,7 @@ export interface StrategyPluginOptions {
 
 export const strategyPlugin = fp<StrategyPluginOptions>(
   async (app, { options, onShutdown }) => {
-    const strategy = createStrategy(options.variant, {
+    const strategy = strategyFor(options.variant).create({
       options,
       users: app.mongo.users,
       transport: app.mailTransport,

@@ -1,22 +1,30 @@
-import type { Variant } from '../options.ts';
-import { createOutboxStrategy } from './outbox.ts';
+/**
+ * Which strategy each variant runs: one entry per variant of the registry (a missing one is a
+ * compile error), with the indexes it needs beyond the users' own.
+ */
+import type { IndexDescription } from 'mongodb';
+import type { Variant } from '../contract/variants.ts';
+import { createOutboxStrategy, OUTBOX_INDEXES } from './outbox.ts';
 import { createBackgroundStrategy, createInlineStrategy, createNoEmailStrategy } from './simple.ts';
 import type { EmailStrategy, StrategyContext } from './types.ts';
 import { createWorkerPoolStrategy } from './worker-pool.ts';
 
-export function createStrategy(variant: Variant, ctx: StrategyContext): EmailStrategy {
-  switch (variant) {
-    case 'no-email':
-      return createNoEmailStrategy();
-    case 'inline':
-      return createInlineStrategy(ctx);
-    case 'background':
-      return createBackgroundStrategy(ctx);
-    case 'worker-pool':
-      return createWorkerPoolStrategy(ctx);
-    case 'outbox':
-      return createOutboxStrategy(ctx);
-  }
+interface StrategyEntry {
+  create(ctx: StrategyContext): EmailStrategy;
+  /** Indexes on the users collection that this strategy's queries need. */
+  indexes: IndexDescription[];
+}
+
+const STRATEGIES = {
+  'no-email': { create: createNoEmailStrategy, indexes: [] },
+  inline: { create: createInlineStrategy, indexes: [] },
+  background: { create: createBackgroundStrategy, indexes: [] },
+  'worker-pool': { create: createWorkerPoolStrategy, indexes: [] },
+  outbox: { create: createOutboxStrategy, indexes: OUTBOX_INDEXES },
+} satisfies Record<Variant, StrategyEntry>;
+
+export function strategyFor(variant: Variant): StrategyEntry {
+  return STRATEGIES[variant];
 }
 
 export type { EmailStrategy, EmailStatus, ShutdownReport, StrategyContext, UserDocument, OutboxState } from './types.ts';

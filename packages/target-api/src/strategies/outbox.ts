@@ -6,117 +6,120 @@
  * which is how e-mails claimed by a crashed process still go out (at least once).
  */
 import { randomBytes } from 'node:crypto';
-import type { Filter, UpdateFilter, WithId } from 'mongodb';
+import type { Collection, Filter, IndexDescription, UpdateFilter, WithId } from 'mongodb';
+import type { OutboxOptions } from '../contract/options.ts';
 import { sendWithTimeout, type MailMessage } from '../email.ts';
 import { emptyCounters, type EmailStrategy, type StrategyContext, type UserDocument } from './types.ts';
+
+/** The dispatcher's claim query: pending e-mails by due time. */
+export const OUTBOX_INDEXES: IndexDescription[] = [{ key: { 'mail.state': 1, 'mail.nextAttemptAt': 1 }, name: 'mail.state_1_mail.nextAttemptAt_1' }];
 
 export function backoffMs(attempt: number, baseMs: number, maxMs: number): number {
   return Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
 }
 
-export function createOutboxStrategy(ctx: StrategyContext): EmailStrategy {
-  const { concurrency, leaseMs, pollMs, maxAttempts, backoffBaseMs, backoffMaxMs } = ctx.options.outbox;
-  const users = ctx.users;
-  const instanceId = `${process.pid}-${randomBytes(4).toString('hex')}`;
-  const counters = { ...emptyCounters(), reclaimed: 0 };
-  let stopping = false;
+/** A wake-up that sign-ups ring, and a sleep that ends at the first ring or after a timeout. */
+function createWakeSignal() {
   let wake: () => void = () => {};
-  let wakeSignal = new Promise<void>((resolve) => {
-    wake = resolve;
-  });
+  let signal = new Promise<void>((resolve) => (wake = resolve));
+  return {
+    notify(): void {
+      const resolve = wake;
+      signal = new Promise<void>((r) => (wake = r));
+      resolve();
+    },
+    async sleepOrWake(ms: number): Promise<void> {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([signal, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+      clearTimeout(timer);
+    },
+  };
+}
 
-  function notify(): void {
-    const resolve = wake;
-    wakeSignal = new Promise<void>((r) => {
-      wake = r;
-    });
-    resolve();
-  }
+/** Claims the next due e-mail, or one whose lease expired; returns the document as it was before the claim. */
+function claimNext(users: Collection<UserDocument>, instanceId: string, leaseMs: number): Promise<WithId<UserDocument> | null> {
+  const now = new Date();
+  const filter: Filter<UserDocument> = {
+    $or: [
+      { 'mail.state': 'pending', 'mail.nextAttemptAt': { $lte: now } },
+      { 'mail.state': 'sending', 'mail.leaseUntil': { $lt: now } },
+    ],
+  };
+  const update: UpdateFilter<UserDocument> = {
+    $set: { 'mail.state': 'sending', 'mail.leaseUntil': new Date(now.getTime() + leaseMs), 'mail.claimedBy': instanceId },
+    $inc: { 'mail.attempts': 1 },
+  };
+  return users.findOneAndUpdate(filter, update, { sort: { 'mail.nextAttemptAt': 1 }, returnDocument: 'before' });
+}
 
-  async function sleepOrWake(ms: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([wakeSignal, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
-    clearTimeout(timer);
-  }
+type OutboxCounters = ReturnType<typeof emptyCounters> & { reclaimed: number };
 
-  async function claim(): Promise<WithId<UserDocument> | null> {
-    const now = new Date();
-    const filter: Filter<UserDocument> = {
-      $or: [
-        { 'mail.state': 'pending', 'mail.nextAttemptAt': { $lte: now } },
-        { 'mail.state': 'sending', 'mail.leaseUntil': { $lt: now } },
-      ],
-    };
-    const update: UpdateFilter<UserDocument> = {
-      $set: { 'mail.state': 'sending', 'mail.leaseUntil': new Date(now.getTime() + leaseMs), 'mail.claimedBy': instanceId },
-      $inc: { 'mail.attempts': 1 },
-    };
-    return users.findOneAndUpdate(filter, update, { sort: { 'mail.nextAttemptAt': 1 }, returnDocument: 'before' });
-  }
-
-  async function deliver(before: WithId<UserDocument>): Promise<void> {
-    const mail = before.mail;
-    if (!mail) return;
-    if (mail.state === 'sending') counters.reclaimed++;
-    const attempt = mail.attempts + 1;
-    const mine = { _id: before._id, 'mail.claimedBy': instanceId, 'mail.state': 'sending' } as Filter<UserDocument>;
-    counters.inFlight++;
-    const outcome = await sendWithTimeout(ctx.transport(), mail.message as MailMessage, ctx.options.smtp.sendTimeoutMs);
-    counters.inFlight--;
-    if (outcome.ok) {
-      counters.sent++;
-      await users.updateOne(mine, { $set: { 'mail.state': 'sent', 'mail.sentAt': new Date() }, $unset: { 'mail.leaseUntil': '' } });
-      return;
-    }
-    if (outcome.temporary && attempt < maxAttempts) {
-      counters.retried++;
-      const next = new Date(Date.now() + backoffMs(attempt, backoffBaseMs, backoffMaxMs));
-      await users.updateOne(mine, {
-        $set: { 'mail.state': 'pending', 'mail.nextAttemptAt': next, 'mail.lastError': outcome.message },
-        $unset: { 'mail.leaseUntil': '' },
-      });
-      return;
-    }
+/** Sends one claimed e-mail and records the outcome: sent, pending again with backoff, or failed. */
+async function deliver(ctx: StrategyContext, counters: OutboxCounters, instanceId: string, before: WithId<UserDocument>): Promise<void> {
+  const mail = before.mail;
+  if (!mail) return;
+  const { maxAttempts, backoffBaseMs, backoffMaxMs }: OutboxOptions = ctx.options.outbox;
+  if (mail.state === 'sending') counters.reclaimed++;
+  const attempt = mail.attempts + 1;
+  const mine = { _id: before._id, 'mail.claimedBy': instanceId, 'mail.state': 'sending' } as Filter<UserDocument>;
+  counters.inFlight++;
+  const outcome = await sendWithTimeout(ctx.transport(), mail.message as MailMessage, ctx.options.smtp.sendTimeoutMs);
+  counters.inFlight--;
+  const release = { $unset: { 'mail.leaseUntil': '' } } as const;
+  if (outcome.ok) {
+    counters.sent++;
+    await ctx.users.updateOne(mine, { $set: { 'mail.state': 'sent', 'mail.sentAt': new Date() }, ...release });
+  } else if (outcome.temporary && attempt < maxAttempts) {
+    counters.retried++;
+    const next = new Date(Date.now() + backoffMs(attempt, backoffBaseMs, backoffMaxMs));
+    await ctx.users.updateOne(mine, { $set: { 'mail.state': 'pending', 'mail.nextAttemptAt': next, 'mail.lastError': outcome.message }, ...release });
+  } else {
     counters.failed++;
-    await users.updateOne(mine, { $set: { 'mail.state': 'failed', 'mail.lastError': outcome.message }, $unset: { 'mail.leaseUntil': '' } });
+    await ctx.users.updateOne(mine, { $set: { 'mail.state': 'failed', 'mail.lastError': outcome.message }, ...release });
   }
+}
+
+export function createOutboxStrategy(ctx: StrategyContext): EmailStrategy {
+  const { concurrency, leaseMs, pollMs } = ctx.options.outbox;
+  const instanceId = `${process.pid}-${randomBytes(4).toString('hex')}`;
+  const counters: OutboxCounters = { ...emptyCounters(), reclaimed: 0 };
+  const wake = createWakeSignal();
+  let stopping = false;
 
   async function runSender(): Promise<void> {
     while (!stopping) {
-      let doc: WithId<UserDocument> | null = null;
+      // Sleep when there was nothing to claim, and after an error (the database may be gone for a while).
+      let idle = true;
       try {
-        doc = await claim();
-        if (doc) await deliver(doc);
+        const doc = await claimNext(ctx.users, instanceId, leaseMs);
+        if (doc) await deliver(ctx, counters, instanceId, doc);
+        idle = doc === null;
       } catch (err) {
         if (stopping) return;
         ctx.log(`outbox dispatcher: ${(err as Error).message}`);
-        await sleepOrWake(pollMs);
-        continue;
       }
-      if (!doc) await sleepOrWake(pollMs);
+      if (idle) await wake.sleepOrWake(pollMs);
     }
   }
-
   const senders = Array.from({ length: concurrency }, () => runSender());
 
   return {
-    variant: 'outbox',
     documentFields: (message: MailMessage) => ({
       mail: { state: 'pending', message, attempts: 0, nextAttemptAt: new Date() },
     }),
     async afterSignup() {
-      notify();
+      wake.notify();
       return 'queued';
     },
     async counters() {
-      const queued = await users.countDocuments({ 'mail.state': 'pending' });
+      const queued = await ctx.users.countDocuments({ 'mail.state': 'pending' });
       const { reclaimed: _reclaimed, ...rest } = counters;
       return { ...rest, queued };
     },
     async close() {
       stopping = true;
       const inFlightBefore = counters.inFlight;
-      notify();
+      wake.notify();
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([Promise.allSettled(senders), new Promise((r) => (timer = setTimeout(r, ctx.options.drainTimeoutMs)))]);
       clearTimeout(timer);

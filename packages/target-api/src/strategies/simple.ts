@@ -5,7 +5,6 @@ import { createSendTracker, drainWithTimeout, emptyCounters, type EmailStrategy,
 /** Baseline: the user is stored, no e-mail is sent. */
 export function createNoEmailStrategy(): EmailStrategy {
   return {
-    variant: 'no-email',
     documentFields: () => ({}),
     afterSignup: async () => 'none',
     counters: async () => emptyCounters(),
@@ -18,7 +17,6 @@ export function createInlineStrategy(ctx: StrategyContext): EmailStrategy {
   const counters = emptyCounters();
   const pending = new Set<Promise<unknown>>();
   return {
-    variant: 'inline',
     documentFields: () => ({}),
     async afterSignup(_registration, message: MailMessage) {
       counters.inFlight++;
@@ -47,7 +45,6 @@ export function createInlineStrategy(ctx: StrategyContext): EmailStrategy {
 export function createBackgroundStrategy(ctx: StrategyContext): EmailStrategy {
   const sends = createSendTracker(ctx.options.drainTimeoutMs);
   return {
-    variant: 'background',
     documentFields: () => ({}),
     afterSignup: async (_registration, message: MailMessage) =>
       sends.track(() => sendWithTimeout(ctx.transport(), message, ctx.options.smtp.sendTimeoutMs)),

@@ -1,18 +1,11 @@
 import type { Collection } from 'mongodb';
 import type { Transporter } from 'nodemailer';
 import type { MailMessage, Registration, SendOutcome } from '../email.ts';
-import type { MailCounters } from '../metrics.ts';
-import type { AppOptions, Variant } from '../options.ts';
+import type { MailCounters, ShutdownReport } from '../contract/messages.ts';
+import type { AppOptions } from '../contract/options.ts';
 
 /** What the sign-up handler tells the client about the confirmation e-mail. */
 export type EmailStatus = 'none' | 'sent' | 'failed' | 'queued';
-
-export interface ShutdownReport {
-  /** E-mails that finished (sent or failed) while draining. */
-  drained: number;
-  /** E-mails still unsent when the drain timeout ran out (lost for background and worker-pool). */
-  abandoned: number;
-}
 
 export interface StrategyContext {
   options: AppOptions;
@@ -22,8 +15,9 @@ export interface StrategyContext {
   log: (line: string) => void;
 }
 
+export type { ShutdownReport };
+
 export interface EmailStrategy {
-  readonly variant: Variant;
   /** Extra fields of the user document written at sign-up (the outbox's pending e-mail). */
   documentFields(message: MailMessage): Partial<UserDocument>;
   /** Runs after the user is stored; the handler replies when this resolves. */

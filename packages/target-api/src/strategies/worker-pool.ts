@@ -15,7 +15,6 @@ export function createWorkerPoolStrategy(ctx: StrategyContext): EmailStrategy {
   });
   const sends = createSendTracker(ctx.options.drainTimeoutMs);
   return {
-    variant: 'worker-pool',
     documentFields: () => ({}),
     afterSignup: async (_registration, message: MailMessage) => sends.track(() => pool.run({ message }) as Promise<SendOutcome>),
     async counters() {

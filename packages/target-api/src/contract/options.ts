@@ -1,7 +1,5 @@
-/** Everything the sign-up API can be started with, its defaults, and their validation. */
-
-export const VARIANTS = ['no-email', 'inline', 'background', 'worker-pool', 'outbox'] as const;
-export type Variant = (typeof VARIANTS)[number];
+/** Everything the sign-up API can be started with, its defaults (written once, here), and their validation. */
+import { isVariant, VARIANTS, type Variant } from './variants.ts';
 
 export const TRANSPORTS = ['pooled', 'per-message'] as const;
 export type TransportMode = (typeof TRANSPORTS)[number];
@@ -26,7 +24,7 @@ export interface WorkerPoolOptions {
 }
 
 export interface OutboxOptions {
-  /** Parallel senders of the dispatcher (defaults to the SMTP pool size). */
+  /** Parallel senders of the dispatcher; when not given, the SMTP pool size. */
   concurrency: number;
   /** How long a claim holds before another dispatcher may take the e-mail over. */
   leaseMs: number;
@@ -97,7 +95,9 @@ export function resolveOptions(input: AppInput): AppOptions {
     workerPool: { ...DEFAULT_OPTIONS.workerPool, ...input.workerPool },
     outbox: { ...DEFAULT_OPTIONS.outbox, ...input.outbox },
   };
-  if (!VARIANTS.includes(options.variant)) {
+  // The dispatcher's senders follow the connection budget unless set on their own.
+  if (input.outbox?.concurrency === undefined) options.outbox.concurrency = options.smtp.maxConnections;
+  if (!isVariant(String(options.variant))) {
     throw new OptionError(`variant must be one of ${VARIANTS.join(', ')}, got "${String(options.variant)}"`);
   }
   if (!TRANSPORTS.includes(options.smtp.transport)) {

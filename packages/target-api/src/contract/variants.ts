@@ -1,0 +1,66 @@
+/**
+ * The variant registry: every e-mail strategy the API can run, and what each promises. Pure
+ * data, read by the API (which strategy to build) and by the runner (how to judge a cell).
+ * A new variant is one entry here, one strategy file, and whatever the compiler then asks for:
+ * every per-variant table elsewhere `satisfies Record<Variant, …>`.
+ */
+
+export interface VariantFacts {
+  /** Whether the variant sends a confirmation e-mail at all. */
+  sendsMail: boolean;
+  /**
+   * Every 201 is followed by its e-mail in a run without faults: the reply waits for the send,
+   * or the e-mail is stored durably before the reply. A loss from such a variant is a broken promise.
+   */
+  promisesDelivery: boolean;
+  /** At-least-once delivery: an e-mail may arrive twice (a send retried after a crash or a lost acknowledgement). */
+  mayDuplicate: boolean;
+  /** What the sign-up handler does with the e-mail, in one line. */
+  summary: string;
+}
+
+export const VARIANT_FACTS = {
+  'no-email': {
+    sendsMail: false,
+    promisesDelivery: false,
+    mayDuplicate: false,
+    summary: 'stores the user and sends nothing (the baseline)',
+  },
+  inline: {
+    sendsMail: true,
+    promisesDelivery: true,
+    mayDuplicate: false,
+    summary: 'stores the user, then awaits the SMTP send before replying',
+  },
+  background: {
+    sendsMail: true,
+    promisesDelivery: false,
+    mayDuplicate: false,
+    summary: 'replies, then sends on the main thread without awaiting it (in memory)',
+  },
+  'worker-pool': {
+    sendsMail: true,
+    promisesDelivery: false,
+    mayDuplicate: false,
+    summary: 'replies, then worker threads (piscina) send (in memory)',
+  },
+  outbox: {
+    sendsMail: true,
+    promisesDelivery: true,
+    mayDuplicate: true,
+    summary: 'stores the user with a pending e-mail; a dispatcher claims, sends and marks it (durable)',
+  },
+} as const satisfies Record<string, VariantFacts>;
+
+export type Variant = keyof typeof VARIANT_FACTS;
+
+/** Every variant, in the registry's order (the order of tables and charts). */
+export const VARIANTS = Object.keys(VARIANT_FACTS) as Variant[];
+
+export function isVariant(name: string): name is Variant {
+  return Object.hasOwn(VARIANT_FACTS, name);
+}
+
+export function variantFacts(variant: Variant): VariantFacts {
+  return VARIANT_FACTS[variant];
+}
