@@ -45,9 +45,13 @@ function requireDuration(option: string, text: string): number {
 /**
  * Parses the command-line form of a latency:
  * `500ms` (fixed), `uniform:100ms-300ms`, `normal:200ms,50ms` (mean, sd),
- * `lognormal:200ms,2s` (median, p99).
+ * `lognormal:200ms,2s` (median, p99). The result is validated (a range upside down is an error).
  */
 export function parseLatency(text: string, option = 'latency'): LatencySpec {
+  return validateLatency(parseLatencyText(text, option), option);
+}
+
+function parseLatencyText(text: string, option: string): LatencySpec {
   const colon = text.indexOf(':');
   if (colon === -1) return { kind: 'fixed', ms: requireDuration(option, text) };
   const kind = text.slice(0, colon);
