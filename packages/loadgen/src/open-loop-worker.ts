@@ -51,15 +51,7 @@ interface Run extends SampleColumns {
   errors: number;
 }
 
-async function runSchedule(
-  pool: Pool,
-  requests: RequestSpec[],
-  durationMs: number,
-  start: WorkerStart,
-  phase: 'warmup' | 'measure',
-  errorCodes: string[],
-): Promise<{ run: Run; t0: number }> {
-  const n = requests.length;
+function newRun(n: number, durationMs: number): Run {
   const run: Run = {
     intended: new Float64Array(n),
     sent: new Float64Array(n),
@@ -73,25 +65,25 @@ async function runSchedule(
   };
   const step = n > 0 ? durationMs / n : 0;
   for (let i = 0; i < n; i++) run.intended[i] = i * step;
+  return run;
+}
+
+/** Sends request i now and records its send time, answer and end time into the run's columns. */
+function createDispatcher(pool: Pool, requests: RequestSpec[], run: Run, t0: number, start: WorkerStart, errorCodes: string[], onEnd: () => void) {
   const perRequest = start.connection === 'per-request';
-  const codeIndex = (code: string) => {
+  const fail = (i: number, err: unknown) => {
+    const code = errorCodeOf(err);
     let k = errorCodes.indexOf(code);
     if (k === -1) k = errorCodes.push(code) - 1;
-    return k;
+    run.errorIndex[i] = k;
+    run.errors++;
   };
-
-  let resolveDone: () => void = () => {};
-  const done = new Promise<void>((resolve) => {
-    resolveDone = resolve;
-  });
-  const t0 = performance.now() + 5; // a few ms to let the first timer settle
   const finish = (i: number) => {
     run.end[i] = performance.now() - t0;
     run.completed++;
-    if (run.completed === n) resolveDone();
+    onEnd();
   };
-
-  const dispatch = (i: number) => {
+  return (i: number) => {
     const spec = requests[i] as RequestSpec;
     run.sent[i] = performance.now() - t0;
     run.sentCount++;
@@ -109,21 +101,36 @@ async function runSchedule(
       async (res) => {
         run.status[i] = res.statusCode;
         try {
-          const body = await res.body.arrayBuffer();
-          run.bytes[i] = body.byteLength;
+          run.bytes[i] = (await res.body.arrayBuffer()).byteLength;
         } catch (err) {
-          run.errorIndex[i] = codeIndex(errorCodeOf(err));
-          run.errors++;
+          fail(i, err);
         }
         finish(i);
       },
       (err: unknown) => {
-        run.errorIndex[i] = codeIndex(errorCodeOf(err));
-        run.errors++;
+        fail(i, err);
         finish(i);
       },
     );
   };
+}
+
+async function runSchedule(
+  pool: Pool,
+  requests: RequestSpec[],
+  durationMs: number,
+  start: WorkerStart,
+  phase: 'warmup' | 'measure',
+  errorCodes: string[],
+): Promise<{ run: Run; t0: number }> {
+  const n = requests.length;
+  const run = newRun(n, durationMs);
+  let resolveDone: () => void = () => {};
+  const done = new Promise<void>((resolve) => (resolveDone = resolve));
+  const t0 = performance.now() + 5; // a few ms to let the first timer settle
+  const dispatch = createDispatcher(pool, requests, run, t0, start, errorCodes, () => {
+    if (run.completed === n) resolveDone();
+  });
 
   const progress = setInterval(() => {
     parentPort?.postMessage({
