@@ -19,4 +19,3 @@ export const badValue = (message: string) => new CommandError(2, 'BadValue', mes
 export const failedToParse = (message: string) => new CommandError(9, 'FailedToParse', message);
 export const typeMismatch = (message: string) => new CommandError(14, 'TypeMismatch', message);
 export const notImplemented = (message: string) => new CommandError(238, 'NotImplemented', message);
-export const invalidNamespace = (message: string) => new CommandError(73, 'InvalidNamespace', message);
