@@ -16,7 +16,8 @@ export class Metrics {
 
   /** A snapshot since the previous read (event-loop delay and CPU reset on every read). */
   read(emails: MailCounters): MetricsSnapshot {
-    const ms = (ns: number) => Math.round((ns / 1e6) * 100) / 100;
+    // An empty window (a process just started) has a NaN mean, which JSON would turn into null: report 0.
+    const ms = (ns: number) => (Number.isFinite(ns) ? Math.round((ns / 1e6) * 100) / 100 : 0);
     const cpu = process.cpuUsage(this.lastCpu);
     this.lastCpu = process.cpuUsage();
     const now = performance.now();
