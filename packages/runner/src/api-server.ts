@@ -1,13 +1,15 @@
-/** Forks the API's entry file (never imports its code) and waits for its IPC "ready". */
+/**
+ * Forks the API's entry file (never imports its server code) with flags built by the API's own
+ * contract, and waits for its IPC "ready".
+ */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { request as httpRequest } from 'undici';
+import type { SmtpSink } from '@mailbench/smtp-sink';
+import { readMetrics, readServerMessage, toServerArgs, type MetricsResponse, type ShutdownReport, type Variant } from '@mailbench/target-api/contract';
+import type { Scenario } from './scenario.ts';
 
 export const API_ENTRY = fileURLToPath(import.meta.resolve('@mailbench/target-api/server'));
-
-export interface ShutdownReport {
-  drained: number;
-  abandoned: number;
-}
 
 export interface ApiServer {
   child: ChildProcess;
@@ -31,6 +33,55 @@ export class ServerStartError extends Error {
   }
 }
 
+/** Where the API of a cell finds its database and SMTP server. */
+export interface ApiWiring {
+  mongoUri: string;
+  dbName: string;
+  sink: Pick<SmtpSink, 'host' | 'port'>;
+  /** 0 (the default) lets the system pick a free port. */
+  port?: number;
+}
+
+/** The API's flags for one variant of a scenario: everything the scenario sets, the rest left to the API's defaults. */
+export function apiArgs(scenario: Scenario, variant: Variant, wiring: ApiWiring): string[] {
+  return toServerArgs({
+    port: wiring.port ?? 0,
+    app: {
+      variant,
+      mongoUri: wiring.mongoUri,
+      dbName: wiring.dbName,
+      smtp: {
+        host: wiring.sink.host,
+        port: wiring.sink.port,
+        transport: scenario.transport.mode,
+        maxConnections: scenario.transport.maxConnections,
+        maxMessages: scenario.transport.maxMessages,
+        sendTimeoutMs: scenario.transport.sendTimeoutMs,
+      },
+      hashCost: scenario.hashCost,
+      workerPool: scenario.workerPool,
+      outbox: scenario.outbox,
+      drainTimeoutMs: Math.max(1000, Math.round(scenario.drainTimeoutSec * 1000)),
+    },
+  });
+}
+
+/** GET /metrics, checked against the contract; null when the server does not answer (it may be restarting). */
+export async function fetchMetrics(url: string): Promise<MetricsResponse | null> {
+  let body: unknown;
+  try {
+    const res = await httpRequest(`${url}/metrics`, { headersTimeout: 2000, bodyTimeout: 2000 });
+    if (res.statusCode !== 200) {
+      await res.body.dump();
+      return null;
+    }
+    body = await res.body.json();
+  } catch {
+    return null;
+  }
+  return readMetrics(body);
+}
+
 export async function forkApiServer(args: string[], readyTimeoutMs = 30_000): Promise<ApiServer> {
   const child = fork(API_ENTRY, args, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
   let stderr = '';
@@ -38,8 +89,9 @@ export async function forkApiServer(args: string[], readyTimeoutMs = 30_000): Pr
     stderr = (stderr + chunk.toString()).slice(-20_000);
   });
   let shutdown: ShutdownReport | null = null;
-  child.on('message', (m: { type?: string; drained?: number; abandoned?: number }) => {
-    if (m.type === 'shutdown') shutdown = { drained: m.drained ?? 0, abandoned: m.abandoned ?? 0 };
+  child.on('message', (m) => {
+    const message = readServerMessage(m);
+    if (message?.type === 'shutdown') shutdown = { drained: message.drained, abandoned: message.abandoned };
   });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => resolve({ code, signal }));
@@ -50,10 +102,11 @@ export async function forkApiServer(args: string[], readyTimeoutMs = 30_000): Pr
       child.kill('SIGKILL');
       reject(new ServerStartError(`the API server did not report ready within ${readyTimeoutMs} ms`, tail()));
     }, readyTimeoutMs);
-    child.on('message', (m: { type?: string; port?: number }) => {
-      if (m.type === 'ready' && typeof m.port === 'number') {
+    child.on('message', (m) => {
+      const message = readServerMessage(m);
+      if (message?.type === 'ready') {
         clearTimeout(timer);
-        resolve(m.port);
+        resolve(message.port);
       }
     });
     void exited.then(({ code, signal }) => {
@@ -61,6 +114,7 @@ export async function forkApiServer(args: string[], readyTimeoutMs = 30_000): Pr
       reject(new ServerStartError(`the API server exited (code ${code}, signal ${signal}) before it was ready`, tail()));
     });
   });
+  const alive = () => child.exitCode === null && child.signalCode === null;
   return {
     child,
     pid: child.pid ?? -1,
@@ -69,7 +123,7 @@ export async function forkApiServer(args: string[], readyTimeoutMs = 30_000): Pr
     exited,
     stderrTail: tail,
     async stop(timeoutMs) {
-      if (child.exitCode === null && child.signalCode === null) {
+      if (alive()) {
         child.kill('SIGTERM');
         const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
         await exited;
@@ -78,7 +132,7 @@ export async function forkApiServer(args: string[], readyTimeoutMs = 30_000): Pr
       return shutdown;
     },
     kill() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      if (alive()) child.kill('SIGKILL');
     },
   };
 }

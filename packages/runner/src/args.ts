@@ -1,27 +1,29 @@
 /** `pnpm bench` flags: a pure function from argv to a plan, tested without starting a process. */
 import { parseArgs } from 'node:util';
-import { parseDurationMs, parseLatency } from '@mailbench/smtp-sink';
+import { parseDurationMs, parseLatency, type LatencySpec } from '@mailbench/smtp-sink';
+import { isVariant, VARIANTS, type Variant } from '@mailbench/target-api/contract';
 import { UsageError } from './errors.ts';
-import { VARIANT_NAMES, type Scenario, type VariantName } from './scenario.ts';
+import type { Scenario } from './scenario.ts';
 
-export const MONGO_MODES = ['auto', 'mongod', 'standin'] as const;
-export type MongoMode = (typeof MONGO_MODES)[number];
+export const MONGO_ENGINES = ['auto', 'mongod', 'standin'] as const;
+export type MongoEngineChoice = (typeof MONGO_ENGINES)[number];
 
 export interface BenchArgs {
   help: boolean;
   list: boolean;
+  /** A scenario name (scenarios/NAME.json) or the path of a scenario file. */
   scenario: string;
   /** null: the repository's results/ folder. */
   out: string | null;
-  mongo: MongoMode;
+  mongoEngine: MongoEngineChoice;
   mongoUri: string | null;
   quick: boolean;
-  /** Scenario fields the flags override (only those given). */
+  /** Scenario fields the flags override (only those given), already parsed. */
   overrides: {
-    variants?: VariantName[];
+    variants?: Variant[];
     requests?: number[];
     durationSec?: number;
-    smtpLatency?: string;
+    smtpLatency?: LatencySpec;
     repeats?: number;
     capacity?: boolean;
     hashCost?: number;
@@ -29,17 +31,20 @@ export interface BenchArgs {
   };
 }
 
-export const BENCH_HELP = `Usage: pnpm bench [options]
+/** --help, with the scenarios found in scenarios/ and their descriptions. */
+export function benchHelp(scenarios: Array<{ name: string; description: string }>): string {
+  const width = Math.max(...scenarios.map((s) => s.name.length), 8);
+  const list = scenarios.map((s) => `  ${s.name.padEnd(width)}  ${s.description}`).join('\n');
+  return `Usage: pnpm bench [options]
 
 Runs every variant of the sign-up API through the scenario's request matrix and writes
 results/<run-id>/ (run.json, one JSON per cell, summary.json, summary.md, report.html).
 
 Options (flags override the scenario):
-  --scenario NAME        scenario in scenarios/NAME.json              (default: default)
-                         default | delay-500ms | slow-provider | saturation | smoke
-  --variants LIST        comma-separated subset of: ${VARIANT_NAMES.join(', ')}
+  --scenario NAME|PATH   scenario in scenarios/NAME.json, or a scenario file (default: default)
+  --variants LIST        comma-separated subset of: ${VARIANTS.join(', ')}
   --requests LIST        request counts, e.g. 750,800                 (scenario's)
-  --duration DUR         measured window per cell, e.g. 60s           (scenario's)
+  --duration DUR         measured window per cell: 60s, 1.5m, 90000ms; a bare number is seconds (scenario's)
   --smtp-latency SPEC    sink latency: 500ms, uniform:100ms-300ms, normal:200ms,50ms, lognormal:200ms,2s
   --repeats N            repeats of each cell, interleaved A B C A B C (scenario's)
   --hash-cost N          scrypt log2(N) per sign-up, 0 = off          (scenario's; default scenarios 14)
@@ -49,115 +54,126 @@ Options (flags override the scenario):
                          scaled to match (750 over 60 s becomes 125 over 10 s), warm-up <= 2 s,
                          drain bound <= 60 s, capacity probe <= 5 s
   --out DIR              results folder                               (default: the repository's results/)
-  --mongo MODE           auto | mongod | standin                      (default: auto)
+  --mongo ENGINE         ${MONGO_ENGINES.join(' | ')}                      (default: auto)
   --mongo-uri URI        use this MongoDB (also MONGODB_URI)
   --list                 list the scenarios and exit
   -h, --help             show this help
 
+Scenarios:
+${list}
+
 Exit codes: 0 done, 1 unexpected failure, 2 bad usage or scenario, 3 finished but a result
 is invalid, 130 interrupted (partial results are written and marked incomplete).
 `;
+}
+
+const OPTIONS = {
+  scenario: { type: 'string' },
+  variants: { type: 'string' },
+  requests: { type: 'string' },
+  duration: { type: 'string' },
+  'smtp-latency': { type: 'string' },
+  repeats: { type: 'string' },
+  'hash-cost': { type: 'string' },
+  connection: { type: 'string' },
+  capacity: { type: 'boolean' },
+  quick: { type: 'boolean' },
+  out: { type: 'string' },
+  mongo: { type: 'string' },
+  'mongo-uri': { type: 'string' },
+  list: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type Values = Partial<Record<keyof typeof OPTIONS, string | boolean>>;
+
+function usage(message: string): UsageError {
+  return new UsageError('ERR_USAGE', message);
+}
 
 function list(flag: string, text: string): string[] {
   const items = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
-  if (items.length === 0) throw new UsageError('ERR_USAGE', `${flag} needs a comma-separated list, got "${text}"`);
+  if (items.length === 0) throw usage(`${flag} needs a comma-separated list, got "${text}"`);
   return items;
 }
 
 function positiveInt(flag: string, text: string, min = 1): number {
   const n = Number(text);
-  if (text.trim() === '' || !Number.isInteger(n) || n < min) throw new UsageError('ERR_USAGE', `${flag} must be a whole number >= ${min}, got "${text}"`);
+  if (text.trim() === '' || !Number.isInteger(n) || n < min) throw usage(`${flag} must be a whole number >= ${min}, got "${text}"`);
   return n;
+}
+
+function variantList(text: string): Variant[] {
+  const names = list('--variants', text);
+  for (const v of names) if (!isVariant(v)) throw usage(`--variants: unknown variant "${v}"; valid: ${VARIANTS.join(', ')}`);
+  return [...new Set(names)] as Variant[];
+}
+
+function durationSec(text: string): number {
+  // A bare number is seconds here, like the scenario's durationSec.
+  const ms = /^\s*\d+(\.\d+)?\s*$/.test(text) ? Number(text) * 1000 : parseDurationMs(text);
+  if (!Number.isFinite(ms) || ms <= 0) throw usage(`--duration must be a positive duration such as 60s, 1.5m or 1500ms, got "${text}"`);
+  return ms / 1000;
+}
+
+function hashCost(text: string): number {
+  const n = positiveInt('--hash-cost', text, 0);
+  if (n === 1 || n > 20) throw usage(`--hash-cost must be 0 (off) or 2-20, got "${text}"`);
+  return n;
+}
+
+function latency(text: string): LatencySpec {
+  try {
+    return parseLatency(text, '--smtp-latency');
+  } catch (err) {
+    throw usage((err as Error).message);
+  }
+}
+
+function connection(text: string): 'per-request' | 'keep-alive' {
+  if (text !== 'per-request' && text !== 'keep-alive') throw usage(`--connection must be per-request or keep-alive, got "${text}"`);
+  return text;
+}
+
+/** Each override flag given, parsed into its typed value. */
+function readOverrides(values: Values): BenchArgs['overrides'] {
+  const str = (k: keyof typeof OPTIONS) => values[k] as string | undefined;
+  const o: BenchArgs['overrides'] = {};
+  const given = <T>(text: string | undefined, parse: (t: string) => T): T | undefined => (text === undefined ? undefined : parse(text));
+  const set = <K extends keyof BenchArgs['overrides']>(key: K, value: BenchArgs['overrides'][K] | undefined) => {
+    if (value !== undefined) o[key] = value;
+  };
+  set('variants', given(str('variants'), variantList));
+  set('requests', given(str('requests'), (t) => [...new Set(list('--requests', t).map((r) => positiveInt('--requests', r)))]));
+  set('durationSec', given(str('duration'), durationSec));
+  set('smtpLatency', given(str('smtp-latency'), latency));
+  set('repeats', given(str('repeats'), (t) => positiveInt('--repeats', t)));
+  set('hashCost', given(str('hash-cost'), hashCost));
+  set('connection', given(str('connection'), connection));
+  if (values.capacity === true) o.capacity = true;
+  return o;
 }
 
 export function parseBenchArgs(argv: string[]): BenchArgs {
   const args = [...argv];
   while (args[0] === '--') args.shift();
-  let values: Record<string, string | boolean | undefined>;
+  let values: Values;
   try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        scenario: { type: 'string' },
-        variants: { type: 'string' },
-        requests: { type: 'string' },
-        duration: { type: 'string' },
-        'smtp-latency': { type: 'string' },
-        repeats: { type: 'string' },
-        'hash-cost': { type: 'string' },
-        connection: { type: 'string' },
-        capacity: { type: 'boolean' },
-        quick: { type: 'boolean' },
-        out: { type: 'string' },
-        mongo: { type: 'string' },
-        'mongo-uri': { type: 'string' },
-        list: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
+    ({ values } = parseArgs({ args, strict: true, allowPositionals: false, options: OPTIONS }));
   } catch (err) {
-    throw new UsageError('ERR_USAGE', `${(err as Error).message}. See --help for the flags.`);
+    throw usage(`${(err as Error).message}. See --help for the flags.`);
   }
-  const str = (k: string) => values[k] as string | undefined;
-  const overrides: BenchArgs['overrides'] = {};
-  const variants = str('variants');
-  if (variants !== undefined) {
-    const names = list('--variants', variants);
-    for (const v of names) {
-      if (!(VARIANT_NAMES as readonly string[]).includes(v)) {
-        throw new UsageError('ERR_USAGE', `--variants: unknown variant "${v}"; valid: ${VARIANT_NAMES.join(', ')}`);
-      }
-    }
-    overrides.variants = [...new Set(names)] as VariantName[];
-  }
-  const requests = str('requests');
-  if (requests !== undefined) overrides.requests = [...new Set(list('--requests', requests).map((r) => positiveInt('--requests', r)))];
-  const duration = str('duration');
-  if (duration !== undefined) {
-    const ms = parseDurationMs(duration);
-    if (!Number.isFinite(ms) || ms <= 0) throw new UsageError('ERR_USAGE', `--duration must be a positive duration such as 60s or 1500ms, got "${duration}"`);
-    overrides.durationSec = ms / 1000;
-  }
-  const latency = str('smtp-latency');
-  if (latency !== undefined) {
-    try {
-      parseLatency(latency, '--smtp-latency');
-    } catch (err) {
-      throw new UsageError('ERR_USAGE', (err as Error).message);
-    }
-    overrides.smtpLatency = latency;
-  }
-  const repeats = str('repeats');
-  if (repeats !== undefined) overrides.repeats = positiveInt('--repeats', repeats);
-  const hashCost = str('hash-cost');
-  if (hashCost !== undefined) {
-    const n = positiveInt('--hash-cost', hashCost, 0);
-    if (n === 1 || n > 20) throw new UsageError('ERR_USAGE', `--hash-cost must be 0 (off) or 2-20, got "${hashCost}"`);
-    overrides.hashCost = n;
-  }
-  const connection = str('connection');
-  if (connection !== undefined) {
-    if (connection !== 'per-request' && connection !== 'keep-alive') {
-      throw new UsageError('ERR_USAGE', `--connection must be per-request or keep-alive, got "${connection}"`);
-    }
-    overrides.connection = connection;
-  }
-  if (values.capacity === true) overrides.capacity = true;
-  const mongo = str('mongo') ?? 'auto';
-  if (!(MONGO_MODES as readonly string[]).includes(mongo)) {
-    throw new UsageError('ERR_USAGE', `--mongo must be one of ${MONGO_MODES.join(', ')}, got "${mongo}"`);
-  }
+  const mongo = (values.mongo as string | undefined) ?? 'auto';
+  if (!(MONGO_ENGINES as readonly string[]).includes(mongo)) throw usage(`--mongo must be one of ${MONGO_ENGINES.join(', ')}, got "${mongo}"`);
   return {
     help: values.help === true,
     list: values.list === true,
-    scenario: str('scenario') ?? 'default',
-    out: str('out') ?? null,
-    mongo: mongo as MongoMode,
-    mongoUri: str('mongo-uri') ?? null,
+    scenario: (values.scenario as string | undefined) ?? 'default',
+    out: (values.out as string | undefined) ?? null,
+    mongoEngine: mongo as MongoEngineChoice,
+    mongoUri: (values['mongo-uri'] as string | undefined) ?? null,
     quick: values.quick === true,
-    overrides,
+    overrides: readOverrides(values),
   };
 }
 

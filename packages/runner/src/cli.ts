@@ -3,13 +3,19 @@
  * Exit codes: 0 done, 1 unexpected failure, 2 bad usage or scenario, 3 a result is invalid,
  * 130 interrupted (partial results written, marked incomplete).
  */
-import { applyOverrides, BENCH_HELP, parseBenchArgs, type BenchArgs } from './args.ts';
+import path from 'node:path';
+import { applyOverrides, benchHelp, parseBenchArgs, type BenchArgs } from './args.ts';
 import { UsageError } from './errors.ts';
 import { Progress } from './progress.ts';
 import { runBench } from './run.ts';
 import { resolveOutDir } from './out-dir.ts';
 import { applyQuick, listScenarios, loadScenario, type Scenario } from './scenario.ts';
 
+/** A scenario path is taken from where the user typed the command (pnpm runs scripts elsewhere). */
+function scenarioArgument(text: string): string {
+  const isPath = text.includes('/') || text.includes(path.sep) || text.endsWith('.json');
+  return isPath ? path.resolve(process.env.INIT_CWD ?? process.cwd(), text) : text;
+}
 
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
@@ -17,18 +23,12 @@ async function main(): Promise<number> {
   let scenario: Scenario;
   try {
     args = parseBenchArgs(argv);
-    if (args.help) {
-      process.stdout.write(BENCH_HELP);
+    if (args.help || args.list) {
+      const scenarios = listScenarios().map((name) => ({ name, description: loadScenario(name).description }));
+      process.stdout.write(args.help ? benchHelp(scenarios) : scenarios.map((s) => `${s.name.padEnd(14)} ${s.description}\n`).join(''));
       return 0;
     }
-    if (args.list) {
-      for (const name of listScenarios()) {
-        const s = loadScenario(name);
-        process.stdout.write(`${name.padEnd(14)} ${s.description}\n`);
-      }
-      return 0;
-    }
-    scenario = applyOverrides(loadScenario(args.scenario), args.overrides);
+    scenario = applyOverrides(loadScenario(scenarioArgument(args.scenario)), args.overrides);
     if (args.quick) scenario = applyQuick(scenario);
   } catch (err) {
     if (err instanceof UsageError) {
@@ -58,7 +58,7 @@ async function main(): Promise<number> {
     outcome = await runBench({
       scenario,
       outDir: resolveOutDir(args.out),
-      mongo: args.mongo,
+      mongoEngine: args.mongoEngine,
       mongoUri: args.mongoUri,
       argv,
       signal: controller.signal,

@@ -9,7 +9,9 @@ import { compile, type TopLevelSpec } from 'vega-lite';
 import type { LatencySummary } from '@mailbench/loadgen';
 import type { CapacityResult, CellResult, RunInfo, Summary } from './results.ts';
 import { writeText } from './results.ts';
-import { VARIANT_NAMES } from './scenario.ts';
+import { describeLatency, parseLatency, type LatencySpec } from '@mailbench/smtp-sink';
+import { VARIANTS, variantFacts } from '@mailbench/target-api/contract';
+import { VARIANT_PRESENTATION } from './presentation.ts';
 import { buildSummary } from './summary.ts';
 
 export interface LoadedRun {
@@ -26,21 +28,17 @@ export function loadRun(dir: string): LoadedRun {
     throw Object.assign(new Error(`${dir} is not a mailbench run (no run.json); give a folder under results/`), { code: 'ERR_REPORT_NOT_A_RUN' });
   }
   const run = JSON.parse(readFileSync(runFile, 'utf8')) as RunInfo;
+  // Runs recorded before the latency was stored parsed keep it as text.
+  const latency = run.scenario.smtp.latency as LatencySpec | string;
+  if (typeof latency === 'string') run.scenario.smtp.latency = parseLatency(latency);
   const cells = run.cells.map((file) => ({ file, result: JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as CellResult }));
   const capacity = run.capacity.map((file) => JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as CapacityResult);
   return { dir, run, cells, capacity, summary: buildSummary(run, cells, capacity) };
 }
 
-const COLORS: Record<string, string> = {
-  'no-email': '#7f7f7f',
-  inline: '#d62728',
-  background: '#1f77b4',
-  'worker-pool': '#9467bd',
-  outbox: '#2ca02c',
-};
 const colorScale = {
-  domain: [...VARIANT_NAMES],
-  range: VARIANT_NAMES.map((v) => COLORS[v] as string),
+  domain: [...VARIANTS],
+  range: VARIANTS.map((v) => VARIANT_PRESENTATION[v].color),
 };
 
 export interface Chart {
@@ -115,7 +113,7 @@ function percentileDots(
     mark: { type: 'point', filled: true, size: 70 },
     encoding: {
       column: { field: 'requests', type: 'ordinal', title: 'requests over the window' },
-      x: { field: 'variant', type: 'nominal', sort: [...VARIANT_NAMES], title: null },
+      x: { field: 'variant', type: 'nominal', sort: [...VARIANTS], title: null },
       xOffset: { field: 'percentile', sort: percentiles },
       y: { field: 'valueMs', type: 'quantitative', title: yTitle, scale: { type: 'log' } },
       color: { field: 'percentile', type: 'ordinal', sort: percentiles, scale: { range: colors } },
@@ -229,7 +227,7 @@ function summaryTable(summary: Summary, run: RunInfo): string {
     for (const r of rows) {
       out.push(
         `<tr class="${r.valid ? '' : 'invalid'}"><td>${r.variant}</td><td>${n(r.avgFromSendMs)}</td><td>${n(r.avgFromIntendedMs)}</td><td>${n(r.p50Ms)}</td>` +
-          `<td>${n(r.p99Ms)}</td><td>${n(r.maxMs)}</td><td>${r.errors}</td><td>${r.variant === 'no-email' ? '–' : `${r.emailsDelivered} / ${r.emailsExpected}`}</td>` +
+          `<td>${n(r.p99Ms)}</td><td>${n(r.maxMs)}</td><td>${r.errors}</td><td>${!variantFacts(r.variant).sendsMail ? '–' : `${r.emailsDelivered} / ${r.emailsExpected}`}</td>` +
           `<td>${r.emailsLost}</td><td>${r.emailsDuplicated}</td><td>${n(r.deliveryLagP99Ms)}</td><td>${r.backlogMax}</td><td>${r.valid ? 'yes' : 'no'}</td>` +
           `<td>${r.reference ? `${escapeHtml(r.reference.label)} ${r.reference.avgMs}` : ''}</td></tr>`,
       );
@@ -292,7 +290,7 @@ ${run.complete ? '' : '<p class="warn">This run is incomplete (interrupted): onl
 <p class="note">Run <code>${escapeHtml(run.runId)}</code>, ${escapeHtml(run.startedAt)} to ${escapeHtml(run.endedAt ?? '?')}.
 Machine: ${escapeHtml(run.machine.cpuModel)}, ${run.machine.cores} cores, ${run.machine.memoryGiB} GiB, ${escapeHtml(run.machine.platform)} ${escapeHtml(run.machine.release)}.
 Database: <b>${escapeHtml(run.database.engine)}</b> ${escapeHtml(run.database.version)}.
-SMTP sink latency ${escapeHtml(s.smtp.latency)}${s.smtp.maxConnections ? `, at most ${s.smtp.maxConnections} connections` : ''}; transport ${s.transport.mode}${s.transport.mode === 'pooled' ? ` with ${s.transport.maxConnections} connections` : ''};
+SMTP sink latency ${escapeHtml(describeLatency(s.smtp.latency))}${s.smtp.maxConnections ? `, at most ${s.smtp.maxConnections} connections` : ''}; transport ${s.transport.mode}${s.transport.mode === 'pooled' ? ` with ${s.transport.maxConnections} connections` : ''};
 scrypt cost 2^${s.hashCost}; ${s.durationSec} s windows; ${s.connection} connections; git ${escapeHtml(run.git.commit ?? 'unknown')}${run.git.dirty ? ' (dirty tree)' : ''}.</p>
 
 <h2>Summary</h2>

@@ -3,7 +3,8 @@ import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { LatencySummary } from '@mailbench/loadgen';
 import type { MachineInfo } from './environment.ts';
-import type { Scenario, VariantName } from './scenario.ts';
+import type { Variant } from '@mailbench/target-api/contract';
+import type { Scenario } from './scenario.ts';
 
 export const SCHEMA_VERSION = 1;
 
@@ -29,7 +30,7 @@ export interface CellResult {
   schemaVersion: number;
   kind: 'cell';
   runId: string;
-  variant: VariantName;
+  variant: Variant;
   requests: number;
   repeat: number;
   status: 'ok' | 'failed';
@@ -93,7 +94,7 @@ export interface CapacityResult {
   schemaVersion: number;
   kind: 'capacity';
   runId: string;
-  variant: VariantName;
+  variant: Variant;
   status: 'ok' | 'failed';
   error: string | null;
   connections: number;
@@ -128,7 +129,7 @@ export interface RunInfo {
 }
 
 export interface SummaryRow {
-  variant: VariantName;
+  variant: Variant;
   requests: number;
   repeats: number;
   avgFromSendMs: number | null;
@@ -152,7 +153,7 @@ export interface SummaryRow {
 }
 
 export interface ReliabilityRow {
-  variant: VariantName;
+  variant: Variant;
   requests: number;
   expected: number;
   delivered: number;
@@ -183,7 +184,7 @@ export interface Summary {
   complete: boolean;
   database: { engine: string; version: string };
   rows: SummaryRow[];
-  capacity: Array<{ variant: VariantName; requestsPerSec: number; p99Ms: number | null; errors: number; status: string }>;
+  capacity: Array<{ variant: Variant; requestsPerSec: number; p99Ms: number | null; errors: number; status: string }>;
   invalidCells: Array<{ file: string; reasons: string[] }>;
   reliability: ReliabilityRow[];
   referenceNote: string;

@@ -9,21 +9,24 @@ import path from 'node:path';
 import { MongoClient } from 'mongodb';
 import { runClosedLoop, runOpenLoop } from '@mailbench/loadgen';
 import { startMongo, type MongoHandle } from '@mailbench/mongo';
-import { describeLatency, parseLatency, startSmtpSink, type SmtpSink } from '@mailbench/smtp-sink';
-import { forkApiServer, type ApiServer } from './api-server.ts';
-import { dbNameFor, runCell, serverArgs, signupRequest, type CellSpec } from './cell.ts';
+import { describeLatency, startSmtpSink, type LatencySpec, type SmtpSink } from '@mailbench/smtp-sink';
+import { variantFacts, type Variant } from '@mailbench/target-api/contract';
+import type { MongoEngineChoice } from './args.ts';
+import { apiArgs, forkApiServer, type ApiServer } from './api-server.ts';
+import { dbNameFor, runCell, type CellSpec } from './cell.ts';
 import { collectVersions, gitInfo, machineInfo } from './environment.ts';
 import { UsageError } from './errors.ts';
 import { formatDuration, Progress } from './progress.ts';
 import { writeReport } from './report.ts';
+import { signupRequest } from './requests.ts';
 import { cellFileName, SCHEMA_VERSION, writeJson, writeText, type CapacityResult, type CellResult, type RunInfo, type Summary } from './results.ts';
-import type { Scenario, VariantName } from './scenario.ts';
+import type { Scenario } from './scenario.ts';
 import { buildSummary, renderSummaryMarkdown } from './summary.ts';
 
 export interface BenchPlan {
   scenario: Scenario;
   outDir: string;
-  mongo: 'auto' | 'mongod' | 'standin';
+  mongoEngine: MongoEngineChoice;
   mongoUri: string | null;
   argv: string[];
   signal: AbortSignal;
@@ -69,57 +72,71 @@ export function planCells(scenario: Scenario): CellSpec[] {
   return cells;
 }
 
-/** Rough wall time of one cell: the window, the warm-up, start/stop and a drain allowance. */
-export function estimateCellSec(scenario: Scenario, variant: VariantName, requests: number): number {
-  const latencyMs = Math.max(0, medianLatencyMs(scenario.smtp.latency));
-  const pool = scenario.transport.mode === 'pooled' ? scenario.transport.maxConnections : 50;
-  const sendRate = latencyMs > 0 ? (pool * 1000) / latencyMs : Number.POSITIVE_INFINITY;
-  const offered = requests / scenario.durationSec;
-  const drain = variant === 'no-email' || sendRate >= offered ? 1 : Math.min(scenario.drainTimeoutSec, requests / sendRate - scenario.durationSec);
-  return scenario.durationSec + scenario.warmup.durationSec + 4 + Math.max(1, drain);
-}
-
-function medianLatencyMs(spec: string): number {
-  const l = parseLatency(spec);
-  switch (l.kind) {
+/** The latency a typical message waits at the sink (the median of the model). */
+function typicalLatencyMs(spec: LatencySpec): number {
+  switch (spec.kind) {
     case 'fixed':
-      return l.ms;
+      return spec.ms;
     case 'uniform':
-      return (l.minMs + l.maxMs) / 2;
+      return (spec.minMs + spec.maxMs) / 2;
     case 'normal':
-      return l.meanMs;
+      return spec.meanMs;
     case 'lognormal':
-      return l.medianMs;
+      return spec.medianMs;
   }
 }
 
-export async function runBench(plan: BenchPlan): Promise<BenchOutcome> {
-  const { scenario, signal } = plan;
-  const progress = plan.progress ?? new Progress();
-  const runId = makeRunId(scenario.name);
-  const runDir = prepareRunDir(plan.outDir, runId);
-  const cells = planCells(scenario);
-  const capacityVariants = scenario.capacity.enabled ? scenario.variants : [];
-  const estimates = cells.map((c) => estimateCellSec(scenario, c.variant, c.requests));
-  const capacityEstimate = capacityVariants.length * (scenario.capacity.durationSec + scenario.warmup.durationSec + 6);
-  let remainingSec = estimates.reduce((a, b) => a + b, 0) + capacityEstimate + 3;
-  progress.log(
-    `mailbench: scenario ${scenario.name}: ${cells.length} cells (${scenario.variants.join(', ')} × ${scenario.requests.join('/')} requests over ${scenario.durationSec} s` +
-      `${scenario.repeats > 1 ? ` × ${scenario.repeats} repeats` : ''})${capacityVariants.length ? ` + capacity probe for ${capacityVariants.length} variants` : ''}; ` +
-      `estimated ${formatDuration(remainingSec)}. Results: ${runDir}`,
-  );
+/** Rough wall time of one cell: the window, the warm-up, start/stop and a drain allowance. */
+export function estimateCellSec(scenario: Scenario, variant: Variant, requests: number): number {
+  const latencyMs = Math.max(0, typicalLatencyMs(scenario.smtp.latency));
+  const pool = scenario.transport.mode === 'pooled' ? scenario.transport.maxConnections : 50;
+  const sendRate = latencyMs > 0 ? (pool * 1000) / latencyMs : Number.POSITIVE_INFINITY;
+  const offered = requests / scenario.durationSec;
+  const drain = !variantFacts(variant).sendsMail || sendRate >= offered ? 1 : Math.min(scenario.drainTimeoutSec, requests / sendRate - scenario.durationSec);
+  return scenario.durationSec + scenario.warmup.durationSec + 4 + Math.max(1, drain);
+}
 
-  const run: RunInfo = {
+/** The database, the runner's client of it, and the SMTP sink: started once per run. */
+interface Services {
+  database: MongoHandle;
+  client: MongoClient;
+  sink: SmtpSink;
+}
+
+async function startServices(plan: BenchPlan, progress: Progress, opened: Partial<Services>): Promise<Services> {
+  const { scenario } = plan;
+  opened.database = await startMongo({ engine: plan.mongoEngine, ...(plan.mongoUri ? { uri: plan.mongoUri } : {}), log: (line) => progress.log(line) });
+  opened.client = new MongoClient(opened.database.uri, { maxPoolSize: 5 });
+  await opened.client.connect();
+  opened.sink = await startSmtpSink({
+    latency: scenario.smtp.latency,
+    maxConnections: scenario.smtp.maxConnections,
+    maxMessagesPerSec: scenario.smtp.maxMessagesPerSec,
+    tempFailRate: scenario.smtp.tempFailRate,
+    permFailRate: scenario.smtp.permFailRate,
+    seed: scenario.smtp.seed,
+  });
+  return opened as Services;
+}
+
+async function stopServices(opened: Partial<Services>): Promise<void> {
+  await opened.client?.close().catch(() => {});
+  await opened.sink?.close().catch(() => {});
+  await opened.database?.stop().catch(() => {});
+}
+
+function newRunInfo(plan: BenchPlan, runId: string): RunInfo {
+  return {
     schemaVersion: SCHEMA_VERSION,
     kind: 'run',
     runId,
-    scenarioName: scenario.name,
-    scenario,
+    scenarioName: plan.scenario.name,
+    scenario: plan.scenario,
     argv: plan.argv,
     versions: collectVersions(),
     machine: machineInfo(),
     database: { engine: 'unknown', version: 'unknown' },
-    smtpSink: { latency: describeLatency(parseLatency(scenario.smtp.latency)), host: '127.0.0.1' },
+    smtpSink: { latency: describeLatency(plan.scenario.smtp.latency), host: '127.0.0.1' },
     git: gitInfo(),
     startedAt: new Date().toISOString(),
     endedAt: null,
@@ -128,87 +145,117 @@ export async function runBench(plan: BenchPlan): Promise<BenchOutcome> {
     cells: [],
     capacity: [],
   };
-  const done: Array<{ file: string; result: CellResult }> = [];
-  const capacity: CapacityResult[] = [];
-  let mongo: MongoHandle | null = null;
-  let client: MongoClient | null = null;
-  let sink: SmtpSink | null = null;
-  const current: { server: ApiServer | null } = { server: null };
-  const onAbort = () => current.server?.kill();
+}
+
+/** What a run has measured so far, written to disk as it grows. */
+interface RunState {
+  runDir: string;
+  run: RunInfo;
+  done: Array<{ file: string; result: CellResult }>;
+  capacity: CapacityResult[];
+  current: { server: ApiServer | null };
+  remainingSec: number;
+}
+
+function writeRun(state: RunState): void {
+  writeJson(path.join(state.runDir, 'run.json'), state.run);
+}
+
+function announce(plan: BenchPlan, progress: Progress, cells: CellSpec[], remainingSec: number, runDir: string): void {
+  const s = plan.scenario;
+  const capacity = s.capacity.enabled ? ` + capacity probe for ${s.variants.length} variants` : '';
+  progress.log(
+    `mailbench: scenario ${s.name}: ${cells.length} cells (${s.variants.join(', ')} × ${s.requests.join('/')} requests over ${s.durationSec} s` +
+      `${s.repeats > 1 ? ` × ${s.repeats} repeats` : ''})${capacity}; estimated ${formatDuration(remainingSec)}. Results: ${runDir}`,
+  );
+}
+
+export async function runBench(plan: BenchPlan): Promise<BenchOutcome> {
+  const { scenario, signal } = plan;
+  const progress = plan.progress ?? new Progress();
+  const runId = makeRunId(scenario.name);
+  const runDir = prepareRunDir(plan.outDir, runId);
+  const cells = planCells(scenario);
+  const estimates = cells.map((c) => estimateCellSec(scenario, c.variant, c.requests));
+  const capacityVariants = scenario.capacity.enabled ? scenario.variants : [];
+  const capacityEstimate = capacityVariants.length * (scenario.capacity.durationSec + scenario.warmup.durationSec + 6);
+  const state: RunState = {
+    runDir,
+    run: newRunInfo(plan, runId),
+    done: [],
+    capacity: [],
+    current: { server: null },
+    remainingSec: estimates.reduce((a, b) => a + b, 0) + capacityEstimate + 3,
+  };
+  announce(plan, progress, cells, state.remainingSec, runDir);
+  const onAbort = () => state.current.server?.kill();
   signal.addEventListener('abort', onAbort, { once: true });
-
-  const writeRun = () => writeJson(path.join(runDir, 'run.json'), run);
+  const opened: Partial<Services> = {};
   try {
-    mongo = await startMongo({
-      engine: plan.mongo,
-      ...(plan.mongoUri ? { uri: plan.mongoUri } : {}),
-      log: (line) => progress.log(line),
-    });
-    run.database = { engine: mongo.engine, version: mongo.version };
-    client = new MongoClient(mongo.uri, { maxPoolSize: 5 });
-    await client.connect();
-    sink = await startSmtpSink({
-      latency: parseLatency(scenario.smtp.latency),
-      maxConnections: scenario.smtp.maxConnections,
-      maxMessagesPerSec: scenario.smtp.maxMessagesPerSec,
-      tempFailRate: scenario.smtp.tempFailRate,
-      permFailRate: scenario.smtp.permFailRate,
-      seed: scenario.smtp.seed,
-    });
-    writeRun();
-
-    for (const spec of cells) {
-      if (signal.aborted) break;
-      const label = `[${spec.index + 1}/${cells.length}] ${spec.variant} ${spec.requests} req${scenario.repeats > 1 ? ` r${spec.repeat}` : ''}`;
-      const cellStarted = Date.now();
-      const estimate = estimates[spec.index] ?? 0;
-      const result = await runCell(
-        {
-          runId,
-          scenario,
-          mongoUri: mongo.uri,
-          mongo: client,
-          sink,
-          signal,
-          onProgress: (event) => progress.cell(label, event, remainingSec - (Date.now() - cellStarted) / 1000),
-          onServer: (server) => {
-            current.server = server;
-          },
-        },
-        spec,
-      );
-      remainingSec -= estimate;
-      if (signal.aborted && result.status === 'failed') break; // an interrupted cell is not a result
-      const file = cellFileName(spec.variant, spec.requests, spec.repeat, scenario.repeats);
-      writeJson(path.join(runDir, file), result);
-      done.push({ file, result });
-      run.cells.push(file);
-      writeRun();
-      progress.log(describeCell(label, result, (Date.now() - cellStarted) / 1000));
-    }
-
-    for (const variant of capacityVariants) {
-      if (signal.aborted) break;
-      const result = await runCapacity(runId, scenario, variant, mongo.uri, client, sink, (s) => (current.server = s));
-      const file = `${variant}/capacity.json`;
-      writeJson(path.join(runDir, file), result);
-      capacity.push(result);
-      run.capacity.push(file);
-      writeRun();
-      progress.log(`capacity ${variant}: ${result.status === 'ok' ? `${result.requestsPerSec.toFixed(1)} sign-ups/s, p99 ${result.latencyMs?.p99 ?? '–'} ms` : `failed: ${result.error}`}`);
-    }
+    const services = await startServices(plan, progress, opened);
+    state.run.database = { engine: services.database.engine, version: services.database.version };
+    writeRun(state);
+    await runCells(plan, progress, services, state, cells, estimates);
+    await runCapacities(plan, progress, services, state, capacityVariants);
   } finally {
     signal.removeEventListener('abort', onAbort);
-    current.server?.kill();
-    await client?.close().catch(() => {});
-    await sink?.close().catch(() => {});
-    await mongo?.stop().catch(() => {});
+    state.current.server?.kill();
+    await stopServices(opened);
     progress.end();
   }
-  run.interrupted = signal.aborted;
-  run.complete = !signal.aborted && run.cells.length === cells.length && run.capacity.length === capacityVariants.length;
-  run.endedAt = new Date().toISOString();
-  writeRun();
+  state.run.interrupted = signal.aborted;
+  state.run.complete = !signal.aborted && state.run.cells.length === cells.length && state.run.capacity.length === capacityVariants.length;
+  state.run.endedAt = new Date().toISOString();
+  writeRun(state);
+  return finishRun(state, progress);
+}
+
+async function runCells(plan: BenchPlan, progress: Progress, services: Services, state: RunState, cells: CellSpec[], estimates: number[]): Promise<void> {
+  const { scenario, signal } = plan;
+  for (const spec of cells) {
+    if (signal.aborted) break;
+    const label = `[${spec.index + 1}/${cells.length}] ${spec.variant} ${spec.requests} req${scenario.repeats > 1 ? ` r${spec.repeat}` : ''}`;
+    const cellStarted = Date.now();
+    const result = await runCell(
+      {
+        runId: state.run.runId,
+        scenario,
+        mongoUri: services.database.uri,
+        client: services.client,
+        sink: services.sink,
+        signal,
+        onProgress: (event) => progress.cell(label, event, state.remainingSec - (Date.now() - cellStarted) / 1000),
+        onServer: (server) => (state.current.server = server),
+      },
+      spec,
+    );
+    state.remainingSec -= estimates[spec.index] ?? 0;
+    if (signal.aborted && result.status === 'failed') break; // an interrupted cell is not a result
+    const file = cellFileName(spec.variant, spec.requests, spec.repeat, scenario.repeats);
+    writeJson(path.join(state.runDir, file), result);
+    state.done.push({ file, result });
+    state.run.cells.push(file);
+    writeRun(state);
+    progress.log(describeCell(label, result, (Date.now() - cellStarted) / 1000));
+  }
+}
+
+async function runCapacities(plan: BenchPlan, progress: Progress, services: Services, state: RunState, variants: Variant[]): Promise<void> {
+  for (const variant of variants) {
+    if (plan.signal.aborted) break;
+    const result = await runCapacity(state.run.runId, plan.scenario, variant, services, (s) => (state.current.server = s));
+    const file = `${variant}/capacity.json`;
+    writeJson(path.join(state.runDir, file), result);
+    state.capacity.push(result);
+    state.run.capacity.push(file);
+    writeRun(state);
+    progress.log(`capacity ${variant}: ${result.status === 'ok' ? `${result.requestsPerSec.toFixed(1)} sign-ups/s, p99 ${result.latencyMs?.p99 ?? '–'} ms` : `failed: ${result.error}`}`);
+  }
+}
+
+/** summary.json, summary.md and the report, from what the run measured. */
+async function finishRun(state: RunState, progress: Progress): Promise<BenchOutcome> {
+  const { runDir, run, done, capacity } = state;
   const summary = buildSummary(run, done, capacity);
   const markdown = renderSummaryMarkdown(summary, run);
   writeJson(path.join(runDir, 'summary.json'), summary);
@@ -226,22 +273,14 @@ export async function runBench(plan: BenchPlan): Promise<BenchOutcome> {
 function describeCell(label: string, r: CellResult, tookSec: number): string {
   if (r.status === 'failed') return `${label}: FAILED (${r.error})${r.serverStderrTail ? `\n  server stderr:\n    ${r.serverStderrTail.split('\n').join('\n    ')}` : ''}`;
   const l = r.latencyMs!;
-  const mails = r.variant === 'no-email' ? '' : `; e-mails ${r.emails.delivered}/${r.emails.expected}${r.emails.lost ? `, ${r.emails.lost} lost` : ''}${r.emails.duplicated ? `, ${r.emails.duplicated} dup.` : ''}`;
+  const mails = !variantFacts(r.variant).sendsMail ? '' : `; e-mails ${r.emails.delivered}/${r.emails.expected}${r.emails.lost ? `, ${r.emails.lost} lost` : ''}${r.emails.duplicated ? `, ${r.emails.duplicated} dup.` : ''}`;
   return (
     `${label}: avg ${l.fromSend.mean.toFixed(0)} ms from send, ${l.fromIntended.mean.toFixed(0)} from intended, p99 ${l.fromIntended.p99.toFixed(0)}; ` +
     `errors ${r.errors}${mails}; ${r.valid ? 'valid' : `INVALID (${r.reasons.join('; ')})`}; took ${formatDuration(tookSec)}`
   );
 }
 
-async function runCapacity(
-  runId: string,
-  scenario: Scenario,
-  variant: VariantName,
-  mongoUri: string,
-  mongo: MongoClient,
-  sink: SmtpSink,
-  onServer: (s: ApiServer | null) => void,
-): Promise<CapacityResult> {
+async function runCapacity(runId: string, scenario: Scenario, variant: Variant, services: Services, onServer: (s: ApiServer | null) => void): Promise<CapacityResult> {
   const startedAt = new Date().toISOString();
   const base: CapacityResult = {
     schemaVersion: SCHEMA_VERSION,
@@ -263,8 +302,8 @@ async function runCapacity(
   const dbName = dbNameFor(runId, { index: 0, variant, requests: 0, repeat: 0 }).replace(/_0_r0$/, '_capacity');
   let server: ApiServer | null = null;
   try {
-    await mongo.db(dbName).dropDatabase();
-    server = await forkApiServer(serverArgs({ scenario, mongoUri, sink }, variant, dbName));
+    await services.client.db(dbName).dropDatabase();
+    server = await forkApiServer(apiArgs(scenario, variant, { mongoUri: services.database.uri, dbName, sink: services.sink }));
     onServer(server);
     if (scenario.warmup.requests > 0) {
       await runOpenLoop({
@@ -297,7 +336,7 @@ async function runCapacity(
     server?.kill();
     if (server) await server.exited;
     onServer(null);
-    await mongo.db(dbName).dropDatabase().catch(() => {});
+    await services.client.db(dbName).dropDatabase().catch(() => {});
   }
   base.endedAt = new Date().toISOString();
   return base;

@@ -1,18 +1,20 @@
-/** Scenarios: JSON files in scenarios/, validated against schema/scenario.schema.json. */
+/** Scenarios: JSON files in scenarios/ (or any path), validated against schema/scenario.schema.json. */
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv, type ErrorObject } from 'ajv';
-import { parseLatency } from '@mailbench/smtp-sink';
+import { parseLatency, validateLatency, type LatencySpec } from '@mailbench/smtp-sink';
+import { DEFAULT_OPTIONS, type TransportMode, type Variant } from '@mailbench/target-api/contract';
 import { UsageError } from './errors.ts';
 
-export const VARIANT_NAMES = ['no-email', 'inline', 'background', 'worker-pool', 'outbox'] as const;
-export type VariantName = (typeof VARIANT_NAMES)[number];
-
+/**
+ * The effective scenario: every value typed and filled. Scenario-level defaults live in the
+ * schema (ajv fills them); the API's own settings default to the API's DEFAULT_OPTIONS.
+ */
 export interface Scenario {
   name: string;
   description: string;
-  variants: VariantName[];
+  variants: Variant[];
   requests: number[];
   durationSec: number;
   repeats: number;
@@ -20,8 +22,8 @@ export interface Scenario {
   connection: 'per-request' | 'keep-alive';
   timeoutSec: number;
   hashCost: number;
-  smtp: { latency: string; maxConnections: number; maxMessagesPerSec: number; tempFailRate: number; permFailRate: number; seed: number };
-  transport: { mode: 'pooled' | 'per-message'; maxConnections: number; maxMessages: number; sendTimeoutMs: number };
+  smtp: { latency: LatencySpec; maxConnections: number; maxMessagesPerSec: number; tempFailRate: number; permFailRate: number; seed: number };
+  transport: { mode: TransportMode; maxConnections: number; maxMessages: number; sendTimeoutMs: number };
   workerPool: { threads: number; concurrentTasksPerWorker: number };
   outbox: { leaseMs: number; pollMs: number };
   drainTimeoutSec: number;
@@ -67,69 +69,80 @@ export function listScenarios(dir = SCENARIOS_DIR): string[] {
     .sort();
 }
 
+/** What ajv leaves after filling the schema's defaults: the API-owned fields may still be absent. */
+type ValidatedScenario = Omit<Scenario, 'name' | 'quick' | 'smtp' | 'transport' | 'workerPool' | 'outbox'> & {
+  $schema?: string;
+  smtp: Omit<Scenario['smtp'], 'latency'> & { latency: string | LatencySpec };
+  transport: Partial<Scenario['transport']>;
+  workerPool: Partial<Scenario['workerPool']>;
+  outbox: Partial<Scenario['outbox']>;
+};
+
+function invalidScenario(file: string, problems: string[]): UsageError {
+  return new UsageError('ERR_SCENARIO_INVALID', `scenario ${file} is invalid:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+}
+
+/** The latency as a typed value, from either the text form or the recorded object form. */
+function readLatency(value: string | LatencySpec, file: string): LatencySpec {
+  try {
+    return typeof value === 'string' ? parseLatency(value, 'smtp.latency') : validateLatency(value, 'smtp.latency');
+  } catch (err) {
+    throw invalidScenario(file, [(err as Error).message]);
+  }
+}
+
 /** Validates parsed scenario data (filling defaults); errors name the field and the file. */
 export function parseScenario(name: string, data: unknown, file: string): Scenario {
   const errors = validate(data);
-  if (errors.length > 0) {
-    throw new UsageError('ERR_SCENARIO_INVALID', `scenario ${file} is invalid:\n${errors.map((e) => `  - ${describeError(e)}`).join('\n')}`);
-  }
-  // ajv has filled the defaults of every field it found; the optional blocks may still be absent.
-  const raw = data as Omit<Scenario, 'name' | 'quick' | 'description' | 'warmup' | 'workerPool' | 'outbox' | 'capacity'> & {
-    description?: string;
-    $schema?: string;
-    warmup?: Partial<Scenario['warmup']>;
-    workerPool?: Partial<Scenario['workerPool']>;
-    outbox?: Partial<Scenario['outbox']>;
-    capacity?: Partial<Scenario['capacity']>;
-    faults?: Faults;
-  };
-  const { $schema: _schema, ...rest } = raw;
+  if (errors.length > 0) throw invalidScenario(file, errors.map(describeError));
+  const { $schema: _schema, ...raw } = data as ValidatedScenario;
+  const api = DEFAULT_OPTIONS;
   const scenario: Scenario = {
-    ...rest,
-    description: raw.description ?? '',
+    ...raw,
     name,
     quick: false,
-    warmup: { requests: 50, durationSec: 5, ...raw.warmup },
-    workerPool: { threads: 2, concurrentTasksPerWorker: 16, ...raw.workerPool },
-    outbox: { leaseMs: 30_000, pollMs: 1000, ...raw.outbox },
-    capacity: { enabled: false, connections: 50, durationSec: 15, ...raw.capacity },
-    faults: raw.faults ?? {},
+    smtp: { ...raw.smtp, latency: readLatency(raw.smtp.latency, file) },
+    transport: {
+      mode: raw.transport.mode ?? api.smtp.transport,
+      maxConnections: raw.transport.maxConnections ?? api.smtp.maxConnections,
+      maxMessages: raw.transport.maxMessages ?? api.smtp.maxMessages,
+      sendTimeoutMs: raw.transport.sendTimeoutMs ?? api.smtp.sendTimeoutMs,
+    },
+    workerPool: { ...api.workerPool, ...raw.workerPool },
+    outbox: { leaseMs: raw.outbox.leaseMs ?? api.outbox.leaseMs, pollMs: raw.outbox.pollMs ?? api.outbox.pollMs },
   };
   checkSemantics(scenario, file);
   return scenario;
 }
 
+/** Rules across fields, which the schema cannot state. */
 export function checkSemantics(scenario: Scenario, file: string): void {
-  try {
-    parseLatency(scenario.smtp.latency, 'smtp.latency');
-  } catch (err) {
-    throw new UsageError('ERR_SCENARIO_INVALID', `scenario ${file} is invalid:\n  - ${(err as Error).message}`);
-  }
-  if (scenario.smtp.tempFailRate + scenario.smtp.permFailRate > 1) {
-    throw new UsageError('ERR_SCENARIO_INVALID', `scenario ${file} is invalid:\n  - smtp: tempFailRate + permFailRate must not exceed 1`);
-  }
+  const problems: string[] = [];
+  if (scenario.smtp.tempFailRate + scenario.smtp.permFailRate > 1) problems.push('smtp: tempFailRate + permFailRate must not exceed 1');
   const { crash, smtpDown } = scenario.faults;
   if (crash && crash.atSec >= scenario.durationSec) {
-    throw new UsageError('ERR_SCENARIO_INVALID', `scenario ${file} is invalid:\n  - faults.crash.atSec (${crash.atSec}) must fall inside the ${scenario.durationSec} s window`);
+    problems.push(`faults.crash.atSec (${crash.atSec}) must fall inside the ${scenario.durationSec} s window`);
   }
   if (smtpDown && smtpDown.fromSec >= scenario.durationSec) {
-    throw new UsageError('ERR_SCENARIO_INVALID', `scenario ${file} is invalid:\n  - faults.smtpDown.fromSec (${smtpDown.fromSec}) must fall inside the ${scenario.durationSec} s window`);
+    problems.push(`faults.smtpDown.fromSec (${smtpDown.fromSec}) must fall inside the ${scenario.durationSec} s window`);
   }
-  if (scenario.requests.length === 0 && !scenario.capacity.enabled) {
-    throw new UsageError('ERR_SCENARIO_INVALID', `scenario ${file} is invalid:\n  - requests: empty, and capacity is not enabled: nothing to run`);
-  }
+  if (scenario.requests.length === 0 && !scenario.capacity.enabled) problems.push('requests: empty, and capacity is not enabled: nothing to run');
+  if (problems.length > 0) throw invalidScenario(file, problems);
 }
 
-export function loadScenario(name: string, dir = SCENARIOS_DIR): Scenario {
-  if (!/^[a-z0-9][a-z0-9._-]*$/i.test(name)) {
-    throw new UsageError('ERR_SCENARIO_UNKNOWN', `scenario name "${name}" is not valid; available: ${listScenarios(dir).join(', ')}`);
+/** A scenario by name (scenarios/NAME.json) or by the path of a JSON file (anything with a slash or ending in .json). */
+export function loadScenario(nameOrPath: string, dir = SCENARIOS_DIR): Scenario {
+  const isPath = nameOrPath.includes('/') || nameOrPath.includes(path.sep) || nameOrPath.endsWith('.json');
+  if (!isPath && !/^[a-z0-9][a-z0-9._-]*$/i.test(nameOrPath)) {
+    throw new UsageError('ERR_SCENARIO_UNKNOWN', `scenario name "${nameOrPath}" is not valid; available: ${listScenarios(dir).join(', ')}`);
   }
-  const file = path.join(dir, `${name}.json`);
+  const file = isPath ? path.resolve(nameOrPath) : path.join(dir, `${nameOrPath}.json`);
+  const name = isPath ? path.basename(file).replace(/\.json$/, '') : nameOrPath;
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch {
-    throw new UsageError('ERR_SCENARIO_UNKNOWN', `no scenario "${name}" (looked for ${file}); available: ${listScenarios(dir).join(', ')}`);
+    throw new UsageError('ERR_SCENARIO_UNKNOWN', `no scenario "${nameOrPath}" (looked for ${file}); available: ${listScenarios(dir).join(', ')}, or the path of a scenario file`);
   }
   let data: unknown;
   try {

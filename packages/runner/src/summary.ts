@@ -1,38 +1,28 @@
 /** summary.json and summary.md: one row per variant × request count, the reference beside it. */
+import { describeLatency } from '@mailbench/smtp-sink';
+import { VARIANTS, variantFacts, type Variant } from '@mailbench/target-api/contract';
+import { VARIANT_PRESENTATION, type VariantPresentation } from './presentation.ts';
 import type { CapacityResult, CellResult, ReferenceValue, ReliabilityRow, RunInfo, Summary, SummaryRow } from './results.ts';
 import { SCHEMA_VERSION } from './results.ts';
-import { VARIANT_NAMES, type Scenario, type VariantName } from './scenario.ts';
-
-/**
- * The reference experiment's averages (Flask + gunicorn, 20 gevent workers, 4 CPUs, JMeter,
- * 60 s ramp-up): a different stack on a different machine, shown for orientation only.
- */
-const REFERENCE_NO_DELAY: Record<number, Partial<Record<VariantName, number>>> = {
-  750: { inline: 443, background: 307 },
-  800: { inline: 790, background: 662, 'no-email': 294 },
-  850: { background: 2026, 'no-email': 537 },
-};
-const REFERENCE_DELAY_500: Record<number, Partial<Record<VariantName, number>>> = {
-  750: { inline: 1863 },
-};
-const REFERENCE_LABEL: Record<VariantName, string> = {
-  'no-email': 'no mail',
-  inline: 'blocking',
-  background: 'background thread',
-  'worker-pool': '',
-  outbox: '',
-};
+import type { Scenario } from './scenario.ts';
 
 export const REFERENCE_NOTE =
   'Reference: the original experiment (Flask + gunicorn with 20 gevent workers on 4 CPUs, JMeter, ' +
   'requests ramped over 60 s): a different stack on a different machine, for orientation only. ' +
   'It also measured a Node/Express API at 1000 requests: 73 ms average.';
 
-function referenceFor(scenario: Scenario, variant: VariantName, requests: number): ReferenceValue | null {
-  if (scenario.durationSec !== 60 || scenario.smtp.maxConnections > 0 || scenario.smtp.tempFailRate > 0) return null;
-  const table = /^0(ms|s)?$/.test(scenario.smtp.latency.trim()) ? REFERENCE_NO_DELAY : scenario.smtp.latency.trim() === '500ms' ? REFERENCE_DELAY_500 : null;
-  const avgMs = table?.[requests]?.[variant];
-  return avgMs === undefined ? null : { label: REFERENCE_LABEL[variant], avgMs };
+/**
+ * The original experiment's average for the same strategy and request count, where this run's
+ * conditions are its own: 60 s windows, an SMTP server without caps or faults, and either no
+ * latency or a fixed 500 ms.
+ */
+function referenceFor(scenario: Scenario, variant: Variant, requests: number): ReferenceValue | null {
+  const reference: VariantPresentation['reference'] = VARIANT_PRESENTATION[variant].reference;
+  const { latency } = scenario.smtp;
+  if (!reference || scenario.durationSec !== 60 || scenario.smtp.maxConnections > 0 || scenario.smtp.tempFailRate > 0 || latency.kind !== 'fixed') return null;
+  const table = latency.ms === 0 ? reference.noDelay : latency.ms === 500 ? reference.delay500ms : null;
+  const avgMs = table?.[requests];
+  return avgMs === undefined ? null : { label: reference.label, avgMs };
 }
 
 function mean(values: number[]): number | null {
@@ -48,7 +38,7 @@ export function buildSummary(run: RunInfo, cells: Array<{ file: string; result: 
   const rows: SummaryRow[] = [];
   const scenario = run.scenario;
   for (const requests of scenario.requests) {
-    for (const variant of VARIANT_NAMES) {
+    for (const variant of VARIANTS) {
       const group = cells.filter((c) => c.result.variant === variant && c.result.requests === requests).map((c) => c.result);
       if (group.length === 0) continue;
       const ok = group.filter((c) => c.status === 'ok' && c.latencyMs);
@@ -98,7 +88,7 @@ export function reliabilityRows(cells: CellResult[]): ReliabilityRow[] {
   const ok = cells.filter((c) => c.status === 'ok');
   const keys = [...new Set(ok.map((c) => `${c.requests}\u0000${c.variant}`))];
   for (const key of keys) {
-    const [requests, variant] = key.split('\u0000') as [string, VariantName];
+    const [requests, variant] = key.split('\u0000') as [string, Variant];
     const group = ok.filter((c) => c.variant === variant && c.requests === Number(requests));
     const sum = (f: (c: CellResult) => number) => group.reduce((a, c) => a + f(c), 0);
     const bad = group.map((c) => c.faults?.badInput).filter((b) => b != null);
@@ -118,7 +108,7 @@ export function reliabilityRows(cells: CellResult[]): ReliabilityRow[] {
       badInputAnswered: bad.length ? `${bad.reduce((a, b) => a + b.answeredAsExpected, 0)} / ${bad.reduce((a, b) => a + b.sent, 0)}` : null,
     });
   }
-  return rows.sort((a, b) => a.requests - b.requests || VARIANT_NAMES.indexOf(a.variant) - VARIANT_NAMES.indexOf(b.variant));
+  return rows.sort((a, b) => a.requests - b.requests || VARIANTS.indexOf(a.variant) - VARIANTS.indexOf(b.variant));
 }
 
 export function renderReliabilityMarkdown(rows: ReliabilityRow[]): string[] {
@@ -150,7 +140,7 @@ export function renderSummaryMarkdown(summary: Summary, run: RunInfo): string {
   lines.push('');
   lines.push(
     `Run ${run.runId}; ${run.machine.cpuModel}, ${run.machine.cores} cores, ${run.machine.memoryGiB} GiB; Node ${run.versions.node}; ` +
-      `MongoDB: ${run.database.engine} ${run.database.version}; SMTP sink latency ${s.smtp.latency}` +
+      `MongoDB: ${run.database.engine} ${run.database.version}; SMTP sink latency ${describeLatency(s.smtp.latency)}` +
       `${s.smtp.maxConnections ? `, max ${s.smtp.maxConnections} connections` : ''}; transport ${s.transport.mode}` +
       `${s.transport.mode === 'pooled' ? ` (${s.transport.maxConnections} connections)` : ''}; scrypt cost 2^${s.hashCost}${s.hashCost === 0 ? ' (off)' : ''}; ` +
       `${s.durationSec} s windows${s.quick ? ' (--quick)' : ''}; ${s.connection} connections; git ${run.git.commit?.slice(0, 10) ?? 'unknown'}${run.git.dirty ? ' (dirty)' : ''}.`,
@@ -168,7 +158,7 @@ export function renderSummaryMarkdown(summary: Summary, run: RunInfo): string {
     lines.push('|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---|---|');
     for (const r of rows) {
       const range = r.avgFromSendRangeMs ? ` (${n(r.avgFromSendRangeMs[0])}–${n(r.avgFromSendRangeMs[1])})` : '';
-      const mails = r.variant === 'no-email' ? '–' : `${r.emailsDelivered} / ${r.emailsExpected} / ${r.emailsLost}${r.emailsDuplicated ? ` (${r.emailsDuplicated})` : ''}`;
+      const mails = !variantFacts(r.variant).sendsMail ? '–' : `${r.emailsDelivered} / ${r.emailsExpected} / ${r.emailsLost}${r.emailsDuplicated ? ` (${r.emailsDuplicated})` : ''}`;
       lines.push(
         `| ${r.variant} | ${n(r.avgFromSendMs)}${range} | ${n(r.avgFromIntendedMs)} | ${n(r.p50Ms)} | ${n(r.p99Ms)} | ${n(r.maxMs)} | ${r.errors} | ${mails} | ` +
           `${n(r.deliveryLagP99Ms)} | ${r.backlogMax} | ${n(r.drainSec, 1)} | ${r.valid ? 'yes' : r.failed ? 'FAILED' : 'no'} | ${r.reference ? `${r.reference.label} ${r.reference.avgMs}` : ''} |`,

@@ -1,7 +1,8 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { TRANSPORTS, VARIANTS } from '@mailbench/target-api/contract';
 import { applyOverrides, parseBenchArgs } from '../src/args.ts';
 import { resolveOutDir } from '../src/out-dir.ts';
 import { planCells, estimateCellSec } from '../src/run.ts';
@@ -10,7 +11,7 @@ import { applyQuick, listScenarios, loadScenario, REPO_ROOT } from '../src/scena
 describe('pnpm bench flags', () => {
   it('has defaults', () => {
     const a = parseBenchArgs([]);
-    expect(a).toMatchObject({ help: false, scenario: 'default', out: null, mongo: 'auto', mongoUri: null, quick: false, overrides: {} });
+    expect(a).toMatchObject({ help: false, scenario: 'default', out: null, mongoEngine: 'auto', mongoUri: null, quick: false, overrides: {} });
   });
 
   it('parses every flag (after the -- pnpm passes)', () => {
@@ -22,14 +23,14 @@ describe('pnpm bench flags', () => {
     expect(a).toMatchObject({
       scenario: 'delay-500ms',
       out: 'x',
-      mongo: 'standin',
+      mongoEngine: 'standin',
       mongoUri: 'mongodb://h',
       quick: true,
       overrides: {
         variants: ['inline', 'outbox'],
         requests: [750, 800],
         durationSec: 30,
-        smtpLatency: 'lognormal:200ms,2s',
+        smtpLatency: { kind: 'lognormal', medianMs: 200, p99Ms: 2000 },
         repeats: 3,
         hashCost: 0,
         connection: 'keep-alive',
@@ -43,6 +44,7 @@ describe('pnpm bench flags', () => {
     expect(() => parseBenchArgs(['--requests', '750,lots'])).toThrow(/--requests must be a whole number/);
     expect(() => parseBenchArgs(['--duration', 'forever'])).toThrow(/--duration must be a positive duration/);
     expect(() => parseBenchArgs(['--smtp-latency', 'pareto:1'])).toThrow(/unknown distribution "pareto"/);
+    expect(() => parseBenchArgs(['--smtp-latency', 'uniform:300ms-100ms'])).toThrow(/--smtp-latency\.maxMs.*must be >= minMs/);
     expect(() => parseBenchArgs(['--repeats', '0'])).toThrow(/--repeats must be a whole number >= 1/);
     expect(() => parseBenchArgs(['--mongo', 'postgres'])).toThrow(/--mongo must be one of auto, mongod, standin/);
     expect(() => parseBenchArgs(['--hash-cost', '1'])).toThrow(/--hash-cost must be 0 \(off\) or 2-20/);
@@ -55,8 +57,13 @@ describe('pnpm bench flags', () => {
   it('lets flags override the scenario', () => {
     const base = loadScenario('default');
     const s = applyOverrides(base, parseBenchArgs(['--variants', 'inline', '--requests', '100', '--smtp-latency', '500ms', '--capacity']).overrides);
-    expect(s).toMatchObject({ variants: ['inline'], requests: [100], smtp: { latency: '500ms' }, capacity: { enabled: true } });
-    expect(base.smtp.latency).toBe('0ms'); // the loaded scenario is not mutated
+    expect(s).toMatchObject({ variants: ['inline'], requests: [100], smtp: { latency: { kind: 'fixed', ms: 500 } }, capacity: { enabled: true } });
+    expect(base.smtp.latency).toEqual({ kind: 'fixed', ms: 0 }); // the loaded scenario is not mutated
+  });
+
+  it('reads a bare --duration as seconds', () => {
+    expect(parseBenchArgs(['--duration', '10']).overrides.durationSec).toBe(10);
+    expect(parseBenchArgs(['--duration', '1500ms']).overrides.durationSec).toBe(1.5);
   });
 
   it('--quick keeps the arrival rates and shortens the windows', () => {
@@ -90,7 +97,13 @@ describe('scenarios', () => {
     expect(names).toEqual(expect.arrayContaining(['default', 'delay-500ms', 'slow-provider', 'saturation', 'smoke']));
     for (const name of names) expect(() => loadScenario(name)).not.toThrow();
     expect(loadScenario('default')).toMatchObject({ requests: [750, 800, 850, 1000], durationSec: 60, hashCost: 14, variants: ['no-email', 'inline', 'background', 'worker-pool', 'outbox'] });
-    expect(loadScenario('delay-500ms').smtp.latency).toBe('500ms');
+    expect(loadScenario('delay-500ms').smtp.latency).toEqual({ kind: 'fixed', ms: 500 });
+  });
+
+  it('lists the same variants and transports as the API contract', () => {
+    const schema = JSON.parse(readFileSync(path.join(REPO_ROOT, 'packages/runner/schema/scenario.schema.json'), 'utf8'));
+    expect(schema.properties.variants.items.enum).toEqual(VARIANTS);
+    expect(schema.properties.transport.properties.mode.enum).toEqual([...TRANSPORTS]);
   });
 
   it('reports invalid scenarios naming the field and the file', () => {
@@ -110,6 +123,10 @@ describe('scenarios', () => {
     write('broken', '{ "variants": [');
     expect(() => loadScenario('broken', dir)).toThrow(/broken\.json is not valid JSON/);
     expect(() => loadScenario('absent', dir)).toThrow(/no scenario "absent".*available: .*ok/);
-    expect(() => loadScenario('../etc/passwd', dir)).toThrow(/not valid/);
+    expect(() => loadScenario('no such name!', dir)).toThrow(/not valid/);
+    // A path is read as a file, named after it; the recorded (parsed) latency form loads too.
+    write('recorded', { ...good, smtp: { latency: { kind: 'uniform', minMs: 10, maxMs: 20 } } });
+    expect(loadScenario(path.join(dir, 'recorded.json'))).toMatchObject({ name: 'recorded', smtp: { latency: { kind: 'uniform', minMs: 10, maxMs: 20 } } });
+    expect(() => loadScenario(path.join(dir, 'nowhere.json'))).toThrow(/no scenario .*nowhere\.json/);
   });
 });

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
+import { listScenarios } from '../src/scenario.ts';
 
 const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
 const SCHEMA = JSON.parse(readFileSync(fileURLToPath(new URL('../schema/results.schema.json', import.meta.url)), 'utf8'));
@@ -72,6 +73,8 @@ describe('pnpm bench, end to end', () => {
     for (const flag of ['--scenario', '--variants', '--requests', '--duration', '--smtp-latency', '--repeats', '--out', '--mongo', '--mongo-uri', '--capacity', '--quick']) {
       expect(help.stdout).toContain(flag);
     }
+    // Every scenario of scenarios/, each with its description.
+    for (const name of listScenarios()) expect(help.stdout).toMatch(new RegExp(`^  ${name} +\\S`, 'm'));
     const bad = spawnSync(process.execPath, ['--import', 'tsx', CLI, '--variants', 'inline,pigeon'], { encoding: 'utf8' });
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain('unknown variant "pigeon"');

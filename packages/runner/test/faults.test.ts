@@ -7,9 +7,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MongoClient } from 'mongodb';
 import { startMongo, type MongoHandle } from '@mailbench/mongo';
 import { startSmtpSink, type SmtpSinkOptions } from '@mailbench/smtp-sink';
-import { badInputKind, runCell } from '../src/cell.ts';
+import { runCell } from '../src/cell.ts';
+import { badInputKind } from '../src/requests.ts';
 import type { CellResult } from '../src/results.ts';
-import { loadScenario, type Scenario, type VariantName } from '../src/scenario.ts';
+import type { Variant } from '@mailbench/target-api/contract';
+import { loadScenario, type Scenario } from '../src/scenario.ts';
 
 let mongo: MongoHandle;
 let client: MongoClient;
@@ -24,13 +26,13 @@ afterAll(async () => {
 });
 
 let cellCounter = 0;
-async function cell(variant: VariantName, overrides: Partial<Scenario>, sinkOptions: SmtpSinkOptions, requests = 40): Promise<CellResult> {
+async function cell(variant: Variant, overrides: Partial<Scenario>, sinkOptions: SmtpSinkOptions, requests = 40): Promise<CellResult> {
   const base = loadScenario('smoke');
   const scenario: Scenario = { ...base, durationSec: 4, warmup: { requests: 0, durationSec: 1 }, drainTimeoutSec: 30, ...overrides };
   const sink = await startSmtpSink(sinkOptions);
   try {
     return await runCell(
-      { runId: `faults${process.pid}x${cellCounter++}`, scenario, mongoUri: mongo.uri, mongo: client, sink, signal: new AbortController().signal, onProgress: () => {}, onServer: () => {} },
+      { runId: `faults${process.pid}x${cellCounter++}`, scenario, mongoUri: mongo.uri, client, sink, signal: new AbortController().signal, onProgress: () => {}, onServer: () => {} },
       { index: 0, variant, requests, repeat: 1 },
     );
   } finally {
@@ -121,7 +123,7 @@ describe('the runner\'s own faults', () => {
           runId: `nostart${process.pid}`,
           scenario: { ...base, durationSec: 1, warmup: { requests: 0, durationSec: 1 } },
           mongoUri: 'mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=500',
-          mongo: client,
+          client,
           sink,
           signal: new AbortController().signal,
           onProgress: () => {},

@@ -1,0 +1,23 @@
+/**
+ * How each variant is shown: its colour in charts and what the original experiment measured for
+ * the same strategy. One entry per variant of the registry (a missing one is a compile error).
+ */
+import type { Variant } from '@mailbench/target-api/contract';
+
+/** The original experiment's average response times in ms, by request count (60 s ramp-up). */
+type ReferenceAverages = Partial<Record<number, number>>;
+
+export interface VariantPresentation {
+  /** Chart colour. */
+  color: string;
+  /** What the original experiment called the same strategy; null where it had none. */
+  reference: { label: string; noDelay: ReferenceAverages; delay500ms: ReferenceAverages } | null;
+}
+
+export const VARIANT_PRESENTATION = {
+  'no-email': { color: '#7f7f7f', reference: { label: 'no mail', noDelay: { 800: 294, 850: 537 }, delay500ms: {} } },
+  inline: { color: '#d62728', reference: { label: 'blocking', noDelay: { 750: 443, 800: 790 }, delay500ms: { 750: 1863 } } },
+  background: { color: '#1f77b4', reference: { label: 'background thread', noDelay: { 750: 307, 800: 662, 850: 2026 }, delay500ms: {} } },
+  'worker-pool': { color: '#9467bd', reference: null },
+  outbox: { color: '#2ca02c', reference: null },
+} satisfies Record<Variant, VariantPresentation>;
