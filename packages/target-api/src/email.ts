@@ -55,28 +55,24 @@ export function createMailTransport(smtp: SmtpOptions): Transporter {
   return nodemailer.createTransport(common);
 }
 
-export type SendOutcome = { ok: true } | { ok: false; temporary: boolean; code: number | null; message: string };
+export type SendOutcome =
+  | { ok: true }
+  | {
+      ok: false;
+      temporary: boolean;
+      code: number | null;
+      message: string;
+      /** True when the send was given up before it reached the transport: it will never be delivered. */
+      cancelled: boolean;
+    };
 
-/** Sends with an overall time limit; classifies failures as temporary (4xx, network) or permanent (5xx). */
-export async function sendWithTimeout(transport: Transporter, message: MailMessage, timeoutMs: number): Promise<SendOutcome> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<SendOutcome>((resolve) => {
-    timer = setTimeout(() => resolve({ ok: false, temporary: true, code: null, message: `send timed out after ${timeoutMs} ms` }), timeoutMs);
-  });
-  try {
-    return await Promise.race([
-      transport.sendMail(message).then(
-        (): SendOutcome => ({ ok: true }),
-        (err: Error & { responseCode?: number }): SendOutcome => ({
-          ok: false,
-          temporary: err.responseCode === undefined || err.responseCode < 500,
-          code: err.responseCode ?? null,
-          message: err.message,
-        }),
-      ),
-      timeout,
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
+/** A transport's error as an outcome: 4xx and network errors are temporary, 5xx permanent. */
+export function outcomeOfError(err: Error & { responseCode?: number }): SendOutcome {
+  return {
+    ok: false,
+    temporary: err.responseCode === undefined || err.responseCode < 500,
+    code: err.responseCode ?? null,
+    message: err.message,
+    cancelled: false,
+  };
 }

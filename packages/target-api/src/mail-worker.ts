@@ -1,17 +1,24 @@
-/** A piscina worker: each thread owns one SMTP transport and sends the messages it is handed. */
+/**
+ * A piscina worker: each thread owns one SMTP transport behind its own gate and sends the
+ * messages it is handed. A task ends when the transport has settled, so the main thread counts
+ * a message in flight for as long as it really is.
+ */
 import { workerData } from 'node:worker_threads';
-import type { Transporter } from 'nodemailer';
-import { createMailTransport, sendWithTimeout, type MailMessage, type SendOutcome } from './email.ts';
 import type { SmtpOptions } from './contract/options.ts';
+import { createMailTransport, type MailMessage, type SendOutcome } from './email.ts';
+import { createMailQueue, type MailQueue } from './mail-queue.ts';
 
-let transport: Transporter | undefined;
+const smtp = (workerData as { smtp: SmtpOptions }).smtp;
+let queue: MailQueue | undefined;
 
 export interface MailTask {
   message: MailMessage;
 }
 
 export default async function sendMail(task: MailTask): Promise<SendOutcome> {
-  const smtp = (workerData as { smtp: SmtpOptions }).smtp;
-  transport ??= createMailTransport(smtp);
-  return sendWithTimeout(transport, task.message, smtp.sendTimeoutMs);
+  if (!queue) {
+    const transport = createMailTransport(smtp);
+    queue = createMailQueue(smtp, () => transport);
+  }
+  return queue.send(task.message, { waitForTransport: true });
 }

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { MongoServerError, ObjectId } from 'mongodb';
 import type { AppOptions } from './contract/options.ts';
-import type { MetricsResponse, ShutdownReport } from './contract/messages.ts';
+import type { MailFailuresResponse, MetricsResponse, ShutdownReport } from './contract/messages.ts';
 import { buildConfirmationMail } from './email.ts';
 import type { Metrics } from './metrics.ts';
 import { hashPassword } from './password.ts';
@@ -84,7 +84,7 @@ export function registerConfirmRoute(app: FastifyInstance): void {
   });
 }
 
-/** GET /healthz and GET /metrics (the contract's MetricsResponse). */
+/** GET /healthz, GET /metrics and GET /mail/failures (the contract's shapes). */
 export function registerOpsRoutes(app: FastifyInstance, options: AppOptions, metrics: Metrics, shutdown: () => ShutdownReport | null): void {
   app.get('/healthz', async () => ({ status: 'ok', variant: options.variant }));
   app.get('/metrics', async (): Promise<MetricsResponse> => ({
@@ -93,4 +93,5 @@ export function registerOpsRoutes(app: FastifyInstance, options: AppOptions, met
     ...metrics.read(await app.emailStrategy.counters()),
     shutdown: shutdown(),
   }));
+  app.get('/mail/failures', async (): Promise<MailFailuresResponse> => ({ failures: await app.emailStrategy.failures() }));
 }

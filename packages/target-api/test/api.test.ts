@@ -95,12 +95,26 @@ describe('when the reply is sent', () => {
     expect(metrics.emails).toMatchObject({ sent: 0, failed: 1 });
   });
 
-  it('inline answers 201 with emailStatus failed when the send times out', async () => {
-    const s = await stack('inline', { latency: 5000 }, { smtp: { sendTimeoutMs: 300 }, drainTimeoutMs: 0 });
+  it('a send past its deadline: cancelled for real while it waits, delivered later once in the transport', async () => {
+    // One connection, 1.5 s per message, a 400 ms deadline: the first send times out inside the
+    // SMTP transaction (it still arrives), the second times out waiting for the connection (never sent).
+    const s = await stack('inline', { latency: 1500 }, { smtp: { sendTimeoutMs: 400, maxConnections: 1 }, drainTimeoutMs: 5000 });
     const started = performance.now();
-    const res = await s.app.inject({ method: 'POST', url: '/api/users', payload: signupBody('timeout') });
-    expect(performance.now() - started).toBeGreaterThanOrEqual(300);
-    expect(res.json().emailStatus).toBe('failed');
+    const replies = await Promise.all(['a', 'b'].map((u) => s.app.inject({ method: 'POST', url: '/api/users', payload: signupBody(u) })));
+    const tookMs = performance.now() - started;
+    expect(tookMs).toBeGreaterThanOrEqual(400);
+    expect(tookMs).toBeLessThan(400 * 3);
+    expect(replies.map((r) => [r.statusCode, r.json().emailStatus])).toEqual([[201, 'failed'], [201, 'failed']]);
+    const failures = (await s.app.inject({ method: 'GET', url: '/mail/failures' })).json().failures as Array<{ id: string; cancelled: boolean }>;
+    expect(failures.map((f) => f.cancelled).sort()).toEqual([false, true]);
+    const inTransport = failures.find((f) => !f.cancelled)!;
+    const cancelled = failures.find((f) => f.cancelled)!;
+    await s.sink.waitFor(1, { timeoutMs: 5000 });
+    // The gate counts the first send in flight until the transport settles: wait for it, then look again.
+    for (let i = 0; i < 50 && (await s.app.inject({ method: 'GET', url: '/metrics' })).json().emails.inFlight > 0; i++) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(s.sink.records().map((r) => r.registrationId)).toEqual([inTransport.id]);
+    expect(s.sink.registrationCounts().has(cancelled.id)).toBe(false);
   });
 });
 

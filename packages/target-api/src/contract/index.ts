@@ -9,5 +9,5 @@ export { DEFAULT_OPTIONS, TRANSPORTS, OptionError, resolveOptions } from './opti
 export type { AppInput, AppOptions, OutboxOptions, SmtpOptions, TransportMode, WorkerPoolOptions } from './options.ts';
 export { DEFAULT_HOST, DEFAULT_PORT, SERVER_HELP, parseServerArgs, toServerArgs } from './flags.ts';
 export type { ServerConfig, ServerLaunch } from './flags.ts';
-export { ContractError, readMetrics, readServerMessage } from './messages.ts';
-export type { MailCounters, MetricsResponse, MetricsSnapshot, ReadyMessage, ServerMessage, ShutdownMessage, ShutdownReport } from './messages.ts';
+export { ContractError, readMailFailures, readMetrics, readServerMessage } from './messages.ts';
+export type { MailCounters, MailFailure, MailFailuresResponse, MetricsResponse, MetricsSnapshot, ReadyMessage, ServerMessage, ShutdownMessage, ShutdownReport } from './messages.ts';

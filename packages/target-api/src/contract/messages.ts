@@ -47,6 +47,21 @@ export interface MetricsSnapshot {
   emails: MailCounters;
 }
 
+/** An e-mail the API reported as failed: it gave up on it (GET /mail/failures). */
+export interface MailFailure {
+  /** The registration (user id), as in the e-mail's X-Registration-Id header. */
+  id: string;
+  to: string;
+  reason: string;
+  /** Given up before it reached the SMTP transport: it can never arrive. */
+  cancelled: boolean;
+}
+
+/** The body of GET /mail/failures. */
+export interface MailFailuresResponse {
+  failures: MailFailure[];
+}
+
 /** The body of GET /metrics. */
 export interface MetricsResponse extends MetricsSnapshot {
   variant: Variant;
@@ -94,4 +109,16 @@ export function readServerMessage(message: unknown): ServerMessage | null {
     return m as unknown as ShutdownMessage;
   }
   return null;
+}
+
+/** Checks a /mail/failures body; throws naming what is missing. */
+export function readMailFailures(body: unknown): MailFailure[] {
+  const failures = (body as { failures?: unknown } | null)?.failures;
+  if (!Array.isArray(failures)) throw new ContractError('/mail/failures has no failures array');
+  for (const f of failures as Array<Record<string, unknown>>) {
+    if (typeof f?.id !== 'string' || typeof f.to !== 'string' || typeof f.cancelled !== 'boolean') {
+      throw new ContractError('/mail/failures has an entry without id, to or cancelled');
+    }
+  }
+  return failures as MailFailure[];
 }

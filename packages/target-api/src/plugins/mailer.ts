@@ -1,22 +1,23 @@
-/** Mailer plugin: the process's SMTP transport, created on first use, closed in onClose. */
+/** Mailer plugin: the process's SMTP transport (created on first use) behind its gate; closed in onClose. */
 import fp from 'fastify-plugin';
 import type { Transporter } from 'nodemailer';
-import { createMailTransport } from '../email.ts';
 import type { SmtpOptions } from '../contract/options.ts';
+import { createMailTransport } from '../email.ts';
+import { createMailQueue, type MailQueue } from '../mail-queue.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
-    mailTransport: () => Transporter;
+    mailQueue: MailQueue;
   }
 }
 
 export const mailerPlugin = fp<{ smtp: SmtpOptions }>(
   async (app, { smtp }) => {
     let transport: Transporter | undefined;
-    app.decorate('mailTransport', () => {
-      transport ??= createMailTransport(smtp);
-      return transport;
-    });
+    app.decorate(
+      'mailQueue',
+      createMailQueue(smtp, () => (transport ??= createMailTransport(smtp))),
+    );
     app.addHook('onClose', async () => {
       transport?.close();
     });

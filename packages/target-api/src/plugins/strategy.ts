@@ -19,7 +19,7 @@ export const strategyPlugin = fp<StrategyPluginOptions>(
     const strategy = strategyFor(options.variant).create({
       options,
       users: app.mongo.users,
-      transport: app.mailTransport,
+      mail: app.mailQueue,
       log: (line) => app.log.warn(line),
     });
     app.decorate('emailStrategy', strategy);

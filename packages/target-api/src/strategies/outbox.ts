@@ -8,7 +8,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Collection, Filter, IndexDescription, UpdateFilter, WithId } from 'mongodb';
 import type { OutboxOptions } from '../contract/options.ts';
-import { sendWithTimeout, type MailMessage } from '../email.ts';
+import type { MailFailure } from '../contract/messages.ts';
+import type { MailMessage } from '../email.ts';
 import { emptyCounters, type EmailStrategy, type StrategyContext, type UserDocument } from './types.ts';
 
 /** The dispatcher's claim query: pending e-mails by due time. */
@@ -63,7 +64,7 @@ async function deliver(ctx: StrategyContext, counters: OutboxCounters, instanceI
   const attempt = mail.attempts + 1;
   const mine = { _id: before._id, 'mail.claimedBy': instanceId, 'mail.state': 'sending' } as Filter<UserDocument>;
   counters.inFlight++;
-  const outcome = await sendWithTimeout(ctx.transport(), mail.message as MailMessage, ctx.options.smtp.sendTimeoutMs);
+  const outcome = await ctx.mail.send(mail.message as MailMessage);
   counters.inFlight--;
   const release = { $unset: { 'mail.leaseUntil': '' } } as const;
   if (outcome.ok) {
@@ -114,7 +115,12 @@ export function createOutboxStrategy(ctx: StrategyContext): EmailStrategy {
     async counters() {
       const queued = await ctx.users.countDocuments({ 'mail.state': 'pending' });
       const { reclaimed: _reclaimed, ...rest } = counters;
-      return { ...rest, queued };
+      // A send past its deadline has freed its sender but may still be in the transport.
+      return { ...rest, queued, inFlight: Math.max(counters.inFlight, ctx.mail.queued + ctx.mail.inFlight) };
+    },
+    async failures(): Promise<MailFailure[]> {
+      const failed = await ctx.users.find({ 'mail.state': 'failed' }, { projection: { email: 1, 'mail.lastError': 1 } }).toArray();
+      return failed.map((u) => ({ id: u._id.toHexString(), to: u.email, reason: u.mail?.lastError ?? 'failed', cancelled: false }));
     },
     async close() {
       stopping = true;

@@ -1,6 +1,6 @@
 /** The three strategies that send from the main thread (or not at all). */
-import { sendWithTimeout, type MailMessage } from '../email.ts';
-import { createSendTracker, drainWithTimeout, emptyCounters, type EmailStrategy, type StrategyContext } from './types.ts';
+import type { MailMessage } from '../email.ts';
+import { createOutcomeLog, createSendTracker, emptyCounters, type EmailStrategy, type StrategyContext } from './types.ts';
 
 /** Baseline: the user is stored, no e-mail is sent. */
 export function createNoEmailStrategy(): EmailStrategy {
@@ -8,34 +8,27 @@ export function createNoEmailStrategy(): EmailStrategy {
     documentFields: () => ({}),
     afterSignup: async () => 'none',
     counters: async () => emptyCounters(),
+    failures: async () => [],
     close: async () => ({ drained: 0, abandoned: 0 }),
   };
 }
 
 /** The reference experiment's "blocking": the reply waits for the SMTP server to accept. */
 export function createInlineStrategy(ctx: StrategyContext): EmailStrategy {
-  const counters = emptyCounters();
-  const pending = new Set<Promise<unknown>>();
+  const log = createOutcomeLog();
   return {
     documentFields: () => ({}),
-    async afterSignup(_registration, message: MailMessage) {
-      counters.inFlight++;
-      const sending = sendWithTimeout(ctx.transport(), message, ctx.options.smtp.sendTimeoutMs);
-      pending.add(sending);
-      const outcome = await sending;
-      pending.delete(sending);
-      counters.inFlight--;
-      if (outcome.ok) {
-        counters.sent++;
-        return 'sent';
-      }
-      counters.failed++;
-      return 'failed';
+    async afterSignup(registration, message: MailMessage) {
+      const outcome = await ctx.mail.send(message);
+      log.record(registration, outcome);
+      return outcome.ok ? 'sent' : 'failed';
     },
-    counters: async () => ({ ...counters }),
+    counters: async () => ({ ...log.counters, queued: ctx.mail.queued, inFlight: ctx.mail.inFlight }),
+    failures: async () => [...log.failures],
     async close() {
-      // fastify has already answered every request; nothing is in flight unless a request timed out.
-      const left = await drainWithTimeout(pending, ctx.options.drainTimeoutMs);
+      // fastify has answered every request; a send can outlive its reply only past its deadline.
+      const left = await ctx.mail.idle(ctx.options.drainTimeoutMs);
+      log.counters.abandoned += left;
       return { drained: 0, abandoned: left };
     },
   };
@@ -43,12 +36,12 @@ export function createInlineStrategy(ctx: StrategyContext): EmailStrategy {
 
 /** The reference experiment's "background thread": reply first, send afterwards on the main thread. */
 export function createBackgroundStrategy(ctx: StrategyContext): EmailStrategy {
-  const sends = createSendTracker(ctx.options.drainTimeoutMs);
+  const sends = createSendTracker(ctx.options.drainTimeoutMs, ctx.mail);
   return {
     documentFields: () => ({}),
-    afterSignup: async (_registration, message: MailMessage) =>
-      sends.track(() => sendWithTimeout(ctx.transport(), message, ctx.options.smtp.sendTimeoutMs)),
-    counters: async () => ({ ...sends.counters }),
+    afterSignup: async (registration, message: MailMessage) => sends.track(registration, () => ctx.mail.send(message)),
+    counters: async () => ({ ...sends.counters, queued: ctx.mail.queued, inFlight: ctx.mail.inFlight }),
+    failures: async () => [...sends.failures],
     close: () => sends.drain(),
   };
 }

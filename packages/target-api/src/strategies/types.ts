@@ -1,21 +1,21 @@
 import type { Collection } from 'mongodb';
-import type { Transporter } from 'nodemailer';
-import type { MailMessage, Registration, SendOutcome } from '../email.ts';
-import type { MailCounters, ShutdownReport } from '../contract/messages.ts';
+import type { MailCounters, MailFailure, ShutdownReport } from '../contract/messages.ts';
 import type { AppOptions } from '../contract/options.ts';
+import type { MailMessage, Registration, SendOutcome } from '../email.ts';
+import type { MailQueue } from '../mail-queue.ts';
 
 /** What the sign-up handler tells the client about the confirmation e-mail. */
 export type EmailStatus = 'none' | 'sent' | 'failed' | 'queued';
 
+export type { ShutdownReport };
+
 export interface StrategyContext {
   options: AppOptions;
   users: Collection<UserDocument>;
-  /** The process-wide transport (one pool), for strategies that send on the main thread. */
-  transport: () => Transporter;
+  /** The process-wide transport behind its gate, for strategies that send on the main thread. */
+  mail: MailQueue;
   log: (line: string) => void;
 }
-
-export type { ShutdownReport };
 
 export interface EmailStrategy {
   /** Extra fields of the user document written at sign-up (the outbox's pending e-mail). */
@@ -23,6 +23,8 @@ export interface EmailStrategy {
   /** Runs after the user is stored; the handler replies when this resolves. */
   afterSignup(registration: Registration, message: MailMessage): Promise<EmailStatus>;
   counters(): Promise<MailCounters>;
+  /** Every e-mail this process gave up on, by registration. */
+  failures(): Promise<MailFailure[]>;
   /** Stops taking work, drains what is in flight up to the drain timeout, reports. */
   close(): Promise<ShutdownReport>;
 }
@@ -63,47 +65,68 @@ export async function drainWithTimeout(pending: Set<Promise<unknown>>, timeoutMs
   return pending.size;
 }
 
-/**
- * In-flight sends of a strategy that replies first and sends afterwards: counts them, and on
- * shutdown drains them up to the timeout, counting what is left as abandoned.
- */
-export function createSendTracker(drainTimeoutMs: number) {
+/** Counts an outcome, and keeps the registration of a failed one for /mail/failures. */
+export function createOutcomeLog() {
   const counters = emptyCounters();
+  const failures: MailFailure[] = [];
+  return {
+    counters,
+    failures,
+    record(registration: Registration, outcome: SendOutcome): void {
+      if (outcome.ok) {
+        counters.sent++;
+        return;
+      }
+      counters.failed++;
+      failures.push({ id: registration.id, to: registration.email, reason: outcome.message, cancelled: outcome.cancelled });
+    },
+  };
+}
+
+/**
+ * In-flight sends of a strategy that replies first and sends afterwards: counts them and their
+ * outcomes; on shutdown drains them (and the gate, when the sends go through one) up to the
+ * timeout, counting what is left as abandoned.
+ */
+export function createSendTracker(drainTimeoutMs: number, gate?: MailQueue) {
+  const log = createOutcomeLog();
   const pending = new Set<Promise<unknown>>();
   let closing = false;
   let drained = false;
+  const unfinished = () => Math.max(pending.size, gate ? gate.queued + gate.inFlight : 0);
   return {
-    counters,
+    counters: log.counters,
+    failures: log.failures,
     /** Starts a send and tracks it; after shutdown began it is refused and counted as abandoned. */
-    track(send: () => Promise<SendOutcome>): 'queued' | 'failed' {
+    track(registration: Registration, send: () => Promise<SendOutcome>): 'queued' | 'failed' {
       if (closing) {
-        counters.abandoned++;
+        log.counters.abandoned++;
         return 'failed';
       }
-      counters.inFlight++;
+      log.counters.inFlight++;
       const tracked: Promise<void> = send()
         .then(
-          (outcome) => {
-            if (outcome.ok) counters.sent++;
-            else counters.failed++;
-          },
-          () => {
+          (outcome) => log.record(registration, outcome),
+          (err: Error) => {
             // A rejection after the drain is a send that never ran: it is already counted as abandoned.
-            if (!drained) counters.failed++;
+            if (!drained) log.record(registration, { ok: false, temporary: true, code: null, message: err.message, cancelled: false });
           },
         )
         .finally(() => {
           pending.delete(tracked);
-          counters.inFlight--;
+          log.counters.inFlight--;
         });
       pending.add(tracked);
       return 'queued';
     },
     async drain(): Promise<ShutdownReport> {
       closing = true;
-      const before = pending.size;
-      const left = await drainWithTimeout(pending, drainTimeoutMs);
-      counters.abandoned += left;
+      const deadline = Date.now() + drainTimeoutMs;
+      const before = unfinished();
+      await drainWithTimeout(pending, drainTimeoutMs);
+      if (gate) await gate.idle(Math.max(0, deadline - Date.now()));
+      const left = unfinished();
+      log.counters.abandoned += left;
       drained = true;
       return { drained: before - left, abandoned: left };
     },

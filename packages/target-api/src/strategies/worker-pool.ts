@@ -1,4 +1,4 @@
-/** Sends from a piscina pool of worker threads, each with its own transport. */
+/** Sends from a piscina pool of worker threads, each with its own transport behind its own gate. */
 import { Piscina } from 'piscina';
 import type { MailMessage, SendOutcome } from '../email.ts';
 import { createSendTracker, type EmailStrategy, type StrategyContext } from './types.ts';
@@ -16,13 +16,14 @@ export function createWorkerPoolStrategy(ctx: StrategyContext): EmailStrategy {
   const sends = createSendTracker(ctx.options.drainTimeoutMs);
   return {
     documentFields: () => ({}),
-    afterSignup: async (_registration, message: MailMessage) => sends.track(() => pool.run({ message }) as Promise<SendOutcome>),
+    afterSignup: async (registration, message: MailMessage) => sends.track(registration, () => pool.run({ message }) as Promise<SendOutcome>),
     async counters() {
       // Tasks waiting for a thread are queued; the rest of those in flight are being sent.
       const counters = sends.counters;
       const queued = Math.min(pool.queueSize, counters.inFlight);
       return { ...counters, queued, inFlight: counters.inFlight - queued };
     },
+    failures: async () => [...sends.failures],
     async close() {
       const report = await sends.drain();
       // destroy() rejects the tasks it never ran; the tracker has counted them as abandoned.
