@@ -68,6 +68,14 @@ async function startServer(): Promise<TestServer> {
 }
 
 describe('runOpenLoop', () => {
+  it('says when it fell behind: 3000 requests due within 100 ms cannot all leave on time', async () => {
+    const server = await startServer();
+    const r = await runOpenLoop({ baseUrl: server.url, count: 3000, durationMs: 100, connection: 'keep-alive', request: () => ({ method: 'GET', path: '/' }) });
+    expect(r.samples.length).toBe(3000);
+    expect(r.dispatchError.p99).toBeGreaterThan(r.behindThresholdMs);
+    expect(r.generatorBehind).toBe(true);
+  });
+
   it('keeps the schedule open: answers taking 1 s do not hold back later requests', async () => {
     const server = await startServer();
     const events: number[] = [];

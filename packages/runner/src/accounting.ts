@@ -1,7 +1,12 @@
-/** What happened to each owed e-mail, from the sink's records and the server's counters. */
+/**
+ * What happened to each owed e-mail, per registration: one outcome at the sink (arrived or not)
+ * and one at the server (reported failed or not) give exactly one of delivered, reported failed,
+ * failed-but-delivered-later, lost. The four add up to what was owed; duplicates (extra copies),
+ * retries and e-mails for sign-ups that owed none are counted beside them.
+ */
 import { summarize, type OpenLoopResult } from '@mailbench/loadgen';
 import type { SmtpSink } from '@mailbench/smtp-sink';
-import type { MailCounters } from '@mailbench/target-api/contract';
+import type { MailCounters, MailFailure } from '@mailbench/target-api/contract';
 import { indexOfRecipient, owedIndex } from './requests.ts';
 import type { CellResult } from './results.ts';
 
@@ -16,8 +21,8 @@ export function owedRegistrations(run: OpenLoopResult, badInputShare: number | u
   return owed;
 }
 
-/** Request index → when the sink first accepted its e-mail (epoch ms). */
-function firstAcceptances(sink: SmtpSink): Map<number, number> {
+/** Request index → when the sink first accepted its e-mail (epoch ms); measured sign-ups only. */
+export function firstAcceptances(sink: SmtpSink): Map<number, number> {
   const first = new Map<number, number>();
   for (const r of sink.records()) {
     for (const to of r.recipients) {
@@ -28,45 +33,65 @@ function firstAcceptances(sink: SmtpSink): Map<number, number> {
   return first;
 }
 
+/** The request indexes of the measured sign-ups the server reported as failed. */
+export function failedIndexes(failures: MailFailure[]): Set<number> {
+  const failed = new Set<number>();
+  for (const f of failures) {
+    const i = indexOfRecipient(f.to);
+    if (i !== null) failed.add(i);
+  }
+  return failed;
+}
+
 export interface MailAccountingInput {
   sink: SmtpSink;
   run: OpenLoopResult;
   owed: Set<number>;
   sendsMail: boolean;
+  /** What the serving process reported as failed (a process killed by a crash took its reports with it). */
+  failures: MailFailure[];
   /** The server's counters now, and at the end of the warm-up (null when a crash replaced the process). */
   counters: MailCounters | null;
   warmupCounters: MailCounters | null;
   drainTimedOut: boolean;
 }
 
-/** Fills the cell's e-mail figures: delivered, lost, failed, duplicated, lag, drain time. */
+/** The four disjoint outcomes of the owed e-mails, and the delivery lag of those that arrived. */
+function classify(owed: Set<number>, arrived: Map<number, number>, failed: Set<number>, run: OpenLoopResult) {
+  const outcome = { delivered: 0, failed: 0, failedButDeliveredLater: 0, lost: 0 };
+  const lags: number[] = [];
+  for (const i of owed) {
+    const acceptedAt = arrived.get(i);
+    if (acceptedAt !== undefined) {
+      if (failed.has(i)) outcome.failedButDeliveredLater++;
+      else outcome.delivered++;
+      const sample = run.samples[i];
+      if (sample) lags.push(acceptedAt - (run.t0EpochMs + sample.endMs));
+    } else if (failed.has(i)) outcome.failed++;
+    else outcome.lost++;
+  }
+  return { outcome, lags };
+}
+
+/** Fills the cell's e-mail figures from the sink's records and the server's reports. */
 export function accountEmails(emails: CellResult['emails'], input: MailAccountingInput): void {
   const { sink, run, owed, sendsMail, counters, warmupCounters } = input;
-  const first = firstAcceptances(sink);
-  const lags: number[] = [];
-  let deliveredOwed = 0;
-  for (const i of owed) {
-    const acceptedAt = first.get(i);
-    if (acceptedAt === undefined) continue;
-    deliveredOwed++;
-    const sample = run.samples[i];
-    if (sample) lags.push(acceptedAt - (run.t0EpochMs + sample.endMs));
-  }
+  const arrived = firstAcceptances(sink);
+  const owedNow = sendsMail ? owed : new Set<number>();
+  const { outcome, lags } = classify(owedNow, arrived, failedIndexes(input.failures), run);
   const since = (key: keyof MailCounters) => Math.max(0, (counters?.[key] ?? 0) - (warmupCounters?.[key] ?? 0));
   const stats = sink.stats();
-  emails.expected = sendsMail ? owed.size : 0;
+  emails.expected = owedNow.size;
+  Object.assign(emails, outcome);
+  emails.deliveredNotOwed = [...arrived.keys()].filter((i) => !owedNow.has(i)).length;
   emails.serverCounters = counters ? { ...counters } : null;
-  emails.failed = since('failed');
   emails.retried = since('retried');
-  emails.delivered = stats.registrations;
   emails.duplicated = stats.duplicates;
   emails.unattributed = stats.unattributed;
   emails.rejectedBySink = stats.messages.rejected;
   emails.drainTimedOut = input.drainTimedOut;
-  // Silently lost: owed, never delivered, and not reported failed by the server.
-  emails.lost = sendsMail ? Math.max(0, owed.size - deliveredOwed - emails.failed) : 0;
   emails.deliveryLagMs = lags.length > 0 ? summarize(lags) : null;
-  const lastAcceptance = Math.max(...first.values(), Number.NEGATIVE_INFINITY);
+  const lastAcceptance = Math.max(...arrived.values(), Number.NEGATIVE_INFINITY);
   const scheduleEndEpoch = run.t0EpochMs + run.lastEndMs;
   if (!sendsMail) emails.drainSec = 0;
   else emails.drainSec = owed.size > 0 && !input.drainTimedOut ? round2(Math.max(0, lastAcceptance - scheduleEndEpoch) / 1000) : null;

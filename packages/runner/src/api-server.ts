@@ -6,7 +6,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { request as httpRequest } from 'undici';
 import type { SmtpSink } from '@mailbench/smtp-sink';
-import { readMetrics, readServerMessage, toServerArgs, type MetricsResponse, type ShutdownReport, type Variant } from '@mailbench/target-api/contract';
+import { readMailFailures, readMetrics, readServerMessage, toServerArgs, type MailFailure, type MetricsResponse, type ShutdownReport, type Variant } from '@mailbench/target-api/contract';
 import type { Scenario } from './scenario.ts';
 
 export const API_ENTRY = fileURLToPath(import.meta.resolve('@mailbench/target-api/server'));
@@ -66,20 +66,30 @@ export function apiArgs(scenario: Scenario, variant: Variant, wiring: ApiWiring)
   });
 }
 
-/** GET /metrics, checked against the contract; null when the server does not answer (it may be restarting). */
-export async function fetchMetrics(url: string): Promise<MetricsResponse | null> {
-  let body: unknown;
+/** GET a JSON body; null when the server does not answer (it may be restarting). */
+async function getJson(url: string): Promise<{ body: unknown } | null> {
   try {
-    const res = await httpRequest(`${url}/metrics`, { headersTimeout: 2000, bodyTimeout: 2000 });
+    const res = await httpRequest(url, { headersTimeout: 2000, bodyTimeout: 2000 });
     if (res.statusCode !== 200) {
       await res.body.dump();
       return null;
     }
-    body = await res.body.json();
+    return { body: await res.body.json() };
   } catch {
     return null;
   }
-  return readMetrics(body);
+}
+
+/** GET /metrics, checked against the contract; null when the server does not answer. */
+export async function fetchMetrics(url: string): Promise<MetricsResponse | null> {
+  const got = await getJson(`${url}/metrics`);
+  return got ? readMetrics(got.body) : null;
+}
+
+/** GET /mail/failures: every e-mail the serving process gave up on; null when the server does not answer. */
+export async function fetchMailFailures(url: string): Promise<MailFailure[] | null> {
+  const got = await getJson(`${url}/mail/failures`);
+  return got ? readMailFailures(got.body) : null;
 }
 
 export async function forkApiServer(args: string[], readyTimeoutMs = 30_000): Promise<ApiServer> {

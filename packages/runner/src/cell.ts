@@ -6,11 +6,11 @@ import type { MongoClient } from 'mongodb';
 import { runOpenLoop, type OpenLoopResult, type ProgressEvent } from '@mailbench/loadgen';
 import type { SmtpSink } from '@mailbench/smtp-sink';
 import { variantFacts, type MailCounters, type Variant } from '@mailbench/target-api/contract';
-import { accountEmails, lastAcceptanceEpochMs, owedRegistrations, round2 } from './accounting.ts';
-import { apiArgs, fetchMetrics, ServerStartError, type ApiServer } from './api-server.ts';
+import { accountEmails, failedIndexes, firstAcceptances, lastAcceptanceEpochMs, owedRegistrations, round2 } from './accounting.ts';
+import { apiArgs, fetchMailFailures, fetchMetrics, ServerStartError, type ApiServer } from './api-server.ts';
 import { CellServer } from './cell-server.ts';
 import { openCellWindow, type CellWindow } from './cell-window.ts';
-import { judgeCell } from './judge.ts';
+import { countTimeouts, judgeCell } from './judge.ts';
 import { BAD_INPUT_STATUS, badInputKind, measuredRequest, signupRequest } from './requests.ts';
 import type { CellResult } from './results.ts';
 import { SCHEMA_VERSION } from './results.ts';
@@ -40,18 +40,22 @@ export function dbNameFor(runId: string, spec: CellSpec): string {
 }
 
 /**
- * Waits until `owed` distinct registrations reached the sink, or until nothing is left to come:
- * the server reports no e-mail queued or in flight and the sink has nothing in progress, for a
- * full second (e-mails the server gave up on, or lost, will not arrive). False on timeout.
+ * Waits, bounded, until the server holds no e-mail (none queued, none in a transport), the sink
+ * has none in progress, and every owed registration has either arrived or been reported failed;
+ * or until that quiet has lasted a second with some still missing (they will not come: lost).
+ * False on timeout.
  */
-export async function drain(sink: SmtpSink, url: () => string, owed: number, timeoutMs: number): Promise<boolean> {
+export async function drainOwed(sink: SmtpSink, url: () => string, owed: Set<number>, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   let quietSince: number | null = null;
   while (Date.now() < deadline) {
-    if (sink.stats().registrations >= owed) return true;
     const m = await fetchMetrics(url());
     const idle = m !== null && m.emails.queued === 0 && m.emails.inFlight === 0 && sink.stats().messages.inProgress === 0;
     if (idle) {
+      if (owed.size === 0) return true;
+      const arrived = firstAcceptances(sink);
+      const failed = failedIndexes((await fetchMailFailures(url())) ?? []);
+      if ([...owed].every((i) => arrived.has(i) || failed.has(i))) return true;
       quietSince ??= Date.now();
       if (Date.now() - quietSince >= 1000) return true;
     } else {
@@ -59,7 +63,7 @@ export async function drain(sink: SmtpSink, url: () => string, owed: number, tim
     }
     await new Promise((r) => setTimeout(r, 200));
   }
-  return sink.stats().registrations >= owed;
+  return false;
 }
 
 async function countUsers(client: MongoClient, dbName: string): Promise<number> {
@@ -117,7 +121,7 @@ async function warmUp(ctx: CellContext, server: CellServer, sendsMail: boolean, 
       signal,
     });
     const ok = warm.statusCounts['201'] ?? 0;
-    if (ok > 0 && sendsMail) await drain(ctx.sink, () => server.server.url, ok, s.drainTimeoutSec * 1000);
+    if (ok > 0 && sendsMail) await drainOwed(ctx.sink, () => server.server.url, new Set(), s.drainTimeoutSec * 1000);
     await ctx.sink.waitForIdle({ quietMs: 300, timeoutMs: 30_000 }).catch(() => {});
   }
   // Also resets the server's since-last-read windows (event loop, CPU) before the measurement.
@@ -160,12 +164,14 @@ async function settle(
   const sendsMail = variantFacts(spec.variant).sendsMail;
   const owed = owedRegistrations(run, share);
   let drainTimedOut = false;
-  if (sendsMail && owed.size > 0) drainTimedOut = !(await drain(ctx.sink, () => server.server.url, owed.size, s.drainTimeoutSec * 1000));
+  if (sendsMail && owed.size > 0) drainTimedOut = !(await drainOwed(ctx.sink, () => server.server.url, owed, s.drainTimeoutSec * 1000));
   // A short grace period lets late duplicates show up.
   await new Promise((r) => setTimeout(r, sendsMail ? 500 : 200));
   const counters = (await fetchMetrics(server.server.url))?.emails ?? null;
+  const failures = (await fetchMailFailures(server.server.url)) ?? [];
   // Counters are per process: the warm-up's are subtracted, unless a crash replaced the process.
-  accountEmails(result.emails, { sink: ctx.sink, run, owed, sendsMail, counters, warmupCounters: server.restarted ? null : warmupCounters, drainTimedOut });
+  const warmup = server.restarted ? null : warmupCounters;
+  accountEmails(result.emails, { sink: ctx.sink, run, owed, sendsMail, failures, counters, warmupCounters: warmup, drainTimedOut });
   const smtpUpAt = window.smtpUpAtEpochMs();
   const lastAcceptance = lastAcceptanceEpochMs(ctx.sink);
   if (s.faults.smtpDown && smtpUpAt !== null && lastAcceptance !== null) {
@@ -218,6 +224,7 @@ function fillFromRun(result: CellResult, run: OpenLoopResult, spec: CellSpec): v
     .reduce((a, [, n]) => a + n, 0);
   result.accounting.responses2xx = ok;
   result.errors = spec.requests - ok;
+  result.timeouts = countTimeouts(run.errorCounts);
   result.samples = {
     intendedMs: run.samples.map((x) => round2(x.intendedMs)),
     sentMs: run.samples.map((x) => round2(x.sentMs)),
@@ -252,12 +259,15 @@ function emptyResult(ctx: CellContext, spec: CellSpec, startedAt: string): CellR
     statusCounts: {},
     errorCounts: {},
     errors: 0,
+    timeouts: 0,
     emails: {
       expected: 0,
       delivered: 0,
       lost: 0,
       duplicated: 0,
       failed: 0,
+      failedButDeliveredLater: 0,
+      deliveredNotOwed: 0,
       retried: 0,
       unattributed: 0,
       rejectedBySink: 0,
@@ -273,5 +283,6 @@ function emptyResult(ctx: CellContext, spec: CellSpec, startedAt: string): CellR
     samples: null,
     valid: false,
     reasons: [],
+    findings: [],
   };
 }

@@ -1,40 +1,102 @@
-/** The judgement of a cell: a pure function of the cell and its scenario, usable on stored results. */
+/**
+ * The judgement of a cell: a pure function of the cell and its scenario, used by the run and
+ * by `pnpm report` on stored results. Two kinds of finding:
+ * - measurement: the numbers cannot be trusted (samples missing, generator behind or stalled,
+ *   latency censored by the client's timeout, drain timed out, accounting identities broken):
+ *   the cell is invalid;
+ * - system: the system under test misbehaved (errors, mail lost or failed, duplicates against
+ *   the variant's promise): a result, reported, and the cell stays valid.
+ */
 import { isVariant, variantFacts } from '@mailbench/target-api/contract';
-import type { CellResult } from './results.ts';
+import type { CellResult, Finding } from './results.ts';
 import type { Scenario } from './scenario.ts';
 
 export interface Judgement {
   valid: boolean;
   reasons: string[];
+  findings: Finding[];
 }
 
-/** valid: false, with reasons, whenever the accounting does not add up. */
-export function judgeCell(cell: CellResult, scenario: Pick<Scenario, 'faults'>): Judgement {
-  if (cell.status === 'failed') return { valid: false, reasons: [`cell failed: ${cell.error ?? 'unknown error'}`] };
-  const reasons: string[] = [];
-  if (cell.generatorBehind) reasons.push(`generator behind schedule: dispatch error p99 ${cell.dispatchErrorMs?.p99} ms`);
-  const stray = cell.accounting.usersInDb - cell.accounting.responses2xx;
-  // A crash leaves users whose reply never left the killed process: counted, expected.
-  if (stray !== 0 && !(scenario.faults.crash && stray > 0)) {
-    reasons.push(
-      `${cell.accounting.usersInDb} users stored but ${cell.accounting.responses2xx} 2xx responses` +
-        (stray > 0 ? ' (sign-ups whose reply timed out or failed on the way)' : ''),
-    );
-  }
-  if (isVariant(cell.variant)) reasons.push(...promiseBreaches(cell, cell.variant));
+export type JudgedScenario = Pick<Scenario, 'faults' | 'smtp' | 'behindThresholdMs' | 'stallThresholdMs'>;
+
+/** Error codes of a request that ended at the client's timeout. */
+export const TIMEOUT_CODES = ['ETIMEDOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'] as const;
+
+export function countTimeouts(errorCounts: Record<string, number>): number {
+  return TIMEOUT_CODES.reduce((a, code) => a + (errorCounts[code] ?? 0), 0);
+}
+
+/** A stored cell's timeouts (cells recorded before the field existed: from their error counts). */
+export function timeoutsOf(cell: Pick<CellResult, 'errorCounts'> & { timeouts?: number }): number {
+  return cell.timeouts ?? countTimeouts(cell.errorCounts);
+}
+
+/** Whether the scenario makes mail fail on purpose (then reported failures are its result, not a finding). */
+export function injectsMailFaults(s: JudgedScenario): boolean {
+  return Boolean(s.faults.crash || s.faults.smtpDown) || s.smtp.tempFailRate > 0 || s.smtp.permFailRate > 0 || s.smtp.maxConnections > 0 || s.smtp.maxMessagesPerSec > 0;
+}
+
+export function judgeCell(cell: CellResult, scenario: JudgedScenario): Judgement {
+  const findings: Finding[] =
+    cell.status === 'failed'
+      ? [{ kind: 'measurement', code: 'cell-failed', message: `cell failed: ${cell.error ?? 'unknown error'}` }]
+      : [...measurementFindings(cell, scenario), ...systemFindings(cell, scenario)];
+  return {
+    valid: !findings.some((f) => f.kind === 'measurement'),
+    reasons: findings.map((f) => `${f.kind}: ${f.message}`),
+    findings,
+  };
+}
+
+function measurementFindings(cell: CellResult, s: JudgedScenario): Finding[] {
+  const out: Finding[] = [];
+  const add = (code: string, message: string) => out.push({ kind: 'measurement', code, message });
+  const samples = cell.samples?.status.length ?? 0;
+  if (samples !== cell.requests) add('samples-missing', `${samples} samples for ${cell.requests} scheduled requests`);
+  const dispatch = cell.dispatchErrorMs;
+  if (dispatch && dispatch.p99 > s.behindThresholdMs) add('generator-behind', `generator behind schedule: dispatch error p99 ${dispatch.p99} ms > ${s.behindThresholdMs} ms`);
+  if (dispatch && dispatch.max > s.stallThresholdMs) add('generator-stalled', `generator stalled: a request left ${dispatch.max} ms late (> ${s.stallThresholdMs} ms)`);
+  const timeouts = timeoutsOf(cell);
+  if (timeouts > 0) add('latency-censored', `${timeouts} requests hit the client's timeout: their latency is censored, so mean and percentiles are lower bounds`);
+  const e = cell.emails;
+  if (e.drainTimedOut) add('drain-timed-out', `the drain timed out with ${e.expected - e.delivered - e.failed - (e.failedButDeliveredLater ?? 0)} owed e-mails not accounted for`);
+  const abandoned = cell.server.shutdown?.abandoned ?? 0;
+  if (abandoned > 0 && !e.drainTimedOut) add('shutdown-abandoned', `the server abandoned ${abandoned} e-mails at shutdown after a drain that said it was done`);
+  const outcomes = e.delivered + e.failed + (e.failedButDeliveredLater ?? 0) + e.lost;
+  if (outcomes !== e.expected) add('mail-identity', `e-mail outcomes add up to ${outcomes}, not the ${e.expected} owed`);
+  const answered = Object.values(cell.statusCounts).reduce((a, n) => a + n, 0);
+  const transportErrors = samples - answered;
+  if (samples > 0 && transportErrors < 0) add('status-identity', `${answered} HTTP answers for ${samples} requests`);
+  const a = cell.accounting;
+  if (a.usersInDb < a.responses2xx) add('users-identity', `${a.responses2xx} 2xx answers but only ${a.usersInDb} users stored`);
+  return out;
+}
+
+function systemFindings(cell: CellResult, s: JudgedScenario): Finding[] {
+  const out: Finding[] = [];
+  const add = (code: string, message: string) => out.push({ kind: 'system', code, message });
   const bad = cell.faults?.badInput;
-  if (bad && bad.answeredAsExpected !== bad.sent) {
-    reasons.push(`${bad.sent - bad.answeredAsExpected} of ${bad.sent} bad requests were not answered with their 4xx`);
+  const unexpected = cell.errors - (bad?.answeredAsExpected ?? 0);
+  if (unexpected > 0) add('http-errors', `${unexpected} of ${cell.requests} requests got no 2xx (${describeErrors(cell)})`);
+  if (bad && bad.answeredAsExpected !== bad.sent) add('bad-input', `${bad.sent - bad.answeredAsExpected} of ${bad.sent} bad requests were not answered with their 4xx`);
+  const stray = cell.accounting.usersInDb - cell.accounting.responses2xx;
+  if (stray > 0) add('stray-users', `${stray} users stored without a 2xx reply${s.faults.crash ? ' (the crash killed their replies)' : ''}`);
+  const e = cell.emails;
+  if (e.lost > 0) add('mail-lost', `${e.lost} of ${e.expected} owed e-mails silently lost`);
+  if (e.failed > 0 && !injectsMailFaults(s)) add('mail-failed', `${e.failed} of ${e.expected} owed e-mails reported failed without an injected fault`);
+  if ((e.failedButDeliveredLater ?? 0) > 0) add('mail-failed-delivered', `${e.failedButDeliveredLater} e-mails reported failed but delivered later`);
+  if (isVariant(cell.variant)) {
+    const facts = variantFacts(cell.variant);
+    if (!facts.mayDuplicate && e.duplicated > 0) add('mail-duplicated', `${e.duplicated} duplicate e-mails from a variant that sends each once`);
+    if (!facts.sendsMail && (e.delivered > 0 || e.deliveredNotOwed > 0 || e.duplicated > 0)) add('mail-unexpected', 'e-mails from a variant that sends none');
   }
-  return { valid: reasons.length === 0, reasons };
+  return out;
 }
 
-/** What a variant of the registry promised about its mail, and did not keep. */
-function promiseBreaches(cell: CellResult, variant: Parameters<typeof variantFacts>[0]): string[] {
-  const facts = variantFacts(variant);
-  const reasons: string[] = [];
-  if (facts.promisesDelivery && cell.emails.lost > 0) reasons.push(`${cell.emails.lost} e-mails silently lost by a variant that promises delivery`);
-  if (!facts.mayDuplicate && cell.emails.duplicated > 0) reasons.push(`${cell.emails.duplicated} duplicate e-mails from a variant that sends each once`);
-  if (!facts.sendsMail && cell.emails.delivered > 0) reasons.push(`${cell.emails.delivered} e-mails from a variant that sends none`);
-  return reasons;
+function describeErrors(cell: CellResult): string {
+  const parts = Object.entries(cell.statusCounts)
+    .filter(([code]) => !code.startsWith('2'))
+    .map(([code, n]) => `${code}: ${n}`);
+  for (const [code, n] of Object.entries(cell.errorCounts)) parts.push(`${code}: ${n}`);
+  return parts.join(', ') || 'no answer';
 }

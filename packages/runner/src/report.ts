@@ -12,7 +12,9 @@ import { writeText } from './results.ts';
 import { describeLatency, parseLatency, type LatencySpec } from '@mailbench/smtp-sink';
 import { VARIANTS, variantFacts } from '@mailbench/target-api/contract';
 import { VARIANT_PRESENTATION } from './presentation.ts';
-import { buildSummary } from './summary.ts';
+import { judgeCell } from './judge.ts';
+import { scenarioDefault } from './scenario.ts';
+import { buildSummary, rankingSentence } from './summary.ts';
 
 export interface LoadedRun {
   dir: string;
@@ -31,7 +33,12 @@ export function loadRun(dir: string): LoadedRun {
   // Runs recorded before the latency was stored parsed keep it as text.
   const latency = run.scenario.smtp.latency as LatencySpec | string;
   if (typeof latency === 'string') run.scenario.smtp.latency = parseLatency(latency);
-  const cells = run.cells.map((file) => ({ file, result: JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as CellResult }));
+  // Cells are judged again in memory by today's rules (the files are not rewritten).
+  const judged = { ...run.scenario, stallThresholdMs: run.scenario.stallThresholdMs ?? scenarioDefault('stallThresholdMs') };
+  const cells = run.cells.map((file) => {
+    const result = JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as CellResult;
+    return { file, result: { ...result, ...judgeCell(result, judged) } };
+  });
   const capacity = run.capacity.map((file) => JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as CapacityResult);
   return { dir, run, cells, capacity, summary: buildSummary(run, cells, capacity) };
 }
@@ -215,24 +222,27 @@ function escapeHtml(text: string): string {
 
 function summaryTable(summary: Summary, run: RunInfo): string {
   const out: string[] = [];
-  const n = (v: number | null) => (v === null ? '–' : v.toFixed(0));
+  const n = (v: number | null, censored = false) => (v === null ? '–' : `${censored ? '≥ ' : ''}${v.toFixed(0)}`);
   for (const requests of run.scenario.requests) {
     const rows = summary.rows.filter((r) => r.requests === requests);
     if (rows.length === 0) continue;
     out.push(`<h3>${requests} requests over ${run.scenario.durationSec} s (${(requests / run.scenario.durationSec).toFixed(1)}/s)</h3>`);
     out.push(
       '<table><thead><tr><th>variant</th><th>avg from send</th><th>avg from intended</th><th>p50</th><th>p99</th><th>max</th><th>errors</th>' +
-        '<th>e-mails delivered / expected</th><th>lost</th><th>dup.</th><th>lag p99</th><th>backlog max</th><th>valid</th><th>reference avg (other stack)</th></tr></thead><tbody>',
+        '<th>e-mails delivered / owed</th><th>failed</th><th>lost</th><th>dup.</th><th>lag p99</th><th>backlog max</th><th>valid</th><th>reference avg, ms (other stack)</th></tr></thead><tbody>',
     );
     for (const r of rows) {
+      const c = r.timeouts > 0;
+      const range = r.avgFromSendRangeMs ? ` (${n(r.avgFromSendRangeMs[0])}–${n(r.avgFromSendRangeMs[1])})` : '';
       out.push(
-        `<tr class="${r.valid ? '' : 'invalid'}"><td>${r.variant}</td><td>${n(r.avgFromSendMs)}</td><td>${n(r.avgFromIntendedMs)}</td><td>${n(r.p50Ms)}</td>` +
-          `<td>${n(r.p99Ms)}</td><td>${n(r.maxMs)}</td><td>${r.errors}</td><td>${!variantFacts(r.variant).sendsMail ? '–' : `${r.emailsDelivered} / ${r.emailsExpected}`}</td>` +
-          `<td>${r.emailsLost}</td><td>${r.emailsDuplicated}</td><td>${n(r.deliveryLagP99Ms)}</td><td>${r.backlogMax}</td><td>${r.valid ? 'yes' : 'no'}</td>` +
+        `<tr class="${r.valid ? '' : 'invalid'}"><td>${r.variant}</td><td>${n(r.avgFromSendMs, c)}${range}</td><td>${n(r.avgFromIntendedMs, c)}</td><td>${n(r.p50Ms, c)}</td>` +
+          `<td>${n(r.p99Ms, c)}</td><td>${n(r.maxMs, c)}</td><td>${r.errors}${r.timeouts ? ` (${r.timeouts} timeouts)` : ''}</td><td>${!variantFacts(r.variant).sendsMail ? '–' : `${r.emailsDelivered} / ${r.emailsExpected}`}</td>` +
+          `<td>${r.emailsFailed + r.emailsFailedButDeliveredLater}</td><td>${r.emailsLost}</td><td>${r.emailsDuplicated}</td><td>${n(r.deliveryLagP99Ms)}</td><td>${r.backlogMax}</td><td>${r.valid ? 'yes' : 'no'}</td>` +
           `<td>${r.reference ? `${escapeHtml(r.reference.label)} ${r.reference.avgMs}` : ''}</td></tr>`,
       );
     }
     out.push('</tbody></table>');
+    out.push(`<p class="note">${escapeHtml(rankingSentence(summary.rankings.find((k) => k.requests === requests)))}</p>`);
   }
   return out.join('\n');
 }
@@ -242,14 +252,14 @@ function reliabilityTable(summary: Summary): string {
   const rows = summary.reliability
     .map(
       (r) =>
-        `<tr><td>${r.variant}</td><td>${r.requests}</td><td>${r.expected}</td><td>${r.delivered}</td><td>${r.lost}</td><td>${r.failed}</td>` +
-        `<td>${r.duplicated}</td><td>${r.retried}</td><td>${r.strayUsers}</td><td>${n(r.drainSec)}</td><td>${n(r.crashDownSec)}</td>` +
+        `<tr><td>${r.variant}</td><td>${r.requests}</td><td>${r.expected}</td><td>${r.delivered}</td><td>${r.failed}</td><td>${r.failedButDeliveredLater}</td><td>${r.lost}</td>` +
+        `<td>${r.duplicated}</td><td>${r.deliveredNotOwed}</td><td>${r.retried}</td><td>${r.strayUsers}</td><td>${n(r.drainSec)}</td><td>${n(r.crashDownSec)}</td>` +
         `<td>${n(r.smtpRecoverySec)}</td><td>${r.badInputAnswered ?? '–'}</td></tr>`,
     )
     .join('');
   return (
-    '<p class="note">"lost" is silent: owed for a 201, never delivered, never reported failed. "failed" is reported by the server. "stray users" were stored without a 2xx reply.</p>' +
-    '<table><thead><tr><th>variant</th><th>requests</th><th>e-mails owed</th><th>delivered</th><th>lost</th><th>failed</th><th>duplicated</th><th>retried</th>' +
+    '<p class="note">Each owed e-mail (one per 201) ends in exactly one of: delivered, failed (reported by the server, never arrived), failed but delivered later, lost (never arrived, never reported). "duplicated" counts extra copies, "not owed" e-mails of sign-ups whose reply failed, "stray users" users stored without a 2xx reply.</p>' +
+    '<table><thead><tr><th>variant</th><th>requests</th><th>e-mails owed</th><th>delivered</th><th>failed</th><th>failed, delivered later</th><th>lost</th><th>duplicated</th><th>not owed</th><th>retried</th>' +
     `<th>stray users</th><th>drain s</th><th>crash: API down s</th><th>SMTP down: recovery s</th><th>bad input answered 4xx</th></tr></thead><tbody>${rows}</tbody></table>`
   );
 }
@@ -269,7 +279,7 @@ export async function writeReport(dir: string): Promise<{ html: string; charts: 
   }
   const invalid = summary.invalidCells.length
     ? `<ul>${summary.invalidCells.map((c) => `<li><code>${escapeHtml(c.file)}</code>: ${escapeHtml(c.reasons.join('; '))}</li>`).join('')}</ul>`
-    : '<p>Every cell is valid: users stored = 2xx responses, no e-mail lost or duplicated where the variant promises otherwise, the generator kept its schedule.</p>';
+    : '<p>Every cell is valid: every request has its sample, the generator kept its schedule, no latency was cut off by a timeout, every owed e-mail was accounted for and the accounting adds up.</p>';
   const versions = Object.entries(run.versions)
     .map(([k, v]) => `${escapeHtml(k)} ${escapeHtml(v)}`)
     .join(', ');

@@ -50,15 +50,23 @@ export interface CellResult {
   errorCounts: Record<string, number>;
   /** Requests that did not get a 2xx: HTTP errors plus transport errors and timeouts. */
   errors: number;
+  /** Requests that ended at the client's timeout: their latency is censored (a lower bound). */
+  timeouts: number;
   emails: {
-    /** E-mails owed: one per registration that got a 201. */
+    /** E-mails owed: one per registration that got a 201. The four outcomes below add up to it. */
     expected: number;
+    /** Owed, arrived at the sink, and not reported failed by the server. */
     delivered: number;
-    /** Owed, never delivered, and not reported failed by the server: silently lost. */
+    /** Owed, never arrived, and not reported failed by the server: silently lost. */
     lost: number;
-    duplicated: number;
-    /** E-mails the server reported as failed (gave up on): not delivered, but not silent either. */
+    /** Owed, reported failed by the server (it gave up), and never arrived. */
     failed: number;
+    /** Owed, reported failed by the server, and arrived all the same (a send that timed out inside the SMTP transaction). */
+    failedButDeliveredLater: number;
+    /** Extra copies at the sink beyond the first of a registration. */
+    duplicated: number;
+    /** Measured sign-ups whose e-mail arrived although no 201 owed it (the reply failed or timed out). */
+    deliveredNotOwed: number;
     /** Retries the server made (the outbox retries temporary failures). */
     retried: number;
     unattributed: number;
@@ -87,7 +95,16 @@ export interface CellResult {
   /** Every request, column by column (times in ms since t0, 0.01 ms resolution). */
   samples: { intendedMs: number[]; sentMs: number[]; endMs: number[]; status: number[]; error: Array<string | null> } | null;
   valid: boolean;
+  /** Every finding, tagged with its kind: "measurement: …" makes the cell invalid, "system: …" does not. */
   reasons: string[];
+  findings: Finding[];
+}
+
+/** Something the judge found: the measurement cannot be trusted, or the system misbehaved. */
+export interface Finding {
+  kind: 'measurement' | 'system';
+  code: string;
+  message: string;
 }
 
 export interface CapacityResult {
@@ -132,15 +149,20 @@ export interface SummaryRow {
   variant: Variant;
   requests: number;
   repeats: number;
+  /** Median over the repeats of each cell's figure (the figure itself for one repeat). */
   avgFromSendMs: number | null;
   avgFromIntendedMs: number | null;
   p50Ms: number | null;
   p99Ms: number | null;
   maxMs: number | null;
   errors: number;
+  /** Requests that hit the client's timeout: when > 0 the latency figures are lower bounds. */
+  timeouts: number;
   emailsExpected: number;
   emailsDelivered: number;
   emailsLost: number;
+  emailsFailed: number;
+  emailsFailedButDeliveredLater: number;
   emailsDuplicated: number;
   deliveryLagP99Ms: number | null;
   backlogMax: number;
@@ -159,7 +181,10 @@ export interface ReliabilityRow {
   delivered: number;
   lost: number;
   failed: number;
+  failedButDeliveredLater: number;
   duplicated: number;
+  /** E-mails of sign-ups whose reply failed or timed out (no 201 owed them). */
+  deliveredNotOwed: number;
   retried: number;
   /** Users stored without a 2xx reply (a crash, or replies that timed out). */
   strayUsers: number;
@@ -186,8 +211,21 @@ export interface Summary {
   rows: SummaryRow[];
   capacity: Array<{ variant: Variant; requestsPerSec: number; p99Ms: number | null; errors: number; status: string }>;
   invalidCells: Array<{ file: string; reasons: string[] }>;
+  /** Valid cells with system findings (errors, mail lost or failed, duplicates): results, not flaws. */
+  findings: Array<{ file: string; reasons: string[] }>;
   reliability: ReliabilityRow[];
+  /** Per request count, the variants ordered by avg from send, "~" where repeats cannot tell them apart. */
+  rankings: Ranking[];
   referenceNote: string;
+}
+
+export interface Ranking {
+  requests: number;
+  metric: 'avgFromSendMs';
+  /** Repeats per variant (the smallest n among them). */
+  n: number;
+  /** e.g. "no-email < background ~ outbox < inline"; null when n = 1 (no spread to compare against). */
+  order: string | null;
 }
 
 /** Writes JSON atomically (temp file, then rename): an interrupted run never leaves half a file. */

@@ -29,6 +29,8 @@ export interface Scenario {
   drainTimeoutSec: number;
   /** Dispatch error p99 above which a cell is marked generatorBehind. */
   behindThresholdMs: number;
+  /** Dispatch error of a single request above which the generator counts as stalled. */
+  stallThresholdMs: number;
   capacity: { enabled: boolean; connections: number; durationSec: number };
   faults: Faults;
   /** Set by --quick: windows shortened, rates kept (see applyQuick). */
@@ -60,6 +62,12 @@ function describeError(e: ErrorObject): string {
   if (e.keyword === 'enum') return `${where}: must be one of ${(e.params.allowedValues as unknown[]).map(String).join(', ')}`;
   if (e.keyword === 'required') return `${where}: missing field "${String(e.params.missingProperty)}"`;
   return `${where}: ${e.message ?? 'is invalid'}`;
+}
+
+/** A top-level default of the scenario schema (the one place scenario-level defaults are written). */
+export function scenarioDefault<K extends keyof Scenario>(field: K): Scenario[K] {
+  const schema = JSON.parse(readFileSync(path.join(SCHEMA_DIR, 'scenario.schema.json'), 'utf8')) as { properties: Record<string, { default?: unknown }> };
+  return schema.properties[field]?.default as Scenario[K];
 }
 
 export function listScenarios(dir = SCENARIOS_DIR): string[] {

@@ -2,7 +2,8 @@
 import { describeLatency } from '@mailbench/smtp-sink';
 import { VARIANTS, variantFacts, type Variant } from '@mailbench/target-api/contract';
 import { VARIANT_PRESENTATION, type VariantPresentation } from './presentation.ts';
-import type { CapacityResult, CellResult, ReferenceValue, ReliabilityRow, RunInfo, Summary, SummaryRow } from './results.ts';
+import { timeoutsOf } from './judge.ts';
+import type { CapacityResult, CellResult, Ranking, ReferenceValue, ReliabilityRow, RunInfo, Summary, SummaryRow } from './results.ts';
 import { SCHEMA_VERSION } from './results.ts';
 import type { Scenario } from './scenario.ts';
 
@@ -25,8 +26,12 @@ function referenceFor(scenario: Scenario, variant: Variant, requests: number): R
   return avgMs === undefined ? null : { label: reference.label, avgMs };
 }
 
-function mean(values: number[]): number | null {
-  return values.length === 0 ? null : Math.round((values.reduce((a, b) => a + b, 0) / values.length) * 10) / 10;
+function median(values: number[]): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  const m = sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+  return Math.round(m * 10) / 10;
 }
 
 function maxOf(values: Array<number | null>): number | null {
@@ -47,15 +52,18 @@ export function buildSummary(run: RunInfo, cells: Array<{ file: string; result: 
         variant,
         requests,
         repeats: group.length,
-        avgFromSendMs: mean(sendAvgs),
-        avgFromIntendedMs: mean(ok.map((c) => c.latencyMs!.fromIntended.mean)),
-        p50Ms: mean(ok.map((c) => c.latencyMs!.fromIntended.p50)),
-        p99Ms: mean(ok.map((c) => c.latencyMs!.fromIntended.p99)),
+        avgFromSendMs: median(sendAvgs),
+        avgFromIntendedMs: median(ok.map((c) => c.latencyMs!.fromIntended.mean)),
+        p50Ms: median(ok.map((c) => c.latencyMs!.fromIntended.p50)),
+        p99Ms: median(ok.map((c) => c.latencyMs!.fromIntended.p99)),
         maxMs: maxOf(ok.map((c) => c.latencyMs!.fromIntended.max)),
         errors: ok.reduce((a, c) => a + c.errors, 0),
+        timeouts: ok.reduce((a, c) => a + timeoutsOf(c), 0),
         emailsExpected: ok.reduce((a, c) => a + c.emails.expected, 0),
         emailsDelivered: ok.reduce((a, c) => a + c.emails.delivered, 0),
         emailsLost: ok.reduce((a, c) => a + c.emails.lost, 0),
+        emailsFailed: ok.reduce((a, c) => a + c.emails.failed, 0),
+        emailsFailedButDeliveredLater: ok.reduce((a, c) => a + (c.emails.failedButDeliveredLater ?? 0), 0),
         emailsDuplicated: ok.reduce((a, c) => a + c.emails.duplicated, 0),
         deliveryLagP99Ms: maxOf(ok.map((c) => c.emails.deliveryLagMs?.p99 ?? null)),
         backlogMax: Math.max(0, ...ok.map((c) => c.emails.backlogMax)),
@@ -77,9 +85,30 @@ export function buildSummary(run: RunInfo, cells: Array<{ file: string; result: 
     rows,
     capacity: capacity.map((c) => ({ variant: c.variant, requestsPerSec: c.requestsPerSec, p99Ms: c.latencyMs?.p99 ?? null, errors: c.errors, status: c.status })),
     invalidCells: cells.filter((c) => !c.result.valid).map((c) => ({ file: c.file, reasons: c.result.reasons })),
+    findings: cells.filter((c) => c.result.valid && c.result.reasons.length > 0).map((c) => ({ file: c.file, reasons: c.result.reasons })),
     reliability: reliabilityRows(cells.map((c) => c.result)),
+    rankings: scenario.requests.map((requests) => rankVariants(requests, rows.filter((r) => r.requests === requests))),
     referenceNote: REFERENCE_NOTE,
   };
+}
+
+/**
+ * The variants of one request count ordered by their median avg from send. Neighbours whose
+ * ranges over the repeats overlap are joined by "~": the difference is not detectable with this
+ * many repeats. With one repeat there is no range, and no order is claimed.
+ */
+export function rankVariants(requests: number, rows: SummaryRow[]): Ranking {
+  const ranked = rows.filter((r) => r.avgFromSendMs !== null).sort((a, b) => (a.avgFromSendMs as number) - (b.avgFromSendMs as number));
+  const n = ranked.length === 0 ? 0 : Math.min(...ranked.map((r) => r.repeats - r.failed));
+  if (n < 2) return { requests, metric: 'avgFromSendMs', n, order: null };
+  const range = (r: SummaryRow) => r.avgFromSendRangeMs ?? [r.avgFromSendMs as number, r.avgFromSendMs as number];
+  let order = ranked[0]?.variant ?? '';
+  for (let k = 1; k < ranked.length; k++) {
+    const [, prevMax] = range(ranked[k - 1] as SummaryRow);
+    const [min] = range(ranked[k] as SummaryRow);
+    order += `${min <= prevMax ? ' ~ ' : ' < '}${(ranked[k] as SummaryRow).variant}`;
+  }
+  return { requests, metric: 'avgFromSendMs', n, order };
 }
 
 /** Per variant and request count, summed over repeats: what happened to the mail. */
@@ -99,7 +128,9 @@ export function reliabilityRows(cells: CellResult[]): ReliabilityRow[] {
       delivered: sum((c) => c.emails.delivered),
       lost: sum((c) => c.emails.lost),
       failed: sum((c) => c.emails.failed ?? 0),
+      failedButDeliveredLater: sum((c) => c.emails.failedButDeliveredLater ?? 0),
       duplicated: sum((c) => c.emails.duplicated),
+      deliveredNotOwed: sum((c) => c.emails.deliveredNotOwed ?? 0),
       retried: sum((c) => c.emails.retried ?? 0),
       strayUsers: sum((c) => Math.max(0, c.accounting.usersInDb - c.accounting.responses2xx)),
       drainSec: maxOf(group.map((c) => c.emails.drainSec)),
@@ -115,14 +146,14 @@ export function renderReliabilityMarkdown(rows: ReliabilityRow[]): string[] {
   const lines = [
     '## Reliability: what happened to the mail',
     '',
-    '"lost" is silent: owed for a 201, never delivered, never reported failed. "failed" is reported by the server (it gave up). "stray users" were stored without a 2xx reply.',
+    'Each owed e-mail (one per 201) ends in exactly one of: delivered, failed (the server reported it failed and it never arrived), failed but delivered later (reported failed, arrived all the same), lost (never arrived, never reported: silent). "duplicated" counts extra copies; "not owed" counts e-mails of sign-ups whose reply failed; "stray users" were stored without a 2xx reply.',
     '',
-    '| variant | requests | e-mails owed | delivered | lost | failed | duplicated | retried | stray users | drain s | crash: API down s | SMTP down: recovery s | bad input answered 4xx |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+    '| variant | requests | e-mails owed | delivered | failed | failed, delivered later | lost | duplicated | not owed | retried | stray users | drain s | crash: API down s | SMTP down: recovery s | bad input answered 4xx |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
   ];
   for (const r of rows) {
     lines.push(
-      `| ${r.variant} | ${r.requests} | ${r.expected} | ${r.delivered} | ${r.lost} | ${r.failed} | ${r.duplicated} | ${r.retried} | ${r.strayUsers} | ` +
+      `| ${r.variant} | ${r.requests} | ${r.expected} | ${r.delivered} | ${r.failed} | ${r.failedButDeliveredLater} | ${r.lost} | ${r.duplicated} | ${r.deliveredNotOwed} | ${r.retried} | ${r.strayUsers} | ` +
         `${n(r.drainSec, 1)} | ${n(r.crashDownSec, 1)} | ${n(r.smtpRecoverySec, 1)} | ${r.badInputAnswered ?? '–'} |`,
     );
   }
@@ -131,6 +162,55 @@ export function renderReliabilityMarkdown(rows: ReliabilityRow[]): string[] {
 
 const n = (v: number | null, digits = 0) => (v === null ? '–' : v.toFixed(digits));
 
+function renderRunLine(run: RunInfo): string {
+  const s = run.scenario;
+  return (
+    `Run ${run.runId}; ${run.machine.cpuModel}, ${run.machine.cores} cores, ${run.machine.memoryGiB} GiB; Node ${run.versions.node}; ` +
+    `MongoDB: ${run.database.engine} ${run.database.version}; SMTP sink latency ${describeLatency(s.smtp.latency)}` +
+    `${s.smtp.maxConnections ? `, max ${s.smtp.maxConnections} connections` : ''}; transport ${s.transport.mode}` +
+    `${s.transport.mode === 'pooled' ? ` (${s.transport.maxConnections} connections)` : ''}; scrypt cost 2^${s.hashCost}${s.hashCost === 0 ? ' (off)' : ''}; ` +
+    `${s.durationSec} s windows${s.quick ? ' (--quick)' : ''}${s.repeats > 1 ? `, ${s.repeats} interleaved repeats` : ''}; ${s.connection} connections; ` +
+    `git ${run.git.commit?.slice(0, 10) ?? 'unknown'}${run.git.dirty ? ' (dirty)' : ''}.`
+  );
+}
+
+/** "≥" before a latency that timeouts censored: the true value is at least this. */
+function latency(v: number | null, censored: boolean): string {
+  return v === null ? '–' : `${censored ? '≥ ' : ''}${v.toFixed(0)}`;
+}
+
+export function rankingSentence(ranking: Ranking | undefined): string {
+  if (!ranking || ranking.order === null) {
+    return 'One repeat: no spread to compare against, so the variants are not ranked (run with --repeats 3 to rank them).';
+  }
+  return `Ranked by avg from send (n = ${ranking.n} repeats each; "~": their ranges overlap, a difference not detectable with n = ${ranking.n}): ${ranking.order}.`;
+}
+
+function renderRequestTable(summary: Summary, s: Scenario, requests: number): string[] {
+  const rows = summary.rows.filter((r) => r.requests === requests);
+  if (rows.length === 0) return [];
+  const lines = [
+    '',
+    `## ${requests} requests over ${s.durationSec} s (${(requests / s.durationSec).toFixed(1)}/s)`,
+    '',
+    '| variant | avg from send | avg from intended | p50 | p99 | max | errors | e-mails delivered / owed (failed, lost, dup.) | delivery lag p99 | backlog max | drain s | valid | reference avg, ms (other stack) |',
+    '|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---|---|',
+  ];
+  for (const r of rows) {
+    const c = r.timeouts > 0;
+    const range = r.avgFromSendRangeMs ? ` (${n(r.avgFromSendRangeMs[0])}–${n(r.avgFromSendRangeMs[1])})` : '';
+    const failed = r.emailsFailed + r.emailsFailedButDeliveredLater;
+    const mails = !variantFacts(r.variant).sendsMail ? '–' : `${r.emailsDelivered} / ${r.emailsExpected} (${failed}, ${r.emailsLost}, ${r.emailsDuplicated})`;
+    const errors = `${r.errors}${r.timeouts ? `, ${r.timeouts} timeouts` : ''}`;
+    lines.push(
+      `| ${r.variant} | ${latency(r.avgFromSendMs, c)}${range} | ${latency(r.avgFromIntendedMs, c)} | ${latency(r.p50Ms, c)} | ${latency(r.p99Ms, c)} | ${latency(r.maxMs, c)} | ${errors} | ${mails} | ` +
+        `${n(r.deliveryLagP99Ms)} | ${r.backlogMax} | ${n(r.drainSec, 1)} | ${r.valid ? 'yes' : r.failed ? 'FAILED' : 'no'} | ${r.reference ? `${r.reference.label} ${r.reference.avgMs}` : ''} |`,
+    );
+  }
+  lines.push('', rankingSentence(summary.rankings?.find((k) => k.requests === requests)));
+  return lines;
+}
+
 export function renderSummaryMarkdown(summary: Summary, run: RunInfo): string {
   const s = run.scenario;
   const lines: string[] = [];
@@ -138,33 +218,11 @@ export function renderSummaryMarkdown(summary: Summary, run: RunInfo): string {
   lines.push('');
   lines.push(`${s.description}`);
   lines.push('');
-  lines.push(
-    `Run ${run.runId}; ${run.machine.cpuModel}, ${run.machine.cores} cores, ${run.machine.memoryGiB} GiB; Node ${run.versions.node}; ` +
-      `MongoDB: ${run.database.engine} ${run.database.version}; SMTP sink latency ${describeLatency(s.smtp.latency)}` +
-      `${s.smtp.maxConnections ? `, max ${s.smtp.maxConnections} connections` : ''}; transport ${s.transport.mode}` +
-      `${s.transport.mode === 'pooled' ? ` (${s.transport.maxConnections} connections)` : ''}; scrypt cost 2^${s.hashCost}${s.hashCost === 0 ? ' (off)' : ''}; ` +
-      `${s.durationSec} s windows${s.quick ? ' (--quick)' : ''}; ${s.connection} connections; git ${run.git.commit?.slice(0, 10) ?? 'unknown'}${run.git.dirty ? ' (dirty)' : ''}.`,
-  );
+  lines.push(renderRunLine(run));
   lines.push('');
-  lines.push('Latency in ms. "from send" is what JMeter reports (elapsed); "from intended" starts when the request was due, so a slow server cannot hide queueing (p50/p99/max are from intended).');
-  lines.push('E-mails: "delivered" counts every registration whose e-mail reached the sink (also sign-ups whose reply timed out), "owed" the 201 responses, "lost" the owed ones neither delivered nor reported failed.');
-  for (const requests of s.requests) {
-    const rows = summary.rows.filter((r) => r.requests === requests);
-    if (rows.length === 0) continue;
-    lines.push('');
-    lines.push(`## ${requests} requests over ${s.durationSec} s (${(requests / s.durationSec).toFixed(1)}/s)`);
-    lines.push('');
-    lines.push('| variant | avg from send | avg from intended | p50 | p99 | max | errors | e-mails delivered / owed / lost (dup.) | delivery lag p99 | backlog max | drain s | valid | reference avg (other stack) |');
-    lines.push('|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---|---|');
-    for (const r of rows) {
-      const range = r.avgFromSendRangeMs ? ` (${n(r.avgFromSendRangeMs[0])}–${n(r.avgFromSendRangeMs[1])})` : '';
-      const mails = !variantFacts(r.variant).sendsMail ? '–' : `${r.emailsDelivered} / ${r.emailsExpected} / ${r.emailsLost}${r.emailsDuplicated ? ` (${r.emailsDuplicated})` : ''}`;
-      lines.push(
-        `| ${r.variant} | ${n(r.avgFromSendMs)}${range} | ${n(r.avgFromIntendedMs)} | ${n(r.p50Ms)} | ${n(r.p99Ms)} | ${n(r.maxMs)} | ${r.errors} | ${mails} | ` +
-          `${n(r.deliveryLagP99Ms)} | ${r.backlogMax} | ${n(r.drainSec, 1)} | ${r.valid ? 'yes' : r.failed ? 'FAILED' : 'no'} | ${r.reference ? `${r.reference.label} ${r.reference.avgMs}` : ''} |`,
-      );
-    }
-  }
+  lines.push('Latency in ms: the median over the repeats, with their range in brackets. "from send" is what JMeter reports (elapsed); "from intended" starts when the request was due, so a slow server cannot hide queueing (p50/p99/max are from intended). "≥": some requests hit the client\'s timeout, so the figure is a lower bound.');
+  lines.push('E-mails: one is owed per 201; "delivered" arrived and was not reported failed; "failed" the server reported failed (some may have arrived later); "lost" neither arrived nor was reported.');
+  for (const requests of s.requests) lines.push(...renderRequestTable(summary, s, requests));
   if (summary.reliability.length > 0) {
     lines.push('');
     lines.push(...renderReliabilityMarkdown(summary.reliability));
@@ -177,9 +235,17 @@ export function renderSummaryMarkdown(summary: Summary, run: RunInfo): string {
     lines.push('|---|---:|---:|---:|---|');
     for (const c of summary.capacity) lines.push(`| ${c.variant} | ${c.requestsPerSec.toFixed(1)} | ${n(c.p99Ms)} | ${c.errors} | ${c.status} |`);
   }
+  if (summary.findings.length > 0) {
+    lines.push('');
+    lines.push('## What the system did (valid cells)');
+    lines.push('');
+    for (const c of summary.findings) lines.push(`- \`${c.file}\`: ${c.reasons.join('; ')}`);
+  }
   if (summary.invalidCells.length > 0) {
     lines.push('');
     lines.push('## Invalid cells');
+    lines.push('');
+    lines.push('A "measurement:" reason means the figures of that cell cannot be trusted; "system:" findings are results.');
     lines.push('');
     for (const c of summary.invalidCells) lines.push(`- \`${c.file}\`: ${c.reasons.join('; ')}`);
   }

@@ -1,0 +1,137 @@
+/**
+ * judgeCell on stored data: a good cell recorded by `pnpm bench` (fixtures/), and each bad case
+ * built from it. Measurement findings make a cell invalid; system findings are results.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { judgeCell } from '../src/judge.ts';
+import type { CellResult, SummaryRow } from '../src/results.ts';
+import type { Scenario } from '../src/scenario.ts';
+import { rankVariants } from '../src/summary.ts';
+
+const fixture = (name: string) => JSON.parse(readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8'));
+const GOOD: CellResult = fixture('good-inline-cell.json');
+const SCENARIO: Scenario = fixture('good-cell-scenario.json');
+
+/** A deep copy of the good cell with some fields changed. */
+function cell(change: (c: CellResult) => void): CellResult {
+  const c = structuredClone(GOOD);
+  change(c);
+  return c;
+}
+
+function codes(c: CellResult, scenario: Scenario = SCENARIO): string[] {
+  return judgeCell(c, scenario).findings.map((f) => `${f.kind}:${f.code}`);
+}
+
+describe('judgeCell', () => {
+  it('passes the good cell with no reason at all', () => {
+    expect(GOOD.requests).toBe(100);
+    expect(judgeCell(GOOD, SCENARIO)).toEqual({ valid: true, reasons: [], findings: [] });
+  });
+
+  it('every request answered 500 and no user stored: a system finding, the cell stays valid', () => {
+    const c = cell((c) => {
+      c.statusCounts = { '500': 100 };
+      c.samples!.status = c.samples!.status.map(() => 500);
+      c.errors = 100;
+      c.accounting.responses2xx = 0;
+      c.accounting.usersInDb = 0;
+      Object.assign(c.emails, { expected: 0, delivered: 0 });
+    });
+    const j = judgeCell(c, SCENARIO);
+    expect(j.valid).toBe(true);
+    expect(j.reasons).toContain('system: 100 of 100 requests got no 2xx (500: 100)');
+  });
+
+  it('background silently losing 60 of 100 e-mails without a fault', () => {
+    const c = cell((c) => {
+      c.variant = 'background';
+      Object.assign(c.emails, { delivered: 40, lost: 60 });
+    });
+    expect(codes(c)).toEqual(['system:mail-lost']);
+    expect(judgeCell(c, SCENARIO).reasons[0]).toBe('system: 60 of 100 owed e-mails silently lost');
+  });
+
+  it('a drain that timed out with 30 owed e-mails missing: invalid', () => {
+    const c = cell((c) => Object.assign(c.emails, { delivered: 70, lost: 30, drainTimedOut: true }));
+    expect(codes(c)).toEqual(['measurement:drain-timed-out', 'system:mail-lost']);
+    expect(judgeCell(c, SCENARIO).valid).toBe(false);
+  });
+
+  it('inline with 90 of 100 e-mails reported failed, and no fault injected', () => {
+    const c = cell((c) => Object.assign(c.emails, { delivered: 10, failed: 90 }));
+    expect(codes(c)).toEqual(['system:mail-failed']);
+    // In a scenario that injects SMTP faults, failures are its result, not a finding.
+    expect(codes(c, { ...SCENARIO, smtp: { ...SCENARIO.smtp, tempFailRate: 0.5 } })).toEqual([]);
+  });
+
+  it('a 2-second generator stall on 3 requests (the p99 alone would not show it): invalid', () => {
+    const c = cell((c) => {
+      c.dispatchErrorMs = { ...c.dispatchErrorMs!, max: 2000 };
+    });
+    expect(c.dispatchErrorMs!.p99).toBeLessThan(SCENARIO.behindThresholdMs);
+    expect(codes(c)).toEqual(['measurement:generator-stalled']);
+  });
+
+  it('a generator behind at the p99: invalid', () => {
+    const c = cell((c) => {
+      c.dispatchErrorMs = { ...c.dispatchErrorMs!, p99: 150, max: 150 };
+      c.generatorBehind = true;
+    });
+    expect(codes(c)).toEqual(['measurement:generator-behind']);
+  });
+
+  it('90 samples for 100 scheduled requests: invalid', () => {
+    const c = cell((c) => {
+      for (const column of Object.values(c.samples!)) (column as unknown[]).splice(90);
+    });
+    // The status counts still tally 100 answers: that identity is broken too.
+    expect(codes(c)).toEqual(['measurement:samples-missing', 'measurement:status-identity']);
+  });
+
+  it('requests cut off by the client timeout: latency censored, invalid, and the errors reported', () => {
+    const c = cell((c) => {
+      c.statusCounts = { '201': 95 };
+      c.errorCounts = { ETIMEDOUT: 5 };
+      c.errors = 5;
+      c.timeouts = 5;
+      c.accounting.responses2xx = 95;
+      Object.assign(c.emails, { expected: 95, delivered: 95, deliveredNotOwed: 5 });
+    });
+    expect(codes(c)).toEqual(['measurement:latency-censored', 'system:http-errors', 'system:stray-users']);
+  });
+
+  it('outcomes that do not add up to what was owed: invalid', () => {
+    const c = cell((c) => Object.assign(c.emails, { delivered: 100, lost: 5 }));
+    expect(codes(c)).toContain('measurement:mail-identity');
+  });
+
+  it('duplicates: a finding for a variant that sends once, none for the at-least-once outbox', () => {
+    const dup = cell((c) => Object.assign(c.emails, { duplicated: 3 }));
+    expect(codes(dup)).toEqual(['system:mail-duplicated']);
+    expect(codes({ ...dup, variant: 'outbox' })).toEqual([]);
+  });
+
+  it('a failed cell is invalid with its error', () => {
+    const c = cell((c) => {
+      c.status = 'failed';
+      c.error = 'the API server exited during the cell (code 1, signal null)';
+    });
+    expect(judgeCell(c, SCENARIO)).toMatchObject({ valid: false, reasons: ['measurement: cell failed: the API server exited during the cell (code 1, signal null)'] });
+  });
+});
+
+describe('ranking variants across repeats', () => {
+  const row = (variant: string, avg: number, range: [number, number] | null, repeats = 3) =>
+    ({ variant, requests: 10, repeats, failed: 0, avgFromSendMs: avg, avgFromSendRangeMs: range }) as unknown as SummaryRow;
+
+  it('orders by median and says "~" where the ranges overlap', () => {
+    const r = rankVariants(10, [row('inline', 80, [78, 83]), row('background', 55, [53, 57]), row('outbox', 56, [55, 60]), row('no-email', 50, [49, 51])]);
+    expect(r).toEqual({ requests: 10, metric: 'avgFromSendMs', n: 3, order: 'no-email < background ~ outbox < inline' });
+  });
+
+  it('claims no order from single repeats', () => {
+    expect(rankVariants(10, [row('inline', 80, null, 1), row('background', 55, null, 1)]).order).toBeNull();
+  });
+});
