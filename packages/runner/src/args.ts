@@ -28,6 +28,7 @@ export interface BenchArgs {
     capacity?: boolean;
     hashCost?: number;
     connection?: 'per-request' | 'keep-alive';
+    aaControl?: Variant;
   };
 }
 
@@ -49,6 +50,7 @@ Options (flags override the scenario):
   --repeats N            repeats of each cell, interleaved A B C A B C (scenario's)
   --hash-cost N          scrypt log2(N) per sign-up, 0 = off          (scenario's; default scenarios 14)
   --connection MODE      per-request | keep-alive                     (scenario's)
+  --aa-control VARIANT   also run VARIANT as a twin (VARIANT-aa): the spread between the two is the noise floor
   --capacity             also run the closed-loop capacity probe per variant
   --quick                same arrival rates, shorter windows: 10 s windows with request counts
                          scaled to match (750 over 60 s becomes 125 over 10 s), warm-up <= 2 s,
@@ -76,6 +78,7 @@ const OPTIONS = {
   repeats: { type: 'string' },
   'hash-cost': { type: 'string' },
   connection: { type: 'string' },
+  'aa-control': { type: 'string' },
   capacity: { type: 'boolean' },
   quick: { type: 'boolean' },
   out: { type: 'string' },
@@ -103,9 +106,9 @@ function positiveInt(flag: string, text: string, min = 1): number {
   return n;
 }
 
-function variantList(text: string): Variant[] {
-  const names = list('--variants', text);
-  for (const v of names) if (!isVariant(v)) throw usage(`--variants: unknown variant "${v}"; valid: ${VARIANTS.join(', ')}`);
+function variantList(text: string, flag = '--variants'): Variant[] {
+  const names = list(flag, text);
+  for (const v of names) if (!isVariant(v)) throw usage(`${flag}: unknown variant "${v}"; valid: ${VARIANTS.join(', ')}`);
   return [...new Set(names)] as Variant[];
 }
 
@@ -143,13 +146,14 @@ function readOverrides(values: Values): BenchArgs['overrides'] {
   const set = <K extends keyof BenchArgs['overrides']>(key: K, value: BenchArgs['overrides'][K] | undefined) => {
     if (value !== undefined) o[key] = value;
   };
-  set('variants', given(str('variants'), variantList));
+  set('variants', given(str('variants'), (t) => variantList(t)));
   set('requests', given(str('requests'), (t) => [...new Set(list('--requests', t).map((r) => positiveInt('--requests', r)))]));
   set('durationSec', given(str('duration'), durationSec));
   set('smtpLatency', given(str('smtp-latency'), latency));
   set('repeats', given(str('repeats'), (t) => positiveInt('--repeats', t)));
   set('hashCost', given(str('hash-cost'), hashCost));
   set('connection', given(str('connection'), connection));
+  set('aaControl', given(str('aa-control'), (t) => variantList(t, '--aa-control')[0] as Variant));
   if (values.capacity === true) o.capacity = true;
   return o;
 }
@@ -186,6 +190,7 @@ export function applyOverrides(scenario: Scenario, o: BenchArgs['overrides']): S
   if (o.repeats !== undefined) out.repeats = o.repeats;
   if (o.hashCost !== undefined) out.hashCost = o.hashCost;
   if (o.connection !== undefined) out.connection = o.connection;
+  if (o.aaControl !== undefined) out.aaControl = o.aaControl;
   if (o.capacity) out.capacity.enabled = true;
   return out;
 }

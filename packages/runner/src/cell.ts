@@ -31,12 +31,14 @@ export interface CellContext {
 export interface CellSpec {
   index: number;
   variant: Variant;
+  /** How the cell is shown and filed: the variant, or its A/A twin. */
+  label: string;
   requests: number;
   repeat: number;
 }
 
 export function dbNameFor(runId: string, spec: CellSpec): string {
-  return `mb_${runId}_${spec.variant}_${spec.requests}_r${spec.repeat}`.replace(/[^A-Za-z0-9_]/g, '_').slice(0, 60);
+  return `mb_${runId}_${spec.label}_${spec.requests}_r${spec.repeat}`.replace(/[^A-Za-z0-9_]/g, '_').slice(0, 60);
 }
 
 /**
@@ -241,6 +243,7 @@ function emptyResult(ctx: CellContext, spec: CellSpec, startedAt: string): CellR
     kind: 'cell',
     runId: ctx.runId,
     variant: spec.variant,
+    label: spec.label,
     requests: spec.requests,
     repeat: spec.repeat,
     status: 'failed',

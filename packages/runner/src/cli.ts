@@ -9,7 +9,7 @@ import { UsageError } from './errors.ts';
 import { Progress } from './progress.ts';
 import { runBench } from './run.ts';
 import { resolveOutDir } from './out-dir.ts';
-import { applyQuick, listScenarios, loadScenario, type Scenario } from './scenario.ts';
+import { applyQuick, checkSemantics, listScenarios, loadScenario, type Scenario } from './scenario.ts';
 
 /** A scenario path is taken from where the user typed the command (pnpm runs scripts elsewhere). */
 function scenarioArgument(text: string): string {
@@ -29,6 +29,8 @@ async function main(): Promise<number> {
       return 0;
     }
     scenario = applyOverrides(loadScenario(scenarioArgument(args.scenario)), args.overrides);
+    // The flags may have broken a rule across fields (a crash time outside a shorter window, say).
+    checkSemantics(scenario, `${args.scenario} with the flags given`);
     if (args.quick) scenario = applyQuick(scenario);
   } catch (err) {
     if (err instanceof UsageError) {

@@ -60,7 +60,7 @@ const METRICS: Array<{ name: string; pick: (c: CellResult) => number | null }> =
 ];
 
 export function compareRuns(a: CellResult[], b: CellResult[]): CellComparison[] {
-  const key = (c: CellResult) => `${c.variant}\u0000${c.requests}`;
+  const key = (c: CellResult) => `${c.label ?? c.variant}\u0000${c.requests}`;
   const groups = new Map<string, { a: CellResult[]; b: CellResult[] }>();
   for (const c of a) {
     const g = groups.get(key(c)) ?? { a: [], b: [] };
@@ -79,7 +79,7 @@ export function compareRuns(a: CellResult[], b: CellResult[]): CellComparison[] 
       const va = g.a.map(metric.pick).filter((v): v is number => v !== null);
       const vb = g.b.map(metric.pick).filter((v): v is number => v !== null);
       if (va.length === 0 || vb.length === 0) continue;
-      out.push({ variant: first.variant, requests: first.requests, metric: metric.name, repeatsA: va.length, repeatsB: vb.length, ...compareSamples(va, vb) });
+      out.push({ variant: first.label ?? first.variant, requests: first.requests, metric: metric.name, repeatsA: va.length, repeatsB: vb.length, ...compareSamples(va, vb) });
     }
   }
   return out;

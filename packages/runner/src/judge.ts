@@ -76,7 +76,7 @@ function systemFindings(cell: CellResult, s: JudgedScenario): Finding[] {
   const out: Finding[] = [];
   const add = (code: string, message: string) => out.push({ kind: 'system', code, message });
   const bad = cell.faults?.badInput;
-  const unexpected = cell.errors - (bad?.answeredAsExpected ?? 0);
+  const unexpected = unexpectedErrors(cell);
   if (unexpected > 0) add('http-errors', `${unexpected} of ${cell.requests} requests got no 2xx (${describeErrors(cell)})`);
   if (bad && bad.answeredAsExpected !== bad.sent) add('bad-input', `${bad.sent - bad.answeredAsExpected} of ${bad.sent} bad requests were not answered with their 4xx`);
   const stray = cell.accounting.usersInDb - cell.accounting.responses2xx;
@@ -91,6 +91,11 @@ function systemFindings(cell: CellResult, s: JudgedScenario): Finding[] {
     if (!facts.sendsMail && (e.delivered > 0 || e.deliveredNotOwed > 0 || e.duplicated > 0)) add('mail-unexpected', 'e-mails from a variant that sends none');
   }
   return out;
+}
+
+/** Requests without a 2xx, less the bad-input ones that got the 4xx they deserved. */
+export function unexpectedErrors(cell: CellResult): number {
+  return cell.errors - (cell.faults?.badInput?.answeredAsExpected ?? 0);
 }
 
 function describeErrors(cell: CellResult): string {

@@ -10,7 +10,7 @@ import type { LatencySummary } from '@mailbench/loadgen';
 import type { CapacityResult, CellResult, RunInfo, Summary } from './results.ts';
 import { writeText } from './results.ts';
 import { describeLatency, parseLatency, type LatencySpec } from '@mailbench/smtp-sink';
-import { VARIANTS, variantFacts } from '@mailbench/target-api/contract';
+import { VARIANTS, variantFacts, type Variant } from '@mailbench/target-api/contract';
 import { VARIANT_PRESENTATION } from './presentation.ts';
 import { judgeCell } from './judge.ts';
 import { scenarioDefault } from './scenario.ts';
@@ -37,16 +37,25 @@ export function loadRun(dir: string): LoadedRun {
   const judged = { ...run.scenario, stallThresholdMs: run.scenario.stallThresholdMs ?? scenarioDefault('stallThresholdMs') };
   const cells = run.cells.map((file) => {
     const result = JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as CellResult;
+    result.label ??= result.variant; // cells recorded before labels existed
     return { file, result: { ...result, ...judgeCell(result, judged) } };
   });
   const capacity = run.capacity.map((file) => JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as CapacityResult);
   return { dir, run, cells, capacity, summary: buildSummary(run, cells, capacity) };
 }
 
-const colorScale = {
-  domain: [...VARIANTS],
-  range: VARIANTS.map((v) => VARIANT_PRESENTATION[v].color),
-};
+/** The cells' labels in the registry's order, each A/A twin after its variant. */
+function labelOrder(cells: CellResult[]): string[] {
+  const rank = (c: CellResult) => VARIANTS.indexOf(c.variant) * 2 + (c.label === c.variant ? 0 : 1);
+  return [...new Map([...cells].sort((a, b) => rank(a) - rank(b)).map((c) => [c.label, c])).keys()];
+}
+
+/** Each label in its variant's colour (an A/A twin shares it). */
+function colorScaleOf(cells: CellResult[]) {
+  const variantOf = new Map(cells.map((c) => [c.label, c.variant]));
+  const domain = labelOrder(cells);
+  return { domain, range: domain.map((label) => VARIANT_PRESENTATION[variantOf.get(label) as Variant].color) };
+}
 
 export interface Chart {
   id: string;
@@ -72,8 +81,8 @@ function responseTimeChart(requests: number, cells: CellResult[]): Chart {
     });
     for (const [second, b] of buckets) {
       const avg = (v: number[]) => Math.round((v.reduce((x, y) => x + y, 0) / v.length) * 10) / 10;
-      rows.push({ variant: c.variant, elapsedSec: second, latencyMs: Math.max(0.1, avg(b.intended)), measure: 'from intended' });
-      rows.push({ variant: c.variant, elapsedSec: second, latencyMs: Math.max(0.1, avg(b.send)), measure: 'from send' });
+      rows.push({ variant: c.label, elapsedSec: second, latencyMs: Math.max(0.1, avg(b.intended)), measure: 'from intended' });
+      rows.push({ variant: c.label, elapsedSec: second, latencyMs: Math.max(0.1, avg(b.send)), measure: 'from send' });
     }
   }
   return {
@@ -91,7 +100,7 @@ function responseTimeChart(requests: number, cells: CellResult[]): Chart {
       encoding: {
         x: { field: 'elapsedSec', type: 'quantitative', title: 'elapsed (s, by intended start)' },
         y: { field: 'latencyMs', type: 'quantitative', title: 'latency (ms, log scale)', scale: { type: 'log' } },
-        color: { field: 'variant', type: 'nominal', scale: colorScale },
+        color: { field: 'variant', type: 'nominal', scale: colorScaleOf(cells) },
         strokeDash: { field: 'measure', type: 'nominal', title: 'measured' },
       },
     } as TopLevelSpec,
@@ -111,7 +120,7 @@ function percentileDots(
     const summary = pick(c);
     if (!summary || c.repeat !== 1) continue;
     for (const p of percentiles) {
-      rows.push({ variant: c.variant, requests: String(c.requests), percentile: p, valueMs: Math.max(0.1, summary[p]) });
+      rows.push({ variant: c.label, requests: String(c.requests), percentile: p, valueMs: Math.max(0.1, summary[p]) });
     }
   }
   const spec = {
@@ -120,7 +129,7 @@ function percentileDots(
     mark: { type: 'point', filled: true, size: 70 },
     encoding: {
       column: { field: 'requests', type: 'ordinal', title: 'requests over the window' },
-      x: { field: 'variant', type: 'nominal', sort: [...VARIANTS], title: null },
+      x: { field: 'variant', type: 'nominal', sort: labelOrder(cells), title: null },
       xOffset: { field: 'percentile', sort: percentiles },
       y: { field: 'valueMs', type: 'quantitative', title: yTitle, scale: { type: 'log' } },
       color: { field: 'percentile', type: 'ordinal', sort: percentiles, scale: { range: colors } },
@@ -166,7 +175,7 @@ function seriesChart(
   const rows: Array<Record<string, unknown>> = [];
   for (const c of cells) {
     if (c.repeat !== 1) continue;
-    for (const s of c.server.series) rows.push({ variant: c.variant, requests: String(c.requests), tSec: s.tSec, [field]: value(s) });
+    for (const s of c.server.series) rows.push({ variant: c.label, requests: String(c.requests), tSec: s.tSec, [field]: value(s) });
   }
   return {
     id,
@@ -181,7 +190,7 @@ function seriesChart(
         facet: { field: 'requests', type: 'ordinal', columns: 2, title: 'requests over the window' },
         x: { field: 'tSec', type: 'quantitative', title: 'seconds since the schedule started' },
         y: { field, type: 'quantitative', title: yTitle },
-        color: { field: 'variant', type: 'nominal', scale: colorScale },
+        color: { field: 'variant', type: 'nominal', scale: colorScaleOf(cells) },
       },
       width: 300,
       height: 160,
@@ -235,7 +244,7 @@ function summaryTable(summary: Summary, run: RunInfo): string {
       const c = r.timeouts > 0;
       const range = r.avgFromSendRangeMs ? ` (${n(r.avgFromSendRangeMs[0])}–${n(r.avgFromSendRangeMs[1])})` : '';
       out.push(
-        `<tr class="${r.valid ? '' : 'invalid'}"><td>${r.variant}</td><td>${n(r.avgFromSendMs, c)}${range}</td><td>${n(r.avgFromIntendedMs, c)}</td><td>${n(r.p50Ms, c)}</td>` +
+        `<tr class="${r.valid ? '' : 'invalid'}"><td>${r.label}</td><td>${n(r.avgFromSendMs, c)}${range}</td><td>${n(r.avgFromIntendedMs, c)}</td><td>${n(r.p50Ms, c)}</td>` +
           `<td>${n(r.p99Ms, c)}</td><td>${n(r.maxMs, c)}</td><td>${r.errors}${r.timeouts ? ` (${r.timeouts} timeouts)` : ''}</td><td>${!variantFacts(r.variant).sendsMail ? '–' : `${r.emailsDelivered} / ${r.emailsExpected}`}</td>` +
           `<td>${r.emailsFailed + r.emailsFailedButDeliveredLater}</td><td>${r.emailsLost}</td><td>${r.emailsDuplicated}</td><td>${n(r.deliveryLagP99Ms)}</td><td>${r.backlogMax}</td><td>${r.valid ? 'yes' : 'no'}</td>` +
           `<td>${r.reference ? `${escapeHtml(r.reference.label)} ${r.reference.avgMs}` : ''}</td></tr>`,
@@ -252,7 +261,7 @@ function reliabilityTable(summary: Summary): string {
   const rows = summary.reliability
     .map(
       (r) =>
-        `<tr><td>${r.variant}</td><td>${r.requests}</td><td>${r.expected}</td><td>${r.delivered}</td><td>${r.failed}</td><td>${r.failedButDeliveredLater}</td><td>${r.lost}</td>` +
+        `<tr><td>${r.label}</td><td>${r.requests}</td><td>${r.expected}</td><td>${r.delivered}</td><td>${r.failed}</td><td>${r.failedButDeliveredLater}</td><td>${r.lost}</td>` +
         `<td>${r.duplicated}</td><td>${r.deliveredNotOwed}</td><td>${r.retried}</td><td>${r.strayUsers}</td><td>${n(r.drainSec)}</td><td>${n(r.crashDownSec)}</td>` +
         `<td>${n(r.smtpRecoverySec)}</td><td>${r.badInputAnswered ?? '–'}</td></tr>`,
     )

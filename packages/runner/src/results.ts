@@ -31,6 +31,8 @@ export interface CellResult {
   kind: 'cell';
   runId: string;
   variant: Variant;
+  /** How the cell is shown: the variant, or its A/A twin "<variant>-aa". */
+  label: string;
   requests: number;
   repeat: number;
   status: 'ok' | 'failed';
@@ -147,6 +149,7 @@ export interface RunInfo {
 
 export interface SummaryRow {
   variant: Variant;
+  label: string;
   requests: number;
   repeats: number;
   /** Median over the repeats of each cell's figure (the figure itself for one repeat). */
@@ -176,6 +179,7 @@ export interface SummaryRow {
 
 export interface ReliabilityRow {
   variant: Variant;
+  label: string;
   requests: number;
   expected: number;
   delivered: number;

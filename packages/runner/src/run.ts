@@ -20,7 +20,7 @@ import { formatDuration, Progress } from './progress.ts';
 import { writeReport } from './report.ts';
 import { signupRequest } from './requests.ts';
 import { cellFileName, SCHEMA_VERSION, writeJson, writeText, type CapacityResult, type CellResult, type RunInfo, type Summary } from './results.ts';
-import type { Scenario } from './scenario.ts';
+import { cellLabels, type Scenario } from './scenario.ts';
 import { buildSummary, renderSummaryMarkdown } from './summary.ts';
 
 export interface BenchPlan {
@@ -66,7 +66,7 @@ export function planCells(scenario: Scenario): CellSpec[] {
   const cells: CellSpec[] = [];
   for (let repeat = 1; repeat <= scenario.repeats; repeat++) {
     for (const requests of scenario.requests) {
-      for (const variant of scenario.variants) cells.push({ index: cells.length, variant, requests, repeat });
+      for (const { label, variant } of cellLabels(scenario)) cells.push({ index: cells.length, variant, label, requests, repeat });
     }
   }
   return cells;
@@ -214,7 +214,7 @@ async function runCells(plan: BenchPlan, progress: Progress, services: Services,
   const { scenario, signal } = plan;
   for (const spec of cells) {
     if (signal.aborted) break;
-    const label = `[${spec.index + 1}/${cells.length}] ${spec.variant} ${spec.requests} req${scenario.repeats > 1 ? ` r${spec.repeat}` : ''}`;
+    const label = `[${spec.index + 1}/${cells.length}] ${spec.label} ${spec.requests} req${scenario.repeats > 1 ? ` r${spec.repeat}` : ''}`;
     const cellStarted = Date.now();
     const result = await runCell(
       {
@@ -231,7 +231,7 @@ async function runCells(plan: BenchPlan, progress: Progress, services: Services,
     );
     state.remainingSec -= estimates[spec.index] ?? 0;
     if (signal.aborted && result.status === 'failed') break; // an interrupted cell is not a result
-    const file = cellFileName(spec.variant, spec.requests, spec.repeat, scenario.repeats);
+    const file = cellFileName(spec.label, spec.requests, spec.repeat, scenario.repeats);
     writeJson(path.join(state.runDir, file), result);
     state.done.push({ file, result });
     state.run.cells.push(file);
@@ -299,7 +299,7 @@ async function runCapacity(runId: string, scenario: Scenario, variant: Variant, 
     startedAt,
     endedAt: startedAt,
   };
-  const dbName = dbNameFor(runId, { index: 0, variant, requests: 0, repeat: 0 }).replace(/_0_r0$/, '_capacity');
+  const dbName = dbNameFor(runId, { index: 0, variant, label: variant, requests: 0, repeat: 0 }).replace(/_0_r0$/, '_capacity');
   let server: ApiServer | null = null;
   try {
     await services.client.db(dbName).dropDatabase();

@@ -32,6 +32,8 @@ export interface Scenario {
   /** Dispatch error of a single request above which the generator counts as stalled. */
   stallThresholdMs: number;
   capacity: { enabled: boolean; connections: number; durationSec: number };
+  /** A/A control: this variant also runs as a twin labelled "<variant>-aa", to measure the noise floor. */
+  aaControl: Variant | null;
   faults: Faults;
   /** Set by --quick: windows shortened, rates kept (see applyQuick). */
   quick: boolean;
@@ -123,6 +125,20 @@ export function parseScenario(name: string, data: unknown, file: string): Scenar
   return scenario;
 }
 
+/** The labels of a scenario's cells, in order: each variant, and the A/A twin right after its variant. */
+export function cellLabels(scenario: Pick<Scenario, 'variants' | 'aaControl'>): Array<{ label: string; variant: Variant }> {
+  const labels: Array<{ label: string; variant: Variant }> = [];
+  for (const variant of scenario.variants) {
+    labels.push({ label: variant, variant });
+    if (variant === scenario.aaControl) labels.push({ label: aaLabel(variant), variant });
+  }
+  return labels;
+}
+
+export function aaLabel(variant: Variant): string {
+  return `${variant}-aa`;
+}
+
 /** Rules across fields, which the schema cannot state. */
 export function checkSemantics(scenario: Scenario, file: string): void {
   const problems: string[] = [];
@@ -134,6 +150,7 @@ export function checkSemantics(scenario: Scenario, file: string): void {
   if (smtpDown && smtpDown.fromSec >= scenario.durationSec) {
     problems.push(`faults.smtpDown.fromSec (${smtpDown.fromSec}) must fall inside the ${scenario.durationSec} s window`);
   }
+  if (scenario.aaControl && !scenario.variants.includes(scenario.aaControl)) problems.push(`aaControl: "${scenario.aaControl}" is not among the variants (${scenario.variants.join(', ')})`);
   if (scenario.requests.length === 0 && !scenario.capacity.enabled) problems.push('requests: empty, and capacity is not enabled: nothing to run');
   if (problems.length > 0) throw invalidScenario(file, problems);
 }

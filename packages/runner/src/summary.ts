@@ -1,11 +1,12 @@
 /** summary.json and summary.md: one row per variant × request count, the reference beside it. */
 import { describeLatency } from '@mailbench/smtp-sink';
-import { VARIANTS, variantFacts, type Variant } from '@mailbench/target-api/contract';
+import { variantFacts, type Variant } from '@mailbench/target-api/contract';
 import { VARIANT_PRESENTATION, type VariantPresentation } from './presentation.ts';
+import { compareSamples, median, MIN_REPEATS } from './compare.ts';
 import { timeoutsOf } from './judge.ts';
 import type { CapacityResult, CellResult, Ranking, ReferenceValue, ReliabilityRow, RunInfo, Summary, SummaryRow } from './results.ts';
 import { SCHEMA_VERSION } from './results.ts';
-import type { Scenario } from './scenario.ts';
+import { cellLabels, type Scenario } from './scenario.ts';
 
 export const REFERENCE_NOTE =
   'Reference: the original experiment (Flask + gunicorn with 20 gevent workers on 4 CPUs, JMeter, ' +
@@ -26,12 +27,9 @@ function referenceFor(scenario: Scenario, variant: Variant, requests: number): R
   return avgMs === undefined ? null : { label: reference.label, avgMs };
 }
 
-function median(values: number[]): number | null {
-  if (values.length === 0) return null;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  const m = sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-  return Math.round(m * 10) / 10;
+/** The median over the repeats, to 0.1 ms; null without a value. */
+function medianOf(values: number[]): number | null {
+  return values.length === 0 ? null : Math.round(median(values) * 10) / 10;
 }
 
 function maxOf(values: Array<number | null>): number | null {
@@ -39,23 +37,43 @@ function maxOf(values: Array<number | null>): number | null {
   return v.length === 0 ? null : Math.max(...v);
 }
 
+/** Per label, each valid repeat's avg from send at one request count. */
+function avgFromSendByLabel(cells: Array<{ result: CellResult }>, requests: number): Array<{ label: string; values: number[] }> {
+  const byLabel = new Map<string, number[]>();
+  for (const { result: c } of cells) {
+    if (c.requests !== requests || c.status !== 'ok' || !c.latencyMs || !c.valid) continue;
+    byLabel.set(c.label, [...(byLabel.get(c.label) ?? []), c.latencyMs.fromSend.mean]);
+  }
+  return [...byLabel].map(([label, values]) => ({ label, values }));
+}
+
+/** The labels to show, in order: the scenario's (variants, then A/A twins after theirs), then any others the cells carry. */
+function labelsOf(scenario: Scenario, cells: Array<{ result: CellResult }>): Array<{ label: string; variant: Variant }> {
+  const labels = cellLabels(scenario);
+  for (const { result } of cells) {
+    if (!labels.some((l) => l.label === result.label)) labels.push({ label: result.label, variant: result.variant });
+  }
+  return labels;
+}
+
 export function buildSummary(run: RunInfo, cells: Array<{ file: string; result: CellResult }>, capacity: CapacityResult[]): Summary {
   const rows: SummaryRow[] = [];
   const scenario = run.scenario;
   for (const requests of scenario.requests) {
-    for (const variant of VARIANTS) {
-      const group = cells.filter((c) => c.result.variant === variant && c.result.requests === requests).map((c) => c.result);
+    for (const { label, variant } of labelsOf(scenario, cells)) {
+      const group = cells.filter((c) => c.result.label === label && c.result.requests === requests).map((c) => c.result);
       if (group.length === 0) continue;
       const ok = group.filter((c) => c.status === 'ok' && c.latencyMs);
       const sendAvgs = ok.map((c) => c.latencyMs!.fromSend.mean);
       rows.push({
         variant,
+        label,
         requests,
         repeats: group.length,
-        avgFromSendMs: median(sendAvgs),
-        avgFromIntendedMs: median(ok.map((c) => c.latencyMs!.fromIntended.mean)),
-        p50Ms: median(ok.map((c) => c.latencyMs!.fromIntended.p50)),
-        p99Ms: median(ok.map((c) => c.latencyMs!.fromIntended.p99)),
+        avgFromSendMs: medianOf(sendAvgs),
+        avgFromIntendedMs: medianOf(ok.map((c) => c.latencyMs!.fromIntended.mean)),
+        p50Ms: medianOf(ok.map((c) => c.latencyMs!.fromIntended.p50)),
+        p99Ms: medianOf(ok.map((c) => c.latencyMs!.fromIntended.p99)),
         maxMs: maxOf(ok.map((c) => c.latencyMs!.fromIntended.max)),
         errors: ok.reduce((a, c) => a + c.errors, 0),
         timeouts: ok.reduce((a, c) => a + timeoutsOf(c), 0),
@@ -71,7 +89,7 @@ export function buildSummary(run: RunInfo, cells: Array<{ file: string; result: 
         valid: group.every((c) => c.valid),
         failed: group.length - ok.length,
         avgFromSendRangeMs: sendAvgs.length > 1 ? [Math.min(...sendAvgs), Math.max(...sendAvgs)] : null,
-        reference: referenceFor(scenario, variant, requests),
+        reference: label === variant ? referenceFor(scenario, variant, requests) : null,
       });
     }
   }
@@ -87,26 +105,25 @@ export function buildSummary(run: RunInfo, cells: Array<{ file: string; result: 
     invalidCells: cells.filter((c) => !c.result.valid).map((c) => ({ file: c.file, reasons: c.result.reasons })),
     findings: cells.filter((c) => c.result.valid && c.result.reasons.length > 0).map((c) => ({ file: c.file, reasons: c.result.reasons })),
     reliability: reliabilityRows(cells.map((c) => c.result)),
-    rankings: scenario.requests.map((requests) => rankVariants(requests, rows.filter((r) => r.requests === requests))),
+    rankings: scenario.requests.map((requests) => rankVariants(requests, avgFromSendByLabel(cells, requests))),
     referenceNote: REFERENCE_NOTE,
   };
 }
 
 /**
- * The variants of one request count ordered by their median avg from send. Neighbours whose
- * ranges over the repeats overlap are joined by "~": the difference is not detectable with this
- * many repeats. With one repeat there is no range, and no order is claimed.
+ * The labels of one request count ordered by their median avg from send. Each neighbour is
+ * compared as \`pnpm report --compare\` compares runs (compareSamples): "<" only when the ranges of
+ * the repeats are disjoint and the medians differ by more than 5 %, otherwise "~" (not
+ * detectable with this many repeats). With one repeat no order is claimed.
  */
-export function rankVariants(requests: number, rows: SummaryRow[]): Ranking {
-  const ranked = rows.filter((r) => r.avgFromSendMs !== null).sort((a, b) => (a.avgFromSendMs as number) - (b.avgFromSendMs as number));
-  const n = ranked.length === 0 ? 0 : Math.min(...ranked.map((r) => r.repeats - r.failed));
-  if (n < 2) return { requests, metric: 'avgFromSendMs', n, order: null };
-  const range = (r: SummaryRow) => r.avgFromSendRangeMs ?? [r.avgFromSendMs as number, r.avgFromSendMs as number];
-  let order = ranked[0]?.variant ?? '';
+export function rankVariants(requests: number, entries: Array<{ label: string; values: number[] }>): Ranking {
+  const ranked = entries.filter((e) => e.values.length > 0).sort((a, b) => median(a.values) - median(b.values));
+  const n = ranked.length === 0 ? 0 : Math.min(...ranked.map((e) => e.values.length));
+  if (n < MIN_REPEATS) return { requests, metric: 'avgFromSendMs', n, order: null };
+  let order = ranked[0]?.label ?? '';
   for (let k = 1; k < ranked.length; k++) {
-    const [, prevMax] = range(ranked[k - 1] as SummaryRow);
-    const [min] = range(ranked[k] as SummaryRow);
-    order += `${min <= prevMax ? ' ~ ' : ' < '}${(ranked[k] as SummaryRow).variant}`;
+    const [prev, next] = [ranked[k - 1], ranked[k]] as [(typeof ranked)[number], (typeof ranked)[number]];
+    order += `${compareSamples(prev.values, next.values).verdict === 'real' ? ' < ' : ' ~ '}${next.label}`;
   }
   return { requests, metric: 'avgFromSendMs', n, order };
 }
@@ -115,14 +132,16 @@ export function rankVariants(requests: number, rows: SummaryRow[]): Ranking {
 export function reliabilityRows(cells: CellResult[]): ReliabilityRow[] {
   const rows: ReliabilityRow[] = [];
   const ok = cells.filter((c) => c.status === 'ok');
-  const keys = [...new Set(ok.map((c) => `${c.requests}\u0000${c.variant}`))];
+  const keys = [...new Set(ok.map((c) => `${c.requests}\u0000${c.label}`))];
+  const labelOrder = [...new Set(ok.map((c) => c.label))];
   for (const key of keys) {
-    const [requests, variant] = key.split('\u0000') as [string, Variant];
-    const group = ok.filter((c) => c.variant === variant && c.requests === Number(requests));
+    const [requests, label] = key.split('\u0000') as [string, string];
+    const group = ok.filter((c) => c.label === label && c.requests === Number(requests));
     const sum = (f: (c: CellResult) => number) => group.reduce((a, c) => a + f(c), 0);
     const bad = group.map((c) => c.faults?.badInput).filter((b) => b != null);
     rows.push({
-      variant,
+      variant: (group[0] as CellResult).variant,
+      label,
       requests: Number(requests),
       expected: sum((c) => c.emails.expected),
       delivered: sum((c) => c.emails.delivered),
@@ -139,7 +158,7 @@ export function reliabilityRows(cells: CellResult[]): ReliabilityRow[] {
       badInputAnswered: bad.length ? `${bad.reduce((a, b) => a + b.answeredAsExpected, 0)} / ${bad.reduce((a, b) => a + b.sent, 0)}` : null,
     });
   }
-  return rows.sort((a, b) => a.requests - b.requests || VARIANTS.indexOf(a.variant) - VARIANTS.indexOf(b.variant));
+  return rows.sort((a, b) => a.requests - b.requests || labelOrder.indexOf(a.label) - labelOrder.indexOf(b.label));
 }
 
 export function renderReliabilityMarkdown(rows: ReliabilityRow[]): string[] {
@@ -153,7 +172,7 @@ export function renderReliabilityMarkdown(rows: ReliabilityRow[]): string[] {
   ];
   for (const r of rows) {
     lines.push(
-      `| ${r.variant} | ${r.requests} | ${r.expected} | ${r.delivered} | ${r.failed} | ${r.failedButDeliveredLater} | ${r.lost} | ${r.duplicated} | ${r.deliveredNotOwed} | ${r.retried} | ${r.strayUsers} | ` +
+      `| ${r.label} | ${r.requests} | ${r.expected} | ${r.delivered} | ${r.failed} | ${r.failedButDeliveredLater} | ${r.lost} | ${r.duplicated} | ${r.deliveredNotOwed} | ${r.retried} | ${r.strayUsers} | ` +
         `${n(r.drainSec, 1)} | ${n(r.crashDownSec, 1)} | ${n(r.smtpRecoverySec, 1)} | ${r.badInputAnswered ?? '–'} |`,
     );
   }
@@ -183,7 +202,7 @@ export function rankingSentence(ranking: Ranking | undefined): string {
   if (!ranking || ranking.order === null) {
     return 'One repeat: no spread to compare against, so the variants are not ranked (run with --repeats 3 to rank them).';
   }
-  return `Ranked by avg from send (n = ${ranking.n} repeats each; "~": their ranges overlap, a difference not detectable with n = ${ranking.n}): ${ranking.order}.`;
+  return `Ranked by avg from send (n = ${ranking.n} valid repeats each; "<" only where the ranges are disjoint and the medians differ by more than 5 %; "~": not detectable with n = ${ranking.n}): ${ranking.order}.`;
 }
 
 function renderRequestTable(summary: Summary, s: Scenario, requests: number): string[] {
@@ -203,7 +222,7 @@ function renderRequestTable(summary: Summary, s: Scenario, requests: number): st
     const mails = !variantFacts(r.variant).sendsMail ? '–' : `${r.emailsDelivered} / ${r.emailsExpected} (${failed}, ${r.emailsLost}, ${r.emailsDuplicated})`;
     const errors = `${r.errors}${r.timeouts ? `, ${r.timeouts} timeouts` : ''}`;
     lines.push(
-      `| ${r.variant} | ${latency(r.avgFromSendMs, c)}${range} | ${latency(r.avgFromIntendedMs, c)} | ${latency(r.p50Ms, c)} | ${latency(r.p99Ms, c)} | ${latency(r.maxMs, c)} | ${errors} | ${mails} | ` +
+      `| ${r.label} | ${latency(r.avgFromSendMs, c)}${range} | ${latency(r.avgFromIntendedMs, c)} | ${latency(r.p50Ms, c)} | ${latency(r.p99Ms, c)} | ${latency(r.maxMs, c)} | ${errors} | ${mails} | ` +
         `${n(r.deliveryLagP99Ms)} | ${r.backlogMax} | ${n(r.drainSec, 1)} | ${r.valid ? 'yes' : r.failed ? 'FAILED' : 'no'} | ${r.reference ? `${r.reference.label} ${r.reference.avgMs}` : ''} |`,
     );
   }

@@ -103,6 +103,7 @@ describe('scenarios', () => {
   it('lists the same variants and transports as the API contract', () => {
     const schema = JSON.parse(readFileSync(path.join(REPO_ROOT, 'packages/runner/schema/scenario.schema.json'), 'utf8'));
     expect(schema.properties.variants.items.enum).toEqual(VARIANTS);
+    expect(schema.properties.aaControl.oneOf[1].enum).toEqual(VARIANTS);
     expect(schema.properties.transport.properties.mode.enum).toEqual([...TRANSPORTS]);
   });
 

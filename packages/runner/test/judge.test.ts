@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { judgeCell } from '../src/judge.ts';
-import type { CellResult, SummaryRow } from '../src/results.ts';
+import type { CellResult } from '../src/results.ts';
 import type { Scenario } from '../src/scenario.ts';
 import { rankVariants } from '../src/summary.ts';
 
@@ -123,15 +123,20 @@ describe('judgeCell', () => {
 });
 
 describe('ranking variants across repeats', () => {
-  const row = (variant: string, avg: number, range: [number, number] | null, repeats = 3) =>
-    ({ variant, requests: 10, repeats, failed: 0, avgFromSendMs: avg, avgFromSendRangeMs: range }) as unknown as SummaryRow;
-
-  it('orders by median and says "~" where the ranges overlap', () => {
-    const r = rankVariants(10, [row('inline', 80, [78, 83]), row('background', 55, [53, 57]), row('outbox', 56, [55, 60]), row('no-email', 50, [49, 51])]);
+  it('orders by median and says "~" where the ranges overlap or the medians are within 5 %', () => {
+    const r = rankVariants(10, [
+      { label: 'inline', values: [78, 80, 83] },
+      { label: 'background', values: [53, 55, 57] },
+      { label: 'outbox', values: [55, 56, 60] },
+      { label: 'no-email', values: [49, 50, 51] },
+    ]);
+    // background vs no-email: disjoint ranges, but 10 % apart: "<"; background vs outbox overlap: "~".
     expect(r).toEqual({ requests: 10, metric: 'avgFromSendMs', n: 3, order: 'no-email < background ~ outbox < inline' });
+    // Disjoint but only 2 % apart: not detectable either.
+    expect(rankVariants(10, [{ label: 'a', values: [100, 100.5, 101] }, { label: 'b', values: [102, 102.5, 103] }]).order).toBe('a ~ b');
   });
 
   it('claims no order from single repeats', () => {
-    expect(rankVariants(10, [row('inline', 80, null, 1), row('background', 55, null, 1)]).order).toBeNull();
+    expect(rankVariants(10, [{ label: 'inline', values: [80] }, { label: 'background', values: [55] }]).order).toBeNull();
   });
 });
