@@ -4,6 +4,7 @@ import { parseDurationMs, parseLatency, type LatencySpec } from '@mailbench/smtp
 import { isVariant, VARIANTS, type Variant } from '@mailbench/target-api/contract';
 import { UsageError } from './errors.ts';
 import type { Scenario } from './scenario.ts';
+import { parseThreshold, THRESHOLD_METRICS, type Threshold } from './thresholds.ts';
 
 export const MONGO_ENGINES = ['auto', 'mongod', 'standin'] as const;
 export type MongoEngineChoice = (typeof MONGO_ENGINES)[number];
@@ -18,6 +19,8 @@ export interface BenchArgs {
   mongoEngine: MongoEngineChoice;
   mongoUri: string | null;
   quick: boolean;
+  /** Print summary.json on stdout instead of the Markdown summary. */
+  json: boolean;
   /** Scenario fields the flags override (only those given), already parsed. */
   overrides: {
     variants?: Variant[];
@@ -29,6 +32,8 @@ export interface BenchArgs {
     hashCost?: number;
     connection?: 'per-request' | 'keep-alive';
     aaControl?: Variant;
+    /** Added to the scenario's own thresholds. */
+    thresholds?: Threshold[];
   };
 }
 
@@ -50,6 +55,9 @@ Options (flags override the scenario):
   --repeats N            repeats of each cell, interleaved A B C A B C (scenario's)
   --hash-cost N          scrypt log2(N) per sign-up, 0 = off          (scenario's; default scenarios 14)
   --connection MODE      per-request | keep-alive                     (scenario's)
+  --threshold EXPR       fail the run (exit 99) unless every cell it names meets it; repeatable:
+                         [LABEL:]METRIC OP VALUE, e.g. p99<500ms, inline:p99<2s, lost==0, errors<1%
+                         metrics: ${THRESHOLD_METRICS.join(', ')} (latency from intended)
   --aa-control VARIANT   also run VARIANT as a twin (VARIANT-aa): the spread between the two is the noise floor
   --capacity             also run the closed-loop capacity probe per variant
   --quick                same arrival rates, shorter windows: 10 s windows with request counts
@@ -58,6 +66,7 @@ Options (flags override the scenario):
   --out DIR              results folder                               (default: the repository's results/)
   --mongo ENGINE         ${MONGO_ENGINES.join(' | ')}                      (default: auto)
   --mongo-uri URI        use this MongoDB (also MONGODB_URI)
+  --json                 print summary.json on stdout instead of the Markdown summary
   --list                 list the scenarios and exit
   -h, --help             show this help
 
@@ -65,7 +74,8 @@ Scenarios:
 ${list}
 
 Exit codes: 0 done, 1 unexpected failure, 2 bad usage or scenario, 3 finished but a result
-is invalid, 130 interrupted (partial results are written and marked incomplete).
+is invalid, 99 a threshold failed (wins over 3), 130 interrupted (partial results are written
+and marked incomplete).
 `;
 }
 
@@ -79,16 +89,18 @@ const OPTIONS = {
   'hash-cost': { type: 'string' },
   connection: { type: 'string' },
   'aa-control': { type: 'string' },
+  threshold: { type: 'string', multiple: true },
   capacity: { type: 'boolean' },
   quick: { type: 'boolean' },
   out: { type: 'string' },
   mongo: { type: 'string' },
   'mongo-uri': { type: 'string' },
+  json: { type: 'boolean' },
   list: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-type Values = Partial<Record<keyof typeof OPTIONS, string | boolean>>;
+type Values = Partial<Record<keyof typeof OPTIONS, string | boolean | string[]>>;
 
 function usage(message: string): UsageError {
   return new UsageError('ERR_USAGE', message);
@@ -133,6 +145,12 @@ function latency(text: string): LatencySpec {
   }
 }
 
+function mongoUri(text: string | undefined): string | null {
+  if (text === undefined) return null;
+  if (!/^mongodb(\+srv)?:\/\/[^/\s]+/.test(text)) throw usage(`--mongo-uri must be a MongoDB connection string such as mongodb://127.0.0.1:27017, got "${text}"`);
+  return text;
+}
+
 function connection(text: string): 'per-request' | 'keep-alive' {
   if (text !== 'per-request' && text !== 'keep-alive') throw usage(`--connection must be per-request or keep-alive, got "${text}"`);
   return text;
@@ -154,6 +172,8 @@ function readOverrides(values: Values): BenchArgs['overrides'] {
   set('hashCost', given(str('hash-cost'), hashCost));
   set('connection', given(str('connection'), connection));
   set('aaControl', given(str('aa-control'), (t) => variantList(t, '--aa-control')[0] as Variant));
+  const thresholds = values.threshold as string[] | undefined;
+  if (thresholds) o.thresholds = thresholds.map(parseThreshold);
   if (values.capacity === true) o.capacity = true;
   return o;
 }
@@ -175,7 +195,8 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     scenario: (values.scenario as string | undefined) ?? 'default',
     out: (values.out as string | undefined) ?? null,
     mongoEngine: mongo as MongoEngineChoice,
-    mongoUri: (values['mongo-uri'] as string | undefined) ?? null,
+    mongoUri: mongoUri(values['mongo-uri'] as string | undefined),
+    json: values.json === true,
     quick: values.quick === true,
     overrides: readOverrides(values),
   };
@@ -191,6 +212,7 @@ export function applyOverrides(scenario: Scenario, o: BenchArgs['overrides']): S
   if (o.hashCost !== undefined) out.hashCost = o.hashCost;
   if (o.connection !== undefined) out.connection = o.connection;
   if (o.aaControl !== undefined) out.aaControl = o.aaControl;
+  if (o.thresholds) out.thresholds = [...scenario.thresholds, ...o.thresholds];
   if (o.capacity) out.capacity.enabled = true;
   return out;
 }

@@ -11,6 +11,7 @@ import { apiArgs, fetchMailFailures, fetchMetrics, ServerStartError, type ApiSer
 import { CellServer } from './cell-server.ts';
 import { openCellWindow, type CellWindow } from './cell-window.ts';
 import { countTimeouts, judgeCell } from './judge.ts';
+import { evaluateThresholds } from './thresholds.ts';
 import { BAD_INPUT_STATUS, badInputKind, measuredRequest, signupRequest } from './requests.ts';
 import type { CellResult } from './results.ts';
 import { SCHEMA_VERSION } from './results.ts';
@@ -105,6 +106,7 @@ export async function runCell(ctx: CellContext, spec: CellSpec): Promise<CellRes
   }
   result.endedAt = new Date().toISOString();
   Object.assign(result, judgeCell(result, ctx.scenario));
+  result.thresholds = evaluateThresholds(ctx.scenario.thresholds, result);
   return result;
 }
 
@@ -233,6 +235,7 @@ function fillFromRun(result: CellResult, run: OpenLoopResult, spec: CellSpec): v
     endMs: run.samples.map((x) => round2(x.endMs)),
     status: run.samples.map((x) => x.status),
     error: run.samples.map((x) => x.error),
+    bytes: run.samples.map((x) => x.bytes),
   };
 }
 
@@ -287,5 +290,6 @@ function emptyResult(ctx: CellContext, spec: CellSpec, startedAt: string): CellR
     valid: false,
     reasons: [],
     findings: [],
+    thresholds: [],
   };
 }

@@ -8,6 +8,7 @@ import { applyOverrides, benchHelp, parseBenchArgs, type BenchArgs } from './arg
 import { UsageError } from './errors.ts';
 import { Progress } from './progress.ts';
 import { runBench } from './run.ts';
+import { renderTerminalSummary } from './terminal.ts';
 import { resolveOutDir } from './out-dir.ts';
 import { applyQuick, checkSemantics, listScenarios, loadScenario, type Scenario } from './scenario.ts';
 
@@ -15,6 +16,13 @@ import { applyQuick, checkSemantics, listScenarios, loadScenario, type Scenario 
 function scenarioArgument(text: string): string {
   const isPath = text.includes('/') || text.includes(path.sep) || text.endsWith('.json');
   return isPath ? path.resolve(process.env.INIT_CWD ?? process.cwd(), text) : text;
+}
+
+// A reader that went away (pnpm bench | head) must not end the run: results are still written.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+  });
 }
 
 async function main(): Promise<number> {
@@ -73,9 +81,15 @@ async function main(): Promise<number> {
     }
     throw err;
   }
-  process.stdout.write(`${outcome.markdown}\n`);
-  process.stdout.write(`Results: ${outcome.runDir}\n`);
+  if (args.json) {
+    process.stdout.write(`${JSON.stringify(outcome.summary, null, 2)}\n`);
+    process.stderr.write(`Results: ${outcome.runDir}\n`);
+  } else {
+    process.stdout.write(renderTerminalSummary(outcome.summary, outcome.run));
+    process.stdout.write(`\nResults: ${outcome.runDir} (summary.md, report.html)\n`);
+  }
   if (controller.signal.aborted) return 130;
+  if (outcome.thresholdsFailed) return 99;
   return outcome.allValid ? 0 : 3;
 }
 

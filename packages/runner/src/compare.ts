@@ -95,11 +95,13 @@ export function renderComparison(rows: CellComparison[], labelA: string, labelB:
     '|---|---:|---|---|---|---:|---|',
   ];
   const f = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(1));
+  const single = rows.length > 0 && rows.every((r) => r.verdict === 'not enough repeats');
+  if (single) lines.splice(2, 0, `n = 1 on at least one side of every cell: no significance possible, the changes below are single measurements (run with --repeats ${MIN_REPEATS + 1}).`, '');
   for (const r of rows) {
     const change = Number.isFinite(r.relativeChange) ? `${r.relativeChange >= 0 ? '+' : ''}${(r.relativeChange * 100).toFixed(1)}%` : 'n/a';
     lines.push(
       `| ${r.variant} | ${r.requests} | ${r.metric} | ${f(r.medianA)} (${f(r.rangeA[0])}–${f(r.rangeA[1])}, ${r.repeatsA}) | ` +
-        `${f(r.medianB)} (${f(r.rangeB[0])}–${f(r.rangeB[1])}, ${r.repeatsB}) | ${change} | ${r.verdict} |`,
+        `${f(r.medianB)} (${f(r.rangeB[0])}–${f(r.rangeB[1])}, ${r.repeatsB}) | ${change} | ${single ? '–' : r.verdict} |`,
     );
   }
   return `${lines.join('\n')}\n`;

@@ -1,8 +1,11 @@
 /**
- * pnpm report [results/<run-id>]          writes report.html and charts/*.svg (default: the latest run)
- * pnpm report --compare <runA> <runB>     prints per-cell differences and writes compare-<A>-vs-<B>.md
+ * pnpm report [RUN]                      report.html and charts/*.svg for a run, in a new folder
+ * pnpm report --compare RUN_A RUN_B      per-cell differences with the spread of repeats
+ * RUN is a run id (its folder in results/) or a folder written by pnpm bench. Nothing is written
+ * into results/ unless --out says so: committed results stay as they were measured.
  */
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { compareRuns, renderComparison } from './compare.ts';
@@ -11,19 +14,53 @@ import { loadRun, writeReport } from './report.ts';
 import { writeText } from './results.ts';
 
 const HELP = `Usage:
-  pnpm report [RUN_DIR]                 report.html and charts/*.svg for a run (default: the newest in results/)
-  pnpm report --compare RUN_A RUN_B     per-cell differences, with the spread of repeats
+  pnpm report [RUN] [--out DIR]                  report.html and charts/*.svg for a run
+  pnpm report --compare RUN_A RUN_B [--out DIR]  per-cell differences, with the spread of repeats
 
-RUN_DIR is a folder written by pnpm bench, e.g. results/20261127-120000-default.
+RUN is a run id (e.g. 20261127-120000-default, looked up in results/) or the path of a folder
+written by pnpm bench. Without RUN: the newest run in results/ by its id.
+--out DIR: where to write (default: a new folder in the system's temporary directory, printed).
+Reports are written outside results/ unless --out points there; the same run gives the same bytes.
+Stored cells are judged again by today's rules, in memory; the files are not changed.
 `;
 
+function resolveRun(arg: string): string {
+  const asGiven = resolveOutDir(arg);
+  if (existsSync(asGiven)) return asGiven;
+  const inResults = path.join(resolveOutDir(null), arg);
+  if (existsSync(inResults)) return inResults;
+  throw Object.assign(new Error(`no run "${arg}" (looked for ${asGiven} and ${inResults})`), { code: 'ERR_REPORT_NOT_A_RUN' });
+}
+
+/** The newest run in results/ by its id (ids start with the time they were started). */
 function latestRun(resultsDir: string): string {
   const runs = readdirSync(resultsDir)
-    .map((name) => path.join(resultsDir, name))
-    .filter((p) => statSync(p).isDirectory())
-    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
-  if (runs.length === 0) throw new Error(`no runs in ${resultsDir}; run pnpm bench first`);
-  return runs[0] as string;
+    .filter((name) => /^\d{8}-\d{6}-/.test(name) && statSync(path.join(resultsDir, name)).isDirectory())
+    .sort();
+  const newest = runs[runs.length - 1];
+  if (!newest) throw Object.assign(new Error(`no runs in ${resultsDir}; run pnpm bench first`), { code: 'ERR_REPORT_NOT_A_RUN' });
+  return path.join(resultsDir, newest);
+}
+
+function outDirFor(out: string | undefined, label: string): string {
+  return out !== undefined ? resolveOutDir(out) : mkdtempSync(path.join(os.tmpdir(), `mailbench-${label}-`));
+}
+
+function compare(dirs: string[], out: string | undefined): number {
+  if (dirs.length !== 2) {
+    process.stderr.write(`mailbench report: --compare needs two runs\n\n${HELP}`);
+    return 2;
+  }
+  const [a, b] = dirs.map(loadRun) as [ReturnType<typeof loadRun>, ReturnType<typeof loadRun>];
+  const differs = ['smtp', 'transport', 'hashCost', 'durationSec', 'connection', 'faults'].filter(
+    (k) => JSON.stringify(a.run.scenario[k as keyof typeof a.run.scenario]) !== JSON.stringify(b.run.scenario[k as keyof typeof b.run.scenario]),
+  );
+  if (differs.length > 0) process.stderr.write(`mailbench report: warning: the runs differ in ${differs.join(', ')}: a difference may come from the configuration, not the code\n`);
+  const text = renderComparison(compareRuns(a.cells.map((c) => c.result), b.cells.map((c) => c.result)), a.run.runId, b.run.runId);
+  const file = path.join(outDirFor(out, 'compare'), `compare-${a.run.runId}-vs-${b.run.runId}.md`);
+  writeText(file, text);
+  process.stdout.write(`${text}\nWritten: ${file}\n`);
+  return 0;
 }
 
 async function main(): Promise<number> {
@@ -31,7 +68,7 @@ async function main(): Promise<number> {
   while (argv[0] === '--') argv.shift();
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { compare: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: { compare: { type: 'boolean' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
   } catch (err) {
     process.stderr.write(`mailbench report: ${(err as Error).message}\n\n${HELP}`);
     return 2;
@@ -40,26 +77,15 @@ async function main(): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  const dirs = parsed.positionals.map((p) => resolveOutDir(p));
   try {
-    if (parsed.values.compare) {
-      if (dirs.length !== 2) {
-        process.stderr.write(`mailbench report: --compare needs two run folders\n\n${HELP}`);
-        return 2;
-      }
-      const [a, b] = dirs.map(loadRun) as [ReturnType<typeof loadRun>, ReturnType<typeof loadRun>];
-      const text = renderComparison(compareRuns(a.cells.map((c) => c.result), b.cells.map((c) => c.result)), a.run.runId, b.run.runId);
-      const file = path.join(b.dir, `compare-${a.run.runId}-vs-${b.run.runId}.md`);
-      writeText(file, text);
-      process.stdout.write(`${text}\nWritten: ${file}\n`);
-      return 0;
-    }
+    const dirs = parsed.positionals.map(resolveRun);
+    if (parsed.values.compare) return compare(dirs, parsed.values.out);
     if (dirs.length > 1) {
-      process.stderr.write(`mailbench report: one run folder at a time (or --compare A B)\n\n${HELP}`);
+      process.stderr.write(`mailbench report: one run at a time (or --compare A B)\n\n${HELP}`);
       return 2;
     }
     const dir = dirs[0] ?? latestRun(resolveOutDir(null));
-    const { html, charts } = await writeReport(dir);
+    const { html, charts } = await writeReport(dir, outDirFor(parsed.values.out, `report-${path.basename(dir)}`));
     process.stdout.write(`${html}\n${charts.map((c) => `  ${c}`).join('\n')}\n`);
     return 0;
   } catch (err) {

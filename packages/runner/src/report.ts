@@ -9,12 +9,14 @@ import { compile, type TopLevelSpec } from 'vega-lite';
 import type { LatencySummary } from '@mailbench/loadgen';
 import type { CapacityResult, CellResult, RunInfo, Summary } from './results.ts';
 import { writeText } from './results.ts';
-import { describeLatency, parseLatency, type LatencySpec } from '@mailbench/smtp-sink';
+import { parseLatency, type LatencySpec } from '@mailbench/smtp-sink';
 import { VARIANTS, variantFacts, type Variant } from '@mailbench/target-api/contract';
 import { VARIANT_PRESENTATION } from './presentation.ts';
 import { judgeCell } from './judge.ts';
+import { evaluateThresholds, parseThreshold, type Threshold } from './thresholds.ts';
 import { scenarioDefault } from './scenario.ts';
 import { buildSummary, rankingSentence } from './summary.ts';
+import { configurationLines, verdictSentences } from './verdict.ts';
 
 export interface LoadedRun {
   dir: string;
@@ -34,11 +36,13 @@ export function loadRun(dir: string): LoadedRun {
   const latency = run.scenario.smtp.latency as LatencySpec | string;
   if (typeof latency === 'string') run.scenario.smtp.latency = parseLatency(latency);
   // Cells are judged again in memory by today's rules (the files are not rewritten).
+  const thresholds = (run.scenario.thresholds ?? []).map((t: Threshold | string) => parseThreshold(typeof t === 'string' ? t : t.expr));
   const judged = { ...run.scenario, stallThresholdMs: run.scenario.stallThresholdMs ?? scenarioDefault('stallThresholdMs') };
   const cells = run.cells.map((file) => {
     const result = JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as CellResult;
     result.label ??= result.variant; // cells recorded before labels existed
-    return { file, result: { ...result, ...judgeCell(result, judged) } };
+    const rejudged = { ...result, ...judgeCell(result, judged) };
+    return { file, result: { ...rejudged, thresholds: evaluateThresholds(thresholds, rejudged) } };
   });
   const capacity = run.capacity.map((file) => JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as CapacityResult);
   return { dir, run, cells, capacity, summary: buildSummary(run, cells, capacity) };
@@ -93,7 +97,7 @@ function responseTimeChart(requests: number, cells: CellResult[]): Chart {
     points: rows.length,
     spec: {
       $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-      width: 640,
+      width: 1000,
       height: 260,
       data: { values: rows },
       mark: { type: 'line', point: { size: 12 }, strokeWidth: 1.5 },
@@ -251,7 +255,7 @@ function summaryTable(summary: Summary, run: RunInfo): string {
       );
     }
     out.push('</tbody></table>');
-    out.push(`<p class="note">${escapeHtml(rankingSentence(summary.rankings.find((k) => k.requests === requests)))}</p>`);
+    if (rows.length > 1) out.push(`<p class="note">${escapeHtml(rankingSentence(summary.rankings.find((k) => k.requests === requests)))}</p>`);
   }
   return out.join('\n');
 }
@@ -273,56 +277,73 @@ function reliabilityTable(summary: Summary): string {
   );
 }
 
-export async function writeReport(dir: string): Promise<{ html: string; charts: string[] }> {
-  const loaded = loadRun(dir);
-  const { run, summary } = loaded;
-  const charts = buildCharts(loaded);
-  const rendered: Array<{ chart: Chart; svg: string }> = [];
-  const files: string[] = [];
-  for (const chart of charts) {
+/** Renders every chart to SVG and writes it to outDir/charts. */
+async function renderCharts(loaded: LoadedRun, outDir: string): Promise<Array<{ chart: Chart; svg: string; file: string }>> {
+  const rendered: Array<{ chart: Chart; svg: string; file: string }> = [];
+  for (const chart of buildCharts(loaded)) {
     const svg = await renderSvg(chart.spec);
-    const file = path.join(dir, 'charts', `${chart.id}.svg`);
+    const file = path.join(outDir, 'charts', `${chart.id}.svg`);
     writeText(file, svg);
-    files.push(file);
-    rendered.push({ chart, svg });
+    rendered.push({ chart, svg, file });
   }
+  return rendered;
+}
+
+const STYLE = `body{font:14px/1.45 system-ui,sans-serif;max-width:1180px;margin:2em auto;padding:0 1em;color:#222}
+h1{font-size:1.6em}h2{margin-top:2em;border-bottom:1px solid #ddd}h3{margin-bottom:.3em}
+nav ol{columns:2;padding-left:1.2em}#verdict li{margin:.3em 0}
+table{border-collapse:collapse;margin:.5em 0 1.5em;font-variant-numeric:tabular-nums}
+th,td{border:1px solid #ccc;padding:3px 7px;text-align:right}th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}
+tr.invalid td{background:#fff0f0}.chart{margin:1em 0 2em}.chart svg{width:100%;height:auto}
+.note{color:#555}.warn{color:#a00;font-weight:bold}code{background:#f4f4f4;padding:0 3px}`;
+
+function listHtml(items: string[]): string {
+  return `<ul>${items.map((i) => `<li>${escapeHtml(i).replace(/`([^`]+)`/g, '<code>$1</code>')}</li>`).join('')}</ul>`;
+}
+
+function findingsHtml(summary: Summary): string {
+  const list = (cells: Summary['invalidCells']) => `<ul>${cells.map((c) => `<li><code>${escapeHtml(c.file)}</code>: ${escapeHtml(c.reasons.join('; '))}</li>`).join('')}</ul>`;
   const invalid = summary.invalidCells.length
-    ? `<ul>${summary.invalidCells.map((c) => `<li><code>${escapeHtml(c.file)}</code>: ${escapeHtml(c.reasons.join('; '))}</li>`).join('')}</ul>`
+    ? `<p>"measurement:" reasons mean the figures of the cell cannot be trusted.</p>${list(summary.invalidCells)}`
     : '<p>Every cell is valid: every request has its sample, the generator kept its schedule, no latency was cut off by a timeout, every owed e-mail was accounted for and the accounting adds up.</p>';
+  const system = summary.findings.length ? `<h3>What the system did (valid cells)</h3>${list(summary.findings)}` : '';
+  return invalid + system;
+}
+
+/**
+ * Writes report.html and charts/*.svg for the run in runDir, into outDir (by default the run's
+ * own folder, as pnpm bench does; pnpm report writes elsewhere). The same run gives the same bytes.
+ */
+export async function writeReport(runDir: string, outDir = runDir): Promise<{ html: string; charts: string[] }> {
+  const loaded = loadRun(runDir);
+  const { run, summary } = loaded;
+  const rendered = await renderCharts(loaded, outDir);
   const versions = Object.entries(run.versions)
     .map(([k, v]) => `${escapeHtml(k)} ${escapeHtml(v)}`)
     .join(', ');
-  const s = run.scenario;
+  const sections: Array<[string, string]> = [
+    ['verdict', 'Verdict'],
+    ['configuration', 'What ran'],
+    ...rendered.map(({ chart }): [string, string] => [chart.id, chart.title]),
+    ['summary', 'Summary tables'],
+    ['reliability', 'Reliability'],
+    ['validity', 'Validity and findings'],
+    ['machine', 'Machine and versions'],
+  ];
   const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>mailbench report: ${escapeHtml(run.scenarioName)} ${escapeHtml(run.runId)}</title>
 <style>
-body{font:14px/1.45 system-ui,sans-serif;max-width:1180px;margin:2em auto;padding:0 1em;color:#222}
-h1{font-size:1.6em}h2{margin-top:2em;border-bottom:1px solid #ddd}h3{margin-bottom:.3em}
-table{border-collapse:collapse;margin:.5em 0 1.5em;font-variant-numeric:tabular-nums}
-th,td{border:1px solid #ccc;padding:3px 7px;text-align:right}th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}
-tr.invalid td{background:#fff0f0}.chart{margin:1em 0 2em}.chart svg{max-width:100%;height:auto}
-.note{color:#555}.warn{color:#a00;font-weight:bold}code{background:#f4f4f4;padding:0 3px}
+${STYLE}
 </style></head><body>
 <h1>mailbench: ${escapeHtml(run.scenarioName)}</h1>
 ${run.complete ? '' : '<p class="warn">This run is incomplete (interrupted): only the cells below were measured.</p>'}
-<p>${escapeHtml(s.description)}</p>
-<p class="note">Run <code>${escapeHtml(run.runId)}</code>, ${escapeHtml(run.startedAt)} to ${escapeHtml(run.endedAt ?? '?')}.
-Machine: ${escapeHtml(run.machine.cpuModel)}, ${run.machine.cores} cores, ${run.machine.memoryGiB} GiB, ${escapeHtml(run.machine.platform)} ${escapeHtml(run.machine.release)}.
-Database: <b>${escapeHtml(run.database.engine)}</b> ${escapeHtml(run.database.version)}.
-SMTP sink latency ${escapeHtml(describeLatency(s.smtp.latency))}${s.smtp.maxConnections ? `, at most ${s.smtp.maxConnections} connections` : ''}; transport ${s.transport.mode}${s.transport.mode === 'pooled' ? ` with ${s.transport.maxConnections} connections` : ''};
-scrypt cost 2^${s.hashCost}; ${s.durationSec} s windows; ${s.connection} connections; git ${escapeHtml(run.git.commit ?? 'unknown')}${run.git.dirty ? ' (dirty tree)' : ''}.</p>
-
-<h2>Summary</h2>
-<p class="note">Latency in ms. <b>from send</b> is what JMeter reports; <b>from intended</b> starts when the request was due, so queueing in a slow server stays visible (p50/p99/max are from intended).</p>
-${summaryTable(summary, run)}
-<p class="note">${escapeHtml(summary.referenceNote)}</p>
-
-<h2>Reliability</h2>
-${reliabilityTable(summary)}
-
-<h2>Validity</h2>
-${invalid}
-
+<section id="verdict"><h2>Verdict</h2>
+${listHtml(verdictSentences(summary, run))}
+</section>
+<section id="configuration"><h2>What ran</h2>
+${listHtml(configurationLines(run))}
+</section>
+<nav><h2>Contents</h2><ol>${sections.map(([id, title]) => `<li><a href="#${id}">${escapeHtml(title)}</a></li>`).join('')}</ol></nav>
 <h2>Charts</h2>
 ${rendered
   .map(
@@ -331,11 +352,29 @@ ${rendered
   )
   .join('\n')}
 
-<h2>Versions</h2>
+<section id="summary"><h2>Summary tables</h2>
+<p class="note">Latency in ms: the median over the repeats, with their range in brackets. <b>from send</b> is what JMeter reports; <b>from intended</b> starts when the request was due, so queueing in a slow server stays visible (p50/p99/max are from intended). "≥": requests hit the client's timeout, the figure is a lower bound.</p>
+${summaryTable(summary, run)}
+<p class="note">${escapeHtml(summary.referenceNote)}</p>
+</section>
+
+<section id="reliability"><h2>Reliability</h2>
+${reliabilityTable(summary)}
+</section>
+
+<section id="validity"><h2>Validity and findings</h2>
+${findingsHtml(summary)}
+</section>
+
+<section id="machine"><h2>Machine and versions</h2>
+<p class="note">Run <code>${escapeHtml(run.runId)}</code>, ${escapeHtml(run.startedAt)} to ${escapeHtml(run.endedAt ?? '?')}.
+Machine: ${escapeHtml(run.machine.cpuModel)}, ${run.machine.cores} cores, ${run.machine.memoryGiB} GiB, ${escapeHtml(run.machine.platform)} ${escapeHtml(run.machine.release)}.
+Database: <b>${escapeHtml(run.database.engine)}</b> ${escapeHtml(run.database.version)}. git ${escapeHtml(run.git.commit ?? 'unknown')}${run.git.dirty ? ' (dirty tree)' : ''}.</p>
 <p class="note">${versions}</p>
+</section>
 </body></html>
 `;
-  const htmlFile = path.join(dir, 'report.html');
+  const htmlFile = path.join(outDir, 'report.html');
   writeText(htmlFile, html);
-  return { html: htmlFile, charts: files };
+  return { html: htmlFile, charts: rendered.map((r) => r.file) };
 }

@@ -5,6 +5,7 @@ import type { LatencySummary } from '@mailbench/loadgen';
 import type { MachineInfo } from './environment.ts';
 import type { Variant } from '@mailbench/target-api/contract';
 import type { Scenario } from './scenario.ts';
+import type { ThresholdResult } from './thresholds.ts';
 
 export const SCHEMA_VERSION = 1;
 
@@ -95,11 +96,13 @@ export interface CellResult {
   } | null;
   server: { pid: number | null; series: ServerSample[]; shutdown: { drained: number; abandoned: number } | null };
   /** Every request, column by column (times in ms since t0, 0.01 ms resolution). */
-  samples: { intendedMs: number[]; sentMs: number[]; endMs: number[]; status: number[]; error: Array<string | null> } | null;
+  samples: { intendedMs: number[]; sentMs: number[]; endMs: number[]; status: number[]; error: Array<string | null>; bytes?: number[] } | null;
   valid: boolean;
   /** Every finding, tagged with its kind: "measurement: …" makes the cell invalid, "system: …" does not. */
   reasons: string[];
   findings: Finding[];
+  /** The scenario's thresholds that name this cell, evaluated. */
+  thresholds: ThresholdResult[];
 }
 
 /** Something the judge found: the measurement cannot be trusted, or the system misbehaved. */
@@ -152,6 +155,8 @@ export interface SummaryRow {
   label: string;
   requests: number;
   repeats: number;
+  /** Responses per second over the cell's window, median over the repeats. */
+  throughputPerSec: number | null;
   /** Median over the repeats of each cell's figure (the figure itself for one repeat). */
   avgFromSendMs: number | null;
   avgFromIntendedMs: number | null;
@@ -220,6 +225,8 @@ export interface Summary {
   reliability: ReliabilityRow[];
   /** Per request count, the variants ordered by avg from send, "~" where repeats cannot tell them apart. */
   rankings: Ranking[];
+  /** Each threshold, with the cells that failed it. */
+  thresholds: Array<{ expr: string; cells: number; failed: Array<{ file: string; actual: number | null; note: string | null }> }>;
   referenceNote: string;
 }
 

@@ -18,6 +18,7 @@ import { collectVersions, gitInfo, machineInfo } from './environment.ts';
 import { UsageError } from './errors.ts';
 import { formatDuration, Progress } from './progress.ts';
 import { writeReport } from './report.ts';
+import { toJtl } from './jtl.ts';
 import { signupRequest } from './requests.ts';
 import { cellFileName, SCHEMA_VERSION, writeJson, writeText, type CapacityResult, type CellResult, type RunInfo, type Summary } from './results.ts';
 import { cellLabels, type Scenario } from './scenario.ts';
@@ -39,6 +40,8 @@ export interface BenchOutcome {
   summary: Summary;
   markdown: string;
   allValid: boolean;
+  /** A threshold failed on some cell: the CLI exits 99. */
+  thresholdsFailed: boolean;
 }
 
 export function makeRunId(scenarioName: string, now = new Date()): string {
@@ -233,6 +236,7 @@ async function runCells(plan: BenchPlan, progress: Progress, services: Services,
     if (signal.aborted && result.status === 'failed') break; // an interrupted cell is not a result
     const file = cellFileName(spec.label, spec.requests, spec.repeat, scenario.repeats);
     writeJson(path.join(state.runDir, file), result);
+    writeText(path.join(state.runDir, file.replace(/\.json$/, '.jtl')), toJtl(result));
     state.done.push({ file, result });
     state.run.cells.push(file);
     writeRun(state);
@@ -267,7 +271,8 @@ async function finishRun(state: RunState, progress: Progress): Promise<BenchOutc
     // The measurements are already on disk; a report can be made later with pnpm report.
     progress.log(`report could not be written (${(err as Error).message}); try: pnpm report ${runDir}`);
   }
-  return { runDir, run, summary, markdown, allValid: done.every((c) => c.result.valid) && capacity.every((c) => c.status === 'ok') };
+  const thresholdsFailed = summary.thresholds.some((t) => t.failed.length > 0);
+  return { runDir, run, summary, markdown, thresholdsFailed, allValid: done.every((c) => c.result.valid) && capacity.every((c) => c.status === 'ok') };
 }
 
 function describeCell(label: string, r: CellResult, tookSec: number): string {

@@ -6,6 +6,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { parseLatency, validateLatency, type LatencySpec } from '@mailbench/smtp-sink';
 import { DEFAULT_OPTIONS, type TransportMode, type Variant } from '@mailbench/target-api/contract';
 import { UsageError } from './errors.ts';
+import { parseThreshold, type Threshold } from './thresholds.ts';
 
 /**
  * The effective scenario: every value typed and filled. Scenario-level defaults live in the
@@ -32,6 +33,8 @@ export interface Scenario {
   /** Dispatch error of a single request above which the generator counts as stalled. */
   stallThresholdMs: number;
   capacity: { enabled: boolean; connections: number; durationSec: number };
+  /** The user's pass/fail criteria, parsed. */
+  thresholds: Threshold[];
   /** A/A control: this variant also runs as a twin labelled "<variant>-aa", to measure the noise floor. */
   aaControl: Variant | null;
   faults: Faults;
@@ -80,7 +83,8 @@ export function listScenarios(dir = SCENARIOS_DIR): string[] {
 }
 
 /** What ajv leaves after filling the schema's defaults: the API-owned fields may still be absent. */
-type ValidatedScenario = Omit<Scenario, 'name' | 'quick' | 'smtp' | 'transport' | 'workerPool' | 'outbox'> & {
+type ValidatedScenario = Omit<Scenario, 'name' | 'quick' | 'smtp' | 'transport' | 'workerPool' | 'outbox' | 'thresholds'> & {
+  thresholds: Array<string | { expr: string }>;
   $schema?: string;
   smtp: Omit<Scenario['smtp'], 'latency'> & { latency: string | LatencySpec };
   transport: Partial<Scenario['transport']>;
@@ -96,6 +100,15 @@ function invalidScenario(file: string, problems: string[]): UsageError {
 function readLatency(value: string | LatencySpec, file: string): LatencySpec {
   try {
     return typeof value === 'string' ? parseLatency(value, 'smtp.latency') : validateLatency(value, 'smtp.latency');
+  } catch (err) {
+    throw invalidScenario(file, [(err as Error).message]);
+  }
+}
+
+/** The thresholds as typed values, from their text (or the recorded form, which keeps the text). */
+function readThresholds(list: Array<string | { expr: string }>, file: string): Threshold[] {
+  try {
+    return list.map((t) => parseThreshold(typeof t === 'string' ? t : t.expr));
   } catch (err) {
     throw invalidScenario(file, [(err as Error).message]);
   }
@@ -120,6 +133,7 @@ export function parseScenario(name: string, data: unknown, file: string): Scenar
     },
     workerPool: { ...api.workerPool, ...raw.workerPool },
     outbox: { leaseMs: raw.outbox.leaseMs ?? api.outbox.leaseMs, pollMs: raw.outbox.pollMs ?? api.outbox.pollMs },
+    thresholds: readThresholds(raw.thresholds, file),
   };
   checkSemantics(scenario, file);
   return scenario;

@@ -7,6 +7,7 @@ import { timeoutsOf } from './judge.ts';
 import type { CapacityResult, CellResult, Ranking, ReferenceValue, ReliabilityRow, RunInfo, Summary, SummaryRow } from './results.ts';
 import { SCHEMA_VERSION } from './results.ts';
 import { cellLabels, type Scenario } from './scenario.ts';
+import { configurationLines, overridesOf, verdictSentences } from './verdict.ts';
 
 export const REFERENCE_NOTE =
   'Reference: the original experiment (Flask + gunicorn with 20 gevent workers on 4 CPUs, JMeter, ' +
@@ -35,6 +36,29 @@ function medianOf(values: number[]): number | null {
 function maxOf(values: Array<number | null>): number | null {
   const v = values.filter((x): x is number => x !== null);
   return v.length === 0 ? null : Math.max(...v);
+}
+
+/** Each threshold of the scenario, with how many cells it named and which failed it. */
+function thresholdSummary(scenario: Scenario, cells: Array<{ file: string; result: CellResult }>): Summary['thresholds'] {
+  return (scenario.thresholds ?? []).map((t) => {
+    const named = cells.map((c) => ({ file: c.file, r: c.result.thresholds?.find((x) => x.expr === t.expr) })).filter((c) => c.r !== undefined);
+    const failed = named.filter((c) => !c.r?.passed).map((c) => ({ file: c.file, actual: c.r?.actual ?? null, note: c.r?.note ?? null }));
+    return { expr: t.expr, cells: named.length, failed };
+  });
+}
+
+/** Markdown lines: each threshold passed or failed, and by which cells. */
+export function renderThresholdsMarkdown(summary: Summary): string[] {
+  if (summary.thresholds.length === 0) return [];
+  const lines = ['', '## Thresholds', ''];
+  for (const t of summary.thresholds) {
+    if (t.failed.length === 0) lines.push(`- ✓ \`${t.expr}\`: met by all ${t.cells} cells it names`);
+    else {
+      const which = t.failed.map((f) => `${f.file} (${f.actual ?? '–'}${f.note ? `: ${f.note}` : ''})`).join(', ');
+      lines.push(`- ✗ \`${t.expr}\`: FAILED by ${t.failed.length} of ${t.cells} cells: ${which}`);
+    }
+  }
+  return lines;
 }
 
 /** Per label, each valid repeat's avg from send at one request count. */
@@ -70,6 +94,7 @@ export function buildSummary(run: RunInfo, cells: Array<{ file: string; result: 
         label,
         requests,
         repeats: group.length,
+        throughputPerSec: medianOf(ok.map((c) => c.throughputPerSec)),
         avgFromSendMs: medianOf(sendAvgs),
         avgFromIntendedMs: medianOf(ok.map((c) => c.latencyMs!.fromIntended.mean)),
         p50Ms: medianOf(ok.map((c) => c.latencyMs!.fromIntended.p50)),
@@ -105,6 +130,7 @@ export function buildSummary(run: RunInfo, cells: Array<{ file: string; result: 
     invalidCells: cells.filter((c) => !c.result.valid).map((c) => ({ file: c.file, reasons: c.result.reasons })),
     findings: cells.filter((c) => c.result.valid && c.result.reasons.length > 0).map((c) => ({ file: c.file, reasons: c.result.reasons })),
     reliability: reliabilityRows(cells.map((c) => c.result)),
+    thresholds: thresholdSummary(scenario, cells),
     rankings: scenario.requests.map((requests) => rankVariants(requests, avgFromSendByLabel(cells, requests))),
     referenceNote: REFERENCE_NOTE,
   };
@@ -226,7 +252,7 @@ function renderRequestTable(summary: Summary, s: Scenario, requests: number): st
         `${n(r.deliveryLagP99Ms)} | ${r.backlogMax} | ${n(r.drainSec, 1)} | ${r.valid ? 'yes' : r.failed ? 'FAILED' : 'no'} | ${r.reference ? `${r.reference.label} ${r.reference.avgMs}` : ''} |`,
     );
   }
-  lines.push('', rankingSentence(summary.rankings?.find((k) => k.requests === requests)));
+  if (rows.length > 1) lines.push('', rankingSentence(summary.rankings?.find((k) => k.requests === requests)));
   return lines;
 }
 
@@ -234,14 +260,18 @@ export function renderSummaryMarkdown(summary: Summary, run: RunInfo): string {
   const s = run.scenario;
   const lines: string[] = [];
   lines.push(`# mailbench: ${summary.scenarioName}${summary.complete ? '' : ' (INCOMPLETE: interrupted)'}`);
-  lines.push('');
-  lines.push(`${s.description}`);
+  lines.push('', '## Verdict', '');
+  for (const sentence of verdictSentences(summary, run)) lines.push(`- ${sentence}`);
+  lines.push('', '## What ran', '');
+  for (const line of configurationLines(run)) lines.push(`- ${line}`);
+  if (overridesOf(run.argv).length === 0 && s.description) lines.push(`- The scenario file: ${s.description}`);
   lines.push('');
   lines.push(renderRunLine(run));
   lines.push('');
   lines.push('Latency in ms: the median over the repeats, with their range in brackets. "from send" is what JMeter reports (elapsed); "from intended" starts when the request was due, so a slow server cannot hide queueing (p50/p99/max are from intended). "≥": some requests hit the client\'s timeout, so the figure is a lower bound.');
   lines.push('E-mails: one is owed per 201; "delivered" arrived and was not reported failed; "failed" the server reported failed (some may have arrived later); "lost" neither arrived nor was reported.');
   for (const requests of s.requests) lines.push(...renderRequestTable(summary, s, requests));
+  lines.push(...renderThresholdsMarkdown(summary));
   if (summary.reliability.length > 0) {
     lines.push('');
     lines.push(...renderReliabilityMarkdown(summary.reliability));

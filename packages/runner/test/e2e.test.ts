@@ -14,6 +14,7 @@ import addFormats from 'ajv-formats';
 import { listScenarios } from '../src/scenario.ts';
 
 const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
+const REPORT_CLI = fileURLToPath(new URL('../src/report-cli.ts', import.meta.url));
 const SCHEMA = JSON.parse(readFileSync(fileURLToPath(new URL('../schema/results.schema.json', import.meta.url)), 'utf8'));
 
 function validator() {
@@ -99,7 +100,8 @@ describe('pnpm bench, end to end', () => {
     });
     expect(res.stderr).toContain('estimated');
     expect(res.status, res.stderr).toBe(0);
-    expect(res.stdout).toContain('| variant | avg from send');
+    expect(res.stdout).toMatch(/^variant +req\/s +avg send ms/m);
+    expect(Math.max(...res.stdout.split('\n').map((l) => l.length))).toBeLessThanOrEqual(120);
     const runDir = runDirIn(out);
     const validate = validator();
     const check = (file: string) => {
@@ -131,6 +133,43 @@ describe('pnpm bench, end to end', () => {
     const summary = check('summary.json');
     expect(summary.rows).toHaveLength(5);
     expect(readFileSync(path.join(runDir, 'summary.md'), 'utf8')).toContain('## 30 requests over 2 s');
+  }, 300_000);
+
+  it('a failed --threshold exits 99 after writing everything; --json parses; each cell has its .jtl; the verdict comes first', () => {
+    const out = mkdtempSync(path.join(os.tmpdir(), 'mb-thresholds-'));
+    const args = ['--scenario', 'smoke', '--variants', 'inline', '--threshold', 'p99<1ms', '--threshold', 'lost==0', '--json', '--mongo', 'standin', '--out', out];
+    const res = spawnSync(process.execPath, ['--import', 'tsx', CLI, ...args], { encoding: 'utf8', timeout: 240_000 });
+    expect(res.status, res.stderr).toBe(99);
+    const summary = JSON.parse(res.stdout);
+    expect(summary.thresholds).toEqual([
+      { expr: 'p99<1ms', cells: 1, failed: [{ file: 'inline/30.json', actual: expect.any(Number), note: null }] },
+      { expr: 'lost==0', cells: 1, failed: [] },
+    ]);
+    const runDir = runDirIn(out);
+    const jtl = readFileSync(path.join(runDir, 'inline/30.jtl'), 'utf8').trimEnd().split('\n');
+    expect(jtl[0]).toMatch(/^timeStamp,elapsed,label,responseCode,/);
+    expect(jtl).toHaveLength(31);
+    expect(jtl[1]).toMatch(/^\d{13},\d+,inline,201,OK,/);
+    const md = readFileSync(path.join(runDir, 'summary.md'), 'utf8');
+    expect(md.indexOf('## Verdict')).toBeLessThan(md.indexOf('## 30 requests'));
+    expect(md).toContain('Threshold `p99<1ms` FAILED by 1 of 1 cells');
+    expect(md).toContain('overridden by `--variants inline` `--threshold p99<1ms` `--threshold lost==0`');
+    const html = readFileSync(path.join(runDir, 'report.html'), 'utf8');
+    expect(html.indexOf('<section id="verdict">')).toBeGreaterThan(0);
+    expect(html.indexOf('<section')).toBe(html.indexOf('<section id="verdict">')); // the first section
+    expect(html).toContain('<code>--threshold p99&#60;1ms</code>');
+
+    // pnpm report writes elsewhere, never into the run's folder, and the same run gives the same bytes.
+    const before = readFileSync(path.join(runDir, 'report.html'));
+    const reports = [1, 2].map(() => {
+      const r = spawnSync(process.execPath, ['--import', 'tsx', REPORT_CLI, runDir], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      return r.stdout.split('\n')[0] as string;
+    });
+    expect(reports[0]).not.toBe(reports[1]);
+    for (const file of reports) expect(path.dirname(file).startsWith(os.tmpdir())).toBe(true);
+    expect(readFileSync(reports[0] as string)).toEqual(readFileSync(reports[1] as string));
+    expect(readFileSync(path.join(runDir, 'report.html'))).toEqual(before);
   }, 300_000);
 
   it('Ctrl-C during a run stops every child process, writes partial results marked incomplete, exits 130', async () => {

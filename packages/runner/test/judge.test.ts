@@ -8,6 +8,7 @@ import { judgeCell } from '../src/judge.ts';
 import type { CellResult } from '../src/results.ts';
 import type { Scenario } from '../src/scenario.ts';
 import { rankVariants } from '../src/summary.ts';
+import { evaluateThresholds, parseThreshold } from '../src/thresholds.ts';
 
 const fixture = (name: string) => JSON.parse(readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8'));
 const GOOD: CellResult = fixture('good-inline-cell.json');
@@ -138,5 +139,33 @@ describe('ranking variants across repeats', () => {
 
   it('claims no order from single repeats', () => {
     expect(rankVariants(10, [{ label: 'inline', values: [80] }, { label: 'background', values: [55] }]).order).toBeNull();
+  });
+});
+
+describe('thresholds', () => {
+  it('parses [LABEL:]METRIC OP VALUE[UNIT] and names what is wrong', () => {
+    expect(parseThreshold('inline:p99<2s')).toEqual({ expr: 'inline:p99<2s', label: 'inline', metric: 'p99', op: '<', value: 2000, percent: false });
+    expect(parseThreshold('errors<1%')).toMatchObject({ metric: 'errors', value: 0.01, percent: true });
+    expect(parseThreshold('lost==0')).toMatchObject({ metric: 'lost', op: '==', value: 0 });
+    expect(() => parseThreshold('p99 is small')).toThrow(/not understood/);
+    expect(() => parseThreshold('speed<5')).toThrow(/unknown metric "speed"/);
+    expect(() => parseThreshold('p99<5%')).toThrow(/latency takes ms or s/);
+    expect(() => parseThreshold('lost<5ms')).toThrow(/lost is a count/);
+  });
+
+  it('evaluates on the cells they name, in their unit', () => {
+    const p99 = GOOD.latencyMs!.fromIntended.p99;
+    expect(evaluateThresholds([parseThreshold(`p99<${Math.ceil(p99 + 1)}ms`)], GOOD)).toEqual([{ expr: `p99<${Math.ceil(p99 + 1)}ms`, passed: true, actual: Math.round(p99 * 100) / 100, note: null }]);
+    expect(evaluateThresholds([parseThreshold('p99<1ms')], GOOD)[0]?.passed).toBe(false);
+    expect(evaluateThresholds([parseThreshold('outbox:p99<1ms')], GOOD)).toEqual([]); // names another variant
+    const lossy = cell((c) => Object.assign(c.emails, { delivered: 98, lost: 2 }));
+    expect(evaluateThresholds([parseThreshold('lost<1%'), parseThreshold('lost<=2')], lossy).map((r) => [r.passed, r.actual])).toEqual([[false, 2], [true, 2]]);
+  });
+
+  it('never lets a latency censored by timeouts pass a "less than"', () => {
+    const censored = cell((c) => {
+      c.timeouts = 1;
+    });
+    expect(evaluateThresholds([parseThreshold('max<60s')], censored)[0]).toMatchObject({ passed: false, note: expect.stringContaining('timeouts') });
   });
 });

@@ -1,0 +1,95 @@
+/**
+ * What a run found, in sentences generated from its data (never from the scenario file's prose),
+ * and the configuration that actually ran: the first thing summary.md and report.html show.
+ */
+import { describeLatency } from '@mailbench/smtp-sink';
+import { variantFacts } from '@mailbench/target-api/contract';
+import type { RunInfo, Summary, SummaryRow } from './results.ts';
+import { rankingSentence } from './summary.ts';
+
+/** Flags of pnpm bench that change what is measured (not where results go or which database serves). */
+const OVERRIDE_FLAGS = ['--variants', '--requests', '--duration', '--smtp-latency', '--repeats', '--hash-cost', '--connection', '--capacity', '--quick', '--aa-control', '--threshold'];
+
+/** The flags of this run that overrode its scenario file, as typed. */
+export function overridesOf(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let k = 0; k < argv.length; k++) {
+    const arg = argv[k] as string;
+    const [flag] = arg.split('=');
+    if (!OVERRIDE_FLAGS.includes(flag as string)) continue;
+    const takesValue = !['--capacity', '--quick'].includes(flag as string) && !arg.includes('=');
+    out.push(takesValue && argv[k + 1] !== undefined ? `${arg} ${argv[++k]}` : arg);
+  }
+  return out;
+}
+
+/** The configuration that ran, one line per aspect. */
+export function configurationLines(run: RunInfo): string[] {
+  const s = run.scenario;
+  const overrides = overridesOf(run.argv);
+  return [
+    `Scenario \`${s.name}\`${overrides.length ? `, overridden by ${overrides.map((o) => `\`${o}\``).join(' ')}` : ' as written'}.`,
+    `Variants: ${s.variants.join(', ')}${s.aaControl ? ` (and ${s.aaControl}-aa, an A/A twin of ${s.aaControl})` : ''}; ${s.requests.join('/')} requests over ${s.durationSec} s per cell${s.quick ? ' (--quick: the same rates as the full scenario, shorter windows)' : ''}; ${s.repeats} repeat${s.repeats > 1 ? 's, interleaved' : ''}.`,
+    `SMTP sink: latency ${describeLatency(s.smtp.latency)}${s.smtp.maxConnections ? `, at most ${s.smtp.maxConnections} connections` : ''}${s.smtp.tempFailRate || s.smtp.permFailRate ? `, refusing ${s.smtp.tempFailRate * 100}% temporarily and ${s.smtp.permFailRate * 100}% permanently` : ''}; API transport ${s.transport.mode}${s.transport.mode === 'pooled' ? ` with ${s.transport.maxConnections} connections` : ''}, send timeout ${s.transport.sendTimeoutMs} ms; client timeout ${s.timeoutSec} s.`,
+    `Each sign-up hashes its password with scrypt 2^${s.hashCost}${s.hashCost === 0 ? ' (off)' : ''}; ${s.connection} connections; database ${run.database.engine} ${run.database.version}.`,
+    ...faultLines(run),
+  ];
+}
+
+function faultLines(run: RunInfo): string[] {
+  const f = run.scenario.faults;
+  const lines: string[] = [];
+  if (f.crash) lines.push(`Fault: the API is killed ${f.crash.atSec} s into each window and restarted at once.`);
+  if (f.smtpDown) lines.push(`Fault: the SMTP sink refuses every connection from ${f.smtpDown.fromSec} s to ${f.smtpDown.fromSec + f.smtpDown.forSec} s into each window.`);
+  if (f.badInput) lines.push(`Fault: ${Math.round(f.badInput.share * 100)}% of the requests are malformed in five ways.`);
+  return lines;
+}
+
+function latencySentence(requests: number, rows: SummaryRow[], summary: Summary, durationSec: number): string {
+  const measured = rows.filter((r) => r.avgFromSendMs !== null);
+  if (measured.length === 0) return `At ${requests} requests: no cell completed.`;
+  const sorted = [...measured].sort((a, b) => (a.avgFromSendMs as number) - (b.avgFromSendMs as number));
+  const fast = sorted[0] as SummaryRow;
+  const slow = sorted[sorted.length - 1] as SummaryRow;
+  const bound = (r: SummaryRow) => `${r.timeouts ? '≥ ' : ''}${Math.round(r.avgFromSendMs as number)} ms`;
+  const spread = sorted.length > 1 ? `from ${bound(fast)} (${fast.label}) to ${bound(slow)} (${slow.label})` : `${bound(fast)} (${fast.label})`;
+  return `At ${(requests / durationSec).toFixed(1)} sign-ups/s (${requests} in ${durationSec} s) the average reply took ${spread}.${rows.length > 1 ? ` ${rankingSentence(summary.rankings.find((k) => k.requests === requests))}` : ''}`;
+}
+
+function mailSentences(summary: Summary): string[] {
+  const sending = summary.reliability.filter((r) => variantFacts(r.variant).sendsMail);
+  if (sending.length === 0) return [];
+  const troubled = sending.filter((r) => r.lost + r.failed + r.failedButDeliveredLater + r.duplicated > 0);
+  if (troubled.length === 0) return [`Every owed e-mail was delivered, once (${sending.reduce((a, r) => a + r.expected, 0)} in all).`];
+  return troubled.map((r) => {
+    const parts = [
+      r.lost ? `${r.lost} silently lost` : '',
+      r.failed ? `${r.failed} reported failed` : '',
+      r.failedButDeliveredLater ? `${r.failedButDeliveredLater} reported failed but delivered later` : '',
+      r.duplicated ? `${r.duplicated} duplicated` : '',
+    ].filter(Boolean);
+    return `${r.label} at ${r.requests} requests: of ${r.expected} owed e-mails, ${parts.join(', ')}.`;
+  });
+}
+
+/** The run's findings, most important first. */
+export function verdictSentences(summary: Summary, run: RunInfo): string[] {
+  const s = run.scenario;
+  const out: string[] = [];
+  const cells = summary.rows.reduce((a, r) => a + r.repeats, 0);
+  if (!summary.complete) out.push('The run was interrupted: only the cells below were measured.');
+  out.push(
+    summary.invalidCells.length === 0
+      ? `${cells === 1 ? 'The cell is' : `All ${cells} cells are`} valid: every request has its sample, the generator kept its schedule, no latency was cut off, and the e-mail accounting adds up.`
+      : `${summary.invalidCells.length} of ${cells} cells are invalid (their figures cannot be trusted): ${summary.invalidCells.map((c) => `${c.file} (${c.reasons.filter((r) => r.startsWith('measurement')).join('; ')})`).join('; ')}.`,
+  );
+  for (const t of summary.thresholds) {
+    out.push(t.failed.length === 0 ? `Threshold \`${t.expr}\` met by ${t.cells === 1 ? 'the cell it names' : `all ${t.cells} cells`}.` : `Threshold \`${t.expr}\` FAILED by ${t.failed.length} of ${t.cells} cells (${t.failed.map((f) => f.file).join(', ')}).`);
+  }
+  for (const requests of s.requests) {
+    const rows = summary.rows.filter((r) => r.requests === requests);
+    if (rows.length > 0) out.push(latencySentence(requests, rows, summary, s.durationSec));
+  }
+  out.push(...mailSentences(summary));
+  return out;
+}
