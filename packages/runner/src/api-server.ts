@@ -80,9 +80,12 @@ async function getJson(url: string): Promise<{ body: unknown } | null> {
   }
 }
 
-/** GET /metrics, checked against the contract; null when the server does not answer. */
-export async function fetchMetrics(url: string): Promise<MetricsResponse | null> {
-  const got = await getJson(`${url}/metrics`);
+/**
+ * GET /metrics, checked against the contract; null when the server does not answer. Only the
+ * sampler passes resetWindow: the event-loop and CPU windows are its one-second windows.
+ */
+export async function fetchMetrics(url: string, resetWindow = false): Promise<MetricsResponse | null> {
+  const got = await getJson(`${url}/metrics${resetWindow ? '?reset=window' : ''}`);
   return got ? readMetrics(got.body) : null;
 }
 

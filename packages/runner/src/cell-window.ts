@@ -31,7 +31,7 @@ export function openCellWindow(server: CellServer, sink: SmtpSink, faults: Fault
   const poll = setInterval(() => {
     const current = server.running;
     if (!current) return;
-    fetchMetrics(current.url).then(
+    fetchMetrics(current.url, true).then(
       (m) => {
         if (m) series.push(sampleOf(m, round2((Date.now() - t0) / 1000), sink.stats().messages.accepted));
       },

@@ -26,6 +26,8 @@ export interface CellContext {
   sink: SmtpSink;
   signal: AbortSignal;
   onProgress: (event: ProgressEvent) => void;
+  /** Told when a cell enters a phase without progress events of its own (warm-up, drain). */
+  onPhase?: (text: string) => void;
   onServer: (server: ApiServer | null) => void;
 }
 
@@ -115,6 +117,7 @@ async function warmUp(ctx: CellContext, server: CellServer, sendsMail: boolean, 
   const s = ctx.scenario;
   ctx.sink.reset();
   if (s.warmup.requests > 0) {
+    ctx.onPhase?.(`warm-up: ${s.warmup.requests} sign-ups over ${s.warmup.durationSec} s (not recorded)`);
     const warm = await runOpenLoop({
       baseUrl: server.server.url,
       count: s.warmup.requests,
@@ -128,8 +131,8 @@ async function warmUp(ctx: CellContext, server: CellServer, sendsMail: boolean, 
     if (ok > 0 && sendsMail) await drainOwed(ctx.sink, () => server.server.url, new Set(), s.drainTimeoutSec * 1000);
     await ctx.sink.waitForIdle({ quietMs: 300, timeoutMs: 30_000 }).catch(() => {});
   }
-  // Also resets the server's since-last-read windows (event loop, CPU) before the measurement.
-  return (await fetchMetrics(server.server.url))?.emails ?? null;
+  // Also starts the server's event-loop and CPU window afresh for the measurement.
+  return (await fetchMetrics(server.server.url, true))?.emails ?? null;
 }
 
 /** The measured open-loop schedule. */
@@ -168,6 +171,7 @@ async function settle(
   const sendsMail = variantFacts(spec.variant).sendsMail;
   const owed = owedRegistrations(run, share);
   let drainTimedOut = false;
+  if (sendsMail && owed.size > 0) ctx.onPhase?.(`drain: waiting for ${owed.size} owed e-mails (at most ${s.drainTimeoutSec} s)`);
   if (sendsMail && owed.size > 0) drainTimedOut = !(await drainOwed(ctx.sink, () => server.server.url, owed, s.drainTimeoutSec * 1000));
   // A short grace period lets late duplicates show up.
   await new Promise((r) => setTimeout(r, sendsMail ? 500 : 200));

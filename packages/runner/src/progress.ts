@@ -30,6 +30,17 @@ export class Progress {
     this.write(`${line}\n`);
   }
 
+  /** A phase of a cell that has no progress of its own (warm-up, drain): a line that the next update replaces. */
+  phase(label: string, text: string): void {
+    const line = `${label} ${text}`;
+    if (this.tty) {
+      this.write(`\r\x1b[2K${line}`);
+      this.lineOpen = true;
+    } else {
+      this.write(`${line}\n`);
+    }
+  }
+
   /** Live status of the cell being measured. */
   cell(label: string, event: ProgressEvent, runEtaSec: number): void {
     const line =

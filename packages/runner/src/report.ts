@@ -15,7 +15,7 @@ import { VARIANT_PRESENTATION } from './presentation.ts';
 import { judgeCell } from './judge.ts';
 import { evaluateThresholds, parseThreshold, type Threshold } from './thresholds.ts';
 import { scenarioDefault } from './scenario.ts';
-import { buildSummary, rankingSentence } from './summary.ts';
+import { buildSummary, rankingSentence, reliabilityColumns } from './summary.ts';
 import { configurationLines, verdictSentences } from './verdict.ts';
 
 export interface LoadedRun {
@@ -52,6 +52,11 @@ export function loadRun(dir: string): LoadedRun {
 function labelOrder(cells: CellResult[]): string[] {
   const rank = (c: CellResult) => VARIANTS.indexOf(c.variant) * 2 + (c.label === c.variant ? 0 : 1);
   return [...new Map([...cells].sort((a, b) => rank(a) - rank(b)).map((c) => [c.label, c])).keys()];
+}
+
+/** The request counts as facet values, in numeric order (as text they would sort 1000 before 750). */
+function requestOrder(cells: CellResult[]): string[] {
+  return [...new Set(cells.map((c) => c.requests))].sort((a, b) => a - b).map(String);
 }
 
 /** Each label in its variant's colour (an A/A twin shares it). */
@@ -105,7 +110,7 @@ function responseTimeChart(requests: number, cells: CellResult[]): Chart {
         x: { field: 'elapsedSec', type: 'quantitative', title: 'elapsed (s, by intended start)' },
         y: { field: 'latencyMs', type: 'quantitative', title: 'latency (ms, log scale)', scale: { type: 'log' } },
         color: { field: 'variant', type: 'nominal', scale: colorScaleOf(cells) },
-        strokeDash: { field: 'measure', type: 'nominal', title: 'measured' },
+        strokeDash: { field: 'measure', type: 'nominal', title: 'measured', legend: { symbolType: 'stroke', symbolStrokeWidth: 2, symbolStrokeColor: '#444' } },
       },
     } as TopLevelSpec,
   };
@@ -132,14 +137,14 @@ function percentileDots(
     data: { values: rows },
     mark: { type: 'point', filled: true, size: 70 },
     encoding: {
-      column: { field: 'requests', type: 'ordinal', title: 'requests over the window' },
+      column: { field: 'requests', type: 'ordinal', title: 'requests over the window', sort: requestOrder(cells) },
       x: { field: 'variant', type: 'nominal', sort: labelOrder(cells), title: null },
       xOffset: { field: 'percentile', sort: percentiles },
       y: { field: 'valueMs', type: 'quantitative', title: yTitle, scale: { type: 'log' } },
       color: { field: 'percentile', type: 'ordinal', sort: percentiles, scale: { range: colors } },
       shape: { field: 'percentile', type: 'nominal', sort: percentiles },
     },
-    width: 160,
+    width: Math.max(160, Math.floor(860 / Math.max(1, requestOrder(cells).length)) - 20),
     height: 210,
   } as TopLevelSpec;
   return { rows, spec };
@@ -191,13 +196,13 @@ function seriesChart(
       data: { values: rows },
       mark: { type: 'line', point: { size: 10 }, strokeWidth: 1.5 },
       encoding: {
-        facet: { field: 'requests', type: 'ordinal', columns: 2, title: 'requests over the window' },
+        facet: { field: 'requests', type: 'ordinal', columns: 2, title: 'requests over the window', sort: requestOrder(cells) },
         x: { field: 'tSec', type: 'quantitative', title: 'seconds since the schedule started' },
         y: { field, type: 'quantitative', title: yTitle },
         color: { field: 'variant', type: 'nominal', scale: colorScaleOf(cells) },
       },
-      width: 300,
-      height: 160,
+      width: 440,
+      height: 170,
     } as TopLevelSpec,
   };
 }
@@ -261,19 +266,11 @@ function summaryTable(summary: Summary, run: RunInfo): string {
 }
 
 function reliabilityTable(summary: Summary): string {
-  const n = (v: number | null) => (v === null ? '–' : v.toFixed(1));
-  const rows = summary.reliability
-    .map(
-      (r) =>
-        `<tr><td>${r.label}</td><td>${r.requests}</td><td>${r.expected}</td><td>${r.delivered}</td><td>${r.failed}</td><td>${r.failedButDeliveredLater}</td><td>${r.lost}</td>` +
-        `<td>${r.duplicated}</td><td>${r.deliveredNotOwed}</td><td>${r.retried}</td><td>${r.strayUsers}</td><td>${n(r.drainSec)}</td><td>${n(r.crashDownSec)}</td>` +
-        `<td>${n(r.smtpRecoverySec)}</td><td>${r.badInputAnswered ?? '–'}</td></tr>`,
-    )
-    .join('');
+  const columns = reliabilityColumns(summary);
+  const rows = summary.reliability.map((r) => `<tr>${columns.map(([, cell]) => `<td>${escapeHtml(cell(r))}</td>`).join('')}</tr>`).join('');
   return (
     '<p class="note">Each owed e-mail (one per 201) ends in exactly one of: delivered, failed (reported by the server, never arrived), failed but delivered later, lost (never arrived, never reported). "duplicated" counts extra copies, "not owed" e-mails of sign-ups whose reply failed, "stray users" users stored without a 2xx reply.</p>' +
-    '<table><thead><tr><th>variant</th><th>requests</th><th>e-mails owed</th><th>delivered</th><th>failed</th><th>failed, delivered later</th><th>lost</th><th>duplicated</th><th>not owed</th><th>retried</th>' +
-    `<th>stray users</th><th>drain s</th><th>crash: API down s</th><th>SMTP down: recovery s</th><th>bad input answered 4xx</th></tr></thead><tbody>${rows}</tbody></table>`
+    `<table><thead><tr>${columns.map(([title]) => `<th>${escapeHtml(title)}</th>`).join('')}</tr></thead><tbody>${rows}</tbody></table>`
   );
 }
 
@@ -294,7 +291,7 @@ h1{font-size:1.6em}h2{margin-top:2em;border-bottom:1px solid #ddd}h3{margin-bott
 nav ol{columns:2;padding-left:1.2em}#verdict li{margin:.3em 0}
 table{border-collapse:collapse;margin:.5em 0 1.5em;font-variant-numeric:tabular-nums}
 th,td{border:1px solid #ccc;padding:3px 7px;text-align:right}th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}
-tr.invalid td{background:#fff0f0}.chart{margin:1em 0 2em}.chart svg{width:100%;height:auto}
+tr.invalid td{background:#fff0f0}.chart{margin:1em 0 2em}.chart svg{max-width:100%;height:auto}
 .note{color:#555}.warn{color:#a00;font-weight:bold}code{background:#f4f4f4;padding:0 3px}`;
 
 function listHtml(items: string[]): string {

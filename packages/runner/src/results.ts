@@ -147,6 +147,8 @@ export interface RunInfo {
   complete: boolean;
   interrupted: boolean;
   cells: string[];
+  /** Cells of the plan that were not measured (an interrupted run). */
+  notRun?: string[];
   capacity: string[];
 }
 

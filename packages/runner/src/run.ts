@@ -207,6 +207,8 @@ export async function runBench(plan: BenchPlan): Promise<BenchOutcome> {
     progress.end();
   }
   state.run.interrupted = signal.aborted;
+  const ran = new Set(state.run.cells);
+  state.run.notRun = cells.map((c) => cellFileName(c.label, c.requests, c.repeat, scenario.repeats)).filter((f) => !ran.has(f));
   state.run.complete = !signal.aborted && state.run.cells.length === cells.length && state.run.capacity.length === capacityVariants.length;
   state.run.endedAt = new Date().toISOString();
   writeRun(state);
@@ -229,6 +231,7 @@ async function runCells(plan: BenchPlan, progress: Progress, services: Services,
         signal,
         onProgress: (event) => progress.cell(label, event, state.remainingSec - (Date.now() - cellStarted) / 1000),
         onServer: (server) => (state.current.server = server),
+        onPhase: (text) => progress.phase(label, text),
       },
       spec,
     );

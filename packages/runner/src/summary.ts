@@ -187,21 +187,41 @@ export function reliabilityRows(cells: CellResult[]): ReliabilityRow[] {
   return rows.sort((a, b) => a.requests - b.requests || labelOrder.indexOf(a.label) - labelOrder.indexOf(b.label));
 }
 
+/** The reliability columns, each with its cell; the fault columns only where a fault gave them a value. */
+export function reliabilityColumns(summary: Pick<Summary, 'reliability'>): Array<[string, (r: Summary['reliability'][number]) => string]> {
+  const n = (v: number | null) => (v === null ? '–' : v.toFixed(1));
+  const rows = summary.reliability;
+  const columns: Array<[string, (r: (typeof rows)[number]) => string]> = [
+    ['variant', (r) => r.label],
+    ['requests', (r) => String(r.requests)],
+    ['e-mails owed', (r) => String(r.expected)],
+    ['delivered', (r) => String(r.delivered)],
+    ['failed', (r) => String(r.failed)],
+    ['failed, delivered later', (r) => String(r.failedButDeliveredLater)],
+    ['lost', (r) => String(r.lost)],
+    ['duplicated', (r) => String(r.duplicated)],
+    ['not owed', (r) => String(r.deliveredNotOwed)],
+    ['retried', (r) => String(r.retried)],
+    ['stray users', (r) => String(r.strayUsers)],
+    ['drain s', (r) => n(r.drainSec)],
+  ];
+  if (rows.some((r) => r.crashDownSec !== null)) columns.push(['crash: API down s', (r) => n(r.crashDownSec)]);
+  if (rows.some((r) => r.smtpRecoverySec !== null)) columns.push(['SMTP down: recovery s', (r) => n(r.smtpRecoverySec)]);
+  if (rows.some((r) => r.badInputAnswered !== null)) columns.push(['bad input answered 4xx', (r) => r.badInputAnswered ?? '–']);
+  return columns;
+}
+
 export function renderReliabilityMarkdown(rows: ReliabilityRow[]): string[] {
+  const columns = reliabilityColumns({ reliability: rows });
   const lines = [
     '## Reliability: what happened to the mail',
     '',
     'Each owed e-mail (one per 201) ends in exactly one of: delivered, failed (the server reported it failed and it never arrived), failed but delivered later (reported failed, arrived all the same), lost (never arrived, never reported: silent). "duplicated" counts extra copies; "not owed" counts e-mails of sign-ups whose reply failed; "stray users" were stored without a 2xx reply.',
     '',
-    '| variant | requests | e-mails owed | delivered | failed | failed, delivered later | lost | duplicated | not owed | retried | stray users | drain s | crash: API down s | SMTP down: recovery s | bad input answered 4xx |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+    `| ${columns.map(([title]) => title).join(' | ')} |`,
+    `|---|${columns.slice(1).map(() => '---:').join('|')}|`,
   ];
-  for (const r of rows) {
-    lines.push(
-      `| ${r.label} | ${r.requests} | ${r.expected} | ${r.delivered} | ${r.failed} | ${r.failedButDeliveredLater} | ${r.lost} | ${r.duplicated} | ${r.deliveredNotOwed} | ${r.retried} | ${r.strayUsers} | ` +
-        `${n(r.drainSec, 1)} | ${n(r.crashDownSec, 1)} | ${n(r.smtpRecoverySec, 1)} | ${r.badInputAnswered ?? '–'} |`,
-    );
-  }
+  for (const r of rows) lines.push(`| ${columns.map(([, cell]) => cell(r)).join(' | ')} |`);
   return lines;
 }
 

@@ -77,7 +77,7 @@ export function verdictSentences(summary: Summary, run: RunInfo): string[] {
   const s = run.scenario;
   const out: string[] = [];
   const cells = summary.rows.reduce((a, r) => a + r.repeats, 0);
-  if (!summary.complete) out.push('The run was interrupted: only the cells below were measured.');
+  if (!summary.complete) out.push(`The run was interrupted: only the cells below were measured${run.notRun?.length ? `; not run: ${run.notRun.join(', ')}` : ''}.`);
   out.push(
     summary.invalidCells.length === 0
       ? `${cells === 1 ? 'The cell is' : `All ${cells} cells are`} valid: every request has its sample, the generator kept its schedule, no latency was cut off, and the e-mail accounting adds up.`

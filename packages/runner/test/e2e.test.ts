@@ -195,6 +195,8 @@ describe('pnpm bench, end to end', () => {
     const run = readJson(path.join(runDir, 'run.json'));
     expect(run).toMatchObject({ complete: false, interrupted: true });
     expect(run.cells.length).toBeLessThan(5);
+    expect(run.notRun).toHaveLength(5 - run.cells.length); // the cells it did not get to are named
+    expect(readFileSync(path.join(runDir, 'summary.md'), 'utf8')).toContain('not run:');
     expect(existsSync(path.join(runDir, 'summary.md'))).toBe(true);
     expect(readFileSync(path.join(runDir, 'summary.md'), 'utf8')).toContain('INCOMPLETE');
     expect(readdirSync(runDir).some((f) => f.includes('.tmp-'))).toBe(false);

@@ -14,15 +14,21 @@ export class Metrics {
     this.loop.enable();
   }
 
-  /** A snapshot since the previous read (event-loop delay and CPU reset on every read). */
-  read(emails: MailCounters): MetricsSnapshot {
+  /**
+   * A snapshot; event-loop delay and CPU cover the window since the last reset. Only the
+   * once-a-second sampler resets it (GET /metrics?reset=window): other readers, such as the
+   * runner's drain polling every 200 ms, must not cut the sampler's windows short.
+   */
+  read(emails: MailCounters, resetWindow = true): MetricsSnapshot {
     // An empty window (a process just started) has a NaN mean, which JSON would turn into null: report 0.
     const ms = (ns: number) => (Number.isFinite(ns) ? Math.round((ns / 1e6) * 100) / 100 : 0);
     const cpu = process.cpuUsage(this.lastCpu);
-    this.lastCpu = process.cpuUsage();
     const now = performance.now();
     const sinceLastMs = now - this.lastReadMs;
-    this.lastReadMs = now;
+    if (resetWindow) {
+      this.lastCpu = process.cpuUsage();
+      this.lastReadMs = now;
+    }
     const mem = process.memoryUsage();
     const mib = (b: number) => Math.round((b / 1048576) * 10) / 10;
     const snapshot: MetricsSnapshot = {
@@ -39,7 +45,7 @@ export class Metrics {
       requests: { total: this.requestsTotal, inFlight: this.requestsInFlight },
       emails,
     };
-    this.loop.reset();
+    if (resetWindow) this.loop.reset();
     return snapshot;
   }
 

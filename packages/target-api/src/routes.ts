@@ -87,10 +87,10 @@ export function registerConfirmRoute(app: FastifyInstance): void {
 /** GET /healthz, GET /metrics and GET /mail/failures (the contract's shapes). */
 export function registerOpsRoutes(app: FastifyInstance, options: AppOptions, metrics: Metrics, shutdown: () => ShutdownReport | null): void {
   app.get('/healthz', async () => ({ status: 'ok', variant: options.variant }));
-  app.get('/metrics', async (): Promise<MetricsResponse> => ({
+  app.get<{ Querystring: { reset?: string } }>('/metrics', async (request): Promise<MetricsResponse> => ({
     variant: options.variant,
     hashCost: options.hashCost,
-    ...metrics.read(await app.emailStrategy.counters()),
+    ...metrics.read(await app.emailStrategy.counters(), request.query.reset === 'window'),
     shutdown: shutdown(),
   }));
   app.get('/mail/failures', async (): Promise<MailFailuresResponse> => ({ failures: await app.emailStrategy.failures() }));

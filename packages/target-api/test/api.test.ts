@@ -256,6 +256,19 @@ describe('pure parts', () => {
     expect(() => readMetrics({ ...body, emails: { ...body.emails, queued: undefined } })).toThrow(/emails\.queued/);
   });
 
+  it('resets the event-loop and CPU window only when the sampler asks (?reset=window)', async () => {
+    const s = await stack('no-email');
+    const read = async (url: string) => (await s.app.inject({ method: 'GET', url })).json().cpu.sinceLastMs as number;
+    await read('/metrics?reset=window');
+    await new Promise((r) => setTimeout(r, 150));
+    const first = await read('/metrics');
+    await new Promise((r) => setTimeout(r, 150));
+    const second = await read('/metrics');
+    expect(second).toBeGreaterThan(first); // a plain read leaves the window running
+    await read('/metrics?reset=window');
+    expect(await read('/metrics')).toBeLessThan(second);
+  });
+
   it('backs off exponentially, capped', () => {
     expect([1, 2, 3, 4, 5, 10].map((a) => backoffMs(a, 500, 3000))).toEqual([500, 1000, 2000, 3000, 3000, 3000]);
   });

@@ -62,7 +62,10 @@ export interface MailFailuresResponse {
   failures: MailFailure[];
 }
 
-/** The body of GET /metrics. */
+/**
+ * The body of GET /metrics. Event-loop delay and CPU cover the window since the last
+ * GET /metrics?reset=window (the sampler's once-a-second read); a plain GET does not reset it.
+ */
 export interface MetricsResponse extends MetricsSnapshot {
   variant: Variant;
   hashCost: number;
