@@ -85,24 +85,56 @@ export function compareRuns(a: CellResult[], b: CellResult[]): CellComparison[] 
   return out;
 }
 
-export function renderComparison(rows: CellComparison[], labelA: string, labelB: string): string {
-  const lines = [
-    `# mailbench: ${labelA} → ${labelB}`,
-    '',
-    `A difference is "real" when both runs have ≥ ${MIN_REPEATS} repeats, their ranges do not overlap and the medians differ by more than ${MIN_RELATIVE_CHANGE * 100}%.`,
-    '',
-    '| variant | requests | metric | A median (range, n) | B median (range, n) | change | verdict |',
-    '|---|---:|---|---|---|---:|---|',
-  ];
+const COLUMNS = ['variant', 'requests', 'metric', 'A median (range, n)', 'B median (range, n)', 'change', 'verdict'];
+
+/** Whether every row has n = 1 on a side: then no row can say more than its single values. */
+function singleRepeats(rows: CellComparison[]): boolean {
+  return rows.length > 0 && rows.every((r) => r.verdict === 'not enough repeats');
+}
+
+/** One comparison row as the cells of a table, shared by the Markdown and the HTML forms. */
+function rowCells(r: CellComparison, single: boolean): string[] {
   const f = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(1));
-  const single = rows.length > 0 && rows.every((r) => r.verdict === 'not enough repeats');
-  if (single) lines.splice(2, 0, `n = 1 on at least one side of every cell: no significance possible, the changes below are single measurements (run with --repeats ${MIN_REPEATS + 1}).`, '');
-  for (const r of rows) {
-    const change = Number.isFinite(r.relativeChange) ? `${r.relativeChange >= 0 ? '+' : ''}${(r.relativeChange * 100).toFixed(1)}%` : 'n/a';
-    lines.push(
-      `| ${r.variant} | ${r.requests} | ${r.metric} | ${f(r.medianA)} (${f(r.rangeA[0])}–${f(r.rangeA[1])}, ${r.repeatsA}) | ` +
-        `${f(r.medianB)} (${f(r.rangeB[0])}–${f(r.rangeB[1])}, ${r.repeatsB}) | ${change} | ${single ? '–' : r.verdict} |`,
-    );
-  }
+  const change = Number.isFinite(r.relativeChange) ? `${r.relativeChange >= 0 ? '+' : ''}${(r.relativeChange * 100).toFixed(1)}%` : 'n/a';
+  return [
+    r.variant,
+    String(r.requests),
+    r.metric,
+    `${f(r.medianA)} (${f(r.rangeA[0])}–${f(r.rangeA[1])}, ${r.repeatsA})`,
+    `${f(r.medianB)} (${f(r.rangeB[0])}–${f(r.rangeB[1])}, ${r.repeatsB})`,
+    change,
+    single ? '–' : r.verdict,
+  ];
+}
+
+function ruleText(rows: CellComparison[]): string[] {
+  const rule = `A difference is "real" when both runs have ≥ ${MIN_REPEATS} repeats, their ranges do not overlap and the medians differ by more than ${MIN_RELATIVE_CHANGE * 100}%.`;
+  return singleRepeats(rows)
+    ? [rule, `n = 1 on at least one side of every cell: no significance possible, the changes below are single measurements (run with --repeats ${MIN_REPEATS + 1}).`]
+    : [rule];
+}
+
+export function renderComparison(rows: CellComparison[], labelA: string, labelB: string): string {
+  const single = singleRepeats(rows);
+  const lines = [`# mailbench: ${labelA} → ${labelB}`, '', ...ruleText(rows).flatMap((t) => [t, '']), `| ${COLUMNS.join(' | ')} |`, '|---|---:|---|---|---|---:|---|'];
+  for (const r of rows) lines.push(`| ${rowCells(r, single).join(' | ')} |`);
   return `${lines.join('\n')}\n`;
+}
+
+export function renderComparisonHtml(rows: CellComparison[], labelA: string, labelB: string): string {
+  const esc = (t: string) => t.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  const single = singleRepeats(rows);
+  const body = rows.map((r) => `<tr class="${r.verdict === 'real' ? 'real' : ''}">${rowCells(r, single).map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('\n');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>mailbench: ${esc(labelA)} → ${esc(labelB)}</title>
+<style>body{font:14px/1.45 system-ui,sans-serif;max-width:1180px;margin:2em auto;padding:0 1em;color:#222}
+table{border-collapse:collapse;font-variant-numeric:tabular-nums}th,td{border:1px solid #ccc;padding:3px 7px;text-align:right}
+th{background:#f4f4f4}td:first-child,th:first-child,td:nth-child(3){text-align:left}tr.real td{background:#fff6d5}</style></head><body>
+<h1>mailbench: ${esc(labelA)} → ${esc(labelB)}</h1>
+${ruleText(rows).map((t) => `<p>${esc(t)}</p>`).join('\n')}
+<table><thead><tr>${COLUMNS.map((c) => `<th>${esc(c)}</th>`).join('')}</tr></thead><tbody>
+${body}
+</tbody></table>
+</body></html>
+`;
 }

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { compareRuns, renderComparison } from './compare.ts';
+import { compareRuns, renderComparison, renderComparisonHtml } from './compare.ts';
 import { resolveOutDir } from './out-dir.ts';
 import { loadRun, writeReport } from './report.ts';
 import { writeText } from './results.ts';
@@ -56,10 +56,14 @@ function compare(dirs: string[], out: string | undefined): number {
     (k) => JSON.stringify(a.run.scenario[k as keyof typeof a.run.scenario]) !== JSON.stringify(b.run.scenario[k as keyof typeof b.run.scenario]),
   );
   if (differs.length > 0) process.stderr.write(`mailbench report: warning: the runs differ in ${differs.join(', ')}: a difference may come from the configuration, not the code\n`);
-  const text = renderComparison(compareRuns(a.cells.map((c) => c.result), b.cells.map((c) => c.result)), a.run.runId, b.run.runId);
-  const file = path.join(outDirFor(out, 'compare'), `compare-${a.run.runId}-vs-${b.run.runId}.md`);
+  const rows = compareRuns(a.cells.map((c) => c.result), b.cells.map((c) => c.result));
+  const text = renderComparison(rows, a.run.runId, b.run.runId);
+  const dir = outDirFor(out, 'compare');
+  const file = path.join(dir, `compare-${a.run.runId}-vs-${b.run.runId}.md`);
   writeText(file, text);
-  process.stdout.write(`${text}\nWritten: ${file}\n`);
+  const html = file.replace(/\.md$/, '.html');
+  writeText(html, renderComparisonHtml(rows, a.run.runId, b.run.runId));
+  process.stdout.write(`${text}\nWritten: ${file}\n         ${html}\n`);
   return 0;
 }
 

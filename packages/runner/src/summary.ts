@@ -16,13 +16,17 @@ export const REFERENCE_NOTE =
 
 /**
  * The original experiment's average for the same strategy and request count, where this run's
- * conditions are its own: 60 s windows, an SMTP server without caps or faults, and either no
- * latency or a fixed 500 ms.
+ * conditions are the reference runs' own: 60 s windows, a connection per request (JMeter's
+ * threads), password hashing at the default cost, a pooled transport of 5 connections, an SMTP
+ * server without caps or faults, and either no latency or a fixed 500 ms.
  */
 function referenceFor(scenario: Scenario, variant: Variant, requests: number): ReferenceValue | null {
   const reference: VariantPresentation['reference'] = VARIANT_PRESENTATION[variant].reference;
   const { latency } = scenario.smtp;
-  if (!reference || scenario.durationSec !== 60 || scenario.smtp.maxConnections > 0 || scenario.smtp.tempFailRate > 0 || latency.kind !== 'fixed') return null;
+  const t = scenario.transport;
+  const sameSetup = scenario.durationSec === 60 && scenario.connection === 'per-request' && scenario.hashCost === 14 && t.mode === 'pooled' && t.maxConnections === 5;
+  const plainSmtp = scenario.smtp.maxConnections === 0 && scenario.smtp.maxMessagesPerSec === 0 && scenario.smtp.tempFailRate === 0 && scenario.smtp.permFailRate === 0;
+  if (!reference || !sameSetup || !plainSmtp || latency.kind !== 'fixed') return null;
   const table = latency.ms === 0 ? reference.noDelay : latency.ms === 500 ? reference.delay500ms : null;
   const avgMs = table?.[requests];
   return avgMs === undefined ? null : { label: reference.label, avgMs };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compareSamples, median, MIN_RELATIVE_CHANGE } from '../src/compare.ts';
+import { compareSamples, median, MIN_RELATIVE_CHANGE, renderComparison, renderComparisonHtml } from '../src/compare.ts';
 
 describe('the comparison decision rule', () => {
   it('calls a difference real only when repeats do not overlap and the change is large enough', () => {
@@ -31,5 +31,21 @@ describe('the comparison decision rule', () => {
     expect(median([3, 1, 2, 4])).toBe(2.5);
     expect(compareSamples([0, 0], [0, 0]).relativeChange).toBe(0);
     expect(() => compareSamples([], [1])).toThrow();
+  });
+});
+
+describe('rendering a comparison', () => {
+  const row = (repeats: number) => ({ variant: 'inline', requests: 750, metric: 'avg from intended (ms)', repeatsA: repeats, repeatsB: repeats, ...compareSamples(Array(repeats).fill(50), Array(repeats).fill(80)) });
+
+  it('says once that single repeats allow no significance, and calls no row', () => {
+    const md = renderComparison([row(1), row(1)], 'A', 'B');
+    expect(md.match(/n = 1/g)).toHaveLength(1);
+    expect(md).not.toContain('not enough repeats');
+    expect(renderComparisonHtml([row(1)], 'A', 'B')).toContain('<p>n = 1 on at least one side');
+  });
+
+  it('shows the verdict with enough repeats, in Markdown and HTML alike', () => {
+    expect(renderComparison([row(3)], 'A', 'B')).toContain('| +60.0% | real |');
+    expect(renderComparisonHtml([row(3)], 'A', 'B')).toContain('<tr class="real">');
   });
 });
