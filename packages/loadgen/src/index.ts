@@ -1,4 +1,5 @@
-export { runOpenLoop, validateOpenLoopOptions } from './open-loop.ts';
+export { resolveSchedule, runOpenLoop, validateOpenLoopOptions } from './open-loop.ts';
+export { describeStages, evenDueTimes, stageDueTimes, stageRates, stagesCount, stagesDurationMs, validateStages, type RateStage } from './schedule.ts';
 export { runClosedLoop } from './closed-loop.ts';
 export type { ClosedLoopOptions, ClosedLoopResult } from './closed-loop.ts';
 export { summarize } from './histogram.ts';

@@ -16,9 +16,10 @@ export interface WorkerStart {
   connection: ConnectionMode;
   timeoutMs: number;
   progressIntervalMs: number;
-  warmup: { requests: RequestSpec[]; durationMs: number } | null;
+  warmup: { requests: RequestSpec[]; due: Float64Array } | null;
   requests: RequestSpec[];
-  durationMs: number;
+  /** Request i is due at due[i] ms after t0 (non-decreasing). */
+  due: Float64Array;
 }
 
 /** One column per sample field, index i is request i (transferred to the main thread as is). */
@@ -51,9 +52,10 @@ interface Run extends SampleColumns {
   errors: number;
 }
 
-function newRun(n: number, durationMs: number): Run {
+function newRun(due: Float64Array): Run {
+  const n = due.length;
   const run: Run = {
-    intended: new Float64Array(n),
+    intended: Float64Array.from(due),
     sent: new Float64Array(n),
     end: new Float64Array(n),
     status: new Int32Array(n),
@@ -63,8 +65,6 @@ function newRun(n: number, durationMs: number): Run {
     completed: 0,
     errors: 0,
   };
-  const step = n > 0 ? durationMs / n : 0;
-  for (let i = 0; i < n; i++) run.intended[i] = i * step;
   return run;
 }
 
@@ -118,13 +118,13 @@ function createDispatcher(pool: Pool, requests: RequestSpec[], run: Run, t0: num
 async function runSchedule(
   pool: Pool,
   requests: RequestSpec[],
-  durationMs: number,
+  due: Float64Array,
   start: WorkerStart,
   phase: 'warmup' | 'measure',
   errorCodes: string[],
 ): Promise<{ run: Run; t0: number }> {
   const n = requests.length;
-  const run = newRun(n, durationMs);
+  const run = newRun(due);
   let resolveDone: () => void = () => {};
   const done = new Promise<void>((resolve) => (resolveDone = resolve));
   const t0 = performance.now() + 5; // a few ms to let the first timer settle
@@ -170,9 +170,9 @@ parentPort?.once('message', async (start: WorkerStart) => {
   });
   const errorCodes: string[] = [];
   if (start.warmup && start.warmup.requests.length > 0) {
-    await runSchedule(pool, start.warmup.requests, start.warmup.durationMs, start, 'warmup', []);
+    await runSchedule(pool, start.warmup.requests, start.warmup.due, start, 'warmup', []);
   }
-  const { run, t0 } = await runSchedule(pool, start.requests, start.durationMs, start, 'measure', errorCodes);
+  const { run, t0 } = await runSchedule(pool, start.requests, start.due, start, 'measure', errorCodes);
   const done: WorkerDone = {
     type: 'done',
     t0EpochMs: performance.timeOrigin + t0,

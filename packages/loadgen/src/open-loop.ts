@@ -7,6 +7,7 @@ import { Worker } from 'node:worker_threads';
 import { LoadgenError } from './errors.ts';
 import { summarize } from './histogram.ts';
 import { probeBaseUrl } from './probe.ts';
+import { evenDueTimes, stageDueTimes, stagesDurationMs } from './schedule.ts';
 import type { OpenLoopOptions, OpenLoopResult, ProgressEvent, RequestSpec, Sample } from './types.ts';
 import type { WorkerDone, WorkerStart } from './open-loop-worker.ts';
 
@@ -16,9 +17,21 @@ function invalid(message: string): LoadgenError {
   return new LoadgenError('ERR_LOADGEN_OPTION_INVALID', message);
 }
 
+/** The measured schedule: how many requests, over how long, each due when. */
+export function resolveSchedule(options: Pick<OpenLoopOptions, 'count' | 'durationMs' | 'stages'>): { count: number; durationMs: number; due: Float64Array } {
+  if (options.stages !== undefined) {
+    if (options.count !== undefined || options.durationMs !== undefined) throw invalid('give either stages, or count and durationMs, not both');
+    const due = stageDueTimes(options.stages);
+    return { count: due.length, durationMs: stagesDurationMs(options.stages), due };
+  }
+  const { count, durationMs } = options;
+  if (count === undefined || !Number.isInteger(count) || count <= 0) throw invalid(`count must be a whole number > 0, got ${count}`);
+  if (durationMs === undefined || !Number.isFinite(durationMs) || durationMs <= 0) throw invalid(`durationMs must be > 0, got ${durationMs}`);
+  return { count, durationMs, due: evenDueTimes(count, durationMs) };
+}
+
 export function validateOpenLoopOptions(options: OpenLoopOptions): void {
-  if (!Number.isInteger(options.count) || options.count <= 0) throw invalid(`count must be a whole number > 0, got ${options.count}`);
-  if (!Number.isFinite(options.durationMs) || options.durationMs <= 0) throw invalid(`durationMs must be > 0, got ${options.durationMs}`);
+  resolveSchedule(options);
   if (typeof options.request !== 'function') throw invalid('request must be a function (i) => ({ method, path, headers, body })');
   const timeoutMs = options.timeoutMs ?? 30_000;
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw invalid(`timeoutMs must be > 0, got ${timeoutMs}`);
@@ -40,12 +53,13 @@ function buildRequests(count: number, factory: (i: number) => RequestSpec): Requ
 
 export async function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopResult> {
   validateOpenLoopOptions(options);
+  const schedule = resolveSchedule(options);
   await probeBaseUrl(options.baseUrl);
   const connection = options.connection ?? 'per-request';
   const timeoutMs = options.timeoutMs ?? 30_000;
   const behindThresholdMs = options.behindThresholdMs ?? 10;
   // Build every request up front: the worker only schedules, and a slow factory cannot delay a dispatch.
-  const requests = buildRequests(options.count, options.request);
+  const requests = buildRequests(schedule.count, options.request);
   const warmup = options.warmup && options.warmup.count > 0 ? options.warmup : null;
   const start: WorkerStart = {
     type: 'start',
@@ -54,10 +68,10 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopRes
     timeoutMs,
     progressIntervalMs: options.progressIntervalMs ?? 500,
     warmup: warmup
-      ? { requests: buildRequests(warmup.count, warmup.request ?? ((i) => options.request(options.count + i))), durationMs: warmup.durationMs }
+      ? { requests: buildRequests(warmup.count, warmup.request ?? ((i) => options.request(schedule.count + i))), due: evenDueTimes(warmup.count, warmup.durationMs) }
       : null,
     requests,
-    durationMs: options.durationMs,
+    due: schedule.due,
   };
 
   options.signal?.throwIfAborted();
@@ -81,11 +95,11 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopRes
     worker.postMessage(start);
   }).finally(() => options.signal?.removeEventListener('abort', onAbort));
   await worker.terminate();
-  return buildResult(done, options, connection, behindThresholdMs);
+  return buildResult(done, schedule, connection, behindThresholdMs);
 }
 
-function buildResult(done: WorkerDone, options: OpenLoopOptions, connection: OpenLoopResult['connection'], behindThresholdMs: number): OpenLoopResult {
-  const n = options.count;
+function buildResult(done: WorkerDone, schedule: { count: number; durationMs: number }, connection: OpenLoopResult['connection'], behindThresholdMs: number): OpenLoopResult {
+  const n = schedule.count;
   const samples: Sample[] = new Array(n);
   const fromIntended = new Float64Array(n);
   const fromSend = new Float64Array(n);
@@ -113,7 +127,7 @@ function buildResult(done: WorkerDone, options: OpenLoopOptions, connection: Ope
   return {
     t0EpochMs: done.t0EpochMs,
     count: n,
-    durationMs: options.durationMs,
+    durationMs: schedule.durationMs,
     connection,
     scheduler: 'worker-thread',
     samples,
@@ -125,7 +139,7 @@ function buildResult(done: WorkerDone, options: OpenLoopOptions, connection: Ope
     statusCounts,
     errorCounts,
     throughputPerSec: lastEndMs > 0 ? responses / (lastEndMs / 1000) : 0,
-    offeredRatePerSec: n / (options.durationMs / 1000),
+    offeredRatePerSec: n / (schedule.durationMs / 1000),
     lastEndMs,
   };
 }

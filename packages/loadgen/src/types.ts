@@ -1,3 +1,5 @@
+import type { RateStage } from './schedule.ts';
+
 /** What one request looks like; produced by the caller's factory, one per index. */
 export interface RequestSpec {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'HEAD';
@@ -11,7 +13,7 @@ export type ConnectionMode = 'per-request' | 'keep-alive';
 /** One scheduled request. Times are ms since t0 (the schedule's start). */
 export interface Sample {
   i: number;
-  /** When the schedule said to send it: i · T / N. */
+  /** When the schedule said to send it: i · T / N, or the stages' due time. */
   intendedMs: number;
   /** When it was handed to the HTTP client. */
   sentMs: number;
@@ -48,10 +50,12 @@ export interface ProgressEvent {
 
 export interface OpenLoopOptions {
   baseUrl: string;
-  /** Number of requests in the measured schedule. */
-  count: number;
+  /** Number of requests in the measured schedule (with durationMs; or give stages instead). */
+  count?: number;
   /** Length of the schedule: request i is due at t0 + i · durationMs / count. */
-  durationMs: number;
+  durationMs?: number;
+  /** Stages of arrival rate instead of count and durationMs: each due time in closed form (see schedule.ts). */
+  stages?: RateStage[];
   request: (i: number) => RequestSpec;
   connection?: ConnectionMode;
   /** A request that has not completed after this long fails with ETIMEDOUT. Default 30 s. */

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LoadgenError, runClosedLoop, runOpenLoop, summarize } from '../src/index.ts';
+import { LoadgenError, runClosedLoop, runOpenLoop, stageDueTimes, stagesCount, summarize } from '../src/index.ts';
 
 interface TestServer {
   url: string;
@@ -188,6 +188,44 @@ describe('runOpenLoop', () => {
     expect(err).toBeInstanceOf(LoadgenError);
     expect((err as LoadgenError).code).toBe('ERR_LOADGEN_UNREACHABLE');
     expect((err as Error).message).toContain('is the server running');
+  });
+});
+
+describe('stages of arrival rate', () => {
+  it('schedules the integral of the rate exactly, at the due times of the closed form', () => {
+    // 10/s for 2 s (20 requests), then 10 → 30/s over 2 s (40 more), then 0 → 4/s over 1 s (2 more).
+    const stages = [{ durationSec: 2, rate: 10 }, { durationSec: 2, from: 10, to: 30 }, { durationSec: 1, from: 0, to: 4 }];
+    const due = stageDueTimes(stages);
+    expect(stagesCount(stages)).toBe(62);
+    expect(due.length).toBe(62);
+    for (let i = 1; i < due.length; i++) expect(due[i]).toBeGreaterThanOrEqual(due[i - 1] as number);
+    expect(due[19]).toBeCloseTo(1900, 6); // constant stage: i / rate
+    expect(due[20]).toBeCloseTo(2000, 6);
+    // In the ramp Λ(t) = 20 + 10t + 5t²: the 30th request (k = 30) is due where 10t + 5t² = 10.
+    expect(due[30]).toBeCloseTo(2000 + 1000 * (-1 + Math.sqrt(3)), 6);
+    // The last ramp starts at rate 0: Λ = 60 + 2t², so k = 61 is due at t = √0.5.
+    expect(due[61]).toBeCloseTo(4000 + 1000 * Math.sqrt(0.5), 6);
+    // A falling ramp (40 → 0/s over 1 s: 20 requests) stays inside its stage.
+    const falling = stageDueTimes([{ durationSec: 1, from: 40, to: 0 }]);
+    expect(falling.length).toBe(20);
+    expect(falling[19]).toBeLessThan(1000);
+  });
+
+  it('rejects stages that schedule nothing or make no sense', () => {
+    expect(() => stageDueTimes([{ durationSec: 1, rate: 0.5 }])).toThrow(/no request/);
+    expect(() => stageDueTimes([{ durationSec: 0, rate: 5 }])).toThrow(/durationSec must be > 0/);
+    expect(() => stageDueTimes([{ durationSec: 1, from: -1, to: 5 }])).toThrow(/rates must be/);
+  });
+
+  it('runOpenLoop sends a ramp on its due times', async () => {
+    const server = await startServer();
+    const r = await runOpenLoop({ baseUrl: server.url, stages: [{ durationSec: 1, from: 20, to: 60 }], connection: 'keep-alive', request: () => ({ method: 'GET', path: '/' }) });
+    expect(r.count).toBe(40);
+    expect(server.requests).toBe(40);
+    expect(r.durationMs).toBe(1000);
+    const expected = stageDueTimes([{ durationSec: 1, from: 20, to: 60 }]);
+    r.samples.forEach((s) => expect(s.intendedMs).toBeCloseTo(expected[s.i] as number, 6));
+    await expect(runOpenLoop({ baseUrl: server.url, stages: [{ durationSec: 1, rate: 5 }], count: 5, request: () => ({ method: 'GET', path: '/' }) })).rejects.toThrow(/either stages/);
   });
 });
 

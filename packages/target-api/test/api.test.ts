@@ -85,6 +85,16 @@ describe('when the reply is sent', () => {
     });
   }
 
+  it('worker-pool splits the connection budget across its threads: 3 connections, not 3 per thread', async () => {
+    const s = await stack('worker-pool', { latency: 300 }, { smtp: { maxConnections: 3 }, workerPool: { threads: 2, concurrentTasksPerWorker: 16 }, drainTimeoutMs: 10_000 });
+    const replies = await Promise.all(Array.from({ length: 12 }, (_, i) => s.app.inject({ method: 'POST', url: '/api/users', payload: signupBody(`budget${i}`) })));
+    expect(replies.map((r) => r.statusCode)).toEqual(Array(12).fill(201));
+    await s.sink.waitFor(12, { timeoutMs: 20_000 });
+    // 12 messages at 300 ms each over 3 connections: the pools were busy; more than 3 open at once would break the budget.
+    expect(s.sink.stats().connections.maxActive).toBeLessThanOrEqual(3);
+    expect(s.sink.stats().connections.maxActive).toBeGreaterThanOrEqual(2);
+  });
+
   it('inline answers 201 with emailStatus failed when the send fails', async () => {
     const s = await stack('inline', { permFailRate: 1 });
     const res = await s.app.inject({ method: 'POST', url: '/api/users', payload: signupBody('fail') });

@@ -60,7 +60,7 @@ const FLAGS: readonly FlagDef[] = [
   text('smtp-host', 'HOST', `SMTP server (default ${D.smtp.host})`, (l) => l.app.smtp?.host, (l, v) => (smtp(l).host = str(v))),
   int('smtp-port', 'N', `SMTP port (default ${D.smtp.port})`, (l) => l.app.smtp?.port, (l, v) => (smtp(l).port = num(v))),
   { ...text('transport', 'MODE', `${TRANSPORTS.join(' | ')} (default ${D.smtp.transport})`, (l) => l.app.smtp?.transport, (l, v) => (smtp(l).transport = str(v) as TransportMode)), choices: TRANSPORTS },
-  int('max-connections', 'N', `pooled transport: connections (default ${D.smtp.maxConnections})`, (l) => l.app.smtp?.maxConnections, (l, v) => (smtp(l).maxConnections = num(v))),
+  int('max-connections', 'N', `SMTP connection budget of the process (worker-pool splits it across its threads; default ${D.smtp.maxConnections})`, (l) => l.app.smtp?.maxConnections, (l, v) => (smtp(l).maxConnections = num(v))),
   int('max-messages', 'N', `pooled transport: messages per connection (default ${D.smtp.maxMessages})`, (l) => l.app.smtp?.maxMessages, (l, v) => (smtp(l).maxMessages = num(v))),
   int('send-timeout', 'MS', `a send slower than this fails (default ${D.smtp.sendTimeoutMs})`, (l) => l.app.smtp?.sendTimeoutMs, (l, v) => (smtp(l).sendTimeoutMs = num(v))),
   int('hash-cost', 'N', `scrypt log2(N), 0 = no hashing (default ${D.hashCost})`, (l) => l.app.hashCost, (l, v) => (l.app.hashCost = num(v))),

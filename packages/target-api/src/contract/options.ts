@@ -87,6 +87,14 @@ export type AppInput = Omit<Partial<AppOptions>, 'smtp' | 'workerPool' | 'outbox
 };
 
 /** Fills defaults and checks every field, naming the bad one. */
+/**
+ * One thread's share of a connection budget split across threads, as evenly as whole
+ * connections allow: 5 over 2 threads gives slot 0 three and slot 1 two.
+ */
+export function connectionShare(budget: number, threads: number, slot: number): number {
+  return Math.floor(budget / threads) + (slot < budget % threads ? 1 : 0);
+}
+
 export function resolveOptions(input: AppInput): AppOptions {
   const options: AppOptions = {
     ...DEFAULT_OPTIONS,
@@ -113,6 +121,9 @@ export function resolveOptions(input: AppInput): AppOptions {
   }
   positiveInt('workerPool.threads', options.workerPool.threads);
   positiveInt('workerPool.concurrentTasksPerWorker', options.workerPool.concurrentTasksPerWorker);
+  if (options.variant === 'worker-pool' && options.workerPool.threads > options.smtp.maxConnections) {
+    throw new OptionError(`worker-pool: ${options.workerPool.threads} threads cannot share ${options.smtp.maxConnections} SMTP connections (each thread needs one); use fewer threads or more connections`);
+  }
   positiveInt('outbox.concurrency', options.outbox.concurrency);
   positiveInt('outbox.leaseMs', options.outbox.leaseMs);
   positiveInt('outbox.pollMs', options.outbox.pollMs);

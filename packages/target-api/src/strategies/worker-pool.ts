@@ -1,4 +1,8 @@
-/** Sends from a piscina pool of worker threads, each with its own transport behind its own gate. */
+/**
+ * Sends from a piscina pool of worker threads, each with its own transport behind its own gate.
+ * The process's SMTP connection budget (maxConnections) is split across the threads, so this
+ * variant opens no more connections than the others: 5 over 2 threads is 3 + 2.
+ */
 import { Piscina } from 'piscina';
 import type { MailMessage, SendOutcome } from '../email.ts';
 import { createSendTracker, type EmailStrategy, type StrategyContext } from './types.ts';
@@ -11,7 +15,8 @@ export function createWorkerPoolStrategy(ctx: StrategyContext): EmailStrategy {
     maxThreads: threads,
     concurrentTasksPerWorker,
     idleTimeout: Number.POSITIVE_INFINITY,
-    workerData: { smtp: ctx.options.smtp },
+    // Each thread takes the next slot number from the shared counter and its share of the budget with it.
+    workerData: { smtp: ctx.options.smtp, threads, slotCounter: new SharedArrayBuffer(4) },
   });
   const sends = createSendTracker(ctx.options.drainTimeoutMs);
   return {
