@@ -1,9 +1,10 @@
 /** `pnpm bench` flags: a pure function from argv to a plan, tested without starting a process. */
 import { parseArgs } from 'node:util';
 import { parseDurationMs, parseLatency, type LatencySpec } from '@mailbench/smtp-sink';
+import type { RateStage } from '@mailbench/loadgen';
 import { isVariant, VARIANTS, type Variant } from '@mailbench/target-api/contract';
 import { UsageError } from './errors.ts';
-import type { Scenario } from './scenario.ts';
+import { withStages, type Scenario } from './scenario.ts';
 import { parseThreshold, THRESHOLD_METRICS, type Threshold } from './thresholds.ts';
 
 export const MONGO_ENGINES = ['auto', 'mongod', 'standin'] as const;
@@ -30,6 +31,12 @@ export interface BenchArgs {
     repeats?: number;
     capacity?: boolean;
     hashCost?: number;
+    /** Several values: a sweep of that factor. */
+    hashCosts?: number[];
+    smtpConnections?: number[];
+    stages?: RateStage[];
+    sloP99Ms?: number;
+    stepSec?: number;
     connection?: 'per-request' | 'keep-alive';
     aaControl?: Variant;
     /** Added to the scenario's own thresholds. */
@@ -53,7 +60,14 @@ Options (flags override the scenario):
   --duration DUR         measured window per cell: 60s, 1.5m, 90000ms; a bare number is seconds (scenario's)
   --smtp-latency SPEC    sink latency: 500ms, uniform:100ms-300ms, normal:200ms,50ms, lognormal:200ms,2s
   --repeats N            repeats of each cell, interleaved A B C A B C (scenario's)
-  --hash-cost N          scrypt log2(N) per sign-up, 0 = off          (scenario's; default scenarios 14)
+  --stages LIST          a load profile instead of --requests/--duration: stages of arrival rate,
+                         RATE/s:DUR or FROM-TO/s:DUR (a linear ramp), e.g. 10/s:20s,10-40/s:60s
+  --hash-cost N[,N…]     scrypt log2(N) per sign-up, 0 = off          (scenario's; default scenarios 14)
+                         several values sweep it: every variant once per value (inline.h12, …)
+  --smtp-connections N[,N…]  the SMTP connection budget of every variant (worker-pool splits it
+                         across its threads; default 5); several values sweep it (inline.c10, …)
+  --slo-p99 DUR          breaking point: the SLO's p99 latency from intended (scenario's; default 2s)
+  --step DUR             breaking point: the measured window of each step (scenario's; >= 20 s)
   --connection MODE      per-request | keep-alive                     (scenario's)
   --threshold EXPR       fail the run (exit 99) unless every cell it names meets it; repeatable:
                          [LABEL:]METRIC OP VALUE, e.g. p99<500ms, inline:p99<2s, lost==0, errors<1%
@@ -87,6 +101,10 @@ const OPTIONS = {
   'smtp-latency': { type: 'string' },
   repeats: { type: 'string' },
   'hash-cost': { type: 'string' },
+  'smtp-connections': { type: 'string' },
+  stages: { type: 'string' },
+  'slo-p99': { type: 'string' },
+  step: { type: 'string' },
   connection: { type: 'string' },
   'aa-control': { type: 'string' },
   threshold: { type: 'string', multiple: true },
@@ -124,11 +142,21 @@ function variantList(text: string, flag = '--variants'): Variant[] {
   return [...new Set(names)] as Variant[];
 }
 
-function durationSec(text: string): number {
+function durationSec(text: string, flag = '--duration'): number {
   // A bare number is seconds here, like the scenario's durationSec.
   const ms = /^\s*\d+(\.\d+)?\s*$/.test(text) ? Number(text) * 1000 : parseDurationMs(text);
-  if (!Number.isFinite(ms) || ms <= 0) throw usage(`--duration must be a positive duration such as 60s, 1.5m or 1500ms, got "${text}"`);
+  if (!Number.isFinite(ms) || ms <= 0) throw usage(`${flag} must be a positive duration such as 60s, 1.5m or 1500ms, got "${text}"`);
   return ms / 1000;
+}
+
+/** "10/s:20s,10-40/s:60s": a constant stage, then a linear ramp. */
+export function parseStages(text: string): RateStage[] {
+  return list('--stages', text).map((item) => {
+    const m = /^(\d+(?:\.\d+)?)(?:-(\d+(?:\.\d+)?))?\/s:(.+)$/.exec(item);
+    if (!m) throw usage(`--stages: "${item}" is not RATE/s:DURATION or FROM-TO/s:DURATION (e.g. 10/s:20s or 10-40/s:1m)`);
+    const seconds = durationSec(m[3] as string, '--stages');
+    return m[2] === undefined ? { durationSec: seconds, rate: Number(m[1]) } : { durationSec: seconds, from: Number(m[1]), to: Number(m[2]) };
+  });
 }
 
 function hashCost(text: string): number {
@@ -169,7 +197,15 @@ function readOverrides(values: Values): BenchArgs['overrides'] {
   set('durationSec', given(str('duration'), durationSec));
   set('smtpLatency', given(str('smtp-latency'), latency));
   set('repeats', given(str('repeats'), (t) => positiveInt('--repeats', t)));
-  set('hashCost', given(str('hash-cost'), hashCost));
+  const costs = given(str('hash-cost'), (t) => [...new Set(list('--hash-cost', t).map(hashCost))]);
+  if (costs?.length === 1) o.hashCost = costs[0] as number;
+  else set('hashCosts', costs);
+  set('smtpConnections', given(str('smtp-connections'), (t) => [...new Set(list('--smtp-connections', t).map((c) => positiveInt('--smtp-connections', c)))]));
+  if ((o.hashCosts?.length ?? 0) > 1 && (o.smtpConnections?.length ?? 0) > 1) throw usage('sweep one factor at a time: --hash-cost or --smtp-connections with several values, not both');
+  set('stages', given(str('stages'), parseStages));
+  if (o.stages && (o.requests || o.durationSec !== undefined)) throw usage('--stages replaces --requests and --duration; give one or the other');
+  set('sloP99Ms', given(str('slo-p99'), (t) => durationSec(t, '--slo-p99') * 1000));
+  set('stepSec', given(str('step'), (t) => durationSec(t, '--step')));
   set('connection', given(str('connection'), connection));
   set('aaControl', given(str('aa-control'), (t) => variantList(t, '--aa-control')[0] as Variant));
   const thresholds = values.threshold as string[] | undefined;
@@ -203,9 +239,16 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
 }
 
 export function applyOverrides(scenario: Scenario, o: BenchArgs['overrides']): Scenario {
-  const out: Scenario = { ...scenario, smtp: { ...scenario.smtp }, capacity: { ...scenario.capacity } };
+  const out: Scenario = { ...scenario, smtp: { ...scenario.smtp }, capacity: { ...scenario.capacity }, transport: { ...scenario.transport }, breakingPoint: { ...scenario.breakingPoint } };
   if (o.variants) out.variants = o.variants;
+  if (o.requests || o.durationSec !== undefined) out.stages = null;
+  if (o.stages) out.stages = o.stages;
   if (o.requests) out.requests = o.requests;
+  if (o.hashCosts) out.sweep = { factor: 'hashCost', values: o.hashCosts };
+  if (o.smtpConnections?.length === 1) out.transport.maxConnections = o.smtpConnections[0] as number;
+  else if (o.smtpConnections) out.sweep = { factor: 'smtpConnections', values: o.smtpConnections };
+  if (o.sloP99Ms !== undefined) out.breakingPoint.sloP99Ms = o.sloP99Ms;
+  if (o.stepSec !== undefined) out.breakingPoint.stepSec = o.stepSec;
   if (o.durationSec !== undefined) out.durationSec = o.durationSec;
   if (o.smtpLatency !== undefined) out.smtp.latency = o.smtpLatency;
   if (o.repeats !== undefined) out.repeats = o.repeats;
@@ -214,5 +257,5 @@ export function applyOverrides(scenario: Scenario, o: BenchArgs['overrides']): S
   if (o.aaControl !== undefined) out.aaControl = o.aaControl;
   if (o.thresholds) out.thresholds = [...scenario.thresholds, ...o.thresholds];
   if (o.capacity) out.capacity.enabled = true;
-  return out;
+  return withStages(out);
 }

@@ -16,6 +16,7 @@ import { BAD_INPUT_STATUS, badInputKind, measuredRequest, signupRequest } from '
 import type { CellResult } from './results.ts';
 import { SCHEMA_VERSION } from './results.ts';
 import type { Scenario } from './scenario.ts';
+import { withFactor, type FactorValue } from './factors.ts';
 
 export interface CellContext {
   runId: string;
@@ -38,6 +39,8 @@ export interface CellSpec {
   label: string;
   requests: number;
   repeat: number;
+  /** The swept factor's value this cell runs at, or null. */
+  factor: FactorValue | null;
 }
 
 export function dbNameFor(runId: string, spec: CellSpec): string {
@@ -75,7 +78,8 @@ async function countUsers(client: MongoClient, dbName: string): Promise<number> 
   return client.db(dbName).collection('users').countDocuments();
 }
 
-export async function runCell(ctx: CellContext, spec: CellSpec): Promise<CellResult> {
+export async function runCell(cellCtx: CellContext, spec: CellSpec): Promise<CellResult> {
+  const ctx = { ...cellCtx, scenario: withFactor(cellCtx.scenario, spec.factor) };
   const result = emptyResult(ctx, spec, new Date().toISOString());
   const dbName = dbNameFor(ctx.runId, spec);
   const server = new CellServer(apiArgs(ctx.scenario, spec.variant, { mongoUri: ctx.mongoUri, dbName, sink: ctx.sink }), ctx.onServer);
@@ -113,7 +117,7 @@ export async function runCell(ctx: CellContext, spec: CellSpec): Promise<CellRes
 }
 
 /** Warm-up: not recorded; waits for its e-mails so the sink is idle. Returns the server's counters after it. */
-async function warmUp(ctx: CellContext, server: CellServer, sendsMail: boolean, signal: AbortSignal): Promise<MailCounters | null> {
+export async function warmUp(ctx: CellContext, server: CellServer, sendsMail: boolean, signal: AbortSignal): Promise<MailCounters | null> {
   const s = ctx.scenario;
   ctx.sink.reset();
   if (s.warmup.requests > 0) {
@@ -136,14 +140,13 @@ async function warmUp(ctx: CellContext, server: CellServer, sendsMail: boolean, 
 }
 
 /** The measured open-loop schedule. */
-async function measure(ctx: CellContext, spec: CellSpec, server: CellServer, window: CellWindow, signal: AbortSignal): Promise<OpenLoopResult> {
+export async function measure(ctx: CellContext, spec: CellSpec, server: CellServer, window: CellWindow, signal: AbortSignal): Promise<OpenLoopResult> {
   const s = ctx.scenario;
   const share = s.faults.badInput?.share;
   window.setT0(Date.now());
   const run = await runOpenLoop({
     baseUrl: server.server.url,
-    count: spec.requests,
-    durationMs: s.durationSec * 1000,
+    ...(s.stages ? { stages: s.stages } : { count: spec.requests, durationMs: s.durationSec * 1000 }),
     connection: s.connection,
     timeoutMs: s.timeoutSec * 1000,
     behindThresholdMs: s.behindThresholdMs,
@@ -253,6 +256,7 @@ function emptyResult(ctx: CellContext, spec: CellSpec, startedAt: string): CellR
     label: spec.label,
     requests: spec.requests,
     repeat: spec.repeat,
+    factor: spec.factor,
     status: 'failed',
     error: null,
     serverStderrTail: null,

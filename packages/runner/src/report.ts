@@ -14,7 +14,10 @@ import { VARIANTS, variantFacts, type Variant } from '@mailbench/target-api/cont
 import { VARIANT_PRESENTATION } from './presentation.ts';
 import { judgeCell } from './judge.ts';
 import { evaluateThresholds, parseThreshold, type Threshold } from './thresholds.ts';
-import { scenarioDefault } from './scenario.ts';
+import { breakingPointDefaults, scenarioDefault } from './scenario.ts';
+import type { StepResult } from './bp-step.ts';
+import type { BreakingPoint } from './breaking-point.ts';
+import { breakingPointCharts } from './bp-charts.ts';
 import { buildSummary, rankingSentence, reliabilityColumns } from './summary.ts';
 import { configurationLines, verdictSentences } from './verdict.ts';
 
@@ -23,6 +26,7 @@ export interface LoadedRun {
   run: RunInfo;
   cells: Array<{ file: string; result: CellResult }>;
   capacity: CapacityResult[];
+  steps: Array<{ file: string; result: StepResult }>;
   summary: Summary;
 }
 
@@ -33,6 +37,10 @@ export function loadRun(dir: string): LoadedRun {
   }
   const run = JSON.parse(readFileSync(runFile, 'utf8')) as RunInfo;
   // Runs recorded before the latency was stored parsed keep it as text.
+  // Runs recorded before sweeps, load profiles and breaking points had none of them.
+  run.scenario.sweep ??= null;
+  run.scenario.stages ??= null;
+  run.scenario.breakingPoint ??= { ...breakingPointDefaults(), enabled: false };
   const latency = run.scenario.smtp.latency as LatencySpec | string;
   if (typeof latency === 'string') run.scenario.smtp.latency = parseLatency(latency);
   // Cells are judged again in memory by today's rules (the files are not rewritten).
@@ -45,7 +53,8 @@ export function loadRun(dir: string): LoadedRun {
     return { file, result: { ...rejudged, thresholds: evaluateThresholds(thresholds, rejudged) } };
   });
   const capacity = run.capacity.map((file) => JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as CapacityResult);
-  return { dir, run, cells, capacity, summary: buildSummary(run, cells, capacity) };
+  const steps = (run.steps ?? []).map((file) => ({ file, result: JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as StepResult }));
+  return { dir, run, cells, capacity, steps, summary: buildSummary(run, cells, capacity, steps) };
 }
 
 /** The cells' labels in the registry's order, each A/A twin after its variant. */
@@ -210,6 +219,11 @@ function seriesChart(
 export function buildCharts(loaded: LoadedRun): Chart[] {
   const cells = loaded.cells.map((c) => c.result).filter((c) => c.status === 'ok');
   const charts: Chart[] = [];
+  const searched = loaded.summary.breakingPoints ?? [];
+  if (searched.length > 0) {
+    const domain = searched.map((e) => e.label);
+    charts.push(...breakingPointCharts(searched, { domain, range: searched.map((e) => VARIANT_PRESENTATION[e.variant].color) }));
+  }
   for (const requests of loaded.run.scenario.requests) {
     const group = cells.filter((c) => c.requests === requests);
     if (group.length > 0) charts.push(responseTimeChart(requests, group));
@@ -294,6 +308,16 @@ th,td{border:1px solid #ccc;padding:3px 7px;text-align:right}th{background:#f4f4
 tr.invalid td{background:#fff0f0}.chart{margin:1em 0 2em}.chart svg{max-width:100%;height:auto}
 .note{color:#555}.warn{color:#a00;font-weight:bold}code{background:#f4f4f4;padding:0 3px}`;
 
+function breakingPointsTable(entries: BreakingPoint[]): string {
+  const r = (n: number | null) => (n === null ? '–' : String(Math.round(n * 10) / 10));
+  const head = '<tr><th>label</th><th>HTTP limit /s</th><th>bracket</th><th>model /s</th><th>limited by</th><th>e-mail limit /s</th><th>bracket</th><th>model c/L /s</th><th>steps</th><th>model checks over 20 %</th></tr>';
+  const rows = entries.map((e) => {
+    const cells = [e.label, r(e.httpMaxRatePerSec), `${r(e.httpBracket.lo)}–${r(e.httpBracket.hi)}`, r(e.predicted.httpRatePerSec), e.limitedBy, r(e.mailMaxRatePerSec), e.mailLimitedBy === 'no-mail' ? 'no e-mail' : `${r(e.mailBracket.lo)}–${r(e.mailBracket.hi)}`, r(e.predicted.mailRatePerSec), String(e.steps.length), `${e.checks.filter((c) => c.flagged).length} of ${e.checks.length}`];
+    return `<tr>${cells.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`;
+  });
+  return `<p class="note">Every step, and each model check with its explanation, is in summary.md.</p><table>${head}${rows.join('')}</table>`;
+}
+
 function listHtml(items: string[]): string {
   return `<ul>${items.map((i) => `<li>${escapeHtml(i).replace(/`([^`]+)`/g, '<code>$1</code>')}</li>`).join('')}</ul>`;
 }
@@ -322,6 +346,7 @@ export async function writeReport(runDir: string, outDir = runDir): Promise<{ ht
     ['verdict', 'Verdict'],
     ['configuration', 'What ran'],
     ...rendered.map(({ chart }): [string, string] => [chart.id, chart.title]),
+    ...(summary.breakingPoints?.length ? [['breaking-points', 'Breaking points'] as [string, string]] : []),
     ['summary', 'Summary tables'],
     ['reliability', 'Reliability'],
     ['validity', 'Validity and findings'],
@@ -349,6 +374,7 @@ ${rendered
   )
   .join('\n')}
 
+${summary.breakingPoints?.length ? `<section id="breaking-points"><h2>Breaking points</h2>\n${breakingPointsTable(summary.breakingPoints)}\n</section>\n` : ''}
 <section id="summary"><h2>Summary tables</h2>
 <p class="note">Latency in ms: the median over the repeats, with their range in brackets. <b>from send</b> is what JMeter reports; <b>from intended</b> starts when the request was due, so queueing in a slow server stays visible (p50/p99/max are from intended). "≥": requests hit the client's timeout, the figure is a lower bound.</p>
 ${summaryTable(summary, run)}

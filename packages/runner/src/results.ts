@@ -1,4 +1,6 @@
 /** The shapes of the result files (documented by schema/results.schema.json) and their writing. */
+import type { FactorValue } from './factors.ts';
+import type { BreakingPoint } from './breaking-point.ts';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { LatencySummary } from '@mailbench/loadgen';
@@ -36,6 +38,8 @@ export interface CellResult {
   label: string;
   requests: number;
   repeat: number;
+  /** The swept factor's value this cell ran at; absent in cells recorded before sweeps existed. */
+  factor?: FactorValue | null;
   status: 'ok' | 'failed';
   error: string | null;
   serverStderrTail: string | null;
@@ -150,6 +154,8 @@ export interface RunInfo {
   /** Cells of the plan that were not measured (an interrupted run). */
   notRun?: string[];
   capacity: string[];
+  /** Breaking-point steps, in the order they ran (absent in runs recorded before the search existed). */
+  steps?: string[];
 }
 
 export interface SummaryRow {
@@ -230,6 +236,8 @@ export interface Summary {
   /** Each threshold, with the cells that failed it. */
   thresholds: Array<{ expr: string; cells: number; failed: Array<{ file: string; actual: number | null; note: string | null }> }>;
   referenceNote: string;
+  /** One entry per label searched by the breaking-point scenario. */
+  breakingPoints?: BreakingPoint[];
 }
 
 export interface Ranking {

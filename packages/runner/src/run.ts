@@ -9,7 +9,7 @@ import path from 'node:path';
 import { MongoClient } from 'mongodb';
 import { runClosedLoop, runOpenLoop } from '@mailbench/loadgen';
 import { startMongo, type MongoHandle } from '@mailbench/mongo';
-import { describeLatency, startSmtpSink, type LatencySpec, type SmtpSink } from '@mailbench/smtp-sink';
+import { describeLatency, startSmtpSink, type SmtpSink } from '@mailbench/smtp-sink';
 import { variantFacts, type Variant } from '@mailbench/target-api/contract';
 import type { MongoEngineChoice } from './args.ts';
 import { apiArgs, forkApiServer, type ApiServer } from './api-server.ts';
@@ -20,8 +20,12 @@ import { formatDuration, Progress } from './progress.ts';
 import { writeReport } from './report.ts';
 import { toJtl } from './jtl.ts';
 import { signupRequest } from './requests.ts';
+import { latencyMedianMs } from './latency.ts';
 import { cellFileName, SCHEMA_VERSION, writeJson, writeText, type CapacityResult, type CellResult, type RunInfo, type Summary } from './results.ts';
 import { cellLabels, type Scenario } from './scenario.ts';
+import { runBreakingPoints } from './breaking-point.ts';
+import type { StepResult } from './bp-step.ts';
+import { factorValues } from './factors.ts';
 import { buildSummary, renderSummaryMarkdown } from './summary.ts';
 
 export interface BenchPlan {
@@ -69,29 +73,15 @@ export function planCells(scenario: Scenario): CellSpec[] {
   const cells: CellSpec[] = [];
   for (let repeat = 1; repeat <= scenario.repeats; repeat++) {
     for (const requests of scenario.requests) {
-      for (const { label, variant } of cellLabels(scenario)) cells.push({ index: cells.length, variant, label, requests, repeat });
+      for (const { label, variant, factor } of cellLabels(scenario)) cells.push({ index: cells.length, variant, label, requests, repeat, factor });
     }
   }
   return cells;
 }
 
-/** The latency a typical message waits at the sink (the median of the model). */
-function typicalLatencyMs(spec: LatencySpec): number {
-  switch (spec.kind) {
-    case 'fixed':
-      return spec.ms;
-    case 'uniform':
-      return (spec.minMs + spec.maxMs) / 2;
-    case 'normal':
-      return spec.meanMs;
-    case 'lognormal':
-      return spec.medianMs;
-  }
-}
-
 /** Rough wall time of one cell: the window, the warm-up, start/stop and a drain allowance. */
 export function estimateCellSec(scenario: Scenario, variant: Variant, requests: number): number {
-  const latencyMs = Math.max(0, typicalLatencyMs(scenario.smtp.latency));
+  const latencyMs = Math.max(0, latencyMedianMs(scenario.smtp.latency));
   const pool = scenario.transport.mode === 'pooled' ? scenario.transport.maxConnections : 50;
   const sendRate = latencyMs > 0 ? (pool * 1000) / latencyMs : Number.POSITIVE_INFINITY;
   const offered = requests / scenario.durationSec;
@@ -156,6 +146,7 @@ interface RunState {
   run: RunInfo;
   done: Array<{ file: string; result: CellResult }>;
   capacity: CapacityResult[];
+  steps: Array<{ file: string; result: StepResult }>;
   current: { server: ApiServer | null };
   remainingSec: number;
 }
@@ -167,9 +158,13 @@ function writeRun(state: RunState): void {
 function announce(plan: BenchPlan, progress: Progress, cells: CellSpec[], remainingSec: number, runDir: string): void {
   const s = plan.scenario;
   const capacity = s.capacity.enabled ? ` + capacity probe for ${s.variants.length} variants` : '';
+  const bp = s.breakingPoint;
+  const search = bp.enabled
+    ? ` + breaking-point search for ${s.variants.length * factorValues(s).length} labels (${bp.stepSec} s steps from ${bp.startRate}/s ×${bp.growth}, ${bp.bisections} bisections; SLO p99 ≤ ${bp.sloP99Ms} ms, e-mail ≥ ${bp.mailShare * 100} %)`
+    : '';
   progress.log(
     `mailbench: scenario ${s.name}: ${cells.length} cells (${s.variants.join(', ')} × ${s.requests.join('/')} requests over ${s.durationSec} s` +
-      `${s.repeats > 1 ? ` × ${s.repeats} repeats` : ''})${capacity}; estimated ${formatDuration(remainingSec)}. Results: ${runDir}`,
+      `${s.repeats > 1 ? ` × ${s.repeats} repeats` : ''})${capacity}${search}; estimated ${formatDuration(remainingSec)}. Results: ${runDir}`,
   );
 }
 
@@ -187,8 +182,9 @@ export async function runBench(plan: BenchPlan): Promise<BenchOutcome> {
     run: newRunInfo(plan, runId),
     done: [],
     capacity: [],
+    steps: [],
     current: { server: null },
-    remainingSec: estimates.reduce((a, b) => a + b, 0) + capacityEstimate + 3,
+    remainingSec: estimates.reduce((a, b) => a + b, 0) + capacityEstimate + estimateBreakingPointSec(scenario) + 3,
   };
   announce(plan, progress, cells, state.remainingSec, runDir);
   const onAbort = () => state.current.server?.kill();
@@ -199,6 +195,7 @@ export async function runBench(plan: BenchPlan): Promise<BenchOutcome> {
     state.run.database = { engine: services.database.engine, version: services.database.version };
     writeRun(state);
     await runCells(plan, progress, services, state, cells, estimates);
+    if (scenario.breakingPoint.enabled) await runSearches(plan, progress, services, state);
     await runCapacities(plan, progress, services, state, capacityVariants);
   } finally {
     signal.removeEventListener('abort', onAbort);
@@ -210,6 +207,7 @@ export async function runBench(plan: BenchPlan): Promise<BenchOutcome> {
   const ran = new Set(state.run.cells);
   state.run.notRun = cells.map((c) => cellFileName(c.label, c.requests, c.repeat, scenario.repeats)).filter((f) => !ran.has(f));
   state.run.complete = !signal.aborted && state.run.cells.length === cells.length && state.run.capacity.length === capacityVariants.length;
+  if (scenario.breakingPoint.enabled) state.run.steps ??= [];
   state.run.endedAt = new Date().toISOString();
   writeRun(state);
   return finishRun(state, progress);
@@ -247,6 +245,56 @@ async function runCells(plan: BenchPlan, progress: Progress, services: Services,
   }
 }
 
+/** Rough wall time of the breaking-point searches: a ladder to ~50/s and the bisections, per label. */
+export function estimateBreakingPointSec(scenario: Scenario): number {
+  const bp = scenario.breakingPoint;
+  if (!bp.enabled) return 0;
+  const rungs = Math.max(1, Math.ceil(Math.log(Math.max(1, 50 / bp.startRate)) / Math.log(bp.growth)) + 1);
+  const stepSec = bp.stepSec + scenario.warmup.durationSec + bp.sloP99Ms / 1000 + 6;
+  return factorValues(scenario).length * scenario.variants.length * (rungs + bp.bisections) * stepSec;
+}
+
+async function runSearches(plan: BenchPlan, progress: Progress, services: Services, state: RunState): Promise<void> {
+  const { scenario, signal } = plan;
+  state.run.steps = [];
+  let started = Date.now();
+  let current = '';
+  await runBreakingPoints(
+    {
+      runId: state.run.runId,
+      scenario,
+      mongoUri: services.database.uri,
+      client: services.client,
+      sink: services.sink,
+      signal,
+      onProgress: (event) => progress.cell(current, event, state.remainingSec - (Date.now() - started) / 1000),
+      onServer: (server) => (state.current.server = server),
+      onPhase: (text) => progress.phase(current, text),
+    },
+    {
+      describe: (label, step, rate) => {
+        current = `breaking point ${label} step ${step}: ${rate.toFixed(1)}/s`;
+        started = Date.now();
+        return current;
+      },
+      onStep: (file, result) => {
+        writeJson(path.join(state.runDir, file), result);
+        state.steps.push({ file, result });
+        state.run.steps!.push(file);
+        writeRun(state);
+        progress.log(describeStep(current, result));
+      },
+    },
+  );
+}
+function describeStep(label: string, r: StepResult): string {
+  if (r.status === 'failed') return `${label}: FAILED (${r.error})`;
+  const l = r.latencyMs!;
+  const mail = r.emails ? `; e-mail ${Math.round(r.emails.share * 100)} % by the deadline, backlog ${r.emails.backlogGrowthPerSec ?? '–'}/s` : '';
+  const verdict = r.generatorLimited ? 'GENERATOR LIMIT' : `HTTP ${r.httpOk ? 'ok' : 'broken'}${r.mailOk === null ? '' : `, e-mail ${r.mailOk ? 'keeps up' : 'behind'}`}`;
+  return `${label}: p99 ${l.fromIntended.p99.toFixed(0)} ms, mean ${l.fromIntended.mean.toFixed(0)} ms, errors ${r.errors}${mail} → ${verdict}`;
+}
+
 async function runCapacities(plan: BenchPlan, progress: Progress, services: Services, state: RunState, variants: Variant[]): Promise<void> {
   for (const variant of variants) {
     if (plan.signal.aborted) break;
@@ -262,8 +310,8 @@ async function runCapacities(plan: BenchPlan, progress: Progress, services: Serv
 
 /** summary.json, summary.md and the report, from what the run measured. */
 async function finishRun(state: RunState, progress: Progress): Promise<BenchOutcome> {
-  const { runDir, run, done, capacity } = state;
-  const summary = buildSummary(run, done, capacity);
+  const { runDir, run, done, capacity, steps } = state;
+  const summary = buildSummary(run, done, capacity, steps);
   const markdown = renderSummaryMarkdown(summary, run);
   writeJson(path.join(runDir, 'summary.json'), summary);
   writeText(path.join(runDir, 'summary.md'), markdown);
@@ -307,7 +355,7 @@ async function runCapacity(runId: string, scenario: Scenario, variant: Variant, 
     startedAt,
     endedAt: startedAt,
   };
-  const dbName = dbNameFor(runId, { index: 0, variant, label: variant, requests: 0, repeat: 0 }).replace(/_0_r0$/, '_capacity');
+  const dbName = dbNameFor(runId, { index: 0, variant, label: variant, requests: 0, repeat: 0, factor: null }).replace(/_0_r0$/, '_capacity');
   let server: ApiServer | null = null;
   try {
     await services.client.db(dbName).dropDatabase();

@@ -5,7 +5,9 @@ import { fileURLToPath } from 'node:url';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parseLatency, validateLatency, type LatencySpec } from '@mailbench/smtp-sink';
 import { DEFAULT_OPTIONS, type TransportMode, type Variant } from '@mailbench/target-api/contract';
+import { stagesCount, stagesDurationMs, validateStages, type RateStage } from '@mailbench/loadgen';
 import { UsageError } from './errors.ts';
+import { factorValues, labelWith, sweepProblems, type FactorName, type FactorValue } from './factors.ts';
 import { parseThreshold, type Threshold } from './thresholds.ts';
 
 /**
@@ -18,6 +20,8 @@ export interface Scenario {
   variants: Variant[];
   requests: number[];
   durationSec: number;
+  /** A load profile instead of even spacing; when set, requests is [its count] and durationSec its length. */
+  stages: RateStage[] | null;
   repeats: number;
   warmup: { requests: number; durationSec: number };
   connection: 'per-request' | 'keep-alive';
@@ -33,6 +37,9 @@ export interface Scenario {
   /** Dispatch error of a single request above which the generator counts as stalled. */
   stallThresholdMs: number;
   capacity: { enabled: boolean; connections: number; durationSec: number };
+  /** One factor swept across every variant, or null. */
+  sweep: { factor: FactorName; values: number[] } | null;
+  breakingPoint: BreakingPointSettings;
   /** The user's pass/fail criteria, parsed. */
   thresholds: Threshold[];
   /** A/A control: this variant also runs as a twin labelled "<variant>-aa", to measure the noise floor. */
@@ -40,6 +47,18 @@ export interface Scenario {
   faults: Faults;
   /** Set by --quick: windows shortened, rates kept (see applyQuick). */
   quick: boolean;
+}
+
+export interface BreakingPointSettings {
+  enabled: boolean;
+  stepSec: number;
+  startRate: number;
+  growth: number;
+  maxRate: number;
+  bisections: number;
+  resolution: number;
+  sloP99Ms: number;
+  mailShare: number;
 }
 
 export interface Faults {
@@ -75,6 +94,12 @@ export function scenarioDefault<K extends keyof Scenario>(field: K): Scenario[K]
   return schema.properties[field]?.default as Scenario[K];
 }
 
+/** The breaking-point block's defaults, from the schema. */
+export function breakingPointDefaults(): BreakingPointSettings {
+  const schema = JSON.parse(readFileSync(path.join(SCHEMA_DIR, 'scenario.schema.json'), 'utf8')) as { properties: { breakingPoint: { properties: Record<string, { default: unknown }> } } };
+  return Object.fromEntries(Object.entries(schema.properties.breakingPoint.properties).map(([k, v]) => [k, v.default])) as unknown as BreakingPointSettings;
+}
+
 export function listScenarios(dir = SCENARIOS_DIR): string[] {
   return readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
@@ -83,7 +108,8 @@ export function listScenarios(dir = SCENARIOS_DIR): string[] {
 }
 
 /** What ajv leaves after filling the schema's defaults: the API-owned fields may still be absent. */
-type ValidatedScenario = Omit<Scenario, 'name' | 'quick' | 'smtp' | 'transport' | 'workerPool' | 'outbox' | 'thresholds'> & {
+type ValidatedScenario = Omit<Scenario, 'name' | 'quick' | 'smtp' | 'transport' | 'workerPool' | 'outbox' | 'thresholds' | 'stages'> & {
+  stages?: RateStage[];
   thresholds: Array<string | { expr: string }>;
   $schema?: string;
   smtp: Omit<Scenario['smtp'], 'latency'> & { latency: string | LatencySpec };
@@ -124,6 +150,7 @@ export function parseScenario(name: string, data: unknown, file: string): Scenar
     ...raw,
     name,
     quick: false,
+    stages: raw.stages ?? null,
     smtp: { ...raw.smtp, latency: readLatency(raw.smtp.latency, file) },
     transport: {
       mode: raw.transport.mode ?? api.smtp.transport,
@@ -135,16 +162,25 @@ export function parseScenario(name: string, data: unknown, file: string): Scenar
     outbox: { leaseMs: raw.outbox.leaseMs ?? api.outbox.leaseMs, pollMs: raw.outbox.pollMs ?? api.outbox.pollMs },
     thresholds: readThresholds(raw.thresholds, file),
   };
+  if (raw.stages && raw.requests.length > 0) throw invalidScenario(file, ['give requests or stages, not both']);
   checkSemantics(scenario, file);
-  return scenario;
+  return withStages(scenario);
 }
 
-/** The labels of a scenario's cells, in order: each variant, and the A/A twin right after its variant. */
-export function cellLabels(scenario: Pick<Scenario, 'variants' | 'aaControl'>): Array<{ label: string; variant: Variant }> {
-  const labels: Array<{ label: string; variant: Variant }> = [];
-  for (const variant of scenario.variants) {
-    labels.push({ label: variant, variant });
-    if (variant === scenario.aaControl) labels.push({ label: aaLabel(variant), variant });
+/** With a load profile, the matrix is one cell per variant: its count over its length. */
+export function withStages(scenario: Scenario): Scenario {
+  if (!scenario.stages) return scenario;
+  return { ...scenario, requests: [stagesCount(scenario.stages)], durationSec: stagesDurationMs(scenario.stages) / 1000 };
+}
+
+/** The labels of a scenario's cells, in order: each variant (at each swept value), and the A/A twin right after its variant. */
+export function cellLabels(scenario: Pick<Scenario, 'variants' | 'aaControl' | 'sweep'>): Array<{ label: string; variant: Variant; factor: FactorValue | null }> {
+  const labels: Array<{ label: string; variant: Variant; factor: FactorValue | null }> = [];
+  for (const factor of factorValues(scenario)) {
+    for (const variant of scenario.variants) {
+      labels.push({ label: labelWith(variant, factor), variant, factor });
+      if (variant === scenario.aaControl) labels.push({ label: labelWith(aaLabel(variant), factor), variant, factor });
+    }
   }
   return labels;
 }
@@ -165,7 +201,17 @@ export function checkSemantics(scenario: Scenario, file: string): void {
     problems.push(`faults.smtpDown.fromSec (${smtpDown.fromSec}) must fall inside the ${scenario.durationSec} s window`);
   }
   if (scenario.aaControl && !scenario.variants.includes(scenario.aaControl)) problems.push(`aaControl: "${scenario.aaControl}" is not among the variants (${scenario.variants.join(', ')})`);
-  if (scenario.requests.length === 0 && !scenario.capacity.enabled) problems.push('requests: empty, and capacity is not enabled: nothing to run');
+  if (scenario.requests.length === 0 && !scenario.stages && !scenario.capacity.enabled && !scenario.breakingPoint.enabled) {
+    problems.push('requests: empty, and neither capacity nor breakingPoint is enabled: nothing to run');
+  }
+  if (scenario.stages) {
+    try {
+      validateStages(scenario.stages);
+    } catch (err) {
+      problems.push(`stages: ${(err as Error).message}`);
+    }
+  }
+  problems.push(...sweepProblems(scenario));
   if (problems.length > 0) throw invalidScenario(file, problems);
 }
 
@@ -197,14 +243,20 @@ export function loadScenario(nameOrPath: string, dir = SCENARIOS_DIR): Scenario 
  * QUICK_WINDOW_SEC (10 s) when longer; each request count is scaled by the same factor
  * (750 over 60 s → 125 over 10 s: 12.5/s either way); warm-up becomes at most 2 s and 20
  * requests; the drain bound at most 60 s; the capacity probe at most 5 s; fault times scale with
- * the window. Repeats stay.
+ * the window; stages keep their rates over proportionally shorter stages; breaking-point steps
+ * halve, never below 20 s, with at most 3 bisections. Repeats stay.
  */
 export const QUICK_WINDOW_SEC = 10;
+/** A breaking-point step is never shorter than this, --quick included: a shorter step does not reach its steady state. */
+export const MIN_QUICK_STEP_SEC = 20;
 export function applyQuick(scenario: Scenario): Scenario {
   const factor = Math.min(1, QUICK_WINDOW_SEC / scenario.durationSec);
-  return {
+  const bp = scenario.breakingPoint;
+  return withStages({
     ...scenario,
     quick: true,
+    stages: scenario.stages ? scenario.stages.map((st) => ({ ...st, durationSec: st.durationSec * factor })) : null,
+    breakingPoint: { ...bp, stepSec: Math.min(bp.stepSec, Math.max(MIN_QUICK_STEP_SEC, bp.stepSec / 2)), bisections: Math.min(bp.bisections, 3) },
     durationSec: scenario.durationSec * factor,
     requests: scenario.requests.map((n) => Math.max(1, Math.round(n * factor))),
     warmup: { requests: Math.min(scenario.warmup.requests, 20), durationSec: Math.min(scenario.warmup.durationSec, 2) },
@@ -215,5 +267,5 @@ export function applyQuick(scenario: Scenario): Scenario {
       ...(scenario.faults.crash ? { crash: { atSec: scenario.faults.crash.atSec * factor } } : {}),
       ...(scenario.faults.smtpDown ? { smtpDown: { fromSec: scenario.faults.smtpDown.fromSec * factor, forSec: scenario.faults.smtpDown.forSec * factor } } : {}),
     },
-  };
+  });
 }

@@ -1,4 +1,6 @@
 /** summary.json and summary.md: one row per variant × request count, the reference beside it. */
+import { buildBreakingPoints, renderBreakingPointsMarkdown } from './breaking-point.ts';
+import type { StepResult } from './bp-step.ts';
 import { describeLatency } from '@mailbench/smtp-sink';
 import { variantFacts, type Variant } from '@mailbench/target-api/contract';
 import { VARIANT_PRESENTATION, type VariantPresentation } from './presentation.ts';
@@ -77,14 +79,14 @@ function avgFromSendByLabel(cells: Array<{ result: CellResult }>, requests: numb
 
 /** The labels to show, in order: the scenario's (variants, then A/A twins after theirs), then any others the cells carry. */
 function labelsOf(scenario: Scenario, cells: Array<{ result: CellResult }>): Array<{ label: string; variant: Variant }> {
-  const labels = cellLabels(scenario);
+  const labels: Array<{ label: string; variant: Variant }> = cellLabels({ ...scenario, sweep: scenario.sweep ?? null });
   for (const { result } of cells) {
     if (!labels.some((l) => l.label === result.label)) labels.push({ label: result.label, variant: result.variant });
   }
   return labels;
 }
 
-export function buildSummary(run: RunInfo, cells: Array<{ file: string; result: CellResult }>, capacity: CapacityResult[]): Summary {
+export function buildSummary(run: RunInfo, cells: Array<{ file: string; result: CellResult }>, capacity: CapacityResult[], steps: Array<{ file: string; result: StepResult }> = []): Summary {
   const rows: SummaryRow[] = [];
   const scenario = run.scenario;
   for (const requests of scenario.requests) {
@@ -137,6 +139,7 @@ export function buildSummary(run: RunInfo, cells: Array<{ file: string; result: 
     thresholds: thresholdSummary(scenario, cells),
     rankings: scenario.requests.map((requests) => rankVariants(requests, avgFromSendByLabel(cells, requests))),
     referenceNote: REFERENCE_NOTE,
+    ...(steps.length > 0 ? { breakingPoints: buildBreakingPoints(scenario, steps, run.machine.cores) } : {}),
   };
 }
 
@@ -295,6 +298,7 @@ export function renderSummaryMarkdown(summary: Summary, run: RunInfo): string {
   lines.push('Latency in ms: the median over the repeats, with their range in brackets. "from send" is what JMeter reports (elapsed); "from intended" starts when the request was due, so a slow server cannot hide queueing (p50/p99/max are from intended). "≥": some requests hit the client\'s timeout, so the figure is a lower bound.');
   lines.push('E-mails: one is owed per 201; "delivered" arrived and was not reported failed; "failed" the server reported failed (some may have arrived later); "lost" neither arrived nor was reported.');
   for (const requests of s.requests) lines.push(...renderRequestTable(summary, s, requests));
+  if (summary.breakingPoints?.length) lines.push(...renderBreakingPointsMarkdown(summary.breakingPoints, s));
   lines.push(...renderThresholdsMarkdown(summary));
   if (summary.reliability.length > 0) {
     lines.push('');

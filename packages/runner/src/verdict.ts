@@ -2,6 +2,7 @@
  * What a run found, in sentences generated from its data (never from the scenario file's prose),
  * and the configuration that actually ran: the first thing summary.md and report.html show.
  */
+import { describeBreakingPoint } from './breaking-point.ts';
 import { describeLatency } from '@mailbench/smtp-sink';
 import { variantFacts } from '@mailbench/target-api/contract';
 import type { RunInfo, Summary, SummaryRow } from './results.ts';
@@ -78,7 +79,8 @@ export function verdictSentences(summary: Summary, run: RunInfo): string[] {
   const out: string[] = [];
   const cells = summary.rows.reduce((a, r) => a + r.repeats, 0);
   if (!summary.complete) out.push(`The run was interrupted: only the cells below were measured${run.notRun?.length ? `; not run: ${run.notRun.join(', ')}` : ''}.`);
-  out.push(
+  for (const bp of summary.breakingPoints ?? []) out.push(`${describeBreakingPoint(bp)}.`);
+  if (cells > 0 || summary.invalidCells.length > 0) out.push(
     summary.invalidCells.length === 0
       ? `${cells === 1 ? 'The cell is' : `All ${cells} cells are`} valid: every request has its sample, the generator kept its schedule, no latency was cut off, and the e-mail accounting adds up.`
       : `${summary.invalidCells.length} of ${cells} cells are invalid (their figures cannot be trusted): ${summary.invalidCells.map((c) => `${c.file} (${c.reasons.filter((r) => r.startsWith('measurement')).join('; ')})`).join('; ')}.`,

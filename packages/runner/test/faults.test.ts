@@ -38,7 +38,7 @@ async function cell(variant: Variant, overrides: Partial<Scenario>, sinkOptions:
   try {
     return await runCell(
       { runId: `faults${process.pid}x${cellCounter++}`, scenario, mongoUri: mongo.uri, client, sink, signal: new AbortController().signal, onProgress: () => {}, onServer: () => {} },
-      { index: 0, variant, label: variant, requests, repeat: 1 },
+      { index: 0, variant, label: variant, requests, repeat: 1, factor: null },
     );
   } finally {
     await sink.close();
@@ -155,7 +155,7 @@ describe('the runner\'s own faults', () => {
           onProgress: () => {},
           onServer: () => {},
         },
-        { index: 0, variant: 'inline', label: 'inline', requests: 5, repeat: 1 },
+        { index: 0, variant: 'inline', label: 'inline', requests: 5, repeat: 1, factor: null },
       );
       expect(r.status).toBe('failed');
       expect(r.valid).toBe(false);

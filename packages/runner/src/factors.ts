@@ -1,0 +1,52 @@
+/**
+ * One factor swept across a scenario: the SMTP connection budget or the hash cost. Every variant
+ * runs once per value; the value is in the label (inline.c10, background.h12) and in the result.
+ */
+import type { Scenario } from './scenario.ts';
+
+export const FACTORS = ['smtpConnections', 'hashCost'] as const;
+export type FactorName = (typeof FACTORS)[number];
+
+export interface FactorValue {
+  factor: FactorName;
+  value: number;
+}
+
+const TAG: Record<FactorName, string> = { smtpConnections: 'c', hashCost: 'h' };
+const WORDS: Record<FactorName, string> = { smtpConnections: 'SMTP connections', hashCost: 'hash cost' };
+
+/** The values a scenario's cells run at: one null when nothing is swept. */
+export function factorValues(scenario: Pick<Scenario, 'sweep'>): Array<FactorValue | null> {
+  const sweep = scenario.sweep;
+  return sweep ? sweep.values.map((value) => ({ factor: sweep.factor, value })) : [null];
+}
+
+/** The scenario as one factor value sets it. */
+export function withFactor(scenario: Scenario, f: FactorValue | null): Scenario {
+  if (!f) return scenario;
+  if (f.factor === 'hashCost') return { ...scenario, hashCost: f.value };
+  return { ...scenario, transport: { ...scenario.transport, maxConnections: f.value } };
+}
+
+export function labelWith(label: string, f: FactorValue | null): string {
+  return f ? `${label}.${TAG[f.factor]}${f.value}` : label;
+}
+
+export function describeFactor(f: FactorValue | null): string {
+  return f ? `${WORDS[f.factor]} ${f.value}` : '';
+}
+
+/** Problems with a sweep's values (the schema checks the shape; these are the ranges). */
+export function sweepProblems(scenario: Pick<Scenario, 'sweep' | 'variants' | 'workerPool'>): string[] {
+  const sweep = scenario.sweep;
+  if (!sweep) return [];
+  const problems: string[] = [];
+  for (const v of sweep.values) {
+    if (sweep.factor === 'hashCost' && (v === 1 || v > 20)) problems.push(`sweep: hash cost ${v} is not 0 (off) or 2-20`);
+    if (sweep.factor === 'smtpConnections' && v < 1) problems.push(`sweep: ${v} SMTP connections: at least 1`);
+    if (sweep.factor === 'smtpConnections' && scenario.variants.includes('worker-pool') && v < scenario.workerPool.threads) {
+      problems.push(`sweep: worker-pool's ${scenario.workerPool.threads} threads cannot share ${v} SMTP connections`);
+    }
+  }
+  return problems;
+}

@@ -1,0 +1,180 @@
+/**
+ * Breaking points: the search's choices (a pure function, driven here by a server whose limits
+ * are known), a step's judgement, the model's closed forms; and one real search end to end
+ * through the CLI, where inline behind 2 connections at 300 ms must break near c/L.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { Ajv } from 'ajv';
+import addFormats from 'ajv-formats';
+import { bracketOf, nextRate, type SearchSettings, type StepOutcome } from '../src/bp-search.ts';
+import { judgeStep, slope, type StepResult } from '../src/bp-step.ts';
+import { inlineHttpLimit } from '../src/bp-model.ts';
+import { parseBenchArgs, parseStages } from '../src/args.ts';
+
+const SETTINGS: SearchSettings = { startRate: 8, growth: 1.5, maxRate: 3000, bisections: 4, resolution: 0.1 };
+
+/** Runs a whole search against a server whose limits are given; returns the steps it ran. */
+function search(http: number, mail: number | null, generatorAt = Number.POSITIVE_INFINITY, settings = SETTINGS): StepOutcome[] {
+  const steps: StepOutcome[] = [];
+  for (let guard = 0; guard < 50; guard++) {
+    const next = nextRate(steps, settings, mail !== null);
+    if (!next) return steps;
+    const r = next.ratePerSec;
+    steps.push({ ratePerSec: r, phase: next.phase, httpOk: r <= http, mailOk: mail === null ? null : r <= mail, generatorLimited: r >= generatorAt });
+  }
+  throw new Error('the search did not end');
+}
+
+describe('breaking-point search', () => {
+  it('climbs the ladder until the SLO breaks, then narrows both limits with the steps it has', () => {
+    const steps = search(45, 10.4);
+    expect(steps.slice(0, 6).map((s) => s.ratePerSec)).toEqual([8, 12, 18, 27, 40.5, 60.75]);
+    expect(steps.slice(0, 6).every((s) => s.phase === 'ladder')).toBe(true);
+    expect(steps.filter((s) => s.phase === 'bisect').length).toBe(4);
+    const h = bracketOf(steps, 'http');
+    const m = bracketOf(steps, 'mail');
+    expect(h.lo).toBeLessThanOrEqual(45);
+    expect(h.hi).toBeGreaterThan(45);
+    expect(m.lo).toBeLessThanOrEqual(10.4);
+    expect(m.hi).toBeGreaterThan(10.4);
+    // Four bisections shared between two brackets: each ends narrower than the ladder's 1.5 step.
+    expect((h.hi! - h.lo!) / h.lo!).toBeLessThan(0.5);
+    expect((m.hi! - m.lo!) / m.lo!).toBeLessThan(0.5);
+  });
+
+  it('steps below the first rung when it already fails, and never repeats a rate', () => {
+    const steps = search(45, 3);
+    const m = bracketOf(steps, 'mail');
+    expect(m.lo).not.toBeNull();
+    expect(m.lo!).toBeLessThanOrEqual(3);
+    const rates = steps.map((s) => s.ratePerSec.toFixed(2));
+    expect(new Set(rates).size).toBe(rates.length);
+  });
+
+  it('stops at the generator and tries nothing at or above where it fell behind', () => {
+    const steps = search(1000, null, 30);
+    const limited = steps.filter((s) => s.generatorLimited);
+    expect(limited.length).toBe(1);
+    expect(steps.every((s) => s.ratePerSec <= limited[0]!.ratePerSec)).toBe(true);
+    expect(bracketOf(steps, 'http').hi).toBeNull(); // no failure of the server's: no HTTP limit claimed
+  });
+
+  it('ends at maxRate with a lower bound, for a variant without e-mail', () => {
+    const steps = search(1e9, null, Number.POSITIVE_INFINITY, { ...SETTINGS, maxRate: 100 });
+    expect(steps[steps.length - 1]!.ratePerSec).toBe(100);
+    expect(steps.every((s) => s.mailOk === null)).toBe(true);
+    expect(bracketOf(steps, 'http')).toEqual({ lo: 100, hi: null });
+  });
+});
+
+function stepWith(p: Partial<StepResult> & { dispatchP99: number; sendP99: number; intendedP99: number }): StepResult {
+  const lat = (p99: number) => ({ count: 100, mean: p99 / 2, p50: p99 / 2, p75: p99, p90: p99, p99, p999: p99, max: p99, min: 1 });
+  return {
+    status: 'ok',
+    errors: 0,
+    emails: null,
+    slo: { p99Ms: 2000, mailShare: 0.95 },
+    latencyMs: { fromIntended: lat(p.intendedP99), fromSend: lat(p.sendP99) },
+    dispatchErrorMs: lat(p.dispatchP99),
+    ...p,
+  } as StepResult;
+}
+
+describe('a step judged against the SLO', () => {
+  const limits = { behindThresholdMs: 10, stallThresholdMs: 300 };
+  it('a pass with a generator late by more than 5 % of the SLO proves nothing', () => {
+    const s = stepWith({ dispatchP99: 150, sendP99: 300, intendedP99: 450 });
+    judgeStep(s, limits);
+    expect(s.generatorLimited).toBe(true);
+    expect(s.httpOk).toBe(false);
+  });
+  it('a failure the server shows without the generator is the server\'s, late generator or not', () => {
+    const s = stepWith({ dispatchP99: 150, sendP99: 2500, intendedP99: 2650 });
+    judgeStep(s, limits);
+    expect(s.generatorLimited).toBe(false);
+    expect(s.httpOk).toBe(false);
+  });
+  it('a few ms of lateness against a 2 s SLO does not stop the ladder; any error fails the step', () => {
+    const s = stepWith({ dispatchP99: 12, sendP99: 600, intendedP99: 610 });
+    judgeStep(s, limits);
+    expect(s.generatorLimited).toBe(false);
+    expect(s.httpOk).toBe(true);
+    const e = stepWith({ dispatchP99: 1, sendP99: 100, intendedP99: 100, errors: 1 });
+    judgeStep(e, limits);
+    expect(e.httpOk).toBe(false);
+  });
+});
+
+describe('the model', () => {
+  it("inline's HTTP limit stretches c/L by the SLO's slack over the window", () => {
+    expect(inlineHttpLimit(10, 600, 2000, 20)).toBeCloseTo(10.7, 6);
+    expect(inlineHttpLimit(10, 2500, 2000, 20)).toBe(10);
+  });
+  it('slope() is least squares', () => {
+    expect(slope([{ t: 1, y: 3 }, { t: 2, y: 5 }, { t: 3, y: 7 }])).toBeCloseTo(2, 9);
+    expect(slope([{ t: 1, y: 3 }, { t: 2, y: 5 }])).toBeNull();
+  });
+});
+
+describe('flags', () => {
+  it('--stages, factor sweeps and breaking-point settings parse; mixing what cannot mix exits as usage', () => {
+    expect(parseStages('10/s:20s,10-40/s:1m')).toEqual([{ durationSec: 20, rate: 10 }, { durationSec: 60, from: 10, to: 40 }]);
+    expect(() => parseStages('fast:10s')).toThrow(/RATE\/s:DURATION/);
+    const a = parseBenchArgs(['--smtp-connections', '5,10,20', '--hash-cost', '12', '--slo-p99', '1.5s', '--step', '25s']);
+    expect(a.overrides).toMatchObject({ smtpConnections: [5, 10, 20], hashCost: 12, sloP99Ms: 1500, stepSec: 25 });
+    expect(() => parseBenchArgs(['--smtp-connections', '5,10', '--hash-cost', '0,14'])).toThrow(/one factor at a time/);
+    expect(() => parseBenchArgs(['--stages', '5/s:10s', '--requests', '50'])).toThrow(/--stages replaces/);
+  });
+});
+
+const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
+const SCHEMA = JSON.parse(readFileSync(fileURLToPath(new URL('../schema/results.schema.json', import.meta.url)), 'utf8'));
+
+describe('pnpm bench --scenario breaking-point, end to end', () => {
+  it('finds where inline breaks behind 2 connections at 300 ms, writes the steps, the model and the charts', () => {
+    const out = mkdtempSync(path.join(os.tmpdir(), 'mb-bp-'));
+    const scenario = path.join(out, 'bp.json');
+    const base = JSON.parse(readFileSync(fileURLToPath(new URL('../../../scenarios/breaking-point.json', import.meta.url)), 'utf8'));
+    delete base.$schema;
+    base.variants = ['inline'];
+    base.smtp = { latency: '300ms' };
+    base.transport = { ...base.transport, maxConnections: 2 };
+    base.hashCost = 0;
+    base.warmup = { requests: 5, durationSec: 1 };
+    // Short steps for a test (a real search uses 20 s or more): c/L = 6.7/s.
+    base.breakingPoint = { ...base.breakingPoint, stepSec: 4, startRate: 4, growth: 2, bisections: 1 };
+    writeFileSync(scenario, JSON.stringify(base));
+    const r = spawnSync(process.execPath, ['--import', 'tsx', CLI, '--scenario', scenario, '--out', path.join(out, 'results'), '--json'], { encoding: 'utf8', timeout: 240_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const summary = JSON.parse(r.stdout);
+    const [bp] = summary.breakingPoints;
+    expect(bp.label).toBe('inline');
+    expect(bp.predicted.mailRatePerSec).toBeCloseTo(6.67, 1);
+    expect(bp.limitedBy).toBe('slo');
+    // The model for a 4 s window puts the limit near 6.7 · (1 + 1.7/4) ≈ 9.5/s: between the rungs 8 and 16.
+    expect(bp.httpBracket.hi).toBeLessThanOrEqual(16);
+    expect(bp.httpBracket.hi).toBeGreaterThan(bp.predicted.mailRatePerSec);
+    expect(bp.steps.length).toBeGreaterThanOrEqual(3);
+    const runDir = path.join(out, 'results', readdirSync(path.join(out, 'results'))[0] as string);
+    const ajv = new Ajv({ allErrors: true, strict: false });
+    (addFormats as unknown as (a: Ajv) => void)(ajv);
+    const validate = ajv.compile(SCHEMA);
+    const run = JSON.parse(readFileSync(path.join(runDir, 'run.json'), 'utf8'));
+    expect(run.steps.length).toBe(bp.steps.length);
+    for (const file of ['run.json', 'summary.json', ...run.steps]) {
+      const ok = validate(JSON.parse(readFileSync(path.join(runDir, file), 'utf8')));
+      expect(ok, `${file}: ${JSON.stringify(validate.errors?.slice(0, 3))}`).toBe(true);
+    }
+    const md = readFileSync(path.join(runDir, 'summary.md'), 'utf8');
+    expect(md).toContain('## Breaking points');
+    expect(md.indexOf('inline: replies')).toBeLessThan(md.indexOf('## What ran'));
+    const html = readFileSync(path.join(runDir, 'report.html'), 'utf8');
+    expect(html).toContain('id="breaking-point-latency"');
+    expect(html).toContain('id="breaking-point-mail"');
+  }, 300_000);
+});
