@@ -8,6 +8,7 @@ import { summarize, type OpenLoopResult } from '@mailbench/loadgen';
 import type { SmtpSink } from '@mailbench/smtp-sink';
 import type { MailCounters, MailFailure } from '@mailbench/target-api/contract';
 import { indexOfRecipient, owedIndex } from './requests.ts';
+import { countTimeouts } from './judge.ts';
 import type { CellResult } from './results.ts';
 
 export function round2(n: number): number {
@@ -101,4 +102,23 @@ export function accountEmails(emails: CellResult['emails'], input: MailAccountin
 export function lastAcceptanceEpochMs(sink: SmtpSink): number | null {
   const last = Math.max(...firstAcceptances(sink).values(), Number.NEGATIVE_INFINITY);
   return Number.isFinite(last) ? last : null;
+}
+
+/** What every measured schedule records of its replies: 2xx count, timeouts, and the samples as columns. */
+export function replyFigures(run: OpenLoopResult) {
+  const ok = Object.entries(run.statusCounts)
+    .filter(([code]) => code.startsWith('2'))
+    .reduce((a, [, n]) => a + n, 0);
+  return {
+    ok,
+    timeouts: countTimeouts(run.errorCounts),
+    samples: {
+      intendedMs: run.samples.map((x) => round2(x.intendedMs)),
+      sentMs: run.samples.map((x) => round2(x.sentMs)),
+      endMs: run.samples.map((x) => round2(x.endMs)),
+      status: run.samples.map((x) => x.status),
+      error: run.samples.map((x) => x.error),
+      bytes: run.samples.map((x) => x.bytes),
+    },
+  };
 }

@@ -22,6 +22,8 @@ export interface BenchArgs {
   quick: boolean;
   /** Print summary.json on stdout instead of the Markdown summary. */
   json: boolean;
+  /** Scale the matrix to this stack's measured limit, at the original's ratios. */
+  aroundLimit: boolean;
   /** Scenario fields the flags override (only those given), already parsed. */
   overrides: {
     variants?: Variant[];
@@ -74,6 +76,9 @@ Options (flags override the scenario):
                          metrics: ${THRESHOLD_METRICS.join(', ')} (latency from intended)
   --aa-control VARIANT   also run VARIANT as a twin (VARIANT-aa): the spread between the two is the noise floor
   --capacity             also run the closed-loop capacity probe per variant
+  --around-limit         probe every variant's capacity first, then run the request counts at the
+                         ratios 750/800/850/1000 over 60 s had to the original stack's ~13/s
+                         (0.96, 1.03, 1.09, 1.28) of the slowest variant's capacity here
   --quick                same arrival rates, shorter windows: 10 s windows with request counts
                          scaled to match (750 over 60 s becomes 125 over 10 s), warm-up <= 2 s,
                          drain bound <= 60 s, capacity probe <= 5 s
@@ -109,6 +114,7 @@ const OPTIONS = {
   'aa-control': { type: 'string' },
   threshold: { type: 'string', multiple: true },
   capacity: { type: 'boolean' },
+  'around-limit': { type: 'boolean' },
   quick: { type: 'boolean' },
   out: { type: 'string' },
   mongo: { type: 'string' },
@@ -233,6 +239,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     mongoEngine: mongo as MongoEngineChoice,
     mongoUri: mongoUri(values['mongo-uri'] as string | undefined),
     json: values.json === true,
+    aroundLimit: values['around-limit'] === true,
     quick: values.quick === true,
     overrides: readOverrides(values),
   };
@@ -254,6 +261,8 @@ export function applyOverrides(scenario: Scenario, o: BenchArgs['overrides']): S
   if (o.repeats !== undefined) out.repeats = o.repeats;
   if (o.hashCost !== undefined) out.hashCost = o.hashCost;
   if (o.connection !== undefined) out.connection = o.connection;
+  // The scenario's A/A twin goes with its variant when --variants leaves that variant out.
+  if (o.variants && out.aaControl && !o.variants.includes(out.aaControl)) out.aaControl = null;
   if (o.aaControl !== undefined) out.aaControl = o.aaControl;
   if (o.thresholds) out.thresholds = [...scenario.thresholds, ...o.thresholds];
   if (o.capacity) out.capacity.enabled = true;

@@ -52,7 +52,7 @@ export function predict(variant: Variant, steps: StepResult[], input: { connecti
   const base = steps.filter((s) => s.status === 'ok' && s.httpOk && s.cpuMsPerRequest !== null).sort((a, b) => a.ratePerSec - b.ratePerSec)[0];
   const cpuMs = base?.cpuMsPerRequest ?? null;
   const cpuRate = cpuMs && cpuMs > 0 ? (input.cores * 1000) / cpuMs : null;
-  const smtpBound = variant === 'inline' && mailRate !== null && base?.latencyMs ? inlineHttpLimit(mailRate, base.latencyMs.fromIntended.p50, base.slo.p99Ms, base.durationSec) : null;
+  const smtpBound = variantFacts(variant).repliesAfterSend && mailRate !== null && base?.latencyMs ? inlineHttpLimit(mailRate, base.latencyMs.fromIntended.p50, base.slo.p99Ms, base.durationSec) : null;
   const httpRate = smtpBound !== null ? (cpuRate === null ? smtpBound : Math.min(smtpBound, cpuRate)) : cpuRate;
   return {
     ...input,
@@ -83,7 +83,7 @@ export function limitChecks(p: Prediction, http: number | null, mail: number | n
     );
   }
   if (http !== null && p.httpRatePerSec !== null) {
-    const smtpBound = variant === 'inline' && p.mailRatePerSec !== null && p.httpRatePerSec !== p.cpuRatePerSec;
+    const smtpBound = variantFacts(variant).repliesAfterSend && p.mailRatePerSec !== null && p.httpRatePerSec !== p.cpuRatePerSec;
     out.push(
       check(smtpBound ? 'HTTP limit vs c/L · (1 + (SLO − base)/T) (inline waits for SMTP)' : 'HTTP limit vs cores / CPU per request', null, p.httpRatePerSec, http, () =>
         http < p.httpRatePerSec!
@@ -111,7 +111,7 @@ export function stepChecks(step: StepResult, p: Prediction, baseMeanMs: number |
       );
     }
   }
-  if (step.variant === 'inline' && mu !== null && lambda > mu * 1.05 && baseMeanMs !== null) {
+  if (variantFacts(step.variant).repliesAfterSend && mu !== null && lambda > mu * 1.05 && baseMeanMs !== null) {
     const queueMs = ((lambda - mu) / mu) * ((step.durationSec * 1000) / 2);
     out.push(
       check('inline mean latency (base + T(λ − μ)/2μ)', lambda, baseMeanMs + queueMs, step.latencyMs.fromIntended.mean, () => 'replies that hit the send deadline leave the queue early (answered "failed"), and the queue keeps growing after the window while the last requests wait', 100),
@@ -130,7 +130,7 @@ export function stepChecks(step: StepResult, p: Prediction, baseMeanMs: number |
       );
     }
   }
-  if (e && variantFacts(step.variant).sendsMail && step.variant !== 'inline' && e.meanBacklog !== null && e.lagMs && e.deliveredRatePerSec > 0) {
+  if (e && variantFacts(step.variant).sendsMail && !variantFacts(step.variant).repliesAfterSend && e.meanBacklog !== null && e.lagMs && e.deliveredRatePerSec > 0) {
     const predicted = (e.deliveredRatePerSec * e.lagMs.mean) / 1000;
     out.push(
       check("Little's law, e-mail (delivery rate × mean lag = mean backlog)", lambda, predicted, e.meanBacklog, () =>

@@ -7,12 +7,11 @@
  */
 import { summarize, type LatencySummary, type OpenLoopResult } from '@mailbench/loadgen';
 import { variantFacts } from '@mailbench/target-api/contract';
-import { owedRegistrations, round2 } from './accounting.ts';
+import { owedRegistrations, replyFigures, round2 } from './accounting.ts';
 import { apiArgs, fetchMetrics } from './api-server.ts';
 import { dbNameFor, measure, warmUp, type CellContext, type CellSpec } from './cell.ts';
 import { CellServer } from './cell-server.ts';
 import { openCellWindow } from './cell-window.ts';
-import { countTimeouts } from './judge.ts';
 import { indexOfRecipient } from './requests.ts';
 import { SCHEMA_VERSION, type ServerSample } from './results.ts';
 import type { FactorValue } from './factors.ts';
@@ -58,7 +57,7 @@ export interface StepResult {
   mailOk: boolean | null;
   slo: { p99Ms: number; mailShare: number };
   series: ServerSample[];
-  samples: { intendedMs: number[]; sentMs: number[]; endMs: number[]; status: number[]; error: Array<string | null> } | null;
+  samples: ReturnType<typeof replyFigures>['samples'] | null;
   startedAt: string;
   endedAt: string;
 }
@@ -155,19 +154,11 @@ function fillReplies(result: StepResult, run: OpenLoopResult): void {
   result.dispatchErrorMs = run.dispatchError;
   result.statusCounts = run.statusCounts;
   result.errorCounts = run.errorCounts;
-  result.timeouts = countTimeouts(run.errorCounts);
-  const ok = Object.entries(run.statusCounts)
-    .filter(([code]) => code.startsWith('2'))
-    .reduce((a, [, n]) => a + n, 0);
-  result.errors = run.count - ok;
+  const replies = replyFigures(run);
+  result.timeouts = replies.timeouts;
+  result.errors = run.count - replies.ok;
   result.throughputPerSec = round2(run.throughputPerSec);
-  result.samples = {
-    intendedMs: run.samples.map((x) => round2(x.intendedMs)),
-    sentMs: run.samples.map((x) => round2(x.sentMs)),
-    endMs: run.samples.map((x) => round2(x.endMs)),
-    status: run.samples.map((x) => x.status),
-    error: run.samples.map((x) => x.error),
-  };
+  result.samples = replies.samples;
 }
 
 function fillServer(result: StepResult, series: ServerSample[], windowSec: number): void {

@@ -6,11 +6,11 @@ import type { MongoClient } from 'mongodb';
 import { runOpenLoop, type OpenLoopResult, type ProgressEvent } from '@mailbench/loadgen';
 import type { SmtpSink } from '@mailbench/smtp-sink';
 import { variantFacts, type MailCounters, type Variant } from '@mailbench/target-api/contract';
-import { accountEmails, failedIndexes, firstAcceptances, lastAcceptanceEpochMs, owedRegistrations, round2 } from './accounting.ts';
+import { accountEmails, failedIndexes, firstAcceptances, lastAcceptanceEpochMs, owedRegistrations, replyFigures, round2 } from './accounting.ts';
 import { apiArgs, fetchMailFailures, fetchMetrics, ServerStartError, type ApiServer } from './api-server.ts';
 import { CellServer } from './cell-server.ts';
 import { openCellWindow, type CellWindow } from './cell-window.ts';
-import { countTimeouts, judgeCell } from './judge.ts';
+import { judgeCell } from './judge.ts';
 import { evaluateThresholds } from './thresholds.ts';
 import { BAD_INPUT_STATUS, badInputKind, measuredRequest, signupRequest } from './requests.ts';
 import type { CellResult } from './results.ts';
@@ -230,20 +230,11 @@ function fillFromRun(result: CellResult, run: OpenLoopResult, spec: CellSpec): v
   result.throughputPerSec = round2(run.throughputPerSec);
   result.statusCounts = run.statusCounts;
   result.errorCounts = run.errorCounts;
-  const ok = Object.entries(run.statusCounts)
-    .filter(([code]) => code.startsWith('2'))
-    .reduce((a, [, n]) => a + n, 0);
-  result.accounting.responses2xx = ok;
-  result.errors = spec.requests - ok;
-  result.timeouts = countTimeouts(run.errorCounts);
-  result.samples = {
-    intendedMs: run.samples.map((x) => round2(x.intendedMs)),
-    sentMs: run.samples.map((x) => round2(x.sentMs)),
-    endMs: run.samples.map((x) => round2(x.endMs)),
-    status: run.samples.map((x) => x.status),
-    error: run.samples.map((x) => x.error),
-    bytes: run.samples.map((x) => x.bytes),
-  };
+  const replies = replyFigures(run);
+  result.accounting.responses2xx = replies.ok;
+  result.errors = spec.requests - replies.ok;
+  result.timeouts = replies.timeouts;
+  result.samples = replies.samples;
 }
 
 function emptyResult(ctx: CellContext, spec: CellSpec, startedAt: string): CellResult {

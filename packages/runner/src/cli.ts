@@ -73,6 +73,7 @@ async function main(): Promise<number> {
       argv,
       signal: controller.signal,
       progress,
+      aroundLimit: args.aroundLimit,
     });
   } catch (err) {
     if (err instanceof UsageError) {

@@ -4,6 +4,9 @@
  */
 import type { Variant } from '@mailbench/target-api/contract';
 
+/** The original stack's throughput limit (its Flask API "couldn't make more than 13 rps"). */
+export const ORIGINAL_LIMIT_PER_SEC = 13;
+
 /** The original experiment's average response times in ms, by request count (60 s ramp-up). */
 type ReferenceAverages = Partial<Record<number, number>>;
 

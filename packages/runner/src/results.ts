@@ -154,6 +154,8 @@ export interface RunInfo {
   /** Cells of the plan that were not measured (an interrupted run). */
   notRun?: string[];
   capacity: string[];
+  /** --around-limit: the limit the matrix was scaled to, and how. */
+  aroundLimit?: { limitPerSec: number; limitedBy: Variant; originalLimitPerSec: number; ratios: number[]; requests: number[] };
   /** Breaking-point steps, in the order they ran (absent in runs recorded before the search existed). */
   steps?: string[];
 }

@@ -13,13 +13,14 @@ import { describeLatency, startSmtpSink, type SmtpSink } from '@mailbench/smtp-s
 import { variantFacts, type Variant } from '@mailbench/target-api/contract';
 import type { MongoEngineChoice } from './args.ts';
 import { apiArgs, forkApiServer, type ApiServer } from './api-server.ts';
-import { dbNameFor, runCell, type CellSpec } from './cell.ts';
+import { dbNameFor, runCell, type CellContext, type CellSpec } from './cell.ts';
 import { collectVersions, gitInfo, machineInfo } from './environment.ts';
 import { UsageError } from './errors.ts';
 import { formatDuration, Progress } from './progress.ts';
 import { writeReport } from './report.ts';
 import { toJtl } from './jtl.ts';
 import { signupRequest } from './requests.ts';
+import { ORIGINAL_LIMIT_PER_SEC } from './presentation.ts';
 import { latencyMedianMs } from './latency.ts';
 import { cellFileName, SCHEMA_VERSION, writeJson, writeText, type CapacityResult, type CellResult, type RunInfo, type Summary } from './results.ts';
 import { cellLabels, type Scenario } from './scenario.ts';
@@ -36,6 +37,8 @@ export interface BenchPlan {
   argv: string[];
   signal: AbortSignal;
   progress?: Progress;
+  /** Scale the request counts to this stack's measured limit (see scaleAroundLimit). */
+  aroundLimit?: boolean;
 }
 
 export interface BenchOutcome {
@@ -168,15 +171,17 @@ function announce(plan: BenchPlan, progress: Progress, cells: CellSpec[], remain
   );
 }
 
-export async function runBench(plan: BenchPlan): Promise<BenchOutcome> {
-  const { scenario, signal } = plan;
+export async function runBench(input: BenchPlan): Promise<BenchOutcome> {
+  let plan = input;
+  const { signal } = plan;
   const progress = plan.progress ?? new Progress();
-  const runId = makeRunId(scenario.name);
+  const runId = makeRunId(plan.scenario.name);
   const runDir = prepareRunDir(plan.outDir, runId);
-  const cells = planCells(scenario);
-  const estimates = cells.map((c) => estimateCellSec(scenario, c.variant, c.requests));
-  const capacityVariants = scenario.capacity.enabled ? scenario.variants : [];
-  const capacityEstimate = capacityVariants.length * (scenario.capacity.durationSec + scenario.warmup.durationSec + 6);
+  let cells = planCells(plan.scenario);
+  let estimates = cells.map((c) => estimateCellSec(plan.scenario, c.variant, c.requests));
+  // --around-limit measures every variant's capacity first: the probes are the plan's first part.
+  const capacityVariants = plan.scenario.capacity.enabled || plan.aroundLimit ? plan.scenario.variants : [];
+  const capacityEstimate = capacityVariants.length * (plan.scenario.capacity.durationSec + plan.scenario.warmup.durationSec + 6);
   const state: RunState = {
     runDir,
     run: newRunInfo(plan, runId),
@@ -184,7 +189,7 @@ export async function runBench(plan: BenchPlan): Promise<BenchOutcome> {
     capacity: [],
     steps: [],
     current: { server: null },
-    remainingSec: estimates.reduce((a, b) => a + b, 0) + capacityEstimate + estimateBreakingPointSec(scenario) + 3,
+    remainingSec: estimates.reduce((a, b) => a + b, 0) + capacityEstimate + estimateBreakingPointSec(plan.scenario) + 3,
   };
   announce(plan, progress, cells, state.remainingSec, runDir);
   const onAbort = () => state.current.server?.kill();
@@ -194,15 +199,23 @@ export async function runBench(plan: BenchPlan): Promise<BenchOutcome> {
     const services = await startServices(plan, progress, opened);
     state.run.database = { engine: services.database.engine, version: services.database.version };
     writeRun(state);
+    if (plan.aroundLimit) {
+      await runCapacities(plan, progress, services, state, capacityVariants);
+      plan = { ...plan, scenario: scaleAroundLimit(plan.scenario, state.capacity, state.run, progress) };
+      cells = planCells(plan.scenario);
+      estimates = cells.map((c) => estimateCellSec(plan.scenario, c.variant, c.requests));
+      writeRun(state);
+    }
     await runCells(plan, progress, services, state, cells, estimates);
-    if (scenario.breakingPoint.enabled) await runSearches(plan, progress, services, state);
-    await runCapacities(plan, progress, services, state, capacityVariants);
+    if (plan.scenario.breakingPoint.enabled) await runSearches(plan, progress, services, state);
+    if (!plan.aroundLimit) await runCapacities(plan, progress, services, state, capacityVariants);
   } finally {
     signal.removeEventListener('abort', onAbort);
     state.current.server?.kill();
     await stopServices(opened);
     progress.end();
   }
+  const scenario = plan.scenario;
   state.run.interrupted = signal.aborted;
   const ran = new Set(state.run.cells);
   state.run.notRun = cells.map((c) => cellFileName(c.label, c.requests, c.repeat, scenario.repeats)).filter((f) => !ran.has(f));
@@ -213,6 +226,41 @@ export async function runBench(plan: BenchPlan): Promise<BenchOutcome> {
   return finishRun(state, progress);
 }
 
+/**
+ * --around-limit: the request counts at the same ratios to this stack's limit as the original
+ * experiment's were to its ~13 sign-ups/s (750 over 60 s is 0.96 of it, 1000 is 1.28). The limit
+ * is the lowest closed-loop capacity among the variants run: the stack is as fast as its slowest
+ * strategy, and the matrix then straddles where the first of them collapses.
+ */
+export function scaleAroundLimit(scenario: Scenario, capacity: CapacityResult[], run: RunInfo, progress?: Progress): Scenario {
+  const measured = capacity.filter((c) => c.status === 'ok' && c.requestsPerSec > 0);
+  if (measured.length === 0) throw new UsageError('ERR_AROUND_LIMIT', '--around-limit: no capacity probe succeeded, so there is no limit to scale the matrix to');
+  const slowest = measured.reduce((a, b) => (b.requestsPerSec < a.requestsPerSec ? b : a));
+  const limit = slowest.requestsPerSec;
+  const ratios = scenario.requests.map((n) => n / scenario.durationSec / ORIGINAL_LIMIT_PER_SEC);
+  const requests = [...new Set(ratios.map((r) => Math.max(1, Math.round(r * limit * scenario.durationSec))))];
+  const scaled = { ...scenario, requests, stages: null };
+  run.scenario = scaled;
+  run.aroundLimit = { limitPerSec: limit, limitedBy: slowest.variant, originalLimitPerSec: ORIGINAL_LIMIT_PER_SEC, ratios: ratios.map((r) => Math.round(r * 1000) / 1000), requests };
+  progress?.log(`around the limit: ${slowest.variant}'s capacity ${limit}/s is the stack's; the matrix becomes ${requests.join('/')} requests over ${scenario.durationSec} s (ratios ${run.aroundLimit.ratios.join(', ')} of it, as ${scenario.requests.join('/')} were of the original's ~${ORIGINAL_LIMIT_PER_SEC}/s)`);
+  return scaled;
+}
+
+/** What a cell or a step needs of the run: the services, the signal, and progress under a label. */
+function contextFor(plan: BenchPlan, services: Services, state: RunState, progress: Progress, label: () => string, startedAt: () => number): CellContext {
+  return {
+    runId: state.run.runId,
+    scenario: plan.scenario,
+    mongoUri: services.database.uri,
+    client: services.client,
+    sink: services.sink,
+    signal: plan.signal,
+    onProgress: (event) => progress.cell(label(), event, state.remainingSec - (Date.now() - startedAt()) / 1000),
+    onServer: (server) => (state.current.server = server),
+    onPhase: (text) => progress.phase(label(), text),
+  };
+}
+
 async function runCells(plan: BenchPlan, progress: Progress, services: Services, state: RunState, cells: CellSpec[], estimates: number[]): Promise<void> {
   const { scenario, signal } = plan;
   for (const spec of cells) {
@@ -220,17 +268,7 @@ async function runCells(plan: BenchPlan, progress: Progress, services: Services,
     const label = `[${spec.index + 1}/${cells.length}] ${spec.label} ${spec.requests} req${scenario.repeats > 1 ? ` r${spec.repeat}` : ''}`;
     const cellStarted = Date.now();
     const result = await runCell(
-      {
-        runId: state.run.runId,
-        scenario,
-        mongoUri: services.database.uri,
-        client: services.client,
-        sink: services.sink,
-        signal,
-        onProgress: (event) => progress.cell(label, event, state.remainingSec - (Date.now() - cellStarted) / 1000),
-        onServer: (server) => (state.current.server = server),
-        onPhase: (text) => progress.phase(label, text),
-      },
+      contextFor(plan, services, state, progress, () => label, () => cellStarted),
       spec,
     );
     state.remainingSec -= estimates[spec.index] ?? 0;
@@ -260,17 +298,7 @@ async function runSearches(plan: BenchPlan, progress: Progress, services: Servic
   let started = Date.now();
   let current = '';
   await runBreakingPoints(
-    {
-      runId: state.run.runId,
-      scenario,
-      mongoUri: services.database.uri,
-      client: services.client,
-      sink: services.sink,
-      signal,
-      onProgress: (event) => progress.cell(current, event, state.remainingSec - (Date.now() - started) / 1000),
-      onServer: (server) => (state.current.server = server),
-      onPhase: (text) => progress.phase(current, text),
-    },
+    contextFor(plan, services, state, progress, () => current, () => started),
     {
       describe: (label, step, rate) => {
         current = `breaking point ${label} step ${step}: ${rate.toFixed(1)}/s`;

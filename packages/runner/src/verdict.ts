@@ -2,6 +2,7 @@
  * What a run found, in sentences generated from its data (never from the scenario file's prose),
  * and the configuration that actually ran: the first thing summary.md and report.html show.
  */
+import { describeStages } from '@mailbench/loadgen';
 import { describeBreakingPoint } from './breaking-point.ts';
 import { describeLatency } from '@mailbench/smtp-sink';
 import { variantFacts } from '@mailbench/target-api/contract';
@@ -9,7 +10,25 @@ import type { RunInfo, Summary, SummaryRow } from './results.ts';
 import { rankingSentence } from './summary.ts';
 
 /** Flags of pnpm bench that change what is measured (not where results go or which database serves). */
-const OVERRIDE_FLAGS = ['--variants', '--requests', '--duration', '--smtp-latency', '--repeats', '--hash-cost', '--connection', '--capacity', '--quick', '--aa-control', '--threshold'];
+const OVERRIDE_FLAGS = [
+  '--variants',
+  '--requests',
+  '--duration',
+  '--stages',
+  '--smtp-latency',
+  '--smtp-connections',
+  '--repeats',
+  '--hash-cost',
+  '--connection',
+  '--capacity',
+  '--around-limit',
+  '--quick',
+  '--aa-control',
+  '--threshold',
+  '--slo-p99',
+  '--step',
+];
+const BOOLEAN_FLAGS = ['--capacity', '--quick', '--around-limit'];
 
 /** The flags of this run that overrode its scenario file, as typed. */
 export function overridesOf(argv: string[]): string[] {
@@ -18,19 +37,34 @@ export function overridesOf(argv: string[]): string[] {
     const arg = argv[k] as string;
     const [flag] = arg.split('=');
     if (!OVERRIDE_FLAGS.includes(flag as string)) continue;
-    const takesValue = !['--capacity', '--quick'].includes(flag as string) && !arg.includes('=');
+    const takesValue = !BOOLEAN_FLAGS.includes(flag as string) && !arg.includes('=');
     out.push(takesValue && argv[k + 1] !== undefined ? `${arg} ${argv[++k]}` : arg);
   }
   return out;
 }
 
 /** The configuration that ran, one line per aspect. */
+/** The cells' load: the matrix, the load profile, and the breaking-point search, whichever ran. */
+function matrixText(s: RunInfo['scenario']): string {
+  const parts: string[] = [];
+  if (s.stages) parts.push(`a load profile of ${describeStages(s.stages)} (${s.requests[0]} requests)`);
+  else if (s.requests.length > 0) parts.push(`${s.requests.join('/')} requests over ${s.durationSec} s per cell`);
+  if (s.requests.length > 0) parts.push(`${s.repeats} repeat${s.repeats > 1 ? 's, interleaved' : ''}`);
+  const bp = s.breakingPoint;
+  if (bp?.enabled) parts.push(`a breaking-point search per variant: ${bp.stepSec} s steps from ${bp.startRate}/s, ×${bp.growth} per rung, then ${bp.bisections} bisections; SLO p99 ≤ ${bp.sloP99Ms} ms with no errors, e-mail ≥ ${Math.round(bp.mailShare * 100)} % in time`);
+  return parts.length > 0 ? `; ${parts.join('; ')}` : '';
+}
+
 export function configurationLines(run: RunInfo): string[] {
   const s = run.scenario;
   const overrides = overridesOf(run.argv);
   return [
     `Scenario \`${s.name}\`${overrides.length ? `, overridden by ${overrides.map((o) => `\`${o}\``).join(' ')}` : ' as written'}.`,
-    `Variants: ${s.variants.join(', ')}${s.aaControl ? ` (and ${s.aaControl}-aa, an A/A twin of ${s.aaControl})` : ''}; ${s.requests.join('/')} requests over ${s.durationSec} s per cell${s.quick ? ' (--quick: the same rates as the full scenario, shorter windows)' : ''}; ${s.repeats} repeat${s.repeats > 1 ? 's, interleaved' : ''}.`,
+    `Variants: ${s.variants.join(', ')}${s.aaControl ? ` (and ${s.aaControl}-aa, an A/A twin of ${s.aaControl})` : ''}${matrixText(s)}${s.quick ? ' (--quick: the same rates as the full scenario, shorter windows)' : ''}.`,
+    ...(s.sweep ? [`Swept: ${s.sweep.factor === 'hashCost' ? 'hash cost' : 'SMTP connections'} ${s.sweep.values.join(', ')}; every variant once per value (labels .${s.sweep.factor === 'hashCost' ? 'h' : 'c'}N).`] : []),
+    ...(run.aroundLimit
+      ? [`Around the limit: ${run.aroundLimit.limitedBy}'s closed-loop capacity, ${run.aroundLimit.limitPerSec}/s, is this stack's limit; the requests are at ratios ${run.aroundLimit.ratios.join(', ')} of it, as the original's were of its ~${run.aroundLimit.originalLimitPerSec}/s.`]
+      : []),
     `SMTP sink: latency ${describeLatency(s.smtp.latency)}${s.smtp.maxConnections ? `, at most ${s.smtp.maxConnections} connections` : ''}${s.smtp.tempFailRate || s.smtp.permFailRate ? `, refusing ${s.smtp.tempFailRate * 100}% temporarily and ${s.smtp.permFailRate * 100}% permanently` : ''}; API transport ${s.transport.mode}${s.transport.mode === 'pooled' ? ` with ${s.transport.maxConnections} connections` : ''}, send timeout ${s.transport.sendTimeoutMs} ms; client timeout ${s.timeoutSec} s.`,
     `Each sign-up hashes its password with scrypt 2^${s.hashCost}${s.hashCost === 0 ? ' (off)' : ''}; ${s.connection} connections; database ${run.database.engine} ${run.database.version}.`,
     ...faultLines(run),

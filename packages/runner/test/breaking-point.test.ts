@@ -14,7 +14,10 @@ import addFormats from 'ajv-formats';
 import { bracketOf, nextRate, type SearchSettings, type StepOutcome } from '../src/bp-search.ts';
 import { judgeStep, slope, type StepResult } from '../src/bp-step.ts';
 import { inlineHttpLimit } from '../src/bp-model.ts';
-import { parseBenchArgs, parseStages } from '../src/args.ts';
+import { applyOverrides, parseBenchArgs, parseStages } from '../src/args.ts';
+import { scaleAroundLimit } from '../src/run.ts';
+import { loadScenario } from '../src/scenario.ts';
+import type { CapacityResult, RunInfo } from '../src/results.ts';
 
 const SETTINGS: SearchSettings = { startRate: 8, growth: 1.5, maxRate: 3000, bisections: 4, resolution: 0.1 };
 
@@ -129,6 +132,26 @@ describe('flags', () => {
     expect(a.overrides).toMatchObject({ smtpConnections: [5, 10, 20], hashCost: 12, sloP99Ms: 1500, stepSec: 25 });
     expect(() => parseBenchArgs(['--smtp-connections', '5,10', '--hash-cost', '0,14'])).toThrow(/one factor at a time/);
     expect(() => parseBenchArgs(['--stages', '5/s:10s', '--requests', '50'])).toThrow(/--stages replaces/);
+  });
+});
+
+describe('--around-limit', () => {
+  it("puts the matrix at the original's ratios to its ~13/s, of the slowest variant's capacity", () => {
+    const scenario = loadScenario('default');
+    const probe = (variant: CapacityResult['variant'], requestsPerSec: number, status: CapacityResult['status'] = 'ok') => ({ variant, requestsPerSec, status }) as CapacityResult;
+    const run = { scenario } as RunInfo;
+    const scaled = scaleAroundLimit(scenario, [probe('no-email', 40), probe('inline', 10), probe('outbox', 2, 'failed')], run);
+    // 750/60 = 12.5/s is 0.96 of 13/s; at 10/s over 60 s that is 577 requests.
+    expect(scaled.requests).toEqual([577, 615, 654, 769]);
+    expect(run.aroundLimit).toMatchObject({ limitPerSec: 10, limitedBy: 'inline', originalLimitPerSec: 13 });
+    expect(() => scaleAroundLimit(scenario, [probe('inline', 0, 'failed')], run)).toThrow(/no capacity probe succeeded/);
+  });
+
+  it("--variants without the scenario's A/A variant drops the twin instead of failing", () => {
+    const s = applyOverrides(loadScenario('default'), parseBenchArgs(['--variants', 'no-email,inline']).overrides);
+    expect(s.aaControl).toBeNull();
+    const kept = applyOverrides(loadScenario('default'), parseBenchArgs(['--variants', 'inline', '--aa-control', 'inline']).overrides);
+    expect(kept.aaControl).toBe('inline');
   });
 });
 

@@ -1,5 +1,5 @@
 /** Everything the sign-up API can be started with, its defaults (written once, here), and their validation. */
-import { isVariant, VARIANTS, type Variant } from './variants.ts';
+import { isVariant, VARIANT_FACTS, VARIANTS, type Variant } from './variants.ts';
 
 export const TRANSPORTS = ['pooled', 'per-message'] as const;
 export type TransportMode = (typeof TRANSPORTS)[number];
@@ -121,8 +121,8 @@ export function resolveOptions(input: AppInput): AppOptions {
   }
   positiveInt('workerPool.threads', options.workerPool.threads);
   positiveInt('workerPool.concurrentTasksPerWorker', options.workerPool.concurrentTasksPerWorker);
-  if (options.variant === 'worker-pool' && options.workerPool.threads > options.smtp.maxConnections) {
-    throw new OptionError(`worker-pool: ${options.workerPool.threads} threads cannot share ${options.smtp.maxConnections} SMTP connections (each thread needs one); use fewer threads or more connections`);
+  if (VARIANT_FACTS[options.variant].sendsFromThreads && options.workerPool.threads > options.smtp.maxConnections) {
+    throw new OptionError(`${options.variant}: ${options.workerPool.threads} threads cannot share ${options.smtp.maxConnections} SMTP connections (each thread needs one); use fewer threads or more connections`);
   }
   positiveInt('outbox.concurrency', options.outbox.concurrency);
   positiveInt('outbox.leaseMs', options.outbox.leaseMs);

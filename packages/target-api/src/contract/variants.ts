@@ -15,6 +15,10 @@ export interface VariantFacts {
   promisesDelivery: boolean;
   /** At-least-once delivery: an e-mail may arrive twice (a send retried after a crash or a lost acknowledgement). */
   mayDuplicate: boolean;
+  /** The reply waits for the SMTP send, so replies queue behind the connections when mail is slow. */
+  repliesAfterSend: boolean;
+  /** Sends from worker threads, which share the process's SMTP connection budget (each needs one). */
+  sendsFromThreads: boolean;
   /** What the sign-up handler does with the e-mail, in one line. */
   summary: string;
 }
@@ -24,30 +28,40 @@ export const VARIANT_FACTS = {
     sendsMail: false,
     promisesDelivery: false,
     mayDuplicate: false,
+    repliesAfterSend: false,
+    sendsFromThreads: false,
     summary: 'stores the user and sends nothing (the baseline)',
   },
   inline: {
     sendsMail: true,
     promisesDelivery: true,
     mayDuplicate: false,
+    repliesAfterSend: true,
+    sendsFromThreads: false,
     summary: 'stores the user, then awaits the SMTP send before replying',
   },
   background: {
     sendsMail: true,
     promisesDelivery: false,
     mayDuplicate: false,
+    repliesAfterSend: false,
+    sendsFromThreads: false,
     summary: 'replies, then sends on the main thread without awaiting it (in memory)',
   },
   'worker-pool': {
     sendsMail: true,
     promisesDelivery: false,
     mayDuplicate: false,
+    repliesAfterSend: false,
+    sendsFromThreads: true,
     summary: 'replies, then worker threads (piscina) send (in memory)',
   },
   outbox: {
     sendsMail: true,
     promisesDelivery: true,
     mayDuplicate: true,
+    repliesAfterSend: false,
+    sendsFromThreads: false,
     summary: 'stores the user with a pending e-mail; a dispatcher claims, sends and marks it (durable)',
   },
 } as const satisfies Record<string, VariantFacts>;
