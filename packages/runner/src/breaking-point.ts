@@ -3,8 +3,8 @@
  * bp-search.ts and run by bp-step.ts, each written as it finishes; then one entry per label with
  * the two limits, the model's predictions and its checks (bp-model.ts).
  */
-import { latencyMedianMs } from './latency.ts';
 import { variantFacts, type Variant } from '@mailbench/target-api/contract';
+import { latencyMedianMs } from './latency.ts';
 import { bracketOf, generatorCeiling, nextRate, type Bracket, type StepOutcome } from './bp-search.ts';
 import { limitChecks, predict, stepChecks, type ModelCheck, type Prediction } from './bp-model.ts';
 import { runStep, type StepResult } from './bp-step.ts';
@@ -185,8 +185,9 @@ export function renderBreakingPointsMarkdown(entries: BreakingPoint[], scenario:
   const lines = ['', '## Breaking points', ''];
   lines.push(
     `Open loop, ${bp.stepSec} s per step, a fresh API process each. HTTP limit: the highest rate whose replies met the SLO (p99 from intended ≤ ${bp.sloP99Ms} ms, no errors, timeouts included). ` +
-      `E-mail limit: the highest rate at which ≥ ${Math.round(bp.mailShare * 100)} % of the step's owed e-mails reached the sink by the end of its window plus ${bp.sloP99Ms} ms. ` +
-      'A step where the generator fell behind (and the server showed no failure of its own) is marked and not counted. Model: e-mail at most c/L; HTTP at most cores / CPU per request (inline: also c/L).',
+      `E-mail limit: the highest rate at which ≥ ${Math.round(bp.mailShare * 100)} % of the step's owed e-mails reached the sink by the end of its window plus the sink's typical latency (${latencyMedianMs(scenario.smtp.latency)} ms). ` +
+      'A step where the generator fell behind (and the server showed no failure of its own) is marked and not counted. ' +
+      "Model: e-mail at most c/L; HTTP at most cores / CPU per request (a variant that replies after the send: also c/L, stretched by the SLO's slack over the window); the backlog grows by the accepted rate less c/L; Little's law for e-mail is checked on steps whose backlog held steady.",
   );
   lines.push('', '| label | HTTP limit /s | (bracket) | model /s | limited by | e-mail limit /s | (bracket) | model c/L /s | steps |', '|---|---:|---|---:|---|---:|---|---:|---:|');
   for (const e of entries) {

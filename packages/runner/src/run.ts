@@ -165,9 +165,9 @@ function announce(plan: BenchPlan, progress: Progress, cells: CellSpec[], remain
   const search = bp.enabled
     ? ` + breaking-point search for ${s.variants.length * factorValues(s).length} labels (${bp.stepSec} s steps from ${bp.startRate}/s ×${bp.growth}, ${bp.bisections} bisections; SLO p99 ≤ ${bp.sloP99Ms} ms, e-mail ≥ ${bp.mailShare * 100} %)`
     : '';
+  const matrix = cells.length > 0 ? `${cells.length} cells (${s.variants.join(', ')} × ${s.requests.join('/')} requests over ${s.durationSec} s${s.repeats > 1 ? ` × ${s.repeats} repeats` : ''})` : 'no cells';
   progress.log(
-    `mailbench: scenario ${s.name}: ${cells.length} cells (${s.variants.join(', ')} × ${s.requests.join('/')} requests over ${s.durationSec} s` +
-      `${s.repeats > 1 ? ` × ${s.repeats} repeats` : ''})${capacity}${search}; estimated ${formatDuration(remainingSec)}. Results: ${runDir}`,
+    `mailbench: scenario ${s.name}: ${matrix}${capacity}${search}; estimated ${formatDuration(remainingSec)}. Results: ${runDir}`,
   );
 }
 
