@@ -7,7 +7,7 @@
 import { summarize, type OpenLoopResult } from '@mailbench/loadgen';
 import type { SmtpSink } from '@mailbench/smtp-sink';
 import type { MailCounters, MailFailure } from '@mailbench/target-api/contract';
-import { indexOfRecipient, owedIndex } from './requests.ts';
+import { owedIndex, type SignupNames } from './requests.ts';
 import { countTimeouts } from './judge.ts';
 import type { CellResult } from './results.ts';
 
@@ -23,11 +23,11 @@ export function owedRegistrations(run: OpenLoopResult, badInputShare: number | u
 }
 
 /** Request index → when the sink first accepted its e-mail (epoch ms); measured sign-ups only. */
-export function firstAcceptances(sink: SmtpSink): Map<number, number> {
+export function firstAcceptances(sink: SmtpSink, names: SignupNames): Map<number, number> {
   const first = new Map<number, number>();
   for (const r of sink.records()) {
     for (const to of r.recipients) {
-      const i = indexOfRecipient(to);
+      const i = names.indexOf(to);
       if (i !== null && !first.has(i)) first.set(i, r.acceptedAtMs);
     }
   }
@@ -35,10 +35,10 @@ export function firstAcceptances(sink: SmtpSink): Map<number, number> {
 }
 
 /** The request indexes of the measured sign-ups the server reported as failed. */
-export function failedIndexes(failures: MailFailure[]): Set<number> {
+export function failedIndexes(failures: MailFailure[], names: SignupNames): Set<number> {
   const failed = new Set<number>();
   for (const f of failures) {
-    const i = indexOfRecipient(f.to);
+    const i = names.indexOf(f.to);
     if (i !== null) failed.add(i);
   }
   return failed;
@@ -46,6 +46,7 @@ export function failedIndexes(failures: MailFailure[]): Set<number> {
 
 export interface MailAccountingInput {
   sink: SmtpSink;
+  names: SignupNames;
   run: OpenLoopResult;
   owed: Set<number>;
   sendsMail: boolean;
@@ -76,10 +77,10 @@ function classify(owed: Set<number>, arrived: Map<number, number>, failed: Set<n
 
 /** Fills the cell's e-mail figures from the sink's records and the server's reports. */
 export function accountEmails(emails: CellResult['emails'], input: MailAccountingInput): void {
-  const { sink, run, owed, sendsMail, counters, warmupCounters } = input;
-  const arrived = firstAcceptances(sink);
+  const { sink, names, run, owed, sendsMail, counters, warmupCounters } = input;
+  const arrived = firstAcceptances(sink, names);
   const owedNow = sendsMail ? owed : new Set<number>();
-  const { outcome, lags } = classify(owedNow, arrived, failedIndexes(input.failures), run);
+  const { outcome, lags } = classify(owedNow, arrived, failedIndexes(input.failures, names), run);
   const since = (key: keyof MailCounters) => Math.max(0, (counters?.[key] ?? 0) - (warmupCounters?.[key] ?? 0));
   const stats = sink.stats();
   emails.expected = owedNow.size;
@@ -99,8 +100,8 @@ export function accountEmails(emails: CellResult['emails'], input: MailAccountin
 }
 
 /** The epoch ms of the last first-acceptance at the sink, or null when nothing measured arrived. */
-export function lastAcceptanceEpochMs(sink: SmtpSink): number | null {
-  const last = Math.max(...firstAcceptances(sink).values(), Number.NEGATIVE_INFINITY);
+export function lastAcceptanceEpochMs(sink: SmtpSink, names: SignupNames): number | null {
+  const last = Math.max(...firstAcceptances(sink, names).values(), Number.NEGATIVE_INFINITY);
   return Number.isFinite(last) ? last : null;
 }
 

@@ -51,7 +51,8 @@ export function apiArgs(scenario: Scenario, variant: Variant, wiring: ApiWiring)
       mongoUri: wiring.mongoUri,
       dbName: wiring.dbName,
       smtp: {
-        host: wiring.sink.host,
+        // A sink listening on every interface is reached at the loopback address.
+        host: wiring.sink.host === '0.0.0.0' ? '127.0.0.1' : wiring.sink.host === '::' ? '::1' : wiring.sink.host,
         port: wiring.sink.port,
         transport: scenario.transport.mode,
         maxConnections: scenario.transport.maxConnections,

@@ -5,6 +5,8 @@ import type { RateStage } from '@mailbench/loadgen';
 import { isVariant, VARIANTS, type Variant } from '@mailbench/target-api/contract';
 import { UsageError } from './errors.ts';
 import { withStages, type Scenario } from './scenario.ts';
+import { EXTERNAL, type TargetSpec } from './subjects.ts';
+import { EXPORT_ENGINES, type ExportEngine } from './export.ts';
 import { parseThreshold, THRESHOLD_METRICS, type Threshold } from './thresholds.ts';
 
 export const MONGO_ENGINES = ['auto', 'mongod', 'standin'] as const;
@@ -24,6 +26,10 @@ export interface BenchArgs {
   json: boolean;
   /** Scale the matrix to this stack's measured limit, at the original's ratios. */
   aroundLimit: boolean;
+  /** Where the SMTP sink listens (--smtp-host, --smtp-port); null: 127.0.0.1 and a free port. */
+  sink: { host: string | null; port: number | null };
+  /** --export ENGINE: write that engine's script for the scenario instead of running it. */
+  exportEngine: ExportEngine | null;
   /** Scenario fields the flags override (only those given), already parsed. */
   overrides: {
     variants?: Variant[];
@@ -43,6 +49,8 @@ export interface BenchArgs {
     aaControl?: Variant;
     /** Added to the scenario's own thresholds. */
     thresholds?: Threshold[];
+    /** --target URL [--label NAME] [--target-mongo-uri URI]. */
+    target?: TargetSpec;
   };
 }
 
@@ -82,6 +90,17 @@ Options (flags override the scenario):
   --quick                same arrival rates, shorter windows: 10 s windows with request counts
                          scaled to match (750 over 60 s becomes 125 over 10 s), warm-up <= 2 s,
                          drain bound <= 60 s, capacity probe <= 5 s
+  --target URL           load an API the harness did not start (base URL; POST URL/api/users) instead
+                         of the built-in variants; the harness still runs the SMTP sink and counts
+                         the e-mails (see the README's "Your own API" for the contract)
+  --label NAME           what the target's cells are called and filed as   (default: external)
+  --target-mongo-uri URI the database the target stores its users in (collection "users"), for
+                         the stored-users check; without it the check is skipped and said to be
+  --smtp-host HOST       interface the SMTP sink listens on               (default: 127.0.0.1)
+  --smtp-port N          port the SMTP sink listens on, for a target configured with a fixed one
+                         (default: a free port)
+  --export ENGINE        write the scenario as a script for ${EXPORT_ENGINES.join(' | ')} (with --target
+                         URL, default http://127.0.0.1:3000) into --out, and exit without running
   --out DIR              results folder                               (default: the repository's results/)
   --mongo ENGINE         ${MONGO_ENGINES.join(' | ')}                      (default: auto)
   --mongo-uri URI        use this MongoDB (also MONGODB_URI)
@@ -119,6 +138,12 @@ const OPTIONS = {
   out: { type: 'string' },
   mongo: { type: 'string' },
   'mongo-uri': { type: 'string' },
+  target: { type: 'string' },
+  label: { type: 'string' },
+  'target-mongo-uri': { type: 'string' },
+  'smtp-host': { type: 'string' },
+  'smtp-port': { type: 'string' },
+  export: { type: 'string' },
   json: { type: 'boolean' },
   list: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -179,10 +204,50 @@ function latency(text: string): LatencySpec {
   }
 }
 
-function mongoUri(text: string | undefined): string | null {
+function mongoUri(text: string | undefined, flag = '--mongo-uri'): string | null {
   if (text === undefined) return null;
-  if (!/^mongodb(\+srv)?:\/\/[^/\s]+/.test(text)) throw usage(`--mongo-uri must be a MongoDB connection string such as mongodb://127.0.0.1:27017, got "${text}"`);
+  if (!/^mongodb(\+srv)?:\/\/[^/\s]+/.test(text)) throw usage(`${flag} must be a MongoDB connection string such as mongodb://127.0.0.1:27017/app, got "${text}"`);
   return text;
+}
+
+function targetUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw usage(`--target must be a base URL such as http://127.0.0.1:3000, got "${text}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw usage(`--target must be an http:// or https:// URL, got "${text}"`);
+  if (url.search || url.hash) throw usage(`--target is a base URL (the sign-up is POST <URL>/api/users): drop the query or fragment in "${text}"`);
+  return url.href.replace(/\/$/, '');
+}
+
+/** --target and its companions; every one of them without --target is a mistake worth saying. */
+function readTarget(values: Values): TargetSpec | undefined {
+  const url = values.target as string | undefined;
+  const label = values.label as string | undefined;
+  const db = values['target-mongo-uri'] as string | undefined;
+  if (url === undefined) {
+    if (label !== undefined || db !== undefined) throw usage(`${label !== undefined ? '--label' : '--target-mongo-uri'} goes with --target URL`);
+    return undefined;
+  }
+  if (label !== undefined && !/^[a-z0-9][a-z0-9._-]*$/.test(label)) throw usage(`--label must be lowercase letters, digits, '.', '_' or '-', got "${label}"`);
+  const targetDb = mongoUri(db, '--target-mongo-uri');
+  if (targetDb !== null && !/^mongodb(\+srv)?:\/\/[^/]+\/[^/?]+/.test(targetDb)) throw usage(`--target-mongo-uri must name the database the target uses (mongodb://host:port/DATABASE), got "${targetDb}"`);
+  return { url: targetUrl(url), label: label ?? EXTERNAL, mongoUri: targetDb };
+}
+
+function sinkPort(text: string | undefined): number | null {
+  if (text === undefined) return null;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw usage(`--smtp-port must be a port number 1-65535, got "${text}"`);
+  return n;
+}
+
+function exportEngine(text: string | undefined): ExportEngine | null {
+  if (text === undefined) return null;
+  if (!(EXPORT_ENGINES as readonly string[]).includes(text)) throw usage(`--export must be one of ${EXPORT_ENGINES.join(', ')}, got "${text}"`);
+  return text as ExportEngine;
 }
 
 function connection(text: string): 'per-request' | 'keep-alive' {
@@ -217,6 +282,11 @@ function readOverrides(values: Values): BenchArgs['overrides'] {
   const thresholds = values.threshold as string[] | undefined;
   if (thresholds) o.thresholds = thresholds.map(parseThreshold);
   if (values.capacity === true) o.capacity = true;
+  set('target', readTarget(values));
+  if (o.target) {
+    const builtIn = [o.variants && '--variants', o.aaControl && '--aa-control', (o.hashCost !== undefined || o.hashCosts) && '--hash-cost', o.smtpConnections && '--smtp-connections'].filter(Boolean);
+    if (builtIn.length > 0) throw usage(`${builtIn.join(', ')} set${builtIn.length === 1 ? 's' : ''} the built-in API, which --target replaces; the target has its own settings`);
+  }
   return o;
 }
 
@@ -231,6 +301,10 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
   }
   const mongo = (values.mongo as string | undefined) ?? 'auto';
   if (!(MONGO_ENGINES as readonly string[]).includes(mongo)) throw usage(`--mongo must be one of ${MONGO_ENGINES.join(', ')}, got "${mongo}"`);
+  const overrides = readOverrides(values);
+  if (overrides.target && values['around-limit'] === true) throw usage('--around-limit probes the built-in variants\' capacity; it does not run against --target');
+  const smtpHost = (values['smtp-host'] as string | undefined) ?? null;
+  if (smtpHost !== null && !/^[A-Za-z0-9.:_-]+$/.test(smtpHost)) throw usage(`--smtp-host must be an interface address or host name such as 0.0.0.0, got "${smtpHost}"`);
   return {
     help: values.help === true,
     list: values.list === true,
@@ -241,7 +315,9 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     json: values.json === true,
     aroundLimit: values['around-limit'] === true,
     quick: values.quick === true,
-    overrides: readOverrides(values),
+    sink: { host: smtpHost, port: sinkPort(values['smtp-port'] as string | undefined) },
+    exportEngine: exportEngine(values.export as string | undefined),
+    overrides,
   };
 }
 
@@ -266,5 +342,10 @@ export function applyOverrides(scenario: Scenario, o: BenchArgs['overrides']): S
   if (o.aaControl !== undefined) out.aaControl = o.aaControl;
   if (o.thresholds) out.thresholds = [...scenario.thresholds, ...o.thresholds];
   if (o.capacity) out.capacity.enabled = true;
+  if (o.target) {
+    out.target = o.target;
+    out.variants = [EXTERNAL];
+    out.aaControl = null;
+  }
   return withStages(out);
 }

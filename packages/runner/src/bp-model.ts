@@ -7,17 +7,18 @@
  * the mean number in a system to its rate and its mean time there. A difference over 20 % is
  * flagged and explained, not hidden.
  */
-import { variantFacts, type Variant } from '@mailbench/target-api/contract';
+import { subjectFacts, type Subject } from './subjects.ts';
 import { round2 } from './accounting.ts';
 import type { StepResult } from './bp-step.ts';
 
 export const MODEL_TOLERANCE = 0.2;
 
 export interface Prediction {
-  connections: number;
+  /** The SMTP connection budget; null when unknown (an external target). */
+  connections: number | null;
   latencyMs: number;
   cores: number;
-  /** c / L; null when L = 0 (no SMTP bound). */
+  /** c / L; null when L = 0 (no SMTP bound), c is unknown or the variant sends no e-mail. */
   mailRatePerSec: number | null;
   /** CPU per request at the lowest step that met the SLO. */
   cpuMsPerRequest: number | null;
@@ -47,12 +48,12 @@ export function inlineHttpLimit(mu: number, baseMs: number, sloMs: number, windo
   return mu * (1 + Math.max(0, sloMs - baseMs) / (windowSec * 1000));
 }
 
-export function predict(variant: Variant, steps: StepResult[], input: { connections: number; latencyMs: number; cores: number }): Prediction {
-  const mailRate = input.latencyMs > 0 ? (input.connections * 1000) / input.latencyMs : null;
+export function predict(variant: Subject, steps: StepResult[], input: { connections: number | null; latencyMs: number; cores: number }): Prediction {
+  const mailRate = subjectFacts(variant).sendsMail && input.connections !== null && input.latencyMs > 0 ? (input.connections * 1000) / input.latencyMs : null;
   const base = steps.filter((s) => s.status === 'ok' && s.httpOk && s.cpuMsPerRequest !== null).sort((a, b) => a.ratePerSec - b.ratePerSec)[0];
   const cpuMs = base?.cpuMsPerRequest ?? null;
   const cpuRate = cpuMs && cpuMs > 0 ? (input.cores * 1000) / cpuMs : null;
-  const smtpBound = variantFacts(variant).repliesAfterSend && mailRate !== null && base?.latencyMs ? inlineHttpLimit(mailRate, base.latencyMs.fromIntended.p50, base.slo.p99Ms, base.durationSec) : null;
+  const smtpBound = subjectFacts(variant).repliesAfterSend && mailRate !== null && base?.latencyMs ? inlineHttpLimit(mailRate, base.latencyMs.fromIntended.p50, base.slo.p99Ms, base.durationSec) : null;
   const httpRate = smtpBound !== null ? (cpuRate === null ? smtpBound : Math.min(smtpBound, cpuRate)) : cpuRate;
   return {
     ...input,
@@ -71,7 +72,7 @@ function check(what: string, ratePerSec: number | null, predicted: number, measu
 }
 
 /** Whole-search checks: the limits against the model. */
-export function limitChecks(p: Prediction, http: number | null, mail: number | null, variant: Variant): ModelCheck[] {
+export function limitChecks(p: Prediction, http: number | null, mail: number | null, variant: Subject): ModelCheck[] {
   const out: ModelCheck[] = [];
   if (mail !== null && p.mailRatePerSec !== null) {
     out.push(
@@ -83,7 +84,7 @@ export function limitChecks(p: Prediction, http: number | null, mail: number | n
     );
   }
   if (http !== null && p.httpRatePerSec !== null) {
-    const smtpBound = variantFacts(variant).repliesAfterSend && p.mailRatePerSec !== null && p.httpRatePerSec !== p.cpuRatePerSec;
+    const smtpBound = subjectFacts(variant).repliesAfterSend && p.mailRatePerSec !== null && p.httpRatePerSec !== p.cpuRatePerSec;
     out.push(
       check(smtpBound ? 'HTTP limit vs c/L · (1 + (SLO − base)/T) (inline waits for SMTP)' : 'HTTP limit vs cores / CPU per request', null, p.httpRatePerSec, http, () =>
         http < p.httpRatePerSec!
@@ -105,7 +106,7 @@ export function stepChecks(step: StepResult, p: Prediction, baseMeanMs: number |
   if (e && mu !== null && e.backlogGrowthPerSec !== null) {
     // E-mail is owed for sign-ups the server accepted: past its CPU limit that is fewer than offered.
     // A variant that replies after the send queues every arrival for a connection, answered or not.
-    const accepted = variantFacts(step.variant).repliesAfterSend ? lambda : Math.min(lambda, step.throughputPerSec);
+    const accepted = subjectFacts(step.variant).repliesAfterSend ? lambda : Math.min(lambda, step.throughputPerSec);
     const predicted = Math.max(0, accepted - mu);
     if (predicted > 1 || e.backlogGrowthPerSec > 1) {
       out.push(
@@ -113,7 +114,7 @@ export function stepChecks(step: StepResult, p: Prediction, baseMeanMs: number |
       );
     }
   }
-  if (variantFacts(step.variant).repliesAfterSend && mu !== null && lambda > mu * 1.05 && baseMeanMs !== null) {
+  if (subjectFacts(step.variant).repliesAfterSend && mu !== null && lambda > mu * 1.05 && baseMeanMs !== null) {
     const queueMs = ((lambda - mu) / mu) * ((step.durationSec * 1000) / 2);
     out.push(
       check('inline mean latency (base + T(λ − μ)/2μ)', lambda, baseMeanMs + queueMs, step.latencyMs.fromIntended.mean, () => 'replies that hit the send deadline leave the queue early (answered "failed"), and the queue keeps growing after the window while the last requests wait', 100),
@@ -134,7 +135,7 @@ export function stepChecks(step: StepResult, p: Prediction, baseMeanMs: number |
   }
   // Little's law holds for a steady state: a backlog growing through the step has no mean to check.
   const steady = e?.backlogGrowthPerSec !== null && e?.backlogGrowthPerSec !== undefined && Math.abs(e.backlogGrowthPerSec) <= 1;
-  if (e && steady && variantFacts(step.variant).sendsMail && !variantFacts(step.variant).repliesAfterSend && e.meanBacklog !== null && e.lagMs && e.deliveredRatePerSec > 0) {
+  if (e && steady && subjectFacts(step.variant).sendsMail && !subjectFacts(step.variant).repliesAfterSend && e.meanBacklog !== null && e.lagMs && e.deliveredRatePerSec > 0) {
     const predicted = (e.deliveredRatePerSec * e.lagMs.mean) / 1000;
     out.push(
       check("Little's law, e-mail (delivery rate × mean lag = mean backlog)", lambda, predicted, e.meanBacklog, () =>

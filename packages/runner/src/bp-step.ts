@@ -6,24 +6,20 @@
  * (growth per second from the server's own gauge, size at the deadline), not waited for.
  */
 import { summarize, type LatencySummary, type OpenLoopResult } from '@mailbench/loadgen';
-import { variantFacts } from '@mailbench/target-api/contract';
-import { owedRegistrations, replyFigures, round2 } from './accounting.ts';
-import { apiArgs, fetchMetrics } from './api-server.ts';
-import { dbNameFor, measure, warmUp, type CellContext, type CellSpec } from './cell.ts';
-import { CellServer } from './cell-server.ts';
+import { subjectFacts, type Subject } from './subjects.ts';
+import { firstAcceptances, owedRegistrations, replyFigures, round2 } from './accounting.ts';
+import { cleanUp, dbNameFor, measure, openTarget, warmUp, type CellContext, type CellSpec } from './cell.ts';
 import { openCellWindow } from './cell-window.ts';
-import { indexOfRecipient } from './requests.ts';
 import { SCHEMA_VERSION, type ServerSample } from './results.ts';
 import type { FactorValue } from './factors.ts';
 import { latencyMedianMs } from './latency.ts';
 import type { Scenario } from './scenario.ts';
-import type { Variant } from '@mailbench/target-api/contract';
 
 export interface StepResult {
   schemaVersion: number;
   kind: 'step';
   runId: string;
-  variant: Variant;
+  variant: Subject;
   label: string;
   factor: FactorValue | null;
   /** 1-based position in this label's search. */
@@ -105,17 +101,18 @@ function mean(values: number[]): number | null {
   return values.length > 0 ? values.reduce((a, b) => a + b, 0) / values.length : null;
 }
 
-export async function runStep(ctx: CellContext, plan: StepPlan): Promise<StepResult> {
+export async function runStep(stepCtx: CellContext, plan: StepPlan): Promise<StepResult> {
   const { spec } = plan;
+  const ctx = { ...stepCtx, names: stepCtx.names.forCell(`${spec.index}s${plan.step}`) };
   const s = ctx.scenario;
   const bp = s.breakingPoint;
   const result = emptyStep(ctx, plan);
   const dbName = dbNameFor(ctx.runId, { ...spec, label: `${spec.label}_s${plan.step}` });
-  const server = new CellServer(apiArgs(s, spec.variant, { mongoUri: ctx.mongoUri, dbName, sink: ctx.sink }), ctx.onServer);
+  const server = openTarget(ctx, spec.variant, dbName);
   const abort = AbortSignal.any([ctx.signal, server.gone.signal]);
-  const sendsMail = variantFacts(spec.variant).sendsMail;
+  const sendsMail = subjectFacts(spec.variant).sendsMail;
   try {
-    await ctx.client.db(dbName).dropDatabase();
+    await cleanUp(ctx, dbName);
     await server.start();
     await warmUp(ctx, server, sendsMail, abort);
     ctx.sink.reset();
@@ -126,7 +123,7 @@ export async function runStep(ctx: CellContext, plan: StepPlan): Promise<StepRes
       run = await measure(ctx, spec, server, window, abort);
       const deadline = run.t0EpochMs + s.durationSec * 1000 + mailGraceMs(s);
       if (Date.now() < deadline) await new Promise((r) => setTimeout(r, deadline - Date.now()));
-      const m = await fetchMetrics(server.server.url);
+      const m = await server.metrics();
       backlogAtDeadline = m ? m.emails.queued + m.emails.inFlight : null;
     } finally {
       window.close();
@@ -142,7 +139,7 @@ export async function runStep(ctx: CellContext, plan: StepPlan): Promise<StepRes
     // No drain: the backlog past the e-mail limit is the result. The process goes at once.
     await server.stop(2000).catch(() => null);
     await server.dispose();
-    await ctx.client.db(dbName).dropDatabase().catch(() => {});
+    await cleanUp(ctx, dbName).catch(() => {});
   }
   result.endedAt = new Date().toISOString();
   judgeStep(result, s);
@@ -179,13 +176,7 @@ function countEmails(ctx: CellContext, run: OpenLoopResult, series: ServerSample
   const windowEnd = run.t0EpochMs + windowSec * 1000;
   const deadline = windowEnd + graceMs;
   const half = run.t0EpochMs + (windowSec * 1000) / 2;
-  const first = new Map<number, number>();
-  for (const r of ctx.sink.records()) {
-    for (const to of r.recipients) {
-      const i = indexOfRecipient(to);
-      if (i !== null && owed.has(i) && !first.has(i)) first.set(i, r.acceptedAtMs);
-    }
-  }
+  const first = [...firstAcceptances(ctx.sink, ctx.names)].filter(([i]) => owed.has(i));
   let byDeadline = 0;
   let secondHalf = 0;
   const lags: number[] = [];

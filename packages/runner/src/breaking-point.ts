@@ -3,17 +3,17 @@
  * bp-search.ts and run by bp-step.ts, each written as it finishes; then one entry per label with
  * the two limits, the model's predictions and its checks (bp-model.ts).
  */
-import { variantFacts, type Variant } from '@mailbench/target-api/contract';
+import { EXTERNAL, subjectFacts, type Subject } from './subjects.ts';
 import { latencyMedianMs } from './latency.ts';
 import { bracketOf, generatorCeiling, nextRate, type Bracket, type StepOutcome } from './bp-search.ts';
 import { limitChecks, predict, stepChecks, type ModelCheck, type Prediction } from './bp-model.ts';
 import { runStep, type StepResult } from './bp-step.ts';
 import type { CellContext } from './cell.ts';
 import { describeFactor, factorValues, labelWith, withFactor, type FactorValue } from './factors.ts';
-import type { Scenario } from './scenario.ts';
+import { cellLabels, type Scenario } from './scenario.ts';
 
 export interface BreakingPoint {
-  variant: Variant;
+  variant: Subject;
   label: string;
   factor: FactorValue | null;
   sloP99Ms: number;
@@ -58,32 +58,28 @@ export function stepFileName(label: string, step: number): string {
 }
 
 export interface BreakingPointHooks {
-  /** Called with each finished step; returns false to stop (interrupted). */
+  /** Called with each finished step (an interrupted step is not one). */
   onStep: (file: string, result: StepResult) => void;
-  describe: (label: string, step: number, ratePerSec: number) => string;
+  /** Called as a step starts. */
+  onStart: (label: string, step: number, ratePerSec: number) => void;
 }
 
-/** Runs every label's search; the steps go to onStep as they finish. */
+/** Runs every label's search (the scenario's labels without A/A twins); the steps go to onStep as they finish. */
 export async function runBreakingPoints(ctx: CellContext, hooks: BreakingPointHooks): Promise<void> {
   const scenario = ctx.scenario;
-  for (const factor of factorValues(scenario)) {
-    for (const variant of scenario.variants) {
-      const label = labelWith(variant, factor);
-      const stepCtx = { ...ctx, scenario: stepScenario(scenario, factor) };
-      const outcomes: StepOutcome[] = [];
-      for (let step = 1; !ctx.signal.aborted; step++) {
-        const next = nextRate(outcomes, scenario.breakingPoint, variantFacts(variant).sendsMail);
-        if (!next) break;
-        const requests = Math.max(1, Math.round(next.ratePerSec * stepCtx.scenario.durationSec));
-        hooks.describe(label, step, requests / stepCtx.scenario.durationSec);
-        const result = await runStep(
-          { ...stepCtx, onProgress: (e) => ctx.onProgress({ ...e }), onPhase: (p) => ctx.onPhase?.(p) },
-          { spec: { index: step - 1, variant, label, requests, repeat: 1, factor }, step, phase: next.phase },
-        );
-        if (ctx.signal.aborted) break; // an interrupted step is not a result
-        hooks.onStep(stepFileName(label, step), result);
-        outcomes.push(outcomeOf(result));
-      }
+  const labels = cellLabels({ ...scenario, aaControl: null });
+  for (const [index, { variant, label, factor }] of labels.entries()) {
+    const stepCtx = { ...ctx, scenario: stepScenario(scenario, factor) };
+    const outcomes: StepOutcome[] = [];
+    for (let step = 1; !ctx.signal.aborted; step++) {
+      const next = nextRate(outcomes, scenario.breakingPoint, subjectFacts(variant).sendsMail);
+      if (!next) break;
+      const requests = Math.max(1, Math.round(next.ratePerSec * stepCtx.scenario.durationSec));
+      hooks.onStart(label, step, requests / stepCtx.scenario.durationSec);
+      const result = await runStep(stepCtx, { spec: { index, variant, label, requests, repeat: 1, factor }, step, phase: next.phase });
+      if (ctx.signal.aborted) break; // an interrupted step is not a result
+      hooks.onStep(stepFileName(label, step), result);
+      outcomes.push(outcomeOf(result));
     }
   }
 }
@@ -104,14 +100,14 @@ function entryOf(scenario: Scenario, list: Array<{ file: string; result: StepRes
   const first = list[0]!.result;
   const results = list.map((s) => s.result);
   const outcomes = results.map(outcomeOf);
-  const sendsMail = variantFacts(first.variant).sendsMail;
+  const sendsMail = subjectFacts(first.variant).sendsMail;
   const http = bracketOf(outcomes, 'http');
   const mail = sendsMail ? bracketOf(outcomes, 'mail') : { lo: null, hi: null };
   const ceiling = generatorCeiling(outcomes);
   const allFailed = results.every((r) => r.status === 'failed');
   const limitedBy = allFailed ? 'failed' : http.hi !== null ? 'slo' : ceiling !== null ? 'generator' : 'max-rate';
   const scen = withFactor(scenario, first.factor ?? null);
-  const predicted = predict(first.variant, results, { connections: scen.transport.maxConnections, latencyMs: latencyMedianMs(scen.smtp.latency), cores });
+  const predicted = predict(first.variant, results, { connections: first.variant === EXTERNAL ? null : scen.transport.maxConnections, latencyMs: latencyMedianMs(scen.smtp.latency), cores });
   const httpMax = limitedBy === 'slo' ? http.lo : null;
   const mailMax = sendsMail && mail.hi !== null ? mail.lo : null;
   const base = results.filter((r) => r.status === 'ok' && r.httpOk).sort((a, b) => a.ratePerSec - b.ratePerSec)[0];

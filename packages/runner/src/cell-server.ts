@@ -1,9 +1,37 @@
 /**
- * The API process of one cell: forked fresh, watched (an exit nobody asked for ends the cell),
- * killed and restarted on the same port by the crash fault, stopped gracefully at the end.
+ * What a cell sends its load to. Usually the API process of the cell (CellServer): forked fresh,
+ * watched (an exit nobody asked for ends the cell), killed and restarted on the same port by the
+ * crash fault, stopped gracefully at the end. Or an API the harness did not start
+ * (ExternalTarget): only its HTTP contract, no metrics, no failure reports, no crash.
  */
-import type { ShutdownReport } from '@mailbench/target-api/contract';
-import { forkApiServer, type ApiServer } from './api-server.ts';
+import { request as httpRequest } from 'undici';
+import type { MailFailure, MetricsResponse, ShutdownReport } from '@mailbench/target-api/contract';
+import { fetchMailFailures, fetchMetrics, forkApiServer, type ApiServer } from './api-server.ts';
+
+export interface CellTarget {
+  /** Whether the harness owns the process: /metrics, /mail/failures, a graceful stop and a crash exist. */
+  readonly owned: boolean;
+  /** Aborted when the target is gone: the cell cannot go on. */
+  readonly gone: AbortController;
+  /** Why the target went away, and its last words. */
+  readonly failure: { error: string; stderrTail: string } | null;
+  /** True once a crash replaced the process that was started (its counters began again at zero). */
+  readonly restarted: boolean;
+  /** Where requests go now. */
+  readonly url: string;
+  /** Starts (or checks) the target; the process id when the harness started it. */
+  start(): Promise<number | null>;
+  /** The server's /metrics (resetWindow: the sampler's one-second windows); null when there are none. */
+  metrics(resetWindow?: boolean): Promise<MetricsResponse | null>;
+  /** What the server reports it gave up on; null when it does not say. */
+  mailFailures(): Promise<MailFailure[] | null>;
+  crash(): Promise<CrashRecord>;
+  /** Ends the cell from outside (a fault that could not be carried out). */
+  fail(error: string): void;
+  stop(timeoutMs: number): Promise<ShutdownReport | null>;
+  dispose(): Promise<void>;
+  stderrTail(): string | null;
+}
 
 export interface CrashRecord {
   killedAtEpochMs: number;
@@ -12,7 +40,8 @@ export interface CrashRecord {
   restartedPid: number;
 }
 
-export class CellServer {
+export class CellServer implements CellTarget {
+  readonly owned = true;
   private current: ApiServer | null = null;
   private first: ApiServer | null = null;
   private readonly intentional = new Set<ApiServer>();
@@ -29,11 +58,27 @@ export class CellServer {
     this.onServer = onServer;
   }
 
-  async start(): Promise<ApiServer> {
+  async start(): Promise<number> {
     const server = await forkApiServer(this.args);
     this.first = server;
     this.watch(server);
-    return server;
+    return server.pid;
+  }
+
+  get url(): string {
+    return this.server.url;
+  }
+
+  async metrics(resetWindow = false): Promise<MetricsResponse | null> {
+    return this.current ? fetchMetrics(this.current.url, resetWindow) : null;
+  }
+
+  async mailFailures(): Promise<MailFailure[] | null> {
+    return this.current ? fetchMailFailures(this.current.url) : null;
+  }
+
+  stderrTail(): string | null {
+    return this.current?.stderrTail() ?? null;
   }
 
   /** Ends the cell from outside (a fault that could not be carried out). */
@@ -96,5 +141,60 @@ export class CellServer {
       this.failure = { error: `the API server exited during the cell (code ${code}, signal ${signal})`, stderrTail: server.stderrTail() };
       this.gone.abort();
     });
+  }
+}
+
+/**
+ * An API the harness did not start: checked to answer HTTP at the start, then only loaded. It
+ * has no metrics or failure reports the harness can read, and it cannot be crashed or stopped.
+ */
+export class ExternalTarget implements CellTarget {
+  readonly owned = false;
+  readonly gone = new AbortController();
+  failure: { error: string; stderrTail: string } | null = null;
+  readonly restarted = false;
+  readonly url: string;
+
+  constructor(url: string) {
+    this.url = url.replace(/\/$/, '');
+  }
+
+  /** Any HTTP answer will do; no answer within 5 s ends the cell with the reason. */
+  async start(): Promise<null> {
+    try {
+      const res = await httpRequest(this.url, { method: 'GET', headersTimeout: 5000, bodyTimeout: 5000 });
+      await res.body.dump();
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      throw new Error(`the target ${this.url} does not answer HTTP (${e.code ?? e.message}); is it running, and is --target its base URL?`);
+    }
+    return null;
+  }
+
+  async metrics(): Promise<null> {
+    return null;
+  }
+
+  async mailFailures(): Promise<null> {
+    return null;
+  }
+
+  async crash(): Promise<CrashRecord> {
+    throw new Error('a crash fault needs a process the harness owns; an external target is not one');
+  }
+
+  fail(error: string): void {
+    this.failure ??= { error, stderrTail: '' };
+    this.gone.abort();
+  }
+
+  async stop(): Promise<null> {
+    return null;
+  }
+
+  async dispose(): Promise<void> {}
+
+  stderrTail(): null {
+    return null;
   }
 }

@@ -3,9 +3,9 @@
  * ends, so a backlog is seen draining), and the scenario's faults on their timers.
  */
 import type { SmtpSink } from '@mailbench/smtp-sink';
-import { fetchMetrics } from './api-server.ts';
+import type { MetricsResponse } from '@mailbench/target-api/contract';
 import { round2 } from './accounting.ts';
-import type { CellServer } from './cell-server.ts';
+import type { CellTarget } from './cell-server.ts';
 import type { CellResult, ServerSample } from './results.ts';
 import type { Faults } from './scenario.ts';
 
@@ -24,14 +24,14 @@ export interface CellWindow {
   close(): void;
 }
 
-export function openCellWindow(server: CellServer, sink: SmtpSink, faults: Faults): CellWindow {
+export function openCellWindow(server: CellTarget, sink: SmtpSink, faults: Faults): CellWindow {
   let t0 = Date.now();
   const series: ServerSample[] = [];
   let contractError: Error | null = null;
+  // A target the harness does not own has no metrics to sample: its series stays empty.
   const poll = setInterval(() => {
-    const current = server.running;
-    if (!current) return;
-    fetchMetrics(current.url, true).then(
+    if (!server.owned) return;
+    server.metrics(true).then(
       (m) => {
         if (m) series.push(sampleOf(m, round2((Date.now() - t0) / 1000), sink.stats().messages.accepted));
       },
@@ -53,7 +53,7 @@ export function openCellWindow(server: CellServer, sink: SmtpSink, faults: Fault
   };
 }
 
-function sampleOf(m: NonNullable<Awaited<ReturnType<typeof fetchMetrics>>>, tSec: number, sinkAccepted: number): ServerSample {
+function sampleOf(m: MetricsResponse, tSec: number, sinkAccepted: number): ServerSample {
   return {
     tSec,
     eventLoopP99Ms: m.eventLoopDelayMs.p99,
@@ -72,7 +72,7 @@ function sampleOf(m: NonNullable<Awaited<ReturnType<typeof fetchMetrics>>>, tSec
 }
 
 /** Arms the crash and SMTP-outage timers; a fault that cannot be carried out fails the cell. */
-function scheduleFaults(server: CellServer, sink: SmtpSink, faults: Faults, t0: () => number) {
+function scheduleFaults(server: CellTarget, sink: SmtpSink, faults: Faults, t0: () => number) {
   const timers: NodeJS.Timeout[] = [];
   const log: FaultLog = { crash: null, smtpDown: null, badInput: null };
   let smtpUpAt: number | null = null;

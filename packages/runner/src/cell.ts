@@ -1,29 +1,40 @@
 /**
- * One cell: a fresh API process for one variant and one request count, in named phases:
- * start, warm up, measure (with sampling and faults beside it), drain, account, stop, judge.
+ * One cell: a fresh API process for one variant and one request count (or an external target),
+ * in named phases: start, warm up, measure (with sampling and faults beside it), drain, account,
+ * stop, judge.
  */
 import type { MongoClient } from 'mongodb';
 import { runOpenLoop, type OpenLoopResult, type ProgressEvent } from '@mailbench/loadgen';
 import type { SmtpSink } from '@mailbench/smtp-sink';
-import { variantFacts, type MailCounters, type Variant } from '@mailbench/target-api/contract';
+import type { MailCounters } from '@mailbench/target-api/contract';
 import { accountEmails, failedIndexes, firstAcceptances, lastAcceptanceEpochMs, owedRegistrations, replyFigures, round2 } from './accounting.ts';
-import { apiArgs, fetchMailFailures, fetchMetrics, ServerStartError, type ApiServer } from './api-server.ts';
-import { CellServer } from './cell-server.ts';
+import { apiArgs, ServerStartError, type ApiServer } from './api-server.ts';
+import { CellServer, ExternalTarget, type CellTarget } from './cell-server.ts';
 import { openCellWindow, type CellWindow } from './cell-window.ts';
 import { judgeCell } from './judge.ts';
 import { evaluateThresholds } from './thresholds.ts';
-import { BAD_INPUT_STATUS, badInputKind, measuredRequest, signupRequest } from './requests.ts';
+import { BAD_INPUT_STATUS, badInputKind, type SignupNames } from './requests.ts';
 import type { CellResult } from './results.ts';
 import { SCHEMA_VERSION } from './results.ts';
 import type { Scenario } from './scenario.ts';
 import { withFactor, type FactorValue } from './factors.ts';
+import { latencyMedianMs } from './latency.ts';
+import { subjectFacts, type Subject, type TargetSpec } from './subjects.ts';
 
 export interface CellContext {
   runId: string;
   scenario: Scenario;
-  mongoUri: string;
-  /** The runner's own connection to the database, for counting users and dropping each cell's database. */
-  client: MongoClient;
+  /** Who this run's sign-ups are (its tag in every username and address). */
+  names: SignupNames;
+  /** The database the built-in API is started on; null with --target (the harness starts none). */
+  mongoUri: string | null;
+  /**
+   * The runner's connection to the cells' database, for counting users and cleaning up: its own
+   * (each cell's database is dropped), or an external target's (--target-mongo-uri), or null.
+   */
+  client: MongoClient | null;
+  /** --target: the API the cells load instead of a forked one. */
+  target: TargetSpec | null;
   sink: SmtpSink;
   signal: AbortSignal;
   onProgress: (event: ProgressEvent) => void;
@@ -34,7 +45,7 @@ export interface CellContext {
 
 export interface CellSpec {
   index: number;
-  variant: Variant;
+  variant: Subject;
   /** How the cell is shown and filed: the variant, or its A/A twin. */
   label: string;
   requests: number;
@@ -43,29 +54,53 @@ export interface CellSpec {
   factor: FactorValue | null;
 }
 
-export function dbNameFor(runId: string, spec: CellSpec): string {
+export function dbNameFor(runId: string, spec: Pick<CellSpec, 'label' | 'requests' | 'repeat'>): string {
   return `mb_${runId}_${spec.label}_${spec.requests}_r${spec.repeat}`.replace(/[^A-Za-z0-9_]/g, '_').slice(0, 60);
 }
 
+/** The API a cell loads: forked fresh for a built-in variant, or the run's external target. */
+export function openTarget(ctx: CellContext, variant: Subject, dbName: string): CellTarget {
+  if (ctx.target) return new ExternalTarget(ctx.target.url);
+  if (variant === 'external' || ctx.mongoUri === null) throw new Error('an external cell needs --target; a built-in one, a database');
+  return new CellServer(apiArgs(ctx.scenario, variant, { mongoUri: ctx.mongoUri, dbName, sink: ctx.sink }), ctx.onServer);
+}
+
+/** How long an external target's mail must stay quiet before the missing e-mails count as lost. */
+export const EXTERNAL_QUIET_MS = 5000;
+
 /**
- * Waits, bounded, until the server holds no e-mail (none queued, none in a transport), the sink
- * has none in progress, and every owed registration has either arrived or been reported failed;
- * or until that quiet has lasted a second with some still missing (they will not come: lost).
- * False on timeout.
+ * Waits, bounded, until every owed registration has arrived or been reported failed, or until
+ * it is clear the rest will not come: the harness's own server holds no e-mail (none queued,
+ * none in a transport) and the sink has none in progress, for a second; for an external target,
+ * whose backlog the harness cannot see, the sink has accepted nothing new for
+ * max(EXTERNAL_QUIET_MS, 3 × the sink's median latency). False on timeout.
  */
-export async function drainOwed(sink: SmtpSink, url: () => string, owed: Set<number>, timeoutMs: number): Promise<boolean> {
+export async function drainOwed(sink: SmtpSink, target: CellTarget, names: SignupNames, owed: Set<number>, timeoutMs: number, sinkLatencyMs = 0): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
+  const quietNeeded = target.owned ? 1000 : Math.max(EXTERNAL_QUIET_MS, 3 * sinkLatencyMs);
+  const accountedFor = async () => {
+    const arrived = firstAcceptances(sink, names);
+    const failed = failedIndexes((await target.mailFailures()) ?? [], names);
+    return [...owed].every((i) => arrived.has(i) || failed.has(i));
+  };
   let quietSince: number | null = null;
+  let lastAccepted = -1;
   while (Date.now() < deadline) {
-    const m = await fetchMetrics(url());
-    const idle = m !== null && m.emails.queued === 0 && m.emails.inFlight === 0 && sink.stats().messages.inProgress === 0;
+    const stats = sink.stats().messages;
+    let idle: boolean;
+    if (target.owned) {
+      const m = await target.metrics();
+      idle = m !== null && m.emails.queued === 0 && m.emails.inFlight === 0 && stats.inProgress === 0;
+      if (idle && (await accountedFor())) return true;
+    } else {
+      // The warm-up owes nothing by name: its e-mails are waited for by quiet alone.
+      idle = stats.inProgress === 0 && stats.accepted === lastAccepted;
+      lastAccepted = stats.accepted;
+      if (owed.size > 0 && (await accountedFor())) return true;
+    }
     if (idle) {
-      if (owed.size === 0) return true;
-      const arrived = firstAcceptances(sink);
-      const failed = failedIndexes((await fetchMailFailures(url())) ?? []);
-      if ([...owed].every((i) => arrived.has(i) || failed.has(i))) return true;
       quietSince ??= Date.now();
-      if (Date.now() - quietSince >= 1000) return true;
+      if (Date.now() - quietSince >= quietNeeded) return true;
     } else {
       quietSince = null;
     }
@@ -74,21 +109,48 @@ export async function drainOwed(sink: SmtpSink, url: () => string, owed: Set<num
   return false;
 }
 
-async function countUsers(client: MongoClient, dbName: string): Promise<number> {
-  return client.db(dbName).collection('users').countDocuments();
+function sinkLatencyMs(s: Scenario): number {
+  return Math.max(0, latencyMedianMs(s.smtp.latency));
+}
+
+/** Users stored by this run's warm-up or measured sign-ups; null where the database is not known. */
+async function countUsers(ctx: CellContext, dbName: string, prefix: 'w' | 'u'): Promise<number | null> {
+  if (!ctx.client) return null;
+  const db = ctx.target ? ctx.client.db() : ctx.client.db(dbName);
+  return db.collection('users').countDocuments(ctx.names.usersFilter(prefix));
+}
+
+/** What a cell leaves behind: its own database, or on an external target's, only this run's users. */
+export async function cleanUp(ctx: CellContext, dbName: string): Promise<void> {
+  if (!ctx.client) return;
+  if (!ctx.target) {
+    await ctx.client.db(dbName).dropDatabase();
+    return;
+  }
+  const users = ctx.client.db().collection('users');
+  await users.deleteMany(ctx.names.usersFilter('w'));
+  await users.deleteMany(ctx.names.usersFilter('u'));
+}
+
+/** What a cell on an external target cannot see, said in its result (not findings). */
+export function notCheckedFor(ctx: Pick<CellContext, 'target'>): string[] {
+  if (!ctx.target) return [];
+  const out = ['server metrics, e-mail backlog and failure reports: the target is not a process the harness started'];
+  if (!ctx.target.mongoUri) out.push('stored users: no --target-mongo-uri given');
+  return out;
 }
 
 export async function runCell(cellCtx: CellContext, spec: CellSpec): Promise<CellResult> {
-  const ctx = { ...cellCtx, scenario: withFactor(cellCtx.scenario, spec.factor) };
+  const ctx = { ...cellCtx, scenario: withFactor(cellCtx.scenario, spec.factor), names: cellCtx.names.forCell(String(spec.index)) };
   const result = emptyResult(ctx, spec, new Date().toISOString());
   const dbName = dbNameFor(ctx.runId, spec);
-  const server = new CellServer(apiArgs(ctx.scenario, spec.variant, { mongoUri: ctx.mongoUri, dbName, sink: ctx.sink }), ctx.onServer);
+  const server = openTarget(ctx, spec.variant, dbName);
   const abort = AbortSignal.any([ctx.signal, server.gone.signal]);
   try {
-    await ctx.client.db(dbName).dropDatabase();
-    result.server.pid = (await server.start()).pid;
-    const warmupCounters = await warmUp(ctx, server, variantFacts(spec.variant).sendsMail, abort);
-    result.accounting.warmupUsers = await countUsers(ctx.client, dbName);
+    await cleanUp(ctx, dbName);
+    result.server.pid = await server.start();
+    const warmupCounters = await warmUp(ctx, server, subjectFacts(spec.variant).sendsMail, abort);
+    result.accounting.warmupUsers = (await countUsers(ctx, dbName, 'w')) ?? 0;
     ctx.sink.reset();
     const window = openCellWindow(server, ctx.sink, ctx.scenario.faults);
     let run: OpenLoopResult;
@@ -99,8 +161,8 @@ export async function runCell(cellCtx: CellContext, spec: CellSpec): Promise<Cel
       window.close();
     }
     result.server.series = window.series;
-    result.emails.backlogMax = Math.max(0, ...window.series.map((p) => p.emailsQueued + p.emailsInFlight));
-    result.accounting.usersInDb = (await countUsers(ctx.client, dbName)) - result.accounting.warmupUsers;
+    result.emails.backlogMax = server.owned ? Math.max(0, ...window.series.map((p) => p.emailsQueued + p.emailsInFlight)) : null;
+    result.accounting.usersInDb = await countUsers(ctx, dbName, 'u');
     result.server.shutdown = await server.stop(ctx.scenario.drainTimeoutSec * 1000 + 15_000);
     fillFromRun(result, run, spec);
     result.status = 'ok';
@@ -108,7 +170,7 @@ export async function runCell(cellCtx: CellContext, spec: CellSpec): Promise<Cel
     recordFailure(result, err, server);
   } finally {
     await server.dispose();
-    await ctx.client.db(dbName).dropDatabase().catch(() => {});
+    await cleanUp(ctx, dbName).catch(() => {});
   }
   result.endedAt = new Date().toISOString();
   Object.assign(result, judgeCell(result, ctx.scenario));
@@ -117,40 +179,40 @@ export async function runCell(cellCtx: CellContext, spec: CellSpec): Promise<Cel
 }
 
 /** Warm-up: not recorded; waits for its e-mails so the sink is idle. Returns the server's counters after it. */
-export async function warmUp(ctx: CellContext, server: CellServer, sendsMail: boolean, signal: AbortSignal): Promise<MailCounters | null> {
+export async function warmUp(ctx: CellContext, server: CellTarget, sendsMail: boolean, signal: AbortSignal): Promise<MailCounters | null> {
   const s = ctx.scenario;
   ctx.sink.reset();
   if (s.warmup.requests > 0) {
     ctx.onPhase?.(`warm-up: ${s.warmup.requests} sign-ups over ${s.warmup.durationSec} s (not recorded)`);
     const warm = await runOpenLoop({
-      baseUrl: server.server.url,
+      baseUrl: server.url,
       count: s.warmup.requests,
       durationMs: s.warmup.durationSec * 1000,
       connection: s.connection,
       timeoutMs: s.timeoutSec * 1000,
-      request: (i) => signupRequest('w', i),
+      request: (i) => ctx.names.signup('w', i),
       signal,
     });
     const ok = warm.statusCounts['201'] ?? 0;
-    if (ok > 0 && sendsMail) await drainOwed(ctx.sink, () => server.server.url, new Set(), s.drainTimeoutSec * 1000);
+    if (ok > 0 && sendsMail) await drainOwed(ctx.sink, server, ctx.names, new Set(), s.drainTimeoutSec * 1000, sinkLatencyMs(s));
     await ctx.sink.waitForIdle({ quietMs: 300, timeoutMs: 30_000 }).catch(() => {});
   }
   // Also starts the server's event-loop and CPU window afresh for the measurement.
-  return (await fetchMetrics(server.server.url, true))?.emails ?? null;
+  return (await server.metrics(true))?.emails ?? null;
 }
 
 /** The measured open-loop schedule. */
-export async function measure(ctx: CellContext, spec: CellSpec, server: CellServer, window: CellWindow, signal: AbortSignal): Promise<OpenLoopResult> {
+export async function measure(ctx: CellContext, spec: CellSpec, server: CellTarget, window: CellWindow, signal: AbortSignal): Promise<OpenLoopResult> {
   const s = ctx.scenario;
   const share = s.faults.badInput?.share;
   window.setT0(Date.now());
   const run = await runOpenLoop({
-    baseUrl: server.server.url,
+    baseUrl: server.url,
     ...(s.stages ? { stages: s.stages } : { count: spec.requests, durationMs: s.durationSec * 1000 }),
     connection: s.connection,
     timeoutMs: s.timeoutSec * 1000,
     behindThresholdMs: s.behindThresholdMs,
-    request: (i) => measuredRequest(i, share),
+    request: (i) => ctx.names.measured(i, share),
     onProgress: ctx.onProgress,
     signal,
   });
@@ -163,7 +225,7 @@ export async function measure(ctx: CellContext, spec: CellSpec, server: CellServ
 async function settle(
   ctx: CellContext,
   spec: CellSpec,
-  server: CellServer,
+  server: CellTarget,
   window: CellWindow,
   run: OpenLoopResult,
   warmupCounters: MailCounters | null,
@@ -171,20 +233,20 @@ async function settle(
 ): Promise<void> {
   const s = ctx.scenario;
   const share = s.faults.badInput?.share;
-  const sendsMail = variantFacts(spec.variant).sendsMail;
+  const sendsMail = subjectFacts(spec.variant).sendsMail;
   const owed = owedRegistrations(run, share);
   let drainTimedOut = false;
   if (sendsMail && owed.size > 0) ctx.onPhase?.(`drain: waiting for ${owed.size} owed e-mails (at most ${s.drainTimeoutSec} s)`);
-  if (sendsMail && owed.size > 0) drainTimedOut = !(await drainOwed(ctx.sink, () => server.server.url, owed, s.drainTimeoutSec * 1000));
+  if (sendsMail && owed.size > 0) drainTimedOut = !(await drainOwed(ctx.sink, server, ctx.names, owed, s.drainTimeoutSec * 1000, sinkLatencyMs(s)));
   // A short grace period lets late duplicates show up.
   await new Promise((r) => setTimeout(r, sendsMail ? 500 : 200));
-  const counters = (await fetchMetrics(server.server.url))?.emails ?? null;
-  const failures = (await fetchMailFailures(server.server.url)) ?? [];
+  const counters = (await server.metrics())?.emails ?? null;
+  const failures = (await server.mailFailures()) ?? [];
   // Counters are per process: the warm-up's are subtracted, unless a crash replaced the process.
   const warmup = server.restarted ? null : warmupCounters;
-  accountEmails(result.emails, { sink: ctx.sink, run, owed, sendsMail, failures, counters, warmupCounters: warmup, drainTimedOut });
+  accountEmails(result.emails, { sink: ctx.sink, names: ctx.names, run, owed, sendsMail, failures, counters, warmupCounters: warmup, drainTimedOut });
   const smtpUpAt = window.smtpUpAtEpochMs();
-  const lastAcceptance = lastAcceptanceEpochMs(ctx.sink);
+  const lastAcceptance = lastAcceptanceEpochMs(ctx.sink, ctx.names);
   if (s.faults.smtpDown && smtpUpAt !== null && lastAcceptance !== null) {
     window.faultLog.smtpDown = { ...s.faults.smtpDown, recoverySec: round2(Math.max(0, lastAcceptance - smtpUpAt) / 1000) };
   }
@@ -192,14 +254,14 @@ async function settle(
   if (s.faults.crash || s.faults.smtpDown || s.faults.badInput) result.faults = window.faultLog;
 }
 
-function recordFailure(result: CellResult, err: unknown, server: CellServer): void {
+function recordFailure(result: CellResult, err: unknown, server: CellTarget): void {
   if (err instanceof ServerStartError) {
     result.error = err.message;
     result.serverStderrTail = err.stderr;
     return;
   }
   result.error = server.failure?.error ?? (err as Error).message;
-  result.serverStderrTail = server.failure?.stderrTail ?? server.running?.stderrTail() ?? null;
+  result.serverStderrTail = server.failure?.stderrTail ?? server.stderrTail();
 }
 
 function tallyBadInput(run: OpenLoopResult, share: number): NonNullable<NonNullable<CellResult['faults']>['badInput']> {
@@ -283,6 +345,7 @@ function emptyResult(ctx: CellContext, spec: CellSpec, startedAt: string): CellR
       serverCounters: null,
     },
     accounting: { usersInDb: 0, responses2xx: 0, warmupUsers: 0 },
+    notChecked: notCheckedFor(ctx),
     faults: null,
     server: { pid: null, series: [], shutdown: null },
     samples: null,

@@ -3,7 +3,9 @@
  * Exit codes: 0 done, 1 unexpected failure, 2 bad usage or scenario, 3 a result is invalid,
  * 130 interrupted (partial results written, marked incomplete).
  */
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { DEFAULT_EXPORT_TARGET, DISTRIBUTED_NOTES, writeExport, type ExportEngine } from './export.ts';
 import { applyOverrides, benchHelp, parseBenchArgs, type BenchArgs } from './args.ts';
 import { UsageError } from './errors.ts';
 import { Progress } from './progress.ts';
@@ -48,6 +50,8 @@ async function main(): Promise<number> {
     throw err;
   }
 
+  if (args.exportEngine) return exportScripts(args, scenario);
+
   const controller = new AbortController();
   let interrupts = 0;
   const onSignal = (name: string) => {
@@ -74,6 +78,7 @@ async function main(): Promise<number> {
       signal: controller.signal,
       progress,
       aroundLimit: args.aroundLimit,
+      sink: args.sink,
     });
   } catch (err) {
     if (err instanceof UsageError) {
@@ -92,6 +97,22 @@ async function main(): Promise<number> {
   if (controller.signal.aborted) return 130;
   if (outcome.thresholdsFailed) return 99;
   return outcome.allValid ? 0 : 3;
+}
+
+/** --export: the scenario as another engine's script, written into --out; nothing is run. */
+function exportScripts(args: BenchArgs, scenario: Scenario): number {
+  const engine = args.exportEngine as ExportEngine;
+  const outDir = resolveOutDir(args.out);
+  try {
+    mkdirSync(outDir, { recursive: true });
+    const written = writeExport(scenario, engine, scenario.target?.url ?? DEFAULT_EXPORT_TARGET, outDir);
+    for (const w of written) process.stdout.write(`${w.file}\n`);
+    process.stderr.write(`${DISTRIBUTED_NOTES[engine].map((l) => l.replaceAll('FILE', path.basename(written[0]!.file))).join('\n')}\n`);
+  } catch (err) {
+    process.stderr.write(`mailbench: cannot write the ${engine} script to ${outDir} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); choose another folder with --out\n`);
+    return 2;
+  }
+  return 0;
 }
 
 main().then(

@@ -2,7 +2,7 @@
  * One factor swept across a scenario: the SMTP connection budget or the hash cost. Every variant
  * runs once per value; the value is in the label (inline.c10, background.h12) and in the result.
  */
-import { variantFacts } from '@mailbench/target-api/contract';
+import { subjectFacts } from './subjects.ts';
 import type { Scenario } from './scenario.ts';
 
 export const FACTORS = ['smtpConnections', 'hashCost'] as const;
@@ -45,7 +45,7 @@ export function sweepProblems(scenario: Pick<Scenario, 'sweep' | 'variants' | 'w
   for (const v of sweep.values) {
     if (sweep.factor === 'hashCost' && (v === 1 || v > 20)) problems.push(`sweep: hash cost ${v} is not 0 (off) or 2-20`);
     if (sweep.factor === 'smtpConnections' && v < 1) problems.push(`sweep: ${v} SMTP connections: at least 1`);
-    for (const variant of scenario.variants.filter((x) => variantFacts(x).sendsFromThreads)) {
+    for (const variant of scenario.variants.filter((x) => subjectFacts(x).sendsFromThreads)) {
       if (sweep.factor === 'smtpConnections' && v < scenario.workerPool.threads) problems.push(`sweep: ${variant}'s ${scenario.workerPool.threads} threads cannot share ${v} SMTP connections`);
     }
   }

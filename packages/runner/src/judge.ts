@@ -7,7 +7,7 @@
  * - system: the system under test misbehaved (errors, mail lost or failed, duplicates against
  *   the variant's promise): a result, reported, and the cell stays valid.
  */
-import { isVariant, variantFacts } from '@mailbench/target-api/contract';
+import { isSubject, subjectFacts } from './subjects.ts';
 import type { CellResult, Finding } from './results.ts';
 import type { Scenario } from './scenario.ts';
 
@@ -68,7 +68,7 @@ function measurementFindings(cell: CellResult, s: JudgedScenario): Finding[] {
   const transportErrors = samples - answered;
   if (samples > 0 && transportErrors < 0) add('status-identity', `${answered} HTTP answers for ${samples} requests`);
   const a = cell.accounting;
-  if (a.usersInDb < a.responses2xx) add('users-identity', `${a.responses2xx} 2xx answers but only ${a.usersInDb} users stored`);
+  if (a.usersInDb !== null && a.usersInDb < a.responses2xx) add('users-identity', `${a.responses2xx} 2xx answers but only ${a.usersInDb} users stored`);
   return out;
 }
 
@@ -79,14 +79,14 @@ function systemFindings(cell: CellResult, s: JudgedScenario): Finding[] {
   const unexpected = unexpectedErrors(cell);
   if (unexpected > 0) add('http-errors', `${unexpected} of ${cell.requests} requests got no 2xx (${describeErrors(cell)})`);
   if (bad && bad.answeredAsExpected !== bad.sent) add('bad-input', `${bad.sent - bad.answeredAsExpected} of ${bad.sent} bad requests were not answered with their 4xx`);
-  const stray = cell.accounting.usersInDb - cell.accounting.responses2xx;
+  const stray = cell.accounting.usersInDb === null ? 0 : cell.accounting.usersInDb - cell.accounting.responses2xx;
   if (stray > 0) add('stray-users', `${stray} users stored without a 2xx reply${s.faults.crash ? ' (the crash killed their replies)' : ''}`);
   const e = cell.emails;
   if (e.lost > 0) add('mail-lost', `${e.lost} of ${e.expected} owed e-mails silently lost`);
   if (e.failed > 0 && !injectsMailFaults(s)) add('mail-failed', `${e.failed} of ${e.expected} owed e-mails reported failed without an injected fault`);
   if ((e.failedButDeliveredLater ?? 0) > 0) add('mail-failed-delivered', `${e.failedButDeliveredLater} e-mails reported failed but delivered later`);
-  if (isVariant(cell.variant)) {
-    const facts = variantFacts(cell.variant);
+  if (isSubject(cell.variant)) {
+    const facts = subjectFacts(cell.variant);
     if (!facts.mayDuplicate && e.duplicated > 0) add('mail-duplicated', `${e.duplicated} duplicate e-mails from a variant that sends each once`);
     if (!facts.sendsMail && (e.delivered > 0 || e.deliveredNotOwed > 0 || e.duplicated > 0)) add('mail-unexpected', 'e-mails from a variant that sends none');
   }

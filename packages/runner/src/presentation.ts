@@ -3,6 +3,7 @@
  * the same strategy. One entry per variant of the registry (a missing one is a compile error).
  */
 import type { Variant } from '@mailbench/target-api/contract';
+import { EXTERNAL, type Subject } from './subjects.ts';
 
 /** The original stack's throughput limit (its Flask API "couldn't make more than 13 rps"). */
 export const ORIGINAL_LIMIT_PER_SEC = 13;
@@ -24,3 +25,10 @@ export const VARIANT_PRESENTATION = {
   'worker-pool': { color: '#9467bd', reference: null },
   outbox: { color: '#2ca02c', reference: null },
 } satisfies Record<Variant, VariantPresentation>;
+
+/** An external target: its own colour, and nothing from the original to compare with. */
+const EXTERNAL_PRESENTATION: VariantPresentation = { color: '#8c564b', reference: null };
+
+export function presentationOf(subject: Subject): VariantPresentation {
+  return subject === EXTERNAL ? EXTERNAL_PRESENTATION : VARIANT_PRESENTATION[subject];
+}

@@ -10,8 +10,8 @@ import type { LatencySummary } from '@mailbench/loadgen';
 import type { CapacityResult, CellResult, RunInfo, Summary } from './results.ts';
 import { writeText } from './results.ts';
 import { parseLatency, type LatencySpec } from '@mailbench/smtp-sink';
-import { VARIANTS, variantFacts, type Variant } from '@mailbench/target-api/contract';
-import { VARIANT_PRESENTATION } from './presentation.ts';
+import { presentationOf } from './presentation.ts';
+import { subjectFacts, subjectRank, type Subject } from './subjects.ts';
 import { judgeCell } from './judge.ts';
 import { evaluateThresholds, parseThreshold, type Threshold } from './thresholds.ts';
 import { breakingPointDefaults, scenarioDefault } from './scenario.ts';
@@ -39,6 +39,7 @@ export function loadRun(dir: string): LoadedRun {
   // Runs recorded before the latency was stored parsed keep it as text.
   // Runs recorded before sweeps, load profiles and breaking points had none of them.
   run.scenario.sweep ??= null;
+  run.scenario.target ??= null;
   run.scenario.stages ??= null;
   run.scenario.breakingPoint ??= { ...breakingPointDefaults(), enabled: false };
   const latency = run.scenario.smtp.latency as LatencySpec | string;
@@ -59,7 +60,7 @@ export function loadRun(dir: string): LoadedRun {
 
 /** The cells' labels in the registry's order, each A/A twin after its variant. */
 function labelOrder(cells: CellResult[]): string[] {
-  const rank = (c: CellResult) => VARIANTS.indexOf(c.variant) * 2 + (c.label === c.variant ? 0 : 1);
+  const rank = (c: CellResult) => subjectRank(c.variant) * 2 + (c.label === c.variant ? 0 : 1);
   return [...new Map([...cells].sort((a, b) => rank(a) - rank(b)).map((c) => [c.label, c])).keys()];
 }
 
@@ -72,7 +73,7 @@ function requestOrder(cells: CellResult[]): string[] {
 function colorScaleOf(cells: CellResult[]) {
   const variantOf = new Map(cells.map((c) => [c.label, c.variant]));
   const domain = labelOrder(cells);
-  return { domain, range: domain.map((label) => VARIANT_PRESENTATION[variantOf.get(label) as Variant].color) };
+  return { domain, range: domain.map((label) => presentationOf(variantOf.get(label) as Subject).color) };
 }
 
 export interface Chart {
@@ -222,7 +223,7 @@ export function buildCharts(loaded: LoadedRun): Chart[] {
   const searched = loaded.summary.breakingPoints ?? [];
   if (searched.length > 0) {
     const domain = searched.map((e) => e.label);
-    charts.push(...breakingPointCharts(searched, { domain, range: searched.map((e) => VARIANT_PRESENTATION[e.variant].color) }));
+    charts.push(...breakingPointCharts(searched, { domain, range: searched.map((e) => presentationOf(e.variant).color) }));
   }
   for (const requests of loaded.run.scenario.requests) {
     const group = cells.filter((c) => c.requests === requests);
@@ -268,8 +269,8 @@ function summaryTable(summary: Summary, run: RunInfo): string {
       const range = r.avgFromSendRangeMs ? ` (${n(r.avgFromSendRangeMs[0])}–${n(r.avgFromSendRangeMs[1])})` : '';
       out.push(
         `<tr class="${r.valid ? '' : 'invalid'}"><td>${r.label}</td><td>${n(r.avgFromSendMs, c)}${range}</td><td>${n(r.avgFromIntendedMs, c)}</td><td>${n(r.p50Ms, c)}</td>` +
-          `<td>${n(r.p99Ms, c)}</td><td>${n(r.maxMs, c)}</td><td>${r.errors}${r.timeouts ? ` (${r.timeouts} timeouts)` : ''}</td><td>${!variantFacts(r.variant).sendsMail ? '–' : `${r.emailsDelivered} / ${r.emailsExpected}`}</td>` +
-          `<td>${r.emailsFailed + r.emailsFailedButDeliveredLater}</td><td>${r.emailsLost}</td><td>${r.emailsDuplicated}</td><td>${n(r.deliveryLagP99Ms)}</td><td>${r.backlogMax}</td><td>${r.valid ? 'yes' : 'no'}</td>` +
+          `<td>${n(r.p99Ms, c)}</td><td>${n(r.maxMs, c)}</td><td>${r.errors}${r.timeouts ? ` (${r.timeouts} timeouts)` : ''}</td><td>${!subjectFacts(r.variant).sendsMail ? '–' : `${r.emailsDelivered} / ${r.emailsExpected}`}</td>` +
+          `<td>${r.emailsFailed + r.emailsFailedButDeliveredLater}</td><td>${r.emailsLost}</td><td>${r.emailsDuplicated}</td><td>${n(r.deliveryLagP99Ms)}</td><td>${n(r.backlogMax)}</td><td>${r.valid ? 'yes' : 'no'}</td>` +
           `<td>${r.reference ? `${escapeHtml(r.reference.label)} ${r.reference.avgMs}` : ''}</td></tr>`,
       );
     }

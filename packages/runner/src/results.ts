@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { LatencySummary } from '@mailbench/loadgen';
 import type { MachineInfo } from './environment.ts';
 import type { Variant } from '@mailbench/target-api/contract';
+import type { Subject } from './subjects.ts';
 import type { Scenario } from './scenario.ts';
 import type { ThresholdResult } from './thresholds.ts';
 
@@ -33,7 +34,7 @@ export interface CellResult {
   schemaVersion: number;
   kind: 'cell';
   runId: string;
-  variant: Variant;
+  variant: Subject;
   /** How the cell is shown: the variant, or its A/A twin "<variant>-aa". */
   label: string;
   requests: number;
@@ -80,13 +81,17 @@ export interface CellResult {
     rejectedBySink: number;
     /** Sink acceptance minus the client's receipt of the 201, per e-mail (0 when accepted before the reply, as inline does). */
     deliveryLagMs: LatencySummary | null;
-    backlogMax: number;
+    /** Null when the server's backlog is not visible (an external target). */
+    backlogMax: number | null;
     /** From the end of the schedule (last response) to the last expected e-mail, or null if never. */
     drainSec: number | null;
     drainTimedOut: boolean;
     serverCounters: Record<string, number> | null;
   };
-  accounting: { usersInDb: number; responses2xx: number; warmupUsers: number };
+  /** Users stored by the measured sign-ups (null: the database is not known); warm-up users apart. */
+  accounting: { usersInDb: number | null; responses2xx: number; warmupUsers: number };
+  /** What this cell could not check, and why (absent in cells recorded before external targets). */
+  notChecked?: string[];
   /** What the injected faults did (null when the scenario injects none). */
   faults: {
     crash: { killedAtSec: number; downSec: number; killedPid: number; restartedPid: number } | null;
@@ -120,7 +125,7 @@ export interface CapacityResult {
   schemaVersion: number;
   kind: 'capacity';
   runId: string;
-  variant: Variant;
+  variant: Subject;
   status: 'ok' | 'failed';
   error: string | null;
   connections: number;
@@ -144,7 +149,10 @@ export interface RunInfo {
   versions: Record<string, string>;
   machine: MachineInfo;
   database: { engine: string; version: string };
-  smtpSink: { latency: string; host: string };
+  /** The sink's latency model, and where it listened (port absent in runs recorded before --smtp-port). */
+  smtpSink: { latency: string; host: string; port?: number | null };
+  /** The tag in every sign-up's username and address (absent in runs recorded before it). */
+  signupTag?: string;
   git: { commit: string | null; dirty: boolean | null };
   startedAt: string;
   endedAt: string | null;
@@ -155,13 +163,13 @@ export interface RunInfo {
   notRun?: string[];
   capacity: string[];
   /** --around-limit: the limit the matrix was scaled to, and how. */
-  aroundLimit?: { limitPerSec: number; limitedBy: Variant; originalLimitPerSec: number; ratios: number[]; requests: number[] };
+  aroundLimit?: { limitPerSec: number; limitedBy: Subject; originalLimitPerSec: number; ratios: number[]; requests: number[] };
   /** Breaking-point steps, in the order they ran (absent in runs recorded before the search existed). */
   steps?: string[];
 }
 
 export interface SummaryRow {
-  variant: Variant;
+  variant: Subject;
   label: string;
   requests: number;
   repeats: number;
@@ -183,7 +191,7 @@ export interface SummaryRow {
   emailsFailedButDeliveredLater: number;
   emailsDuplicated: number;
   deliveryLagP99Ms: number | null;
-  backlogMax: number;
+  backlogMax: number | null;
   drainSec: number | null;
   valid: boolean;
   failed: number;
@@ -193,7 +201,7 @@ export interface SummaryRow {
 }
 
 export interface ReliabilityRow {
-  variant: Variant;
+  variant: Subject;
   label: string;
   requests: number;
   expected: number;
@@ -228,7 +236,7 @@ export interface Summary {
   complete: boolean;
   database: { engine: string; version: string };
   rows: SummaryRow[];
-  capacity: Array<{ variant: Variant; requestsPerSec: number; p99Ms: number | null; errors: number; status: string }>;
+  capacity: Array<{ variant: Subject; requestsPerSec: number; p99Ms: number | null; errors: number; status: string }>;
   invalidCells: Array<{ file: string; reasons: string[] }>;
   /** Valid cells with system findings (errors, mail lost or failed, duplicates): results, not flaws. */
   findings: Array<{ file: string; reasons: string[] }>;

@@ -10,7 +10,8 @@ import { MongoClient } from 'mongodb';
 import { runClosedLoop, runOpenLoop } from '@mailbench/loadgen';
 import { startMongo, type MongoHandle } from '@mailbench/mongo';
 import { describeLatency, startSmtpSink, type SmtpSink } from '@mailbench/smtp-sink';
-import { variantFacts, type Variant } from '@mailbench/target-api/contract';
+import { isVariant, type Variant } from '@mailbench/target-api/contract';
+import { subjectFacts, type Subject } from './subjects.ts';
 import type { MongoEngineChoice } from './args.ts';
 import { apiArgs, forkApiServer, type ApiServer } from './api-server.ts';
 import { dbNameFor, runCell, type CellContext, type CellSpec } from './cell.ts';
@@ -19,7 +20,7 @@ import { UsageError } from './errors.ts';
 import { formatDuration, Progress } from './progress.ts';
 import { writeReport } from './report.ts';
 import { toJtl } from './jtl.ts';
-import { signupRequest } from './requests.ts';
+import { newRunTag, SignupNames } from './requests.ts';
 import { ORIGINAL_LIMIT_PER_SEC } from './presentation.ts';
 import { latencyMedianMs } from './latency.ts';
 import { cellFileName, SCHEMA_VERSION, writeJson, writeText, type CapacityResult, type CellResult, type RunInfo, type Summary } from './results.ts';
@@ -39,6 +40,8 @@ export interface BenchPlan {
   progress?: Progress;
   /** Scale the request counts to this stack's measured limit (see scaleAroundLimit). */
   aroundLimit?: boolean;
+  /** Where the SMTP sink listens; absent or null: 127.0.0.1 and a free port. */
+  sink?: { host: string | null; port: number | null };
 }
 
 export interface BenchOutcome {
@@ -83,28 +86,40 @@ export function planCells(scenario: Scenario): CellSpec[] {
 }
 
 /** Rough wall time of one cell: the window, the warm-up, start/stop and a drain allowance. */
-export function estimateCellSec(scenario: Scenario, variant: Variant, requests: number): number {
+export function estimateCellSec(scenario: Scenario, variant: Subject, requests: number): number {
   const latencyMs = Math.max(0, latencyMedianMs(scenario.smtp.latency));
   const pool = scenario.transport.mode === 'pooled' ? scenario.transport.maxConnections : 50;
   const sendRate = latencyMs > 0 ? (pool * 1000) / latencyMs : Number.POSITIVE_INFINITY;
   const offered = requests / scenario.durationSec;
-  const drain = !variantFacts(variant).sendsMail || sendRate >= offered ? 1 : Math.min(scenario.drainTimeoutSec, requests / sendRate - scenario.durationSec);
+  const drain = !subjectFacts(variant).sendsMail || sendRate >= offered ? 1 : Math.min(scenario.drainTimeoutSec, requests / sendRate - scenario.durationSec);
   return scenario.durationSec + scenario.warmup.durationSec + 4 + Math.max(1, drain);
 }
 
-/** The database, the runner's client of it, and the SMTP sink: started once per run. */
+/**
+ * Opened once per run: the database (none with --target), the runner's client of the cells'
+ * database (its own, or the target's when --target-mongo-uri is given), and the SMTP sink.
+ */
 interface Services {
-  database: MongoHandle;
-  client: MongoClient;
+  database: MongoHandle | null;
+  client: MongoClient | null;
   sink: SmtpSink;
+  /** Who the run's sign-ups are. */
+  names: SignupNames;
 }
 
 async function startServices(plan: BenchPlan, progress: Progress, opened: Partial<Services>): Promise<Services> {
   const { scenario } = plan;
-  opened.database = await startMongo({ engine: plan.mongoEngine, ...(plan.mongoUri ? { uri: plan.mongoUri } : {}), log: (line) => progress.log(line) });
-  opened.client = new MongoClient(opened.database.uri, { maxPoolSize: 5 });
-  await opened.client.connect();
+  if (scenario.target) {
+    opened.database = null;
+    opened.client = scenario.target.mongoUri ? await connectTargetDb(scenario.target.mongoUri) : null;
+  } else {
+    opened.database = await startMongo({ engine: plan.mongoEngine, ...(plan.mongoUri ? { uri: plan.mongoUri } : {}), log: (line) => progress.log(line) });
+    opened.client = new MongoClient(opened.database.uri, { maxPoolSize: 5 });
+    await opened.client.connect();
+  }
   opened.sink = await startSmtpSink({
+    host: plan.sink?.host ?? '127.0.0.1',
+    port: plan.sink?.port ?? 0,
     latency: scenario.smtp.latency,
     maxConnections: scenario.smtp.maxConnections,
     maxMessagesPerSec: scenario.smtp.maxMessagesPerSec,
@@ -115,24 +130,52 @@ async function startServices(plan: BenchPlan, progress: Progress, opened: Partia
   return opened as Services;
 }
 
+async function connectTargetDb(uri: string): Promise<MongoClient> {
+  const client = new MongoClient(uri, { maxPoolSize: 2, serverSelectionTimeoutMS: 10_000 });
+  try {
+    await client.connect();
+    await client.db().command({ ping: 1 });
+  } catch (err) {
+    await client.close().catch(() => {});
+    throw new UsageError('ERR_TARGET_DB', `--target-mongo-uri: cannot reach the target's database ${redactUri(uri)} (${(err as Error).message})`);
+  }
+  return client;
+}
+
+/** Which database served the cells: the one the harness started, or an external target's (its version when known). */
+async function databaseRecord(services: Services): Promise<RunInfo['database']> {
+  if (services.database) return { engine: services.database.engine, version: services.database.version };
+  if (!services.client) return { engine: 'external', version: 'unknown' };
+  const info = await services.client.db().admin().command({ buildInfo: 1 }).catch(() => null);
+  return { engine: 'external', version: typeof info?.version === 'string' ? info.version : 'unknown' };
+}
+
 async function stopServices(opened: Partial<Services>): Promise<void> {
   await opened.client?.close().catch(() => {});
   await opened.sink?.close().catch(() => {});
   await opened.database?.stop().catch(() => {});
 }
 
-function newRunInfo(plan: BenchPlan, runId: string): RunInfo {
+/** A connection string without its credentials, for the record. */
+export function redactUri(uri: string): string {
+  return uri.replace(/(mongodb(?:\+srv)?:\/\/)[^@/]*@/, '$1***@');
+}
+
+function newRunInfo(plan: BenchPlan, runId: string, tag: string): RunInfo {
+  const target = plan.scenario.target;
   return {
     schemaVersion: SCHEMA_VERSION,
     kind: 'run',
     runId,
+    signupTag: tag,
     scenarioName: plan.scenario.name,
-    scenario: plan.scenario,
-    argv: plan.argv,
+    scenario: target ? { ...plan.scenario, target: { ...target, mongoUri: target.mongoUri && redactUri(target.mongoUri) } } : plan.scenario,
+    // Connection strings lose their credentials on the way to the record.
+    argv: plan.argv.map(redactUri),
     versions: collectVersions(),
     machine: machineInfo(),
     database: { engine: 'unknown', version: 'unknown' },
-    smtpSink: { latency: describeLatency(plan.scenario.smtp.latency), host: '127.0.0.1' },
+    smtpSink: { latency: describeLatency(plan.scenario.smtp.latency), host: plan.sink?.host ?? '127.0.0.1', port: null },
     git: gitInfo(),
     startedAt: new Date().toISOString(),
     endedAt: null,
@@ -177,14 +220,15 @@ export async function runBench(input: BenchPlan): Promise<BenchOutcome> {
   const progress = plan.progress ?? new Progress();
   const runId = makeRunId(plan.scenario.name);
   const runDir = prepareRunDir(plan.outDir, runId);
+  const names = new SignupNames(newRunTag());
   let cells = planCells(plan.scenario);
   let estimates = cells.map((c) => estimateCellSec(plan.scenario, c.variant, c.requests));
   // --around-limit measures every variant's capacity first: the probes are the plan's first part.
-  const capacityVariants = plan.scenario.capacity.enabled || plan.aroundLimit ? plan.scenario.variants : [];
+  const capacityVariants = plan.scenario.capacity.enabled || plan.aroundLimit ? plan.scenario.variants.filter(isVariant) : [];
   const capacityEstimate = capacityVariants.length * (plan.scenario.capacity.durationSec + plan.scenario.warmup.durationSec + 6);
   const state: RunState = {
     runDir,
-    run: newRunInfo(plan, runId),
+    run: newRunInfo(plan, runId, names.tag),
     done: [],
     capacity: [],
     steps: [],
@@ -196,8 +240,11 @@ export async function runBench(input: BenchPlan): Promise<BenchOutcome> {
   signal.addEventListener('abort', onAbort, { once: true });
   const opened: Partial<Services> = {};
   try {
+    opened.names = names;
     const services = await startServices(plan, progress, opened);
-    state.run.database = { engine: services.database.engine, version: services.database.version };
+    state.run.database = await databaseRecord(services);
+    state.run.smtpSink.port = services.sink.port;
+    if (plan.scenario.target) progress.log(`target ${plan.scenario.target.url} (cells labelled ${plan.scenario.target.label}): its e-mail goes to the sink at ${services.sink.host}:${services.sink.port}`);
     writeRun(state);
     if (plan.aroundLimit) {
       await runCapacities(plan, progress, services, state, capacityVariants);
@@ -251,8 +298,10 @@ function contextFor(plan: BenchPlan, services: Services, state: RunState, progre
   return {
     runId: state.run.runId,
     scenario: plan.scenario,
-    mongoUri: services.database.uri,
+    names: services.names,
+    mongoUri: services.database?.uri ?? null,
     client: services.client,
+    target: plan.scenario.target,
     sink: services.sink,
     signal: plan.signal,
     onProgress: (event) => progress.cell(label(), event, state.remainingSec - (Date.now() - startedAt()) / 1000),
@@ -300,10 +349,9 @@ async function runSearches(plan: BenchPlan, progress: Progress, services: Servic
   await runBreakingPoints(
     contextFor(plan, services, state, progress, () => current, () => started),
     {
-      describe: (label, step, rate) => {
+      onStart: (label, step, rate) => {
         current = `breaking point ${label} step ${step}: ${rate.toFixed(1)}/s`;
         started = Date.now();
-        return current;
       },
       onStep: (file, result) => {
         writeJson(path.join(state.runDir, file), result);
@@ -357,7 +405,7 @@ async function finishRun(state: RunState, progress: Progress): Promise<BenchOutc
 function describeCell(label: string, r: CellResult, tookSec: number): string {
   if (r.status === 'failed') return `${label}: FAILED (${r.error})${r.serverStderrTail ? `\n  server stderr:\n    ${r.serverStderrTail.split('\n').join('\n    ')}` : ''}`;
   const l = r.latencyMs!;
-  const mails = !variantFacts(r.variant).sendsMail ? '' : `; e-mails ${r.emails.delivered}/${r.emails.expected}${r.emails.lost ? `, ${r.emails.lost} lost` : ''}${r.emails.duplicated ? `, ${r.emails.duplicated} dup.` : ''}`;
+  const mails = !subjectFacts(r.variant).sendsMail ? '' : `; e-mails ${r.emails.delivered}/${r.emails.expected}${r.emails.lost ? `, ${r.emails.lost} lost` : ''}${r.emails.duplicated ? `, ${r.emails.duplicated} dup.` : ''}`;
   return (
     `${label}: avg ${l.fromSend.mean.toFixed(0)} ms from send, ${l.fromIntended.mean.toFixed(0)} from intended, p99 ${l.fromIntended.p99.toFixed(0)}; ` +
     `errors ${r.errors}${mails}; ${r.valid ? 'valid' : `INVALID (${r.reasons.join('; ')})`}; took ${formatDuration(tookSec)}`
@@ -383,11 +431,14 @@ async function runCapacity(runId: string, scenario: Scenario, variant: Variant, 
     startedAt,
     endedAt: startedAt,
   };
-  const dbName = dbNameFor(runId, { index: 0, variant, label: variant, requests: 0, repeat: 0, factor: null }).replace(/_0_r0$/, '_capacity');
+  const dbName = dbNameFor(runId, { label: variant, requests: 0, repeat: 0 }).replace(/_0_r0$/, '_capacity');
   let server: ApiServer | null = null;
+  const { client, database } = services;
   try {
-    await services.client.db(dbName).dropDatabase();
-    server = await forkApiServer(apiArgs(scenario, variant, { mongoUri: services.database.uri, dbName, sink: services.sink }));
+    // --target refuses the probe: the built-in API's database is always there.
+    if (!client || !database) throw new Error('the capacity probe needs the database the harness started');
+    await client.db(dbName).dropDatabase();
+    server = await forkApiServer(apiArgs(scenario, variant, { mongoUri: database.uri, dbName, sink: services.sink }));
     onServer(server);
     if (scenario.warmup.requests > 0) {
       await runOpenLoop({
@@ -395,14 +446,14 @@ async function runCapacity(runId: string, scenario: Scenario, variant: Variant, 
         count: scenario.warmup.requests,
         durationMs: scenario.warmup.durationSec * 1000,
         connection: 'keep-alive',
-        request: (i) => signupRequest('w', i),
+        request: (i) => services.names.signup('w', i),
       });
     }
     const result = await runClosedLoop({
       baseUrl: server.url,
       connections: scenario.capacity.connections,
       durationSec: scenario.capacity.durationSec,
-      request: (i) => signupRequest('u', i),
+      request: (i) => services.names.signup('u', i),
       timeoutSec: scenario.timeoutSec,
     });
     Object.assign(base, {
@@ -420,7 +471,7 @@ async function runCapacity(runId: string, scenario: Scenario, variant: Variant, 
     server?.kill();
     if (server) await server.exited;
     onServer(null);
-    await services.client.db(dbName).dropDatabase().catch(() => {});
+    await client?.db(dbName).dropDatabase().catch(() => {});
   }
   base.endedAt = new Date().toISOString();
   return base;

@@ -9,6 +9,7 @@ import { stagesCount, stagesDurationMs, validateStages, type RateStage } from '@
 import { UsageError } from './errors.ts';
 import { factorValues, labelWith, sweepProblems, type FactorName, type FactorValue } from './factors.ts';
 import { parseThreshold, type Threshold } from './thresholds.ts';
+import { EXTERNAL, type Subject, type TargetSpec } from './subjects.ts';
 
 /**
  * The effective scenario: every value typed and filled. Scenario-level defaults live in the
@@ -17,7 +18,10 @@ import { parseThreshold, type Threshold } from './thresholds.ts';
 export interface Scenario {
   name: string;
   description: string;
-  variants: Variant[];
+  /** The built-in API's variants; ['external'] when the cells load a --target. */
+  variants: Subject[];
+  /** --target: the API the cells load instead of forking the built-in one (flags only, never a file). */
+  target: TargetSpec | null;
   requests: number[];
   durationSec: number;
   /** A load profile instead of even spacing; when set, requests is [its count] and durationSec its length. */
@@ -108,7 +112,7 @@ export function listScenarios(dir = SCENARIOS_DIR): string[] {
 }
 
 /** What ajv leaves after filling the schema's defaults: the API-owned fields may still be absent. */
-type ValidatedScenario = Omit<Scenario, 'name' | 'quick' | 'smtp' | 'transport' | 'workerPool' | 'outbox' | 'thresholds' | 'stages'> & {
+type ValidatedScenario = Omit<Scenario, 'name' | 'quick' | 'smtp' | 'transport' | 'workerPool' | 'outbox' | 'thresholds' | 'stages' | 'target'> & {
   stages?: RateStage[];
   thresholds: Array<string | { expr: string }>;
   $schema?: string;
@@ -150,6 +154,7 @@ export function parseScenario(name: string, data: unknown, file: string): Scenar
     ...raw,
     name,
     quick: false,
+    target: null,
     stages: raw.stages ?? null,
     smtp: { ...raw.smtp, latency: readLatency(raw.smtp.latency, file) },
     transport: {
@@ -174,8 +179,9 @@ export function withStages(scenario: Scenario): Scenario {
 }
 
 /** The labels of a scenario's cells, in order: each variant (at each swept value), and the A/A twin right after its variant. */
-export function cellLabels(scenario: Pick<Scenario, 'variants' | 'aaControl' | 'sweep'>): Array<{ label: string; variant: Variant; factor: FactorValue | null }> {
-  const labels: Array<{ label: string; variant: Variant; factor: FactorValue | null }> = [];
+export function cellLabels(scenario: Pick<Scenario, 'variants' | 'aaControl' | 'sweep' | 'target'>): Array<{ label: string; variant: Subject; factor: FactorValue | null }> {
+  if (scenario.target) return [{ label: scenario.target.label, variant: EXTERNAL, factor: null }];
+  const labels: Array<{ label: string; variant: Subject; factor: FactorValue | null }> = [];
   for (const factor of factorValues(scenario)) {
     for (const variant of scenario.variants) {
       labels.push({ label: labelWith(variant, factor), variant, factor });
@@ -211,8 +217,18 @@ export function checkSemantics(scenario: Scenario, file: string): void {
       problems.push(`stages: ${(err as Error).message}`);
     }
   }
-  problems.push(...sweepProblems(scenario));
+  problems.push(...sweepProblems(scenario), ...targetProblems(scenario));
   if (problems.length > 0) throw invalidScenario(file, problems);
+}
+
+/** What cannot run against an API the harness did not start: whatever needs its process or its settings. */
+export function targetProblems(scenario: Pick<Scenario, 'target' | 'faults' | 'capacity' | 'sweep'>): string[] {
+  if (!scenario.target) return [];
+  const problems: string[] = [];
+  if (scenario.faults.crash) problems.push('faults.crash kills and restarts the API process: with --target the harness owns no process to crash; choose a scenario without it');
+  if (scenario.capacity.enabled) problems.push('capacity: the closed-loop probe starts the built-in API; it does not run against --target');
+  if (scenario.sweep) problems.push(`sweep: ${scenario.sweep.factor} is a setting of the built-in API; a --target has its own`);
+  return problems;
 }
 
 /** A scenario by name (scenarios/NAME.json) or by the path of a JSON file (anything with a slash or ending in .json). */

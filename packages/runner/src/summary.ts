@@ -2,8 +2,8 @@
 import { buildBreakingPoints, renderBreakingPointsMarkdown } from './breaking-point.ts';
 import type { StepResult } from './bp-step.ts';
 import { describeLatency } from '@mailbench/smtp-sink';
-import { variantFacts, type Variant } from '@mailbench/target-api/contract';
-import { VARIANT_PRESENTATION, type VariantPresentation } from './presentation.ts';
+import { subjectFacts, type Subject } from './subjects.ts';
+import { presentationOf, type VariantPresentation } from './presentation.ts';
 import { compareSamples, median, MIN_REPEATS } from './compare.ts';
 import { timeoutsOf } from './judge.ts';
 import type { CapacityResult, CellResult, Ranking, ReferenceValue, ReliabilityRow, RunInfo, Summary, SummaryRow } from './results.ts';
@@ -22,8 +22,8 @@ export const REFERENCE_NOTE =
  * threads), password hashing at the default cost, a pooled transport of 5 connections, an SMTP
  * server without caps or faults, and either no latency or a fixed 500 ms.
  */
-function referenceFor(scenario: Scenario, variant: Variant, requests: number): ReferenceValue | null {
-  const reference: VariantPresentation['reference'] = VARIANT_PRESENTATION[variant].reference;
+function referenceFor(scenario: Scenario, variant: Subject, requests: number): ReferenceValue | null {
+  const reference: VariantPresentation['reference'] = presentationOf(variant).reference;
   const { latency } = scenario.smtp;
   const t = scenario.transport;
   const sameSetup = scenario.durationSec === 60 && scenario.connection === 'per-request' && scenario.hashCost === 14 && t.mode === 'pooled' && t.maxConnections === 5;
@@ -78,8 +78,8 @@ function avgFromSendByLabel(cells: Array<{ result: CellResult }>, requests: numb
 }
 
 /** The labels to show, in order: the scenario's (variants, then A/A twins after theirs), then any others the cells carry. */
-function labelsOf(scenario: Scenario, cells: Array<{ result: CellResult }>): Array<{ label: string; variant: Variant }> {
-  const labels: Array<{ label: string; variant: Variant }> = cellLabels({ ...scenario, sweep: scenario.sweep ?? null });
+function labelsOf(scenario: Scenario, cells: Array<{ result: CellResult }>): Array<{ label: string; variant: Subject }> {
+  const labels: Array<{ label: string; variant: Subject }> = cellLabels({ ...scenario, sweep: scenario.sweep ?? null });
   for (const { result } of cells) {
     if (!labels.some((l) => l.label === result.label)) labels.push({ label: result.label, variant: result.variant });
   }
@@ -115,7 +115,7 @@ export function buildSummary(run: RunInfo, cells: Array<{ file: string; result: 
         emailsFailedButDeliveredLater: ok.reduce((a, c) => a + (c.emails.failedButDeliveredLater ?? 0), 0),
         emailsDuplicated: ok.reduce((a, c) => a + c.emails.duplicated, 0),
         deliveryLagP99Ms: maxOf(ok.map((c) => c.emails.deliveryLagMs?.p99 ?? null)),
-        backlogMax: Math.max(0, ...ok.map((c) => c.emails.backlogMax)),
+        backlogMax: maxOf(ok.map((c) => c.emails.backlogMax)),
         drainSec: maxOf(ok.map((c) => c.emails.drainSec)),
         valid: group.every((c) => c.valid),
         failed: group.length - ok.length,
@@ -184,7 +184,7 @@ export function reliabilityRows(cells: CellResult[]): ReliabilityRow[] {
       duplicated: sum((c) => c.emails.duplicated),
       deliveredNotOwed: sum((c) => c.emails.deliveredNotOwed ?? 0),
       retried: sum((c) => c.emails.retried ?? 0),
-      strayUsers: sum((c) => Math.max(0, c.accounting.usersInDb - c.accounting.responses2xx)),
+      strayUsers: sum((c) => Math.max(0, (c.accounting.usersInDb ?? 0) - c.accounting.responses2xx)),
       drainSec: maxOf(group.map((c) => c.emails.drainSec)),
       crashDownSec: maxOf(group.map((c) => c.faults?.crash?.downSec ?? null)),
       smtpRecoverySec: maxOf(group.map((c) => c.faults?.smtpDown?.recoverySec ?? null)),
@@ -236,6 +236,14 @@ const n = (v: number | null, digits = 0) => (v === null ? '–' : v.toFixed(digi
 
 function renderRunLine(run: RunInfo): string {
   const s = run.scenario;
+  if (s.target) {
+    return (
+      `Run ${run.runId}; ${run.machine.cpuModel}, ${run.machine.cores} cores, ${run.machine.memoryGiB} GiB; Node ${run.versions.node}; ` +
+      `target ${s.target.url} (${s.target.label}); MongoDB: ${run.database.engine} ${run.database.version}; SMTP sink latency ${describeLatency(s.smtp.latency)}; ` +
+      `${s.durationSec} s windows${s.quick ? ' (--quick)' : ''}${s.repeats > 1 ? `, ${s.repeats} interleaved repeats` : ''}; ${s.connection} connections; ` +
+      `git ${run.git.commit?.slice(0, 10) ?? 'unknown'}${run.git.dirty ? ' (dirty)' : ''}.`
+    );
+  }
   return (
     `Run ${run.runId}; ${run.machine.cpuModel}, ${run.machine.cores} cores, ${run.machine.memoryGiB} GiB; Node ${run.versions.node}; ` +
     `MongoDB: ${run.database.engine} ${run.database.version}; SMTP sink latency ${describeLatency(s.smtp.latency)}` +
@@ -272,11 +280,11 @@ function renderRequestTable(summary: Summary, s: Scenario, requests: number): st
     const c = r.timeouts > 0;
     const range = r.avgFromSendRangeMs ? ` (${n(r.avgFromSendRangeMs[0])}–${n(r.avgFromSendRangeMs[1])})` : '';
     const failed = r.emailsFailed + r.emailsFailedButDeliveredLater;
-    const mails = !variantFacts(r.variant).sendsMail ? '–' : `${r.emailsDelivered} / ${r.emailsExpected} (${failed}, ${r.emailsLost}, ${r.emailsDuplicated})`;
+    const mails = !subjectFacts(r.variant).sendsMail ? '–' : `${r.emailsDelivered} / ${r.emailsExpected} (${failed}, ${r.emailsLost}, ${r.emailsDuplicated})`;
     const errors = `${r.errors}${r.timeouts ? `, ${r.timeouts} timeouts` : ''}`;
     lines.push(
       `| ${r.label} | ${latency(r.avgFromSendMs, c)}${range} | ${latency(r.avgFromIntendedMs, c)} | ${latency(r.p50Ms, c)} | ${latency(r.p99Ms, c)} | ${latency(r.maxMs, c)} | ${errors} | ${mails} | ` +
-        `${n(r.deliveryLagP99Ms)} | ${r.backlogMax} | ${n(r.drainSec, 1)} | ${r.valid ? 'yes' : r.failed ? 'FAILED' : 'no'} | ${r.reference ? `${r.reference.label} ${r.reference.avgMs}` : ''} |`,
+        `${n(r.deliveryLagP99Ms)} | ${n(r.backlogMax)} | ${n(r.drainSec, 1)} | ${r.valid ? 'yes' : r.failed ? 'FAILED' : 'no'} | ${r.reference ? `${r.reference.label} ${r.reference.avgMs}` : ''} |`,
     );
   }
   if (rows.length > 1) lines.push('', rankingSentence(summary.rankings?.find((k) => k.requests === requests)));

@@ -2,7 +2,7 @@
  * The summary as a terminal shows it: the verdict, then one aligned table per request count,
  * at most 120 columns wide. summary.md keeps the full tables.
  */
-import { variantFacts } from '@mailbench/target-api/contract';
+import { subjectFacts } from './subjects.ts';
 import type { RunInfo, Summary, SummaryRow } from './results.ts';
 import { verdictSentences } from './verdict.ts';
 
@@ -40,7 +40,7 @@ const COLUMNS: Column[] = [
   { title: 'p99', cell: (r) => num(r.p99Ms, r.timeouts > 0) },
   { title: 'max', cell: (r) => num(r.maxMs, r.timeouts > 0) },
   { title: 'errors', cell: (r) => `${r.errors}${r.timeouts ? ` (${r.timeouts} t/o)` : ''}` },
-  { title: 'mail ok/owed', cell: (r) => (variantFacts(r.variant).sendsMail ? `${r.emailsDelivered}/${r.emailsExpected}` : '–') },
+  { title: 'mail ok/owed', cell: (r) => (subjectFacts(r.variant).sendsMail ? `${r.emailsDelivered}/${r.emailsExpected}` : '–') },
   { title: 'failed', cell: (r) => String(r.emailsFailed + r.emailsFailedButDeliveredLater) },
   { title: 'lost', cell: (r) => String(r.emailsLost) },
   { title: 'lag p99', cell: (r) => num(r.deliveryLagP99Ms) },

@@ -5,7 +5,7 @@
 import { describeStages } from '@mailbench/loadgen';
 import { describeBreakingPoint } from './breaking-point.ts';
 import { describeLatency } from '@mailbench/smtp-sink';
-import { variantFacts } from '@mailbench/target-api/contract';
+import { subjectFacts } from './subjects.ts';
 import type { RunInfo, Summary, SummaryRow } from './results.ts';
 import { rankingSentence } from './summary.ts';
 
@@ -55,9 +55,22 @@ function matrixText(s: RunInfo['scenario']): string {
   return parts.length > 0 ? `; ${parts.join('; ')}` : '';
 }
 
+/** What ran when the cells loaded an API the harness did not start. */
+function targetLines(run: RunInfo, target: NonNullable<RunInfo['scenario']['target']>): string[] {
+  const s = run.scenario;
+  const sink = `${run.smtpSink.host}${run.smtpSink.port ? `:${run.smtpSink.port}` : ''}`;
+  return [
+    `Target: ${target.url}, cells labelled ${target.label}${matrixText(s)}${s.quick ? ' (--quick)' : ''}: an API the harness did not start, so its own settings (e-mail strategy, SMTP transport, hashing) apply and the scenario's API settings do not.`,
+    `SMTP sink at ${sink}: latency ${describeLatency(s.smtp.latency)}${s.smtp.maxConnections ? `, at most ${s.smtp.maxConnections} connections` : ''}${s.smtp.tempFailRate || s.smtp.permFailRate ? `, refusing ${s.smtp.tempFailRate * 100}% temporarily and ${s.smtp.permFailRate * 100}% permanently` : ''}; client timeout ${s.timeoutSec} s; ${s.connection} connections.`,
+    `Stored users: ${target.mongoUri ? `counted in ${target.mongoUri} (${run.database.engine} ${run.database.version}), and this run's removed after each cell` : 'not checked (no --target-mongo-uri)'}; server metrics, e-mail backlog and failure reports: not available from a target the harness did not start.`,
+    ...faultLines(run),
+  ];
+}
+
 export function configurationLines(run: RunInfo): string[] {
   const s = run.scenario;
   const overrides = overridesOf(run.argv);
+  if (s.target) return [`Scenario \`${s.name}\`${overrides.length ? `, overridden by ${overrides.map((o) => `\`${o}\``).join(' ')}` : ' as written'}.`, ...targetLines(run, s.target)];
   return [
     `Scenario \`${s.name}\`${overrides.length ? `, overridden by ${overrides.map((o) => `\`${o}\``).join(' ')}` : ' as written'}.`,
     `Variants: ${s.variants.join(', ')}${s.aaControl ? ` (and ${s.aaControl}-aa, an A/A twin of ${s.aaControl})` : ''}${matrixText(s)}${s.quick ? ' (--quick: the same rates as the full scenario, shorter windows)' : ''}.`,
@@ -92,7 +105,7 @@ function latencySentence(requests: number, rows: SummaryRow[], summary: Summary,
 }
 
 function mailSentences(summary: Summary): string[] {
-  const sending = summary.reliability.filter((r) => variantFacts(r.variant).sendsMail);
+  const sending = summary.reliability.filter((r) => subjectFacts(r.variant).sendsMail);
   if (sending.length === 0) return [];
   const troubled = sending.filter((r) => r.lost + r.failed + r.failedButDeliveredLater + r.duplicated > 0);
   if (troubled.length === 0) return [`Every owed e-mail was delivered, once (${sending.reduce((a, r) => a + r.expected, 0)} in all).`];

@@ -8,7 +8,7 @@ import { MongoClient } from 'mongodb';
 import { startMongo, type MongoHandle } from '@mailbench/mongo';
 import { startSmtpSink, type SmtpSinkOptions } from '@mailbench/smtp-sink';
 import { runCell } from '../src/cell.ts';
-import { badInputKind } from '../src/requests.ts';
+import { badInputKind, newRunTag, SignupNames } from '../src/requests.ts';
 import type { CellResult } from '../src/results.ts';
 import type { Variant } from '@mailbench/target-api/contract';
 import { loadScenario, type Scenario } from '../src/scenario.ts';
@@ -37,7 +37,7 @@ async function cell(variant: Variant, overrides: Partial<Scenario>, sinkOptions:
   const sink = await startSmtpSink(sinkOptions);
   try {
     return await runCell(
-      { runId: `faults${process.pid}x${cellCounter++}`, scenario, mongoUri: mongo.uri, client, sink, signal: new AbortController().signal, onProgress: () => {}, onServer: () => {} },
+      { runId: `faults${process.pid}x${cellCounter++}`, scenario, names: new SignupNames(newRunTag()), mongoUri: mongo.uri, client, target: null, sink, signal: new AbortController().signal, onProgress: () => {}, onServer: () => {} },
       { index: 0, variant, label: variant, requests, repeat: 1, factor: null },
     );
   } finally {
@@ -73,7 +73,7 @@ describe('crash: SIGKILL mid-window, restart on the same database', () => {
   it('inline: users stored whose reply died with the process are counted as stray users', async () => {
     const r = await cell('inline', { faults: { crash: { atSec: 2 } }, transport: { ...slowPool, maxConnections: 5 } }, { latency: 1000 });
     expect(r.status, r.error ?? '').toBe('ok');
-    const stray = r.accounting.usersInDb - r.accounting.responses2xx;
+    const stray = (r.accounting.usersInDb ?? 0) - r.accounting.responses2xx;
     expect(stray).toBeGreaterThan(0);
     expect(r.errors).toBeGreaterThan(0); // requests in flight at the kill, and during the restart
     expect(r.valid, r.reasons.join('; ')).toBe(true);
@@ -148,8 +148,10 @@ describe('the runner\'s own faults', () => {
         {
           runId: `nostart${process.pid}`,
           scenario: { ...base, durationSec: 1, warmup: { requests: 0, durationSec: 1 } },
+          names: new SignupNames(newRunTag()),
           mongoUri: 'mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=500',
           client,
+          target: null,
           sink,
           signal: new AbortController().signal,
           onProgress: () => {},
