@@ -20,6 +20,7 @@ export function breakingPointCharts(entries: BreakingPoint[], colors: { domain: 
     }
   }
   const slo = entries[0]?.sloP99Ms ?? 2000;
+  const behind = latency.filter((p) => p.note === 'generator behind');
   const charts: Chart[] = [];
   if (latency.length > 0) {
     charts.push({
@@ -36,12 +37,33 @@ export function breakingPointCharts(entries: BreakingPoint[], colors: { domain: 
             data: { values: latency },
             mark: { type: 'line', point: { size: 30 }, strokeWidth: 1.5 },
             encoding: {
-              x: { field: 'ratePerSec', type: 'quantitative', title: 'offered sign-ups per second', scale: { type: 'log' } },
+              x: { field: 'ratePerSec', type: 'quantitative', title: 'offered sign-ups per second', scale: { type: 'log', nice: false } },
               y: { field: 'latencyMs', type: 'quantitative', title: 'latency from intended (ms, log scale)', scale: { type: 'log' } },
               color: { field: 'label', type: 'nominal', scale: colors, title: 'variant' },
-              strokeDash: { field: 'measure', type: 'nominal', title: 'measured', legend: { symbolType: 'stroke', symbolStrokeWidth: 2, symbolStrokeColor: '#444' } },
+              // p99 solid, mean dashed, in that order whatever order the values come in.
+              strokeDash: {
+                field: 'measure',
+                type: 'nominal',
+                title: 'measured',
+                scale: { domain: ['p99', 'mean'], range: [[1, 0], [6, 4]] },
+                // The symbols need a stroke of their own: the line's colour comes from the variant legend.
+                legend: { symbolType: 'stroke', symbolSize: 300, symbolStrokeWidth: 2, encode: { symbols: { update: { stroke: { value: '#444' } } } } },
+              },
             },
           },
+          ...(behind.length > 0
+            ? [
+                {
+                  data: { values: behind },
+                  mark: { type: 'point' as const, filled: true, fill: 'white', size: 70, strokeWidth: 2 },
+                  encoding: {
+                    x: { field: 'ratePerSec', type: 'quantitative' as const },
+                    y: { field: 'latencyMs', type: 'quantitative' as const },
+                    stroke: { field: 'label', type: 'nominal' as const, scale: colors, legend: null },
+                  },
+                },
+              ]
+            : []),
           { data: { values: [{ slo }] }, mark: { type: 'rule', color: '#888', strokeDash: [2, 2] }, encoding: { y: { field: 'slo', type: 'quantitative' } } },
         ],
       } as TopLevelSpec,

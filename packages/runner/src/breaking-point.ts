@@ -6,7 +6,7 @@
 import { EXTERNAL, subjectFacts, type Subject } from './subjects.ts';
 import { latencyMedianMs } from './latency.ts';
 import { bracketOf, generatorCeiling, nextRate, type Bracket, type StepOutcome } from './bp-search.ts';
-import { limitChecks, predict, stepChecks, type ModelCheck, type Prediction } from './bp-model.ts';
+import { baseStep, limitChecks, predict, stepChecks, type ModelCheck, type Prediction } from './bp-model.ts';
 import { runStep, type StepResult } from './bp-step.ts';
 import type { CellContext } from './cell.ts';
 import { describeFactor, factorValues, labelWith, withFactor, type FactorValue } from './factors.ts';
@@ -110,7 +110,7 @@ function entryOf(scenario: Scenario, list: Array<{ file: string; result: StepRes
   const predicted = predict(first.variant, results, { connections: first.variant === EXTERNAL ? null : scen.transport.maxConnections, latencyMs: latencyMedianMs(scen.smtp.latency), cores });
   const httpMax = limitedBy === 'slo' ? http.lo : null;
   const mailMax = sendsMail && mail.hi !== null ? mail.lo : null;
-  const base = results.filter((r) => r.status === 'ok' && r.httpOk).sort((a, b) => a.ratePerSec - b.ratePerSec)[0];
+  const base = baseStep(results);
   const checks = [...limitChecks(predicted, httpMax, mailMax, first.variant), ...results.flatMap((r) => stepChecks(r, predicted, base?.latencyMs?.fromIntended.mean ?? null))];
   return {
     variant: first.variant,
@@ -175,23 +175,37 @@ function fmt(n: number): string {
 
 const rate = (n: number | null) => (n === null ? '–' : fmt(n));
 
+/** The columns of the limits table (summary.md and the report). */
+export const LIMIT_COLUMNS = ['label', 'HTTP limit /s', '(bracket)', 'model /s', 'limited by', 'e-mail limit /s', '(bracket)', 'model c/L /s', 'steps'];
+
+/** One label's row of the limits table, as text. */
+export function limitRow(e: BreakingPoint): string[] {
+  const bracket = (b: Bracket) => `${rate(b.lo)}–${rate(b.hi)}`;
+  return [
+    e.label,
+    rate(e.httpMaxRatePerSec),
+    bracket(e.httpBracket),
+    rate(e.predicted.httpRatePerSec),
+    e.limitedBy,
+    rate(e.mailMaxRatePerSec),
+    e.mailLimitedBy === 'no-mail' ? 'no e-mail' : bracket(e.mailBracket),
+    rate(e.predicted.mailRatePerSec),
+    String(e.steps.length),
+  ];
+}
+
 /** The breaking-point section of summary.md: limits beside the model, then every step, then the model's checks. */
 export function renderBreakingPointsMarkdown(entries: BreakingPoint[], scenario: Scenario): string[] {
   const bp = scenario.breakingPoint;
   const lines = ['', '## Breaking points', ''];
   lines.push(
-    `Open loop, ${bp.stepSec} s per step, a fresh API process each. HTTP limit: the highest rate whose replies met the SLO (p99 from intended ≤ ${bp.sloP99Ms} ms, no errors, timeouts included). ` +
+    `Open loop, ${bp.stepSec} s per step, ${scenario.target ? `against ${scenario.target.url} (the same process throughout: the harness did not start it)` : 'a fresh API process each'}. HTTP limit: the highest rate whose replies met the SLO (p99 from intended ≤ ${bp.sloP99Ms} ms, no errors, timeouts included). ` +
       `E-mail limit: the highest rate at which ≥ ${Math.round(bp.mailShare * 100)} % of the step's owed e-mails reached the sink by the end of its window plus the sink's typical latency (${latencyMedianMs(scenario.smtp.latency)} ms). ` +
       'A step where the generator fell behind (and the server showed no failure of its own) is marked and not counted. ' +
       "Model: e-mail at most c/L; HTTP at most cores / CPU per request (a variant that replies after the send: also c/L, stretched by the SLO's slack over the window); the backlog grows by the accepted rate less c/L; Little's law for e-mail is checked on steps whose backlog held steady.",
   );
-  lines.push('', '| label | HTTP limit /s | (bracket) | model /s | limited by | e-mail limit /s | (bracket) | model c/L /s | steps |', '|---|---:|---|---:|---|---:|---|---:|---:|');
-  for (const e of entries) {
-    const bracket = (b: Bracket) => `${rate(b.lo)}–${rate(b.hi)}`;
-    lines.push(
-      `| ${e.label} | ${rate(e.httpMaxRatePerSec)} | ${bracket(e.httpBracket)} | ${rate(e.predicted.httpRatePerSec)} | ${e.limitedBy} | ${rate(e.mailMaxRatePerSec)} | ${e.mailLimitedBy === 'no-mail' ? 'no e-mail' : bracket(e.mailBracket)} | ${rate(e.predicted.mailRatePerSec)} | ${e.steps.length} |`,
-    );
-  }
+  lines.push('', `| ${LIMIT_COLUMNS.join(' | ')} |`, '|---|---:|---|---:|---|---:|---|---:|---:|');
+  for (const e of entries) lines.push(`| ${limitRow(e).join(' | ')} |`);
   lines.push('', '"–" in a bracket: no step passed (below) or none failed (above). A limit is "–" when the search did not bracket it.');
   for (const e of entries) {
     lines.push('', `### ${e.label}`, '', '| step | phase | rate /s | p99 ms | mean ms | errors | HTTP | e-mail in time | delivered /s | backlog growth /s |', '|---:|---|---:|---:|---:|---:|---|---:|---:|---:|');
@@ -201,7 +215,8 @@ export function renderBreakingPointsMarkdown(entries: BreakingPoint[], scenario:
       lines.push(`| ${k + 1} | ${st.phase} | ${fmt(st.ratePerSec)} | ${rate(st.p99Ms)} | ${rate(st.meanMs)} | ${st.errors} | ${http} | ${share} | ${rate(st.deliveredRatePerSec)} | ${rate(st.backlogGrowthPerSec)} |`);
     });
     const flagged = e.checks.filter((c) => c.flagged);
-    lines.push('', `Model checks: ${e.checks.length - flagged.length} of ${e.checks.length} within ±20 %.`);
+    if (e.variant === EXTERNAL) lines.push('', 'No model: the target\'s cores, connections and CPU per request are not known to the harness.');
+    else lines.push('', `Model checks: ${e.checks.length - flagged.length} of ${e.checks.length} within ±20 %.`);
     for (const c of e.checks) {
       const at = c.ratePerSec === null ? '' : ` at ${fmt(c.ratePerSec)}/s`;
       lines.push(`- ${c.flagged ? '**over 20 %**' : 'ok'}: ${c.what}${at}: predicted ${c.predicted}, measured ${c.measured} (${c.differencePct > 0 ? '+' : ''}${c.differencePct} %)${c.explanation ? `. Why: ${c.explanation}` : ''}`);

@@ -16,7 +16,7 @@ import { judgeCell } from './judge.ts';
 import { evaluateThresholds, parseThreshold, type Threshold } from './thresholds.ts';
 import { breakingPointDefaults, scenarioDefault } from './scenario.ts';
 import type { StepResult } from './bp-step.ts';
-import type { BreakingPoint } from './breaking-point.ts';
+import { LIMIT_COLUMNS, limitRow, type BreakingPoint } from './breaking-point.ts';
 import { breakingPointCharts } from './bp-charts.ts';
 import { buildSummary, rankingSentence, reliabilityColumns } from './summary.ts';
 import { configurationLines, verdictSentences } from './verdict.ts';
@@ -310,10 +310,9 @@ tr.invalid td{background:#fff0f0}.chart{margin:1em 0 2em}.chart svg{max-width:10
 .note{color:#555}.warn{color:#a00;font-weight:bold}code{background:#f4f4f4;padding:0 3px}`;
 
 function breakingPointsTable(entries: BreakingPoint[]): string {
-  const r = (n: number | null) => (n === null ? '–' : String(Math.round(n * 10) / 10));
-  const head = '<tr><th>label</th><th>HTTP limit /s</th><th>bracket</th><th>model /s</th><th>limited by</th><th>e-mail limit /s</th><th>bracket</th><th>model c/L /s</th><th>steps</th><th>model checks over 20 %</th></tr>';
+  const head = `<tr>${[...LIMIT_COLUMNS, 'model checks over 20 %'].map((c) => `<th>${escapeHtml(c)}</th>`).join('')}</tr>`;
   const rows = entries.map((e) => {
-    const cells = [e.label, r(e.httpMaxRatePerSec), `${r(e.httpBracket.lo)}–${r(e.httpBracket.hi)}`, r(e.predicted.httpRatePerSec), e.limitedBy, r(e.mailMaxRatePerSec), e.mailLimitedBy === 'no-mail' ? 'no e-mail' : `${r(e.mailBracket.lo)}–${r(e.mailBracket.hi)}`, r(e.predicted.mailRatePerSec), String(e.steps.length), `${e.checks.filter((c) => c.flagged).length} of ${e.checks.length}`];
+    const cells = [...limitRow(e), `${e.checks.filter((c) => c.flagged).length} of ${e.checks.length}`];
     return `<tr>${cells.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`;
   });
   return `<p class="note">Every step, and each model check with its explanation, is in summary.md.</p><table>${head}${rows.join('')}</table>`;

@@ -332,13 +332,18 @@ async function runCells(plan: BenchPlan, progress: Progress, services: Services,
   }
 }
 
+/** Rough wall time of one breaking-point step: its window, the warm-up, the SLO's worth of tail, start and stop. */
+function estimateStepSec(scenario: Scenario): number {
+  const bp = scenario.breakingPoint;
+  return bp.stepSec + scenario.warmup.durationSec + bp.sloP99Ms / 1000 + 6;
+}
+
 /** Rough wall time of the breaking-point searches: a ladder to ~50/s and the bisections, per label. */
 export function estimateBreakingPointSec(scenario: Scenario): number {
   const bp = scenario.breakingPoint;
   if (!bp.enabled) return 0;
   const rungs = Math.max(1, Math.ceil(Math.log(Math.max(1, 50 / bp.startRate)) / Math.log(bp.growth)) + 1);
-  const stepSec = bp.stepSec + scenario.warmup.durationSec + bp.sloP99Ms / 1000 + 6;
-  return factorValues(scenario).length * scenario.variants.length * (rungs + bp.bisections) * stepSec;
+  return factorValues(scenario).length * scenario.variants.length * (rungs + bp.bisections) * estimateStepSec(scenario);
 }
 
 async function runSearches(plan: BenchPlan, progress: Progress, services: Services, state: RunState): Promise<void> {
@@ -354,6 +359,8 @@ async function runSearches(plan: BenchPlan, progress: Progress, services: Servic
         started = Date.now();
       },
       onStep: (file, result) => {
+        // The estimate counts down by a step's worth (the searches' length is not known in advance).
+        state.remainingSec = Math.max(0, state.remainingSec - estimateStepSec(scenario));
         writeJson(path.join(state.runDir, file), result);
         state.steps.push({ file, result });
         state.run.steps!.push(file);

@@ -75,11 +75,23 @@ export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const SCENARIOS_DIR = path.join(REPO_ROOT, 'scenarios');
 export const SCHEMA_DIR = fileURLToPath(new URL('../schema/', import.meta.url));
 
+interface ScenarioSchema {
+  properties: Record<string, { default?: unknown; properties?: Record<string, { default?: unknown }> }>;
+}
+
+/** schema/scenario.schema.json, read once. */
+let schemaText: ScenarioSchema | undefined;
+function scenarioSchema(): ScenarioSchema {
+  schemaText ??= JSON.parse(readFileSync(path.join(SCHEMA_DIR, 'scenario.schema.json'), 'utf8')) as ScenarioSchema;
+  return schemaText;
+}
+
 let validator: ReturnType<Ajv['compile']> | undefined;
 function validate(data: unknown): ErrorObject[] {
   if (!validator) {
     const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
-    validator = ajv.compile(JSON.parse(readFileSync(path.join(SCHEMA_DIR, 'scenario.schema.json'), 'utf8')));
+    // A copy: ajv annotates the schema object it compiles.
+    validator = ajv.compile(structuredClone(scenarioSchema()));
   }
   return validator(data) ? [] : (validator.errors ?? []);
 }
@@ -94,14 +106,13 @@ function describeError(e: ErrorObject): string {
 
 /** A top-level default of the scenario schema (the one place scenario-level defaults are written). */
 export function scenarioDefault<K extends keyof Scenario>(field: K): Scenario[K] {
-  const schema = JSON.parse(readFileSync(path.join(SCHEMA_DIR, 'scenario.schema.json'), 'utf8')) as { properties: Record<string, { default?: unknown }> };
-  return schema.properties[field]?.default as Scenario[K];
+  return structuredClone(scenarioSchema().properties[field]?.default) as Scenario[K];
 }
 
 /** The breaking-point block's defaults, from the schema. */
 export function breakingPointDefaults(): BreakingPointSettings {
-  const schema = JSON.parse(readFileSync(path.join(SCHEMA_DIR, 'scenario.schema.json'), 'utf8')) as { properties: { breakingPoint: { properties: Record<string, { default: unknown }> } } };
-  return Object.fromEntries(Object.entries(schema.properties.breakingPoint.properties).map(([k, v]) => [k, v.default])) as unknown as BreakingPointSettings;
+  const block = scenarioSchema().properties.breakingPoint?.properties ?? {};
+  return Object.fromEntries(Object.entries(block).map(([k, v]) => [k, v.default])) as unknown as BreakingPointSettings;
 }
 
 export function listScenarios(dir = SCENARIOS_DIR): string[] {

@@ -79,7 +79,7 @@ function avgFromSendByLabel(cells: Array<{ result: CellResult }>, requests: numb
 
 /** The labels to show, in order: the scenario's (variants, then A/A twins after theirs), then any others the cells carry. */
 function labelsOf(scenario: Scenario, cells: Array<{ result: CellResult }>): Array<{ label: string; variant: Subject }> {
-  const labels: Array<{ label: string; variant: Subject }> = cellLabels({ ...scenario, sweep: scenario.sweep ?? null });
+  const labels: Array<{ label: string; variant: Subject }> = cellLabels(scenario);
   for (const { result } of cells) {
     if (!labels.some((l) => l.label === result.label)) labels.push({ label: result.label, variant: result.variant });
   }
