@@ -9,29 +9,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { Ajv } from 'ajv';
-import addFormats from 'ajv-formats';
 import { listScenarios } from '../src/scenario.ts';
+import { readJson, resultsValidator, runDirIn } from './helpers.ts';
 
 const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
 const REPORT_CLI = fileURLToPath(new URL('../src/report-cli.ts', import.meta.url));
-const SCHEMA = JSON.parse(readFileSync(fileURLToPath(new URL('../schema/results.schema.json', import.meta.url)), 'utf8'));
-
-function validator() {
-  const ajv = new Ajv({ allErrors: true, strict: false });
-  (addFormats as unknown as (a: Ajv) => void)(ajv);
-  return ajv.compile(SCHEMA);
-}
-
-function readJson(file: string): Record<string, any> {
-  return JSON.parse(readFileSync(file, 'utf8'));
-}
-
-function runDirIn(out: string): string {
-  const runs = readdirSync(out);
-  expect(runs.length).toBe(1);
-  return path.join(out, runs[0] as string);
-}
 
 /** Every process whose ancestry leads to `root`, from /proc. */
 function descendants(root: number): number[] {
@@ -103,7 +85,7 @@ describe('pnpm bench, end to end', () => {
     expect(res.stdout).toMatch(/^variant +req\/s +avg send ms/m);
     expect(Math.max(...res.stdout.split('\n').map((l) => l.length))).toBeLessThanOrEqual(120);
     const runDir = runDirIn(out);
-    const validate = validator();
+    const validate = resultsValidator();
     const check = (file: string) => {
       const data = readJson(path.join(runDir, file));
       const ok = validate(data);

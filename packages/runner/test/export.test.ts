@@ -6,7 +6,7 @@
  * MAILBENCH_REQUIRE_ENGINES=1 so that a missing engine fails instead of skipping). k6 cannot be
  * installed here: its script is checked for shape and parsed, not run.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,10 +16,10 @@ import { startMongo, type MongoHandle } from '@mailbench/mongo';
 import { startSmtpSink, type SmtpSink } from '@mailbench/smtp-sink';
 import { stagesCount } from '@mailbench/loadgen';
 import { findArtillery, findJMeter, findK6, jmeterCommand, runCommand } from '../src/engines.ts';
+import { startApiByHand } from './helpers.ts';
 import { artilleryScript, exportSchedules, jmeterGroups, jmeterPlan, k6Script } from '../src/export.ts';
 
 const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
-const API = fileURLToPath(new URL('../../target-api/src/server.ts', import.meta.url));
 const REQUIRE_ENGINES = process.env.MAILBENCH_REQUIRE_ENGINES === '1';
 
 function exportScript(engine: string, args: string[]): string {
@@ -89,18 +89,7 @@ let url: string;
 beforeAll(async () => {
   mongo = await startMongo({ engine: 'standin' });
   sink = await startSmtpSink();
-  api = spawn(process.execPath, ['--import', 'tsx', API, '--variant', 'background', '--port', '0', '--mongo-uri', mongo.uri, '--db-name', 'exported', '--smtp-port', String(sink.port), '--hash-cost', '0', '--log-level', 'silent'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  url = await new Promise<string>((resolve, reject) => {
-    let text = '';
-    const read = (c: Buffer) => {
-      text += c.toString();
-      const m = /listening on (http:\/\/[\d.]+:\d+)/.exec(text);
-      if (m) resolve(m[1] as string);
-    };
-    api.stdout?.on('data', read);
-    api.stderr?.on('data', read);
-    api.once('exit', (code) => reject(new Error(`the API exited (${code}): ${text}`)));
-  });
+  ({ child: api, url } = await startApiByHand(['--variant', 'background', '--port', '0', '--mongo-uri', mongo.uri, '--db-name', 'exported', '--smtp-port', String(sink.port), '--hash-cost', '0', '--log-level', 'silent']));
 }, 60_000);
 
 afterAll(async () => {

@@ -5,32 +5,19 @@
  * Also: what --target refuses, a target that does not answer, a sink on every interface, and a
  * run on a MongoDB the harness did not start (MONGODB_URI) that cleans up only its own.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Ajv } from 'ajv';
-import addFormats from 'ajv-formats';
 import { MongoClient } from 'mongodb';
 import { startMongo, type MongoHandle } from '@mailbench/mongo';
 import { parseBenchArgs } from '../src/args.ts';
+import { readJson, resultsValidator, runDirIn, startApiByHand } from './helpers.ts';
 
 const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
-const API = fileURLToPath(new URL('../../target-api/src/server.ts', import.meta.url));
-const SCHEMA = JSON.parse(readFileSync(fileURLToPath(new URL('../schema/results.schema.json', import.meta.url)), 'utf8'));
-
-function readJson(file: string): Record<string, any> {
-  return JSON.parse(readFileSync(file, 'utf8'));
-}
-
-function onlyRun(out: string): string {
-  const runs = readdirSync(out);
-  expect(runs.length).toBe(1);
-  return path.join(out, runs[0] as string);
-}
 
 async function freePort(): Promise<number> {
   const server = net.createServer();
@@ -38,27 +25,6 @@ async function freePort(): Promise<number> {
   const { port } = server.address() as net.AddressInfo;
   await new Promise((resolve) => server.close(resolve));
   return port;
-}
-
-/** The built-in API as a process of the test's own: the harness does not know it. */
-async function startApiByHand(args: string[]): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', API, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`the API did not start: ${out}`)), 20_000);
-    const read = (chunk: Buffer) => {
-      out += chunk.toString();
-      const m = /listening on (http:\/\/[\d.]+:\d+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1] as string);
-      }
-    };
-    child.stdout?.on('data', read);
-    child.stderr?.on('data', read);
-    child.once('exit', (code) => reject(new Error(`the API exited (${code}): ${out}`)));
-  });
-  return { child, url };
 }
 
 function bench(args: string[], timeout = 120_000) {
@@ -98,7 +64,7 @@ describe('pnpm bench --target: an API the harness did not start', () => {
     const out = mkdtempSync(path.join(os.tmpdir(), 'mb-target-'));
     const r = bench(['--target', api.url, '--smtp-port', String(smtpPort), '--target-mongo-uri', withDb(mongo.uri, 'target_app'), '--requests', '125', '--duration', '10s', '--out', out]);
     expect(r.status, r.stderr).toBe(0);
-    const dir = onlyRun(out);
+    const dir = runDirIn(out);
     const run = readJson(path.join(dir, 'run.json'));
     expect(run.scenario.target).toMatchObject({ url: api.url, label: 'external' });
     expect(run.smtpSink.port).toBe(smtpPort);
@@ -113,9 +79,7 @@ describe('pnpm bench --target: an API the harness did not start', () => {
     expect(cell.server.series).toEqual([]);
     expect(cell.notChecked.join(' ')).toContain('server metrics');
     // Every file against the schema.
-    const ajv = new Ajv({ allErrors: true, strict: false });
-    (addFormats as unknown as (a: Ajv) => void)(ajv);
-    const validate = ajv.compile(SCHEMA);
+    const validate = resultsValidator();
     for (const file of ['run.json', 'summary.json', 'external/125.json']) {
       expect(validate(readJson(path.join(dir, file))), `${file}: ${JSON.stringify(validate.errors?.slice(0, 3))}`).toBe(true);
     }
@@ -129,7 +93,7 @@ describe('pnpm bench --target: an API the harness did not start', () => {
     const out = mkdtempSync(path.join(os.tmpdir(), 'mb-target-'));
     const r = bench(['--target', api.url, '--label', 'my-api', '--smtp-port', String(smtpPort), '--requests', '20', '--duration', '2s', '--quick', '--out', out]);
     expect(r.status, r.stderr).toBe(0);
-    const dir = onlyRun(out);
+    const dir = runDirIn(out);
     const cell = readJson(path.join(dir, 'my-api', '20.json'));
     expect(cell.valid, cell.reasons.join('; ')).toBe(true);
     expect(cell.accounting.usersInDb).toBeNull();
@@ -143,7 +107,7 @@ describe('pnpm bench --target: an API the harness did not start', () => {
     const out = mkdtempSync(path.join(os.tmpdir(), 'mb-target-'));
     const r = bench(['--target', `http://127.0.0.1:${closed}`, '--requests', '5', '--duration', '1s', '--quick', '--out', out]);
     expect(r.status, r.stderr).toBe(3);
-    const cell = readJson(path.join(onlyRun(out), 'external', '5.json'));
+    const cell = readJson(path.join(runDirIn(out), 'external', '5.json'));
     expect(cell.status).toBe('failed');
     expect(cell.error).toContain('does not answer HTTP');
   }, 60_000);
@@ -183,7 +147,7 @@ describe('infrastructure the harness did not start', () => {
     const out = mkdtempSync(path.join(os.tmpdir(), 'mb-infra-'));
     const r = bench(['--variants', 'inline', '--requests', '10', '--duration', '2s', '--quick', '--mongo-uri', mongo.uri, '--smtp-host', '0.0.0.0', '--out', out]);
     expect(r.status, r.stderr).toBe(0);
-    const dir = onlyRun(out);
+    const dir = runDirIn(out);
     const run = readJson(path.join(dir, 'run.json'));
     expect(run.smtpSink.host).toBe('0.0.0.0');
     const cell = readJson(path.join(dir, 'inline', '10.json'));
