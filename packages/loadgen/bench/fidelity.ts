@@ -1,32 +1,55 @@
 /**
- * How faithfully does a generator keep an open schedule? Against a local server (its own
- * process) answering after 0 ms and after 2000 ms, with arrival times recorded at the server,
- * for mailbench's open loop and for autocannon's overallRate, in the same run.
+ * How faithfully does a generator keep an open schedule, as the server sees it? A local server
+ * (its own process) records when each request arrives; mailbench's open loop, autocannon's
+ * overallRate and JMeter's classic thread group (where installed) run against it in one run.
  * A benchmark: it prints figures (and writes bench/fidelity.json); it asserts nothing.
- *   pnpm --filter @mailbench/loadgen bench
+ *   pnpm --filter @mailbench/loadgen bench [--tools mailbench,autocannon,jmeter] [--rates 15,1000] [--connections keep-alive]
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { runOpenLoop, summarize, type ConnectionMode } from '../src/index.ts';
+import { runOpenLoop, summarize, type ConnectionMode, type LatencySummary } from '../src/index.ts';
+// The runner owns the JMeter launcher (Debian's JMeter 2.13 needs it) and the exported plan.
+import { findJMeter, jmeterCommand, runCommand } from '../../runner/src/engines.ts';
+import { jmeterPlan } from '../../runner/src/export.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    tools: { type: 'string', default: 'mailbench,autocannon,jmeter' },
+    rates: { type: 'string' },
+    connections: { type: 'string', default: 'keep-alive,per-request' },
+    help: { type: 'boolean', short: 'h' },
+  },
+});
+if (args.help) {
+  console.log('pnpm --filter @mailbench/loadgen bench [--tools mailbench,autocannon,jmeter] [--rates 15,100,1000,5000] [--connections keep-alive,per-request]');
+  process.exit(0);
+}
+const tools = new Set(String(args.tools).split(','));
+const onlyRates = args.rates ? new Set(args.rates.split(',').map(Number)) : null;
+const connections = new Set(String(args.connections).split(','));
 
 interface Case {
-  label: string;
-  count: number;
-  durationMs: number;
+  rate: number;
+  seconds: number;
   connection: ConnectionMode;
+  delayMs: number;
 }
-
+const secondsAt = (rate: number) => (rate < 50 ? 10 : 5);
 const cases: Case[] = [
-  { label: '150 req over 10 s (15/s)', count: 150, durationMs: 10_000, connection: 'per-request' },
-  { label: '1000 req/s for 5 s', count: 5000, durationMs: 5000, connection: 'keep-alive' },
-  { label: '3000 req/s for 5 s', count: 15_000, durationMs: 5000, connection: 'keep-alive' },
-];
-const delays = [0, 2000];
+  ...[15, 100, 1000, 5000].map((rate) => ({ rate, seconds: secondsAt(rate), connection: 'keep-alive' as const, delayMs: 0 })),
+  ...[15, 100, 1000, 2000, 3000, 5000].map((rate) => ({ rate, seconds: secondsAt(rate), connection: 'per-request' as const, delayMs: 0 })),
+  { rate: 15, seconds: 10, connection: 'per-request' as const, delayMs: 2000 },
+  { rate: 1000, seconds: 5, connection: 'keep-alive' as const, delayMs: 2000 },
+].filter((c) => (!onlyRates || onlyRates.has(c.rate)) && connections.has(c.connection));
 const AUTOCANNON_CONNECTIONS = 100;
+const AUTOCANNON_RATES = [15, 100, 1000, 5000];
+const JMETER_RATES = [15, 100, 1000];
 
 const child: ChildProcess = fork(fileURLToPath(new URL('./arrival-server.ts', import.meta.url)), { execArgv: ['--import', 'tsx'] });
 const [{ port }] = (await once(child, 'message')) as [{ port: number }];
@@ -39,126 +62,167 @@ async function ask<T>(message: object, type: string): Promise<T> {
     if (reply.type === type) return reply;
   }
 }
+type Arrivals = { byIndex: Array<number | null>; inOrder: number[] };
 
-/** Server-side view: |arrival − schedule| for the i-th arrival, and arrivals per whole second. */
-function arrivalStats(arrivals: number[], count: number, durationMs: number) {
-  const sorted = [...arrivals].sort((a, b) => a - b);
-  const t0 = sorted[0] ?? 0;
-  const step = durationMs / count;
-  const errors = sorted.map((t, i) => Math.abs(t - (t0 + i * step)));
-  const perSecond: number[] = [];
-  for (const t of sorted) {
-    const s = Math.floor((t - t0) / 1000);
-    perSecond[s] = (perSecond[s] ?? 0) + 1;
+/** Arrivals per whole second of the schedule, counted from `start` (epoch ms). */
+function perSecond(arrivals: number[], start: number, seconds: number): { min: number; max: number } {
+  const counts = new Array<number>(seconds).fill(0);
+  for (const t of arrivals) {
+    const s = Math.floor((t - start) / 1000);
+    if (s >= 0 && s < seconds) counts[s] = (counts[s] as number) + 1;
   }
-  const full = Array.from({ length: Math.floor(durationMs / 1000) }, (_, k) => perSecond[k] ?? 0);
-  return { arrived: sorted.length, error: summarize(errors), perSecMin: Math.min(...full), perSecMax: Math.max(...full) };
+  return { min: Math.min(...counts), max: Math.max(...counts) };
+}
+
+interface ServerView {
+  arrived: number;
+  /** Removed from every (arrival − intended): the least of them, i.e. loopback transit plus the two processes' clock offset. */
+  offsetMs: number | null;
+  error: LatencySummary;
+  perSecMin: number;
+  perSecMax: number;
+}
+
+/** Request i's error: arrival − intended − offset, with the offset the least (arrival − intended) of the run. */
+function byRequest(arrivals: Array<number | null>, t0EpochMs: number, intendedMs: number[], seconds: number): ServerView {
+  const raw: number[] = [];
+  for (let i = 0; i < intendedMs.length; i++) {
+    const at = arrivals[i];
+    if (at != null) raw.push(at - (t0EpochMs + (intendedMs[i] as number)));
+  }
+  const offset = raw.length ? Math.min(...raw) : 0;
+  const arrivedAt = arrivals.filter((t): t is number => t != null);
+  const ps = perSecond(arrivedAt, t0EpochMs + offset, seconds);
+  return { arrived: raw.length, offsetMs: offset, error: summarize(raw.map((e) => e - offset)), perSecMin: ps.min, perSecMax: ps.max };
+}
+
+/** For tools whose per-request intention is not known: the k-th arrival against first arrival + k·T/N. */
+function byRank(arrivals: number[], count: number, seconds: number): ServerView {
+  const sorted = [...arrivals].sort((a, b) => a - b);
+  const first = sorted[0] ?? 0;
+  const step = (seconds * 1000) / count;
+  const ps = perSecond(sorted, first, seconds);
+  return { arrived: sorted.length, offsetMs: null, error: summarize(sorted.map((t, k) => Math.abs(t - (first + k * step)))), perSecMin: ps.min, perSecMax: ps.max };
 }
 
 interface Row {
   tool: string;
-  case: string;
+  rate: number;
+  seconds: number;
   delayMs: number;
   connection: string;
-  arrived: number;
-  clientDispatchP50: number | null;
-  clientDispatchP99: number | null;
-  clientDispatchMax: number | null;
-  serverErrorP50: number;
-  serverErrorP99: number;
-  serverErrorMax: number;
-  perSecMin: number;
-  perSecMax: number;
-  expectedPerSec: number;
+  client: LatencySummary | null;
+  server: ServerView;
+  yardstick: 'by request' | 'by rank';
   note: string;
 }
-
 const rows: Row[] = [];
-for (const delayMs of delays) {
+const progress = (s: string) => process.stderr.write(`${s}\n`);
+
+if (tools.has('mailbench')) {
   for (const c of cases) {
-    const rate = c.count / (c.durationMs / 1000);
-    // mailbench open loop
-    await ask({ type: 'reset', delayMs }, 'reset-done');
+    const run = `${c.rate}-${c.connection}-${c.delayMs}`;
+    await ask({ type: 'reset', delayMs: c.delayMs, run }, 'reset-done');
+    const count = c.rate * c.seconds;
     const result = await runOpenLoop({
       baseUrl,
-      count: c.count,
-      durationMs: c.durationMs,
+      count,
+      durationMs: c.seconds * 1000,
       connection: c.connection,
       timeoutMs: 30_000,
-      warmup: { count: Math.min(500, Math.ceil(rate)), durationMs: 1000 },
-      request: (i) => ({ method: 'GET', path: `/r/${i}` }),
+      warmup: { count: c.rate, durationMs: 1000, request: (i) => ({ method: 'GET', path: `/w/${i}` }) },
+      request: (i) => ({ method: 'GET', path: `/r/${run}/${i}` }),
     });
     await new Promise((r) => setTimeout(r, 100));
-    const { arrivals: ours } = await ask<{ arrivals: number[] }>({ type: 'arrivals' }, 'arrivals');
-    // Warm-up requests arrived before t0: keep only the measured ones.
-    const measured = ours.filter((t) => t >= result.t0EpochMs - 1);
-    const s1 = arrivalStats(measured, c.count, c.durationMs);
+    const got = await ask<Arrivals>({ type: 'arrivals' }, 'arrivals');
+    const server = byRequest(got.byIndex, result.t0EpochMs, result.samples.map((s) => s.intendedMs), c.seconds);
+    const errors = Object.entries(result.errorCounts).map(([k, v]) => `${v} × ${k}`).join(', ');
     rows.push({
       tool: 'mailbench open loop',
-      case: c.label,
-      delayMs,
-      connection: c.connection,
-      arrived: s1.arrived,
-      clientDispatchP50: result.dispatchError.p50,
-      clientDispatchP99: result.dispatchError.p99,
-      clientDispatchMax: result.dispatchError.max,
-      serverErrorP50: s1.error.p50,
-      serverErrorP99: s1.error.p99,
-      serverErrorMax: s1.error.max,
-      perSecMin: s1.perSecMin,
-      perSecMax: s1.perSecMax,
-      expectedPerSec: rate,
-      note: result.generatorBehind ? 'generator behind' : '',
+      ...c,
+      client: result.dispatchError,
+      server,
+      yardstick: 'by request',
+      note: [result.generatorBehind ? 'generator behind' : '', errors].filter(Boolean).join('; '),
     });
-    process.stderr.write(`done: mailbench ${c.label}, delay ${delayMs} ms\n`);
+    progress(`mailbench ${c.rate}/s ${c.connection}, server ${c.delayMs} ms: server-side p99 ${server.error.p99} ms, client p99 ${result.dispatchError.p99} ms`);
+  }
+}
 
-    // autocannon overallRate, same server, same schedule; stopped after 3× the schedule if it stalls.
-    await ask({ type: 'reset', delayMs }, 'reset-done');
+if (tools.has('autocannon')) {
+  for (const c of cases.filter((x) => x.connection === 'keep-alive' && AUTOCANNON_RATES.includes(x.rate) && x.delayMs === 0).concat(cases.filter((x) => x.rate === 15 && x.delayMs > 0))) {
+    await ask({ type: 'reset', delayMs: c.delayMs }, 'reset-done');
+    const count = c.rate * c.seconds;
+    const limitMs = c.seconds * 3000 + c.delayMs;
     let stalled = false;
     await new Promise<void>((resolve) => {
-      const instance = autocannon(
-        { url: baseUrl, connections: AUTOCANNON_CONNECTIONS, overallRate: rate, amount: c.count, timeout: 30 },
-        () => resolve(),
-      );
+      const instance = autocannon({ url: baseUrl, connections: AUTOCANNON_CONNECTIONS, overallRate: c.rate, amount: count, timeout: 30 }, () => resolve());
       const guard = setTimeout(() => {
         stalled = true;
         instance.stop();
-      }, c.durationMs * 3 + delayMs);
+      }, limitMs);
       instance.on('done', () => clearTimeout(guard));
     });
-    const { arrivals: theirs } = await ask<{ arrivals: number[] }>({ type: 'arrivals' }, 'arrivals');
-    const s2 = arrivalStats(theirs, c.count, c.durationMs);
+    const got = await ask<Arrivals>({ type: 'arrivals' }, 'arrivals');
+    const server = byRank(got.inOrder, count, c.seconds);
     rows.push({
       tool: `autocannon overallRate (${AUTOCANNON_CONNECTIONS} conn.)`,
-      case: c.label,
-      delayMs,
+      ...c,
       connection: 'keep-alive',
-      arrived: s2.arrived,
-      clientDispatchP50: null,
-      clientDispatchP99: null,
-      clientDispatchMax: null,
-      serverErrorP50: s2.error.p50,
-      serverErrorP99: s2.error.p99,
-      serverErrorMax: s2.error.max,
-      perSecMin: s2.perSecMin,
-      perSecMax: s2.perSecMax,
-      expectedPerSec: rate,
-      note: stalled ? `stopped after ${(c.durationMs * 3 + delayMs) / 1000} s, ${s2.arrived}/${c.count} sent` : '',
+      client: null,
+      server,
+      yardstick: 'by rank',
+      note: stalled ? `stopped after ${limitMs / 1000} s, ${server.arrived}/${count} sent` : '',
     });
-    process.stderr.write(`done: autocannon ${c.label}, delay ${delayMs} ms\n`);
+    progress(`autocannon ${c.rate}/s, server ${c.delayMs} ms: server-side p99 ${server.error.p99} ms`);
   }
+}
+
+const jmeterHome = tools.has('jmeter') ? findJMeter() : null;
+if (tools.has('jmeter') && !jmeterHome) progress('JMeter is not installed (pnpm setup:engines): its rows are left out');
+if (jmeterHome) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'mailbench-fidelity-'));
+  for (const rate of JMETER_RATES.filter((r) => !onlyRates || onlyRates.has(r))) {
+    const seconds = secondsAt(rate);
+    const count = rate * seconds;
+    await ask({ type: 'reset', delayMs: 0 }, 'reset-done');
+    const plan = path.join(dir, `plan-${rate}.jmx`);
+    writeFileSync(plan, jmeterPlan({ count, durationSec: seconds, stages: null }, { timeoutSec: 30 }, baseUrl, ['fidelity benchmark']));
+    const cmd = jmeterCommand(jmeterHome, ['-n', '-t', plan, '-l', path.join(dir, `out-${rate}.jtl`), '-j', path.join(dir, 'jmeter.log')]);
+    const ran = await runCommand(cmd.command, cmd.args, { cwd: dir, timeoutMs: 120_000 });
+    const got = await ask<Arrivals>({ type: 'arrivals' }, 'arrivals');
+    const server = byRank(got.inOrder, count, seconds);
+    rows.push({
+      tool: 'JMeter 2.13 (N threads, ramp-up T, loop 1)',
+      rate,
+      seconds,
+      delayMs: 0,
+      connection: 'per-request',
+      client: null,
+      server,
+      yardstick: 'by rank',
+      note: ran.code === 0 ? '' : `JMeter exited with ${ran.code}`,
+    });
+    progress(`JMeter ${rate}/s: server-side p99 ${server.error.p99} ms`);
+  }
+  rmSync(dir, { recursive: true, force: true });
 }
 child.disconnect();
 
-const f = (v: number | null) => (v === null ? '–' : v.toFixed(1));
+const f = (v: number | null | undefined) => (v == null ? '–' : v.toFixed(2));
+const triple = (s: LatencySummary | null) => (s ? `${f(s.p50)} / ${f(s.p99)} / ${f(s.max)}` : '– / – / –');
 console.log(`Machine: ${os.cpus()[0]?.model}, ${os.cpus().length} cores, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`);
 console.log('');
-console.log('| generator | schedule | server delay | connections | arrived | client dispatch error p50 / p99 / max (ms) | server-side schedule error p50 / p99 / max (ms) | arrivals per second min–max (expected) | note |');
-console.log('|---|---|---:|---|---:|---|---|---|---|');
+console.log('| generator | rate | server delay | connections | arrived | server-side error p50 / p99 / max (ms) | client dispatch error p50 / p99 / max (ms) | arrivals per second min–max | note |');
+console.log('|---|---:|---:|---|---:|---|---|---|---|');
 for (const r of rows) {
+  const yard = r.yardstick === 'by rank' ? ' (by rank)' : '';
   console.log(
-    `| ${r.tool} | ${r.case} | ${r.delayMs} ms | ${r.connection} | ${r.arrived} | ${f(r.clientDispatchP50)} / ${f(r.clientDispatchP99)} / ${f(r.clientDispatchMax)} | ` +
-      `${f(r.serverErrorP50)} / ${f(r.serverErrorP99)} / ${f(r.serverErrorMax)} | ${r.perSecMin}–${r.perSecMax} (${r.expectedPerSec}) | ${r.note} |`,
+    `| ${r.tool} | ${r.rate}/s × ${r.seconds} s | ${r.delayMs} ms | ${r.connection} | ${r.server.arrived} | ${triple(r.server.error)}${yard} | ${triple(r.client)} | ` +
+      `${r.server.perSecMin}–${r.server.perSecMax} (${r.rate}) | ${r.note} |`,
   );
 }
-writeFileSync(fileURLToPath(new URL('./fidelity.json', import.meta.url)), `${JSON.stringify({ machine: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version, rows }, null, 2)}\n`);
+writeFileSync(
+  fileURLToPath(new URL('./fidelity.json', import.meta.url)),
+  `${JSON.stringify({ machine: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version, date: new Date().toISOString(), rows }, null, 2)}\n`,
+);

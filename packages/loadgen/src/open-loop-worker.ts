@@ -6,8 +6,9 @@
  * Timing: sleep with setTimeout until ~1.5 ms before the next due time, then yield with
  * setImmediate (I/O still runs) until it is due; dispatch everything due at once.
  */
+import { connect as netConnect, type Socket } from 'node:net';
 import { parentPort } from 'node:worker_threads';
-import { Pool } from 'undici';
+import { buildConnector, Pool, type Dispatcher } from 'undici';
 import type { ConnectionMode, RequestSpec } from './types.ts';
 
 export interface WorkerStart {
@@ -36,9 +37,14 @@ export interface WorkerDone extends SampleColumns {
   type: 'done';
   t0EpochMs: number;
   errorCodes: string[];
+  /** Sockets opened ahead of need, and how many undici took. */
+  warmSockets: { opened: number; used: number };
 }
 
-const EARLY_WAKE_MS = 1.5;
+/** A timer wakes the thread this long before a due time (timers fire up to ~1 ms late)... */
+const EARLY_WAKE_MS = 2;
+/** ...then it yields to I/O with setImmediate until this close, and waits out the rest on the CPU. */
+const SPIN_MS = 0.25;
 
 function errorCodeOf(err: unknown): string {
   const e = err as { code?: string; name?: string; cause?: { code?: string } };
@@ -47,6 +53,8 @@ function errorCodeOf(err: unknown): string {
 }
 
 interface Run extends SampleColumns {
+  /** undici's abort for a request on its socket, until it ends (the overall timeout uses it). */
+  abort: Array<((err?: Error) => void) | null>;
   sentCount: number;
   completed: number;
   errors: number;
@@ -61,6 +69,7 @@ function newRun(due: Float64Array): Run {
     status: new Int32Array(n),
     errorIndex: new Int32Array(n).fill(-1),
     bytes: new Int32Array(n),
+    abort: new Array(n).fill(null),
     sentCount: 0,
     completed: 0,
     errors: 0,
@@ -68,55 +77,177 @@ function newRun(due: Float64Array): Run {
   return run;
 }
 
-/** Sends request i now and records its send time, answer and end time into the run's columns. */
-function createDispatcher(pool: Pool, requests: RequestSpec[], run: Run, t0: number, start: WorkerStart, errorCodes: string[], onEnd: () => void) {
-  const perRequest = start.connection === 'per-request';
-  const fail = (i: number, err: unknown) => {
-    const code = errorCodeOf(err);
-    let k = errorCodes.indexOf(code);
-    if (k === -1) k = errorCodes.push(code) - 1;
-    run.errorIndex[i] = k;
-    run.errors++;
+/**
+ * Connections opened ahead of need, handed to undici by its connector: with a connection per
+ * request, request i's socket is opened LEAD_MS before it is due, so at the due moment only the
+ * write happens; with keep-alive, a few spare sockets wait for the moment every pooled
+ * connection is busy. A socket the server closed while it waited is dropped, never handed over.
+ */
+class WarmSockets {
+  private ready: Socket[] = [];
+  opening = 0;
+  /** Sockets opened ahead, and how many of them were used. */
+  opened = 0;
+  used = 0;
+  private readonly host: string;
+  private readonly port: number;
+  private readonly connectTimeoutMs: number;
+  private readonly fallback: buildConnector.connector;
+
+  constructor(host: string, port: number, connectTimeoutMs: number) {
+    this.host = host;
+    this.port = port;
+    this.connectTimeoutMs = connectTimeoutMs;
+    this.fallback = buildConnector({ timeout: connectTimeoutMs });
+  }
+
+  get stock(): number {
+    return this.ready.length + this.opening;
+  }
+
+  open(): void {
+    this.opening++;
+    this.opened++;
+    const socket = netConnect({ host: this.host, port: this.port, noDelay: true });
+    const drop = () => {
+      const k = this.ready.indexOf(socket);
+      if (k >= 0) this.ready.splice(k, 1);
+    };
+    const timer = setTimeout(() => socket.destroy(), this.connectTimeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      this.opening--;
+      socket.setKeepAlive(true, 60_000);
+      // Read while it waits, so that a close by the server is seen (an HTTP server sends nothing first).
+      socket.resume();
+      this.ready.push(socket);
+    });
+    socket.on('error', () => {});
+    socket.once('close', () => {
+      clearTimeout(timer);
+      if (socket.connecting) this.opening--;
+      drop();
+    });
+  }
+
+  /** undici's connector: a waiting socket when there is one, else a connection opened now. */
+  readonly connect: buildConnector.connector = (options, callback) => {
+    for (;;) {
+      const socket = this.ready.shift();
+      if (!socket) break;
+      if (socket.destroyed || socket.readyState !== 'open' || socket.readableEnded) continue;
+      socket.removeAllListeners('close');
+      socket.removeAllListeners('error');
+      socket.pause();
+      this.used++;
+      // Not synchronously: undici ignores a resume from inside its own connect call.
+      process.nextTick(callback, null, socket);
+      return;
+    }
+    this.fallback(options, callback);
   };
-  const finish = (i: number) => {
-    run.end[i] = performance.now() - t0;
-    run.completed++;
-    onEnd();
+
+  close(): void {
+    for (const socket of this.ready.splice(0)) socket.destroy();
+  }
+}
+
+/**
+ * undici's dispatch handler for request i: a two-field object, its methods shared, so that a run
+ * of 25 000 requests holds no closures per request (a large heap means long garbage collections,
+ * and a collection on this thread delays every due request behind it). The send time is when
+ * undici writes the request to its socket (onConnect): a late connection shows as dispatch error
+ * instead of hiding in the latency.
+ */
+class RequestHandler {
+  readonly i: number;
+  readonly state: RunState;
+  constructor(i: number, state: RunState) {
+    this.i = i;
+    this.state = state;
+  }
+  onConnect(abort: (err?: Error) => void): void {
+    const { run, t0 } = this.state;
+    run.sent[this.i] = performance.now() - t0;
+    run.abort[this.i] = abort;
+  }
+  onHeaders(statusCode: number): boolean {
+    this.state.run.status[this.i] = statusCode;
+    return true;
+  }
+  onData(chunk: Buffer): boolean {
+    const bytes = this.state.run.bytes;
+    bytes[this.i] = (bytes[this.i] as number) + chunk.length;
+    return true;
+  }
+  onComplete(): void {
+    this.state.run.abort[this.i] = null;
+    this.state.finish(this.i);
+  }
+  onError(err: Error): void {
+    const { run, t0 } = this.state;
+    run.abort[this.i] = null;
+    if (run.sent[this.i] === 0) run.sent[this.i] = performance.now() - t0;
+    this.state.fail(this.i, err);
+    this.state.finish(this.i);
+  }
+}
+
+interface RunState {
+  run: Run;
+  t0: number;
+  fail(i: number, err: unknown): void;
+  finish(i: number): void;
+}
+
+function runState(run: Run, t0: number, errorCodes: string[], onEnd: () => void): RunState {
+  return {
+    run,
+    t0,
+    fail(i, err) {
+      if (run.errorIndex[i] !== -1) return;
+      const code = errorCodeOf(err);
+      let k = errorCodes.indexOf(code);
+      if (k === -1) k = errorCodes.push(code) - 1;
+      run.errorIndex[i] = k;
+      run.errors++;
+    },
+    finish(i) {
+      run.end[i] = performance.now() - t0;
+      run.completed++;
+      onEnd();
+    },
   };
-  return (i: number) => {
-    const spec = requests[i] as RequestSpec;
-    run.sent[i] = performance.now() - t0;
-    run.sentCount++;
-    const options: Parameters<Pool['request']>[0] = {
+}
+
+function buildOptions(requests: RequestSpec[], start: WorkerStart): Dispatcher.DispatchOptions[] {
+  const reset = start.connection === 'per-request';
+  return requests.map((spec) => {
+    const options: Dispatcher.DispatchOptions = {
       method: spec.method,
       path: spec.path,
       headers: spec.headers ?? {},
-      reset: perRequest,
+      reset,
       headersTimeout: start.timeoutMs,
       bodyTimeout: start.timeoutMs,
-      signal: AbortSignal.timeout(start.timeoutMs),
     };
     if (spec.body !== undefined) options.body = spec.body;
-    pool.request(options).then(
-      async (res) => {
-        run.status[i] = res.statusCode;
-        try {
-          run.bytes[i] = (await res.body.arrayBuffer()).byteLength;
-        } catch (err) {
-          fail(i, err);
-        }
-        finish(i);
-      },
-      (err: unknown) => {
-        fail(i, err);
-        finish(i);
-      },
-    );
-  };
+    return options;
+  });
+}
+
+/** Opens a request's own connection this long before it is due (a loopback connect takes well under 1 ms; a busy thread, longer). */
+const LEAD_MS = 30;
+/** Spare sockets kept for a keep-alive pool whose connections are all busy. */
+const KEEP_ALIVE_SPARES = 4;
+
+class RequestTimeoutError extends Error {
+  override name = 'TimeoutError';
 }
 
 async function runSchedule(
   pool: Pool,
+  warm: WarmSockets,
   requests: RequestSpec[],
   due: Float64Array,
   start: WorkerStart,
@@ -125,10 +256,12 @@ async function runSchedule(
 ): Promise<{ run: Run; t0: number }> {
   const n = requests.length;
   const run = newRun(due);
+  const perRequest = start.connection === 'per-request';
   let resolveDone: () => void = () => {};
   const done = new Promise<void>((resolve) => (resolveDone = resolve));
-  const t0 = performance.now() + 5; // a few ms to let the first timer settle
-  const dispatch = createDispatcher(pool, requests, run, t0, start, errorCodes, () => {
+  const options = buildOptions(requests, start);
+  const t0 = performance.now() + 5 + (perRequest ? LEAD_MS : 0); // let the first timer settle and the first sockets open
+  const state = runState(run, t0, errorCodes, () => {
     if (run.completed === n) resolveDone();
   });
 
@@ -145,34 +278,73 @@ async function runSchedule(
     });
   }, start.progressIntervalMs);
 
-  let next = 0;
-  const tick = () => {
+  // The overall timeout: requests leave in order, so the overdue ones are the oldest unfinished.
+  let oldest = 0;
+  const sweep = setInterval(() => {
     const now = performance.now() - t0;
-    while (next < n && (run.intended[next] as number) <= now) dispatch(next++);
-    if (next >= n) return;
-    const wait = (run.intended[next] as number) - (performance.now() - t0);
-    if (wait > EARLY_WAKE_MS + 0.5) setTimeout(tick, wait - EARLY_WAKE_MS);
-    else setImmediate(tick);
+    while (oldest < run.sentCount && (run.end[oldest] !== 0 || run.errorIndex[oldest] !== -1)) oldest++;
+    for (let i = oldest; i < run.sentCount && (run.intended[i] as number) + start.timeoutMs <= now; i++) {
+      const abort = run.abort[i];
+      if (abort && run.end[i] === 0) {
+        state.fail(i, new RequestTimeoutError('the request did not complete within timeoutMs'));
+        abort(new RequestTimeoutError('the request did not complete within timeoutMs'));
+      }
+    }
+  }, Math.min(100, start.timeoutMs / 4));
+
+  let next = 0;
+  let warmed = 0;
+  const tick = () => {
+    for (let spun = false; ; spun = true) {
+      const now = performance.now() - t0;
+      while (next < n && (run.intended[next] as number) <= now) {
+        const i = next++;
+        run.sentCount++;
+        pool.dispatch(options[i] as Dispatcher.DispatchOptions, new RequestHandler(i, state) as Dispatcher.DispatchHandler);
+      }
+      if (perRequest) {
+        while (warmed < n && (run.intended[warmed] as number) <= now + LEAD_MS) {
+          if (warmed >= next) warm.open();
+          warmed++;
+        }
+      } else {
+        while (warm.stock < KEEP_ALIVE_SPARES) warm.open();
+      }
+      if (next >= n) return;
+      const due = run.intended[next] as number;
+      const wake = perRequest && warmed < n ? Math.min(due, (run.intended[warmed] as number) - LEAD_MS) : due;
+      const wait = wake - (performance.now() - t0);
+      if (wait > EARLY_WAKE_MS + 0.5) return void setTimeout(tick, wait - EARLY_WAKE_MS);
+      // Wait out the last fraction of a millisecond on the CPU, once per wake-up and only after a
+      // sleep (when requests are closer together the I/O loop's own turns are fine-grained enough).
+      const afterSleep = next === 0 || due - (run.intended[next - 1] as number) > EARLY_WAKE_MS;
+      if (wait > SPIN_MS || spun || !afterSleep) return void setImmediate(tick);
+      while (performance.now() - t0 < wake);
+    }
   };
   if (n === 0) resolveDone();
-  else setTimeout(tick, Math.max(0, t0 - performance.now() - EARLY_WAKE_MS));
+  else tick();
   await done;
   clearInterval(progress);
+  clearInterval(sweep);
   return { run, t0 };
 }
 
 parentPort?.once('message', async (start: WorkerStart) => {
+  const url = new URL(start.baseUrl);
+  const warm = new WarmSockets(url.hostname, Number(url.port || 80), start.timeoutMs);
   const pool = new Pool(start.baseUrl, {
     connections: null, // never queue inside the client: that would be coordinated omission
     pipelining: 1,
     keepAliveTimeout: 10_000,
-    connectTimeout: start.timeoutMs,
+    connect: warm.connect,
   });
   const errorCodes: string[] = [];
   if (start.warmup && start.warmup.requests.length > 0) {
-    await runSchedule(pool, start.warmup.requests, start.warmup.due, start, 'warmup', []);
+    await runSchedule(pool, warm, start.warmup.requests, start.warmup.due, start, 'warmup', []);
   }
-  const { run, t0 } = await runSchedule(pool, start.requests, start.due, start, 'measure', errorCodes);
+  const { run, t0 } = await runSchedule(pool, warm, start.requests, start.due, start, 'measure', errorCodes);
+  warm.close();
   const done: WorkerDone = {
     type: 'done',
     t0EpochMs: performance.timeOrigin + t0,
@@ -183,6 +355,7 @@ parentPort?.once('message', async (start: WorkerStart) => {
     errorIndex: run.errorIndex,
     bytes: run.bytes,
     errorCodes,
+    warmSockets: { opened: warm.opened, used: warm.used },
   };
   parentPort?.postMessage(done, [done.intended.buffer, done.sent.buffer, done.end.buffer, done.status.buffer, done.errorIndex.buffer, done.bytes.buffer] as ArrayBuffer[]);
   await pool.close().catch(() => {});

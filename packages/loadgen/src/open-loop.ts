@@ -140,6 +140,7 @@ function buildResult(done: WorkerDone, schedule: { count: number; durationMs: nu
     errorCounts,
     throughputPerSec: lastEndMs > 0 ? responses / (lastEndMs / 1000) : 0,
     offeredRatePerSec: n / (schedule.durationMs / 1000),
+    connectionsAhead: done.warmSockets,
     lastEndMs,
   };
 }

@@ -15,7 +15,7 @@ export interface Sample {
   i: number;
   /** When the schedule said to send it: i · T / N, or the stages' due time. */
   intendedMs: number;
-  /** When it was handed to the HTTP client. */
+  /** When the HTTP client wrote it to its connection (undici's onConnect); a late connection shows here. */
   sentMs: number;
   /** When the response body ended, or the error happened. */
   endMs: number;
@@ -94,5 +94,10 @@ export interface OpenLoopResult {
   throughputPerSec: number;
   /** The schedule's rate, count / duration. */
   offeredRatePerSec: number;
+  /**
+   * Connections opened ahead of need (per-request: each request's, shortly before it is due;
+   * keep-alive: a few spares for when every pooled connection is busy), and how many were used.
+   */
+  connectionsAhead: { opened: number; used: number };
   lastEndMs: number;
 }

@@ -6,6 +6,7 @@ import { LoadgenError, runClosedLoop, runOpenLoop, stageDueTimes, stagesCount, s
 
 interface TestServer {
   url: string;
+  raw: Server;
   bodies: string[];
   maxInFlight: number;
   requests: number;
@@ -49,6 +50,7 @@ async function startServer(): Promise<TestServer> {
   const port = (server.address() as AddressInfo).port;
   const handle: TestServer = {
     url: `http://127.0.0.1:${port}`,
+    raw: server,
     get bodies() {
       return state.bodies;
     },
@@ -138,6 +140,24 @@ describe('runOpenLoop', () => {
     const errors = Object.values(result.errorCounts).reduce((a, b) => a + b, 0);
     expect(errors).toBe(20);
     expect(result.latencyFromIntended.count).toBe(40);
+  });
+
+  it('a connection per request: each request on a socket of its own, every socket opened used, none left open', async () => {
+    const server = await startServer();
+    const sockets = new Set<unknown>();
+    const requestSockets: unknown[] = [];
+    server.raw.on('connection', (socket) => sockets.add(socket));
+    server.raw.on('request', (req: IncomingMessage) => requestSockets.push(req.socket));
+    const result = await runOpenLoop({ baseUrl: server.url, count: 60, durationMs: 600, connection: 'per-request', request: (i) => ({ method: 'GET', path: `/n/${i}` }) });
+    expect(result.statusCounts).toEqual({ '200': 60 });
+    expect(requestSockets.length).toBe(60);
+    expect(new Set(requestSockets).size).toBe(60);
+    // The probe before the run opens one connection of its own; a socket opened ahead that was not
+    // ready in time is replaced by one opened at once, and closed at the end unused.
+    const unused = result.connectionsAhead.opened - result.connectionsAhead.used;
+    expect(sockets.size).toBe(61 + unused);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await new Promise<number>((r) => server.raw.getConnections((_e, n) => r(n)))).toBe(0);
   });
 
   it('histogram summaries agree with the raw samples', async () => {
