@@ -3,8 +3,9 @@
  * metrics polling, result writing in the runner) delays a dispatch. Request i is due at
  * t0 + i·T/N and is sent then, however many earlier requests are still waiting for an answer.
  *
- * Timing: sleep with setTimeout until ~1.5 ms before the next due time, then yield with
- * setImmediate (I/O still runs) until it is due; dispatch everything due at once.
+ * Timing: sleep with setTimeout until 2 ms before the next due time, yield with setImmediate (I/O
+ * still runs) until 0.25 ms before, then wait on the CPU (once per wake-up, only after a sleep);
+ * dispatch everything due at once.
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import { parentPort } from 'node:worker_threads';
@@ -114,8 +115,12 @@ class WarmSockets {
       if (k >= 0) this.ready.splice(k, 1);
     };
     const timer = setTimeout(() => socket.destroy(), this.connectTimeoutMs);
+    // Still counted as opening until it connects or fails (a refused or timed-out connect is not
+    // `connecting` any more by the time it closes, so that flag cannot tell).
+    let waiting = true;
     socket.once('connect', () => {
       clearTimeout(timer);
+      waiting = false;
       this.opening--;
       socket.setKeepAlive(true, 60_000);
       // Read while it waits, so that a close by the server is seen (an HTTP server sends nothing first).
@@ -125,7 +130,10 @@ class WarmSockets {
     socket.on('error', () => {});
     socket.once('close', () => {
       clearTimeout(timer);
-      if (socket.connecting) this.opening--;
+      if (waiting) {
+        waiting = false;
+        this.opening--;
+      }
       drop();
     });
   }
@@ -286,8 +294,9 @@ async function runSchedule(
     for (let i = oldest; i < run.sentCount && (run.intended[i] as number) + start.timeoutMs <= now; i++) {
       const abort = run.abort[i];
       if (abort && run.end[i] === 0) {
-        state.fail(i, new RequestTimeoutError('the request did not complete within timeoutMs'));
-        abort(new RequestTimeoutError('the request did not complete within timeoutMs'));
+        const timedOut = new RequestTimeoutError('the request did not complete within timeoutMs');
+        state.fail(i, timedOut);
+        abort(timedOut);
       }
     }
   }, Math.min(100, start.timeoutMs / 4));
