@@ -113,10 +113,11 @@ export function createOutboxStrategy(ctx: StrategyContext): EmailStrategy {
       return 'queued';
     },
     async counters() {
-      const queued = await ctx.users.countDocuments({ 'mail.state': 'pending' });
+      const [queued, sending] = await Promise.all([ctx.users.countDocuments({ 'mail.state': 'pending' }), ctx.users.countDocuments({ 'mail.state': 'sending' })]);
       const { reclaimed: _reclaimed, ...rest } = counters;
-      // A send past its deadline has freed its sender but may still be in the transport.
-      return { ...rest, queued, inFlight: Math.max(counters.inFlight, ctx.mail.queued + ctx.mail.inFlight) };
+      // In flight: claims of any process, a killed one's too (they go out again once their lease expires),
+      // and a send past its deadline, which has freed its sender but may still be in the transport.
+      return { ...rest, queued, inFlight: Math.max(counters.inFlight, sending, ctx.mail.queued + ctx.mail.inFlight) };
     },
     async failures(): Promise<MailFailure[]> {
       const failed = await ctx.users.find({ 'mail.state': 'failed' }, { projection: { email: 1, 'mail.lastError': 1 } }).toArray();
