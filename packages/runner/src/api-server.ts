@@ -6,7 +6,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { request as httpRequest } from 'undici';
 import type { SmtpSink } from '@mailbench/smtp-sink';
-import { readMailFailures, readMetrics, readServerMessage, toServerArgs, type MailFailure, type MetricsResponse, type ShutdownReport, type Variant } from '@mailbench/target-api/contract';
+import { readMailFailures, readMetrics, readServerMessage, toServerArgs, variantFacts, type MailFailure, type MetricsResponse, type ShutdownReport, type Variant } from '@mailbench/target-api/contract';
 import type { Scenario } from './scenario.ts';
 
 export const API_ENTRY = fileURLToPath(import.meta.resolve('@mailbench/target-api/server'));
@@ -38,6 +38,8 @@ export interface ApiWiring {
   mongoUri: string;
   dbName: string;
   sink: Pick<SmtpSink, 'host' | 'port'>;
+  /** The run's Redis, for the variants that need one. */
+  redisUrl?: string | null;
   /** 0 (the default) lets the system pick a free port. */
   port?: number;
 }
@@ -62,6 +64,10 @@ export function apiArgs(scenario: Scenario, variant: Variant, wiring: ApiWiring)
       hashCost: scenario.hashCost,
       workerPool: scenario.workerPool,
       outbox: scenario.outbox,
+      // Unset concurrencies follow the connection budget in the API.
+      agenda: { processEveryMs: scenario.agenda.processEveryMs, lockLifetimeMs: scenario.agenda.lockLifetimeMs, ...(scenario.agenda.concurrency !== null ? { concurrency: scenario.agenda.concurrency } : {}) },
+      bullmq: { attempts: scenario.bullmq.attempts, backoffMs: scenario.bullmq.backoffMs, lockMs: scenario.bullmq.lockMs, ...(scenario.bullmq.concurrency !== null ? { concurrency: scenario.bullmq.concurrency } : {}) },
+      ...(wiring.redisUrl && variantFacts(variant).usesRedis ? { redisUrl: wiring.redisUrl } : {}),
       drainTimeoutMs: Math.max(1000, Math.round(scenario.drainTimeoutSec * 1000)),
     },
   });

@@ -42,6 +42,10 @@ export interface BenchArgs {
     /** Several values: a sweep of that factor. */
     hashCosts?: number[];
     smtpConnections?: number[];
+    /** Agenda's processEvery in ms; several values sweep it. */
+    agendaProcessEveryMs?: number[];
+    /** The job queues' concurrency (agenda and bullmq); several values sweep it. */
+    queueConcurrency?: number[];
     stages?: RateStage[];
     sloP99Ms?: number;
     stepSec?: number;
@@ -76,6 +80,10 @@ Options (flags override the scenario):
                          several values sweep it: every variant once per value (inline.h12, …)
   --smtp-connections N[,N…]  the SMTP connection budget of every variant (worker-pool splits it
                          across its threads; default 5); several values sweep it (inline.c10, …)
+  --agenda-process-every MS[,MS…]  agenda: how often it looks for due jobs (default 5000);
+                         several values sweep it (agenda.p1000, …)
+  --queue-concurrency N[,N…]  agenda and bullmq: jobs sent at once (default: the SMTP connection
+                         budget); several values sweep it (bullmq.q20, …)
   --slo-p99 DUR          breaking point: the SLO's p99 latency from intended (scenario's; default 2s)
   --step DUR             breaking point: the measured window of each step (scenario's; >= 20 s)
   --connection MODE      per-request | keep-alive                     (scenario's)
@@ -126,6 +134,8 @@ const OPTIONS = {
   repeats: { type: 'string' },
   'hash-cost': { type: 'string' },
   'smtp-connections': { type: 'string' },
+  'agenda-process-every': { type: 'string' },
+  'queue-concurrency': { type: 'string' },
   stages: { type: 'string' },
   'slo-p99': { type: 'string' },
   step: { type: 'string' },
@@ -272,7 +282,10 @@ function readOverrides(values: Values): BenchArgs['overrides'] {
   if (costs?.length === 1) o.hashCost = costs[0] as number;
   else set('hashCosts', costs);
   set('smtpConnections', given(str('smtp-connections'), (t) => [...new Set(list('--smtp-connections', t).map((c) => positiveInt('--smtp-connections', c)))]));
-  if ((o.hashCosts?.length ?? 0) > 1 && (o.smtpConnections?.length ?? 0) > 1) throw usage('sweep one factor at a time: --hash-cost or --smtp-connections with several values, not both');
+  set('agendaProcessEveryMs', given(str('agenda-process-every'), (t) => [...new Set(list('--agenda-process-every', t).map((c) => positiveInt('--agenda-process-every', c)))]));
+  set('queueConcurrency', given(str('queue-concurrency'), (t) => [...new Set(list('--queue-concurrency', t).map((c) => positiveInt('--queue-concurrency', c)))]));
+  const sweeps = [o.hashCosts, o.smtpConnections, o.agendaProcessEveryMs, o.queueConcurrency].filter((v) => (v?.length ?? 0) > 1);
+  if (sweeps.length > 1) throw usage('sweep one factor at a time: one of --hash-cost, --smtp-connections, --agenda-process-every, --queue-concurrency with several values');
   set('stages', given(str('stages'), parseStages));
   if (o.stages && (o.requests || o.durationSec !== undefined)) throw usage('--stages replaces --requests and --duration; give one or the other');
   set('sloP99Ms', given(str('slo-p99'), (t) => durationSec(t, '--slo-p99') * 1000));
@@ -284,7 +297,7 @@ function readOverrides(values: Values): BenchArgs['overrides'] {
   if (values.capacity === true) o.capacity = true;
   set('target', readTarget(values));
   if (o.target) {
-    const builtIn = [o.variants && '--variants', o.aaControl && '--aa-control', (o.hashCost !== undefined || o.hashCosts) && '--hash-cost', o.smtpConnections && '--smtp-connections'].filter(Boolean);
+    const builtIn = [o.variants && '--variants', o.aaControl && '--aa-control', (o.hashCost !== undefined || o.hashCosts) && '--hash-cost', o.smtpConnections && '--smtp-connections', o.agendaProcessEveryMs && '--agenda-process-every', o.queueConcurrency && '--queue-concurrency'].filter(Boolean);
     if (builtIn.length > 0) throw usage(`${builtIn.join(', ')} set${builtIn.length === 1 ? 's' : ''} the built-in API, which --target replaces; the target has its own settings`);
   }
   return o;
@@ -330,6 +343,13 @@ export function applyOverrides(scenario: Scenario, o: BenchArgs['overrides']): S
   if (o.hashCosts) out.sweep = { factor: 'hashCost', values: o.hashCosts };
   if (o.smtpConnections?.length === 1) out.transport.maxConnections = o.smtpConnections[0] as number;
   else if (o.smtpConnections) out.sweep = { factor: 'smtpConnections', values: o.smtpConnections };
+  if (o.agendaProcessEveryMs?.length === 1) out.agenda = { ...out.agenda, processEveryMs: o.agendaProcessEveryMs[0] as number };
+  else if (o.agendaProcessEveryMs) out.sweep = { factor: 'agendaProcessEveryMs', values: o.agendaProcessEveryMs };
+  if (o.queueConcurrency?.length === 1) {
+    const concurrency = o.queueConcurrency[0] as number;
+    out.agenda = { ...out.agenda, concurrency };
+    out.bullmq = { ...out.bullmq, concurrency };
+  } else if (o.queueConcurrency) out.sweep = { factor: 'queueConcurrency', values: o.queueConcurrency };
   if (o.sloP99Ms !== undefined) out.breakingPoint.sloP99Ms = o.sloP99Ms;
   if (o.stepSec !== undefined) out.breakingPoint.stepSec = o.stepSec;
   if (o.durationSec !== undefined) out.durationSec = o.durationSec;

@@ -28,6 +28,8 @@ export interface CellContext {
   names: SignupNames;
   /** The database the built-in API is started on; null with --target (the harness starts none). */
   mongoUri: string | null;
+  /** The run's Redis, for the variants that need one. */
+  redisUrl?: string | null;
   /**
    * The runner's connection to the cells' database, for counting users and cleaning up: its own
    * (each cell's database is dropped), or an external target's (--target-mongo-uri), or null.
@@ -62,7 +64,7 @@ export function dbNameFor(runId: string, spec: Pick<CellSpec, 'label' | 'request
 export function openTarget(ctx: CellContext, variant: Subject, dbName: string): CellTarget {
   if (ctx.target) return new ExternalTarget(ctx.target.url);
   if (variant === 'external' || ctx.mongoUri === null) throw new Error('an external cell needs --target; a built-in one, a database');
-  return new CellServer(apiArgs(ctx.scenario, variant, { mongoUri: ctx.mongoUri, dbName, sink: ctx.sink }), ctx.onServer);
+  return new CellServer(apiArgs(ctx.scenario, variant, { mongoUri: ctx.mongoUri, dbName, sink: ctx.sink, redisUrl: ctx.redisUrl ?? null }), ctx.onServer);
 }
 
 /** How long an external target's mail must stay quiet before the missing e-mails count as lost. */

@@ -7,11 +7,13 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_EXPORT_TARGET, DISTRIBUTED_NOTES, writeExport, type ExportEngine } from './export.ts';
 import { applyOverrides, benchHelp, parseBenchArgs, type BenchArgs } from './args.ts';
+import { findRedisServer, REDIS_INSTALL_HINT } from '@mailbench/redis';
 import { UsageError } from './errors.ts';
 import { Progress } from './progress.ts';
 import { runBench } from './run.ts';
 import { renderTerminalSummary } from './terminal.ts';
 import { resolveOutDir } from './out-dir.ts';
+import { withoutRedisWhenMissing } from './subjects.ts';
 import { applyQuick, checkSemantics, listScenarios, loadScenario, type Scenario } from './scenario.ts';
 
 /** A scenario path is taken from where the user typed the command (pnpm runs scripts elsewhere). */
@@ -42,6 +44,12 @@ async function main(): Promise<number> {
     // The flags may have broken a rule across fields (a crash time outside a shorter window, say).
     checkSemantics(scenario, `${args.scenario} with the flags given`);
     if (args.quick) scenario = applyQuick(scenario);
+    if (!args.exportEngine && !scenario.target) {
+      const redisAvailable = Boolean(process.env.REDIS_URL) || findRedisServer() !== null;
+      const { variants, note } = withoutRedisWhenMissing(scenario, args.overrides.variants, redisAvailable, REDIS_INSTALL_HINT);
+      if (note) process.stderr.write(`mailbench: ${note}\n`);
+      scenario = { ...scenario, variants, aaControl: scenario.aaControl && variants.includes(scenario.aaControl) ? scenario.aaControl : null };
+    }
   } catch (err) {
     if (err instanceof UsageError) {
       process.stderr.write(`mailbench: ${err.message}\n`);

@@ -1,11 +1,12 @@
 /**
- * One factor swept across a scenario: the SMTP connection budget or the hash cost. Every variant
- * runs once per value; the value is in the label (inline.c10, background.h12) and in the result.
+ * One factor swept across a scenario: the SMTP connection budget, the hash cost, Agenda's poll
+ * interval or the job queues' concurrency. Every variant runs once per value; the value is in the
+ * label (inline.c10, background.h12, agenda.p1000, bullmq.q20) and in the result.
  */
 import { subjectFacts } from './subjects.ts';
 import type { Scenario } from './scenario.ts';
 
-export const FACTORS = ['smtpConnections', 'hashCost'] as const;
+export const FACTORS = ['smtpConnections', 'hashCost', 'agendaProcessEveryMs', 'queueConcurrency'] as const;
 export type FactorName = (typeof FACTORS)[number];
 
 export interface FactorValue {
@@ -13,8 +14,8 @@ export interface FactorValue {
   value: number;
 }
 
-const TAG: Record<FactorName, string> = { smtpConnections: 'c', hashCost: 'h' };
-const WORDS: Record<FactorName, string> = { smtpConnections: 'SMTP connections', hashCost: 'hash cost' };
+const TAG: Record<FactorName, string> = { smtpConnections: 'c', hashCost: 'h', agendaProcessEveryMs: 'p', queueConcurrency: 'q' };
+const WORDS: Record<FactorName, string> = { smtpConnections: 'SMTP connections', hashCost: 'hash cost', agendaProcessEveryMs: 'Agenda processEvery ms', queueConcurrency: 'queue concurrency' };
 
 /** The values a scenario's cells run at: one null when nothing is swept. */
 export function factorValues(scenario: Pick<Scenario, 'sweep'>): Array<FactorValue | null> {
@@ -26,6 +27,8 @@ export function factorValues(scenario: Pick<Scenario, 'sweep'>): Array<FactorVal
 export function withFactor(scenario: Scenario, f: FactorValue | null): Scenario {
   if (!f) return scenario;
   if (f.factor === 'hashCost') return { ...scenario, hashCost: f.value };
+  if (f.factor === 'agendaProcessEveryMs') return { ...scenario, agenda: { ...scenario.agenda, processEveryMs: f.value } };
+  if (f.factor === 'queueConcurrency') return { ...scenario, agenda: { ...scenario.agenda, concurrency: f.value }, bullmq: { ...scenario.bullmq, concurrency: f.value } };
   return { ...scenario, transport: { ...scenario.transport, maxConnections: f.value } };
 }
 
@@ -44,7 +47,7 @@ export function sweepProblems(scenario: Pick<Scenario, 'sweep' | 'variants' | 'w
   const problems: string[] = [];
   for (const v of sweep.values) {
     if (sweep.factor === 'hashCost' && (v === 1 || v > 20)) problems.push(`sweep: hash cost ${v} is not 0 (off) or 2-20`);
-    if (sweep.factor === 'smtpConnections' && v < 1) problems.push(`sweep: ${v} SMTP connections: at least 1`);
+    if (sweep.factor !== 'hashCost' && v < 1) problems.push(`sweep: ${describeFactor({ factor: sweep.factor, value: v })}: at least 1`);
     for (const variant of scenario.variants.filter((x) => subjectFacts(x).sendsFromThreads)) {
       if (sweep.factor === 'smtpConnections' && v < scenario.workerPool.threads) problems.push(`sweep: ${variant}'s ${scenario.workerPool.threads} threads cannot share ${v} SMTP connections`);
     }

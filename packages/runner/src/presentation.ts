@@ -24,6 +24,8 @@ export const VARIANT_PRESENTATION = {
   background: { color: '#1f77b4', reference: { label: 'background thread', noDelay: { 750: 307, 800: 662, 850: 2026 }, delay500ms: {} } },
   'worker-pool': { color: '#9467bd', reference: null },
   outbox: { color: '#2ca02c', reference: null },
+  agenda: { color: '#ff7f0e', reference: null },
+  bullmq: { color: '#e377c2', reference: null },
 } satisfies Record<Variant, VariantPresentation>;
 
 /** An external target: its own colour, and nothing from the original to compare with. */

@@ -149,6 +149,8 @@ export interface RunInfo {
   versions: Record<string, string>;
   machine: MachineInfo;
   database: { engine: string; version: string };
+  /** The Redis that served the bullmq variant, with its persistence settings (absent when no variant used one). */
+  redis?: { engine: string; version: string; persistence: { appendonly: string; appendfsync: string; save: string; maxmemoryPolicy: string } | null };
   /** The sink's latency model, and where it listened (port absent in runs recorded before --smtp-port). */
   smtpSink: { latency: string; host: string; port?: number | null };
   /** The tag in every sign-up's username and address (absent in runs recorded before it). */

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { MongoClient } from 'mongodb';
 import { runClosedLoop, runOpenLoop } from '@mailbench/loadgen';
 import { startMongo, type MongoHandle } from '@mailbench/mongo';
+import { startRedis, RedisStartError, type RedisHandle } from '@mailbench/redis';
 import { describeLatency, startSmtpSink, type SmtpSink } from '@mailbench/smtp-sink';
 import { isVariant, type Variant } from '@mailbench/target-api/contract';
 import { subjectFacts, type Subject } from './subjects.ts';
@@ -103,6 +104,8 @@ interface Services {
   database: MongoHandle | null;
   client: MongoClient | null;
   sink: SmtpSink;
+  /** The Redis of the variants that need one (REDIS_URL or a redis-server of the run's own); null when none does. */
+  redis: RedisHandle | null;
   /** Who the run's sign-ups are. */
   names: SignupNames;
 }
@@ -127,6 +130,17 @@ async function startServices(plan: BenchPlan, progress: Progress, opened: Partia
     permFailRate: scenario.smtp.permFailRate,
     seed: scenario.smtp.seed,
   });
+  opened.redis = null;
+  if (!scenario.target && scenario.variants.some((v) => subjectFacts(v).usesRedis)) {
+    try {
+      opened.redis = await startRedis();
+    } catch (err) {
+      if (err instanceof RedisStartError) throw new UsageError(err.code, err.message);
+      throw err;
+    }
+    const p = opened.redis.persistence;
+    progress.log(`redis ${opened.redis.version} (${opened.redis.engine}) at ${opened.redis.url}${p ? `: appendonly ${p.appendonly}, appendfsync ${p.appendfsync}, maxmemory-policy ${p.maxmemoryPolicy}` : ''}`);
+  }
   return opened as Services;
 }
 
@@ -153,6 +167,7 @@ async function databaseRecord(services: Services): Promise<RunInfo['database']> 
 async function stopServices(opened: Partial<Services>): Promise<void> {
   await opened.client?.close().catch(() => {});
   await opened.sink?.close().catch(() => {});
+  await opened.redis?.stop().catch(() => {});
   await opened.database?.stop().catch(() => {});
 }
 
@@ -244,6 +259,7 @@ export async function runBench(input: BenchPlan): Promise<BenchOutcome> {
     const services = await startServices(plan, progress, opened);
     state.run.database = await databaseRecord(services);
     state.run.smtpSink.port = services.sink.port;
+    if (services.redis) state.run.redis = { engine: services.redis.engine, version: services.redis.version, persistence: services.redis.persistence };
     if (plan.scenario.target) progress.log(`target ${plan.scenario.target.url} (cells labelled ${plan.scenario.target.label}): its e-mail goes to the sink at ${services.sink.host}:${services.sink.port}`);
     writeRun(state);
     if (plan.aroundLimit) {
@@ -300,6 +316,7 @@ function contextFor(plan: BenchPlan, services: Services, state: RunState, progre
     scenario: plan.scenario,
     names: services.names,
     mongoUri: services.database?.uri ?? null,
+    redisUrl: services.redis?.url ?? null,
     client: services.client,
     target: plan.scenario.target,
     sink: services.sink,
@@ -445,7 +462,7 @@ async function runCapacity(runId: string, scenario: Scenario, variant: Variant, 
     // --target refuses the probe: the built-in API's database is always there.
     if (!client || !database) throw new Error('the capacity probe needs the database the harness started');
     await client.db(dbName).dropDatabase();
-    server = await forkApiServer(apiArgs(scenario, variant, { mongoUri: database.uri, dbName, sink: services.sink }));
+    server = await forkApiServer(apiArgs(scenario, variant, { mongoUri: database.uri, dbName, sink: services.sink, redisUrl: services.redis?.url ?? null }));
     onServer(server);
     if (scenario.warmup.requests > 0) {
       await runOpenLoop({

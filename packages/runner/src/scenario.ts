@@ -35,6 +35,10 @@ export interface Scenario {
   transport: { mode: TransportMode; maxConnections: number; maxMessages: number; sendTimeoutMs: number };
   workerPool: { threads: number; concurrentTasksPerWorker: number };
   outbox: { leaseMs: number; pollMs: number };
+  /** Agenda's knobs; concurrency null follows the SMTP connection budget. */
+  agenda: { processEveryMs: number; lockLifetimeMs: number; concurrency: number | null };
+  /** BullMQ's knobs; concurrency null follows the SMTP connection budget. */
+  bullmq: { concurrency: number | null; attempts: number; backoffMs: number; lockMs: number };
   drainTimeoutSec: number;
   /** Dispatch error p99 above which a cell is marked generatorBehind. */
   behindThresholdMs: number;
@@ -123,7 +127,7 @@ export function listScenarios(dir = SCENARIOS_DIR): string[] {
 }
 
 /** What ajv leaves after filling the schema's defaults: the API-owned fields may still be absent. */
-type ValidatedScenario = Omit<Scenario, 'name' | 'quick' | 'smtp' | 'transport' | 'workerPool' | 'outbox' | 'thresholds' | 'stages' | 'target'> & {
+type ValidatedScenario = Omit<Scenario, 'name' | 'quick' | 'smtp' | 'transport' | 'workerPool' | 'outbox' | 'agenda' | 'bullmq' | 'thresholds' | 'stages' | 'target'> & {
   stages?: RateStage[];
   thresholds: Array<string | { expr: string }>;
   $schema?: string;
@@ -131,6 +135,8 @@ type ValidatedScenario = Omit<Scenario, 'name' | 'quick' | 'smtp' | 'transport' 
   transport: Partial<Scenario['transport']>;
   workerPool: Partial<Scenario['workerPool']>;
   outbox: Partial<Scenario['outbox']>;
+  agenda: Partial<Scenario['agenda']>;
+  bullmq: Partial<Scenario['bullmq']>;
 };
 
 function invalidScenario(file: string, problems: string[]): UsageError {
@@ -176,6 +182,12 @@ export function parseScenario(name: string, data: unknown, file: string): Scenar
     },
     workerPool: { ...api.workerPool, ...raw.workerPool },
     outbox: { leaseMs: raw.outbox.leaseMs ?? api.outbox.leaseMs, pollMs: raw.outbox.pollMs ?? api.outbox.pollMs },
+    agenda: {
+      processEveryMs: raw.agenda.processEveryMs ?? api.agenda.processEveryMs,
+      lockLifetimeMs: raw.agenda.lockLifetimeMs ?? api.agenda.lockLifetimeMs,
+      concurrency: raw.agenda.concurrency ?? null,
+    },
+    bullmq: { concurrency: raw.bullmq.concurrency ?? null, attempts: raw.bullmq.attempts ?? api.bullmq.attempts, backoffMs: raw.bullmq.backoffMs ?? api.bullmq.backoffMs, lockMs: raw.bullmq.lockMs ?? api.bullmq.lockMs },
     thresholds: readThresholds(raw.thresholds, file),
   };
   if (raw.stages && raw.requests.length > 0) throw invalidScenario(file, ['give requests or stages, not both']);

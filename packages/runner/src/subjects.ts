@@ -4,6 +4,8 @@
  * same facts; an external target's are what its contract promises and no more.
  */
 import { isVariant, variantFacts, VARIANTS, type Variant, type VariantFacts } from '@mailbench/target-api/contract';
+import { UsageError } from './errors.ts';
+import type { Scenario } from './scenario.ts';
 
 export const EXTERNAL = 'external';
 export type Subject = Variant | typeof EXTERNAL;
@@ -19,6 +21,7 @@ export const EXTERNAL_FACTS: VariantFacts = {
   mayDuplicate: true,
   repliesAfterSend: false,
   sendsFromThreads: false,
+  usesRedis: false,
   summary: 'an API the harness did not start (--target): owes one confirmation e-mail per 201',
 };
 
@@ -43,4 +46,24 @@ export interface TargetSpec {
   label: string;
   /** The database the target writes its users to, for the stored-users check; null: not checked. */
   mongoUri: string | null;
+}
+
+/**
+ * The variants that need Redis where there is none (no REDIS_URL, no redis-server): asked for by
+ * name (`--variants`), a usage error naming the install command; only listed by the scenario,
+ * left out, with the line that says so. With Redis, the scenario as it is.
+ */
+export function withoutRedisWhenMissing(
+  scenario: Pick<Scenario, 'variants' | 'aaControl'>,
+  asked: readonly Variant[] | undefined,
+  redisAvailable: boolean,
+  installHint: string,
+): { variants: Subject[]; note: string | null } {
+  const needing = scenario.variants.filter((v) => subjectFacts(v).usesRedis);
+  if (redisAvailable || needing.length === 0) return { variants: scenario.variants, note: null };
+  const named = needing.filter((v) => asked?.includes(v as Variant));
+  if (named.length > 0) throw new UsageError('ERR_REDIS_NOT_INSTALLED', `${named.join(', ')} needs a Redis server and redis-server is not installed; install it with: ${installHint}`);
+  const variants = scenario.variants.filter((v) => !needing.includes(v));
+  if (variants.length === 0) throw new UsageError('ERR_REDIS_NOT_INSTALLED', `every variant of this scenario needs Redis; install redis-server with: ${installHint}`);
+  return { variants, note: `${needing.join(', ')} left out: redis-server is not installed (add it with: ${installHint})` };
 }

@@ -7,6 +7,7 @@ import { applyOverrides, parseBenchArgs } from '../src/args.ts';
 import { resolveOutDir } from '../src/out-dir.ts';
 import { planCells, estimateCellSec } from '../src/run.ts';
 import { applyQuick, listScenarios, loadScenario, REPO_ROOT } from '../src/scenario.ts';
+import { withoutRedisWhenMissing } from '../src/subjects.ts';
 
 describe('pnpm bench flags', () => {
   it('has defaults', () => {
@@ -129,5 +130,35 @@ describe('scenarios', () => {
     write('recorded', { ...good, smtp: { latency: { kind: 'uniform', minMs: 10, maxMs: 20 } } });
     expect(loadScenario(path.join(dir, 'recorded.json'))).toMatchObject({ name: 'recorded', smtp: { latency: { kind: 'uniform', minMs: 10, maxMs: 20 } } });
     expect(() => loadScenario(path.join(dir, 'nowhere.json'))).toThrow(/no scenario .*nowhere\.json/);
+  });
+});
+
+describe('the variants that need Redis, where there is none', () => {
+  const jobQueues = loadScenario('job-queues');
+  it('a scenario that lists bullmq runs without it, saying so and how to add it', () => {
+    const { variants, note } = withoutRedisWhenMissing(jobQueues, undefined, false, 'apt-get install -y redis-server');
+    expect(variants).toEqual(['background', 'outbox', 'agenda']);
+    expect(note).toContain('bullmq left out');
+    expect(note).toContain('apt-get install -y redis-server');
+  });
+  it('asking for bullmq by name is a usage error with the install command', () => {
+    expect(() => withoutRedisWhenMissing({ ...jobQueues, variants: ['bullmq', 'background'] }, ['bullmq', 'background'], false, 'apt-get install -y redis-server')).toThrow(/bullmq needs a Redis server.*apt-get install -y redis-server/);
+  });
+  it('with Redis, nothing changes', () => {
+    expect(withoutRedisWhenMissing(jobQueues, ['bullmq'], true, '')).toEqual({ variants: jobQueues.variants, note: null });
+  });
+  it('the job queues are not in the default matrix; job-queues has them', () => {
+    expect(loadScenario('default').variants).not.toContain('agenda');
+    expect(loadScenario('default').variants).not.toContain('bullmq');
+    expect(jobQueues.variants).toEqual(expect.arrayContaining(['agenda', 'bullmq']));
+  });
+  it('sweeps Agenda\'s processEvery and the queues\' concurrency by flag, labelled by value', () => {
+    const a = parseBenchArgs(['--scenario', 'job-queues', '--agenda-process-every', '1000,5000', '--variants', 'agenda']);
+    const s = applyOverrides(loadScenario('job-queues'), a.overrides);
+    expect(s.sweep).toEqual({ factor: 'agendaProcessEveryMs', values: [1000, 5000] });
+    expect(planCells(s).map((c) => c.label)).toEqual(expect.arrayContaining(['agenda.p1000', 'agenda.p5000']));
+    const b = applyOverrides(loadScenario('job-queues'), parseBenchArgs(['--queue-concurrency', '1,20']).overrides);
+    expect(b.sweep).toEqual({ factor: 'queueConcurrency', values: [1, 20] });
+    expect(() => parseBenchArgs(['--queue-concurrency', '1,20', '--hash-cost', '0,14'])).toThrow(/one factor at a time/);
   });
 });

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MongoClient } from 'mongodb';
 import { startMongo, type MongoHandle } from '@mailbench/mongo';
+import { findRedisServer, startRedis, type RedisHandle } from '@mailbench/redis';
 import { startSmtpSink, type SmtpSinkOptions } from '@mailbench/smtp-sink';
 import { runCell } from '../src/cell.ts';
 import { badInputKind, newRunTag, SignupNames } from '../src/requests.ts';
@@ -15,14 +16,20 @@ import { loadScenario, type Scenario } from '../src/scenario.ts';
 
 let mongo: MongoHandle;
 let client: MongoClient;
+let redis: RedisHandle | null = null;
+// CI installs redis-server and requires it (MAILBENCH_REQUIRE_ENGINES); elsewhere the bullmq cells skip without it.
+const haveRedis = Boolean(process.env.REDIS_URL || findRedisServer() || process.env.MAILBENCH_REQUIRE_ENGINES === '1');
+const QUEUES = ['agenda', 'bullmq'] as const;
 beforeAll(async () => {
   mongo = await startMongo({ engine: 'standin', log: () => {} });
   client = new MongoClient(mongo.uri);
   await client.connect();
+  if (haveRedis) redis = await startRedis();
 });
 afterAll(async () => {
   await client?.close();
   await mongo?.stop();
+  await redis?.stop();
 });
 
 /** The four disjoint outcomes of the owed e-mails. */
@@ -37,7 +44,7 @@ async function cell(variant: Variant, overrides: Partial<Scenario>, sinkOptions:
   const sink = await startSmtpSink(sinkOptions);
   try {
     return await runCell(
-      { runId: `faults${process.pid}x${cellCounter++}`, scenario, names: new SignupNames(newRunTag()), mongoUri: mongo.uri, client, target: null, sink, signal: new AbortController().signal, onProgress: () => {}, onServer: () => {} },
+      { runId: `faults${process.pid}x${cellCounter++}`, scenario, names: new SignupNames(newRunTag()), mongoUri: mongo.uri, redisUrl: redis?.url ?? null, client, target: null, sink, signal: new AbortController().signal, onProgress: () => {}, onServer: () => {} },
       { index: 0, variant, label: variant, requests, repeat: 1, factor: null },
     );
   } finally {
@@ -70,6 +77,20 @@ describe('crash: SIGKILL mid-window, restart on the same database', () => {
     expect(r.valid, r.reasons.join('; ')).toBe(true);
   }, 60_000);
 
+  for (const variant of QUEUES) {
+    it.skipIf(variant === 'bullmq' && !haveRedis)(`${variant}: the jobs survive the kill (in ${variant === 'agenda' ? 'MongoDB' : 'Redis'}); none lost, each owed e-mail arrives`, async () => {
+      const base = loadScenario('smoke');
+      const quick = { agenda: { processEveryMs: 200, lockLifetimeMs: 1500, concurrency: null }, bullmq: { ...base.bullmq, lockMs: 1500 } };
+      const r = await cell(variant, { faults: { crash: { atSec: 2 } }, transport: slowPool, ...quick }, { latency: 500 });
+      expect(r.status, r.error ?? '').toBe('ok');
+      expect(r.faults?.crash?.restartedPid).not.toBe(r.faults?.crash?.killedPid);
+      expect(r.emails.lost).toBe(0);
+      expect(r.emails.delivered + r.emails.failedButDeliveredLater).toBe(r.emails.expected);
+      expect(outcomes(r)).toBe(r.emails.expected);
+      expect(r.valid, r.reasons.join('; ')).toBe(true);
+    }, 90_000);
+  }
+
   it('inline: users stored whose reply died with the process are counted as stray users', async () => {
     const r = await cell('inline', { faults: { crash: { atSec: 2 } }, transport: { ...slowPool, maxConnections: 5 } }, { latency: 1000 });
     expect(r.status, r.error ?? '').toBe('ok');
@@ -100,6 +121,22 @@ describe('flaky SMTP', () => {
     expect(r.emails.delivered + r.emails.failed).toBe(r.emails.expected);
     expect(r.valid, r.reasons.join('; ')).toBe(true);
   }, 60_000);
+});
+
+describe('flaky SMTP: the job queues', () => {
+  for (const variant of QUEUES) {
+    it.skipIf(variant === 'bullmq' && !haveRedis)(`${variant} retries temporary refusals with its own backoff and fails the permanent ones at once`, async () => {
+      const r = await cell(variant, { agenda: { processEveryMs: 200, lockLifetimeMs: 600_000, concurrency: null } }, { tempFailRate: 0.3, permFailRate: 0.1, seed: 5 });
+      expect(r.emails.retried).toBeGreaterThan(0);
+      expect(r.emails.failed).toBeGreaterThan(0);
+      // Every refusal is either followed by a retry or final.
+      expect(r.emails.retried + r.emails.failed).toBe(r.emails.rejectedBySink);
+      expect(r.emails.failed).toBe(r.emails.serverCounters?.failed);
+      expect(r.emails.lost).toBe(0);
+      expect(r.emails.delivered + r.emails.failed).toBe(r.emails.expected);
+      expect(r.valid, r.reasons.join('; ')).toBe(true);
+    }, 90_000);
+  }
 });
 
 describe('SMTP down for a window', () => {

@@ -41,6 +41,8 @@ const D = DEFAULT_OPTIONS;
 const smtp = (l: ServerLaunch) => (l.app.smtp ??= {});
 const pool = (l: ServerLaunch) => (l.app.workerPool ??= {});
 const outbox = (l: ServerLaunch) => (l.app.outbox ??= {});
+const agenda = (l: ServerLaunch) => (l.app.agenda ??= {});
+const bullmq = (l: ServerLaunch) => (l.app.bullmq ??= {});
 const num = (v: Value) => v as number;
 const str = (v: Value) => String(v);
 
@@ -72,6 +74,14 @@ const FLAGS: readonly FlagDef[] = [
   int('max-attempts', 'N', `outbox: attempts before giving up (default ${D.outbox.maxAttempts})`, (l) => l.app.outbox?.maxAttempts, (l, v) => (outbox(l).maxAttempts = num(v))),
   int('backoff-base', 'MS', `outbox: first retry delay, doubling (default ${D.outbox.backoffBaseMs})`, (l) => l.app.outbox?.backoffBaseMs, (l, v) => (outbox(l).backoffBaseMs = num(v))),
   int('backoff-max', 'MS', `outbox: retry delay cap (default ${D.outbox.backoffMaxMs})`, (l) => l.app.outbox?.backoffMaxMs, (l, v) => (outbox(l).backoffMaxMs = num(v))),
+  int('agenda-process-every', 'MS', `agenda: how often it looks for due jobs (default ${D.agenda.processEveryMs})`, (l) => l.app.agenda?.processEveryMs, (l, v) => (agenda(l).processEveryMs = num(v))),
+  int('agenda-concurrency', 'N', 'agenda: jobs run at once (default: --max-connections)', (l) => l.app.agenda?.concurrency, (l, v) => (agenda(l).concurrency = num(v))),
+  int('agenda-lock-lifetime', 'MS', `agenda: job lock, after which another process may run it (default ${D.agenda.lockLifetimeMs})`, (l) => l.app.agenda?.lockLifetimeMs, (l, v) => (agenda(l).lockLifetimeMs = num(v))),
+  text('redis-url', 'URL', 'bullmq: the Redis server (or REDIS_URL)', (l) => l.app.redisUrl, (l, v) => (l.app.redisUrl = str(v))),
+  int('bullmq-concurrency', 'N', 'bullmq: jobs the worker runs at once (default: --max-connections)', (l) => l.app.bullmq?.concurrency, (l, v) => (bullmq(l).concurrency = num(v))),
+  int('bullmq-attempts', 'N', `bullmq: attempts per job (default ${D.bullmq.attempts})`, (l) => l.app.bullmq?.attempts, (l, v) => (bullmq(l).attempts = num(v))),
+  int('bullmq-backoff', 'MS', `bullmq: first retry delay, doubling (default ${D.bullmq.backoffMs})`, (l) => l.app.bullmq?.backoffMs, (l, v) => (bullmq(l).backoffMs = num(v))),
+  int('bullmq-lock', 'MS', `bullmq: job lock and stalled-job check interval (default ${D.bullmq.lockMs})`, (l) => l.app.bullmq?.lockMs, (l, v) => (bullmq(l).lockMs = num(v))),
   int('drain-timeout', 'MS', `on SIGTERM, wait this long for e-mails (default ${D.drainTimeoutMs})`, (l) => l.app.drainTimeoutMs, (l, v) => (l.app.drainTimeoutMs = num(v))),
   text('public-url', 'URL', 'base of the confirmation link (default: from the request)', (l) => l.app.publicUrl, (l, v) => (l.app.publicUrl = str(v))),
   text('log-level', 'LEVEL', `fastify log level, silent = off (default ${D.logLevel})`, (l) => l.app.logLevel, (l, v) => (l.app.logLevel = str(v))),
@@ -120,7 +130,7 @@ export function parseServerArgs(argv: string[], env: NodeJS.ProcessEnv = {}): Se
       help: { type: 'boolean', short: 'h' },
     },
   });
-  const launch: ServerLaunch = { app: { mongoUri: env.MONGODB_URI ?? '' } };
+  const launch: ServerLaunch = { app: { mongoUri: env.MONGODB_URI ?? '', ...(env.REDIS_URL ? { redisUrl: env.REDIS_URL } : {}) } };
   for (const flag of FLAGS) {
     const text = (values as Record<string, string | undefined>)[flag.name] ?? env[`MAILBENCH_${flag.name.toUpperCase().replaceAll('-', '_')}`];
     if (text !== undefined) flag.set(launch, parseValue(flag, text));

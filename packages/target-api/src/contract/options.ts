@@ -35,6 +35,34 @@ export interface OutboxOptions {
   backoffMaxMs: number;
 }
 
+/**
+ * Agenda (npm agenda 6 with @agendajs/mongo-backend): its jobs live in the API's own database.
+ * Retries follow Agenda's `backoffStrategies.standard()` preset (1 s doubling, 5 retries, 10 % jitter).
+ */
+export interface AgendaOptions {
+  /** How often Agenda looks for due jobs; its default is 5 s. With MongoDB it only polls. */
+  processEveryMs: number;
+  /** Jobs run at once by this process; when not given, the SMTP connection budget. */
+  concurrency: number;
+  /** How long a job's lock holds before another process may run it again; Agenda's default is 10 min. */
+  lockLifetimeMs: number;
+}
+
+/** BullMQ on Redis; the job id is the registration id. */
+export interface BullmqOptions {
+  /** Jobs the in-process worker runs at once (BullMQ's default is 1); when not given, the SMTP connection budget. */
+  concurrency: number;
+  /** Attempts per job, the first included (BullMQ's default is 1: no retry). */
+  attempts: number;
+  /** First retry delay, doubling (BullMQ's exponential backoff). */
+  backoffMs: number;
+  /**
+   * The worker's job lock and its stalled-job check interval (BullMQ's defaults: 30 s each): a job
+   * held by a process that died runs again after one to two of these.
+   */
+  lockMs: number;
+}
+
 export interface AppOptions {
   variant: Variant;
   mongoUri: string;
@@ -44,6 +72,10 @@ export interface AppOptions {
   hashCost: number;
   workerPool: WorkerPoolOptions;
   outbox: OutboxOptions;
+  agenda: AgendaOptions;
+  bullmq: BullmqOptions;
+  /** The Redis server of the bullmq variant (redis://host:port). */
+  redisUrl?: string;
   /** On shutdown, how long to wait for e-mails in flight before abandoning them. */
   drainTimeoutMs: number;
   /** fastify log level; 'silent' (the default) logs nothing. */
@@ -61,6 +93,9 @@ export const DEFAULT_OPTIONS: Omit<AppOptions, 'mongoUri'> = {
   hashCost: 14,
   workerPool: { threads: 2, concurrentTasksPerWorker: 16 },
   outbox: { concurrency: 5, leaseMs: 30_000, pollMs: 1000, maxAttempts: 5, backoffBaseMs: 500, backoffMaxMs: 30_000 },
+  agenda: { processEveryMs: 5000, concurrency: 5, lockLifetimeMs: 600_000 },
+  // Six attempts, 1 s doubling: the same retry schedule as Agenda's standard preset, so the two libraries retry alike.
+  bullmq: { concurrency: 5, attempts: 6, backoffMs: 1000, lockMs: 30_000 },
   drainTimeoutMs: 10_000,
   logLevel: 'silent',
   mailFrom: 'mailbench <noreply@mailbench.test>',
@@ -79,11 +114,13 @@ function positiveInt(name: string, value: number, min = 1): void {
 }
 
 /** What a caller gives: any field, nested ones partially; mongoUri is required. */
-export type AppInput = Omit<Partial<AppOptions>, 'smtp' | 'workerPool' | 'outbox'> & {
+export type AppInput = Omit<Partial<AppOptions>, 'smtp' | 'workerPool' | 'outbox' | 'agenda' | 'bullmq'> & {
   mongoUri: string;
   smtp?: Partial<SmtpOptions>;
   workerPool?: Partial<WorkerPoolOptions>;
   outbox?: Partial<OutboxOptions>;
+  agenda?: Partial<AgendaOptions>;
+  bullmq?: Partial<BullmqOptions>;
 };
 
 /** Fills defaults and checks every field, naming the bad one. */
@@ -102,9 +139,13 @@ export function resolveOptions(input: AppInput): AppOptions {
     smtp: { ...DEFAULT_OPTIONS.smtp, ...input.smtp },
     workerPool: { ...DEFAULT_OPTIONS.workerPool, ...input.workerPool },
     outbox: { ...DEFAULT_OPTIONS.outbox, ...input.outbox },
+    agenda: { ...DEFAULT_OPTIONS.agenda, ...input.agenda },
+    bullmq: { ...DEFAULT_OPTIONS.bullmq, ...input.bullmq },
   };
-  // The dispatcher's senders follow the connection budget unless set on their own.
+  // The senders of the outbox and the queues follow the connection budget unless set on their own.
   if (input.outbox?.concurrency === undefined) options.outbox.concurrency = options.smtp.maxConnections;
+  if (input.agenda?.concurrency === undefined) options.agenda.concurrency = options.smtp.maxConnections;
+  if (input.bullmq?.concurrency === undefined) options.bullmq.concurrency = options.smtp.maxConnections;
   if (!isVariant(String(options.variant))) {
     throw new OptionError(`variant must be one of ${VARIANTS.join(', ')}, got "${String(options.variant)}"`);
   }
@@ -130,6 +171,15 @@ export function resolveOptions(input: AppInput): AppOptions {
   positiveInt('outbox.maxAttempts', options.outbox.maxAttempts);
   positiveInt('outbox.backoffBaseMs', options.outbox.backoffBaseMs);
   positiveInt('outbox.backoffMaxMs', options.outbox.backoffMaxMs);
+  positiveInt('agenda.processEveryMs', options.agenda.processEveryMs);
+  positiveInt('agenda.concurrency', options.agenda.concurrency);
+  positiveInt('agenda.lockLifetimeMs', options.agenda.lockLifetimeMs);
+  positiveInt('bullmq.concurrency', options.bullmq.concurrency);
+  positiveInt('bullmq.attempts', options.bullmq.attempts);
+  positiveInt('bullmq.backoffMs', options.bullmq.backoffMs);
+  positiveInt('bullmq.lockMs', options.bullmq.lockMs);
+  if (VARIANT_FACTS[options.variant].usesRedis && !options.redisUrl) throw new OptionError(`${options.variant} needs a Redis server: --redis-url redis://host:port (or REDIS_URL)`);
+  if (options.redisUrl !== undefined && !/^rediss?:\/\//.test(options.redisUrl)) throw new OptionError(`redisUrl must start with redis:// or rediss://, got "${options.redisUrl}"`);
   positiveInt('drainTimeoutMs', options.drainTimeoutMs, 0);
   return options;
 }

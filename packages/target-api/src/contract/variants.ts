@@ -19,6 +19,8 @@ export interface VariantFacts {
   repliesAfterSend: boolean;
   /** Sends from worker threads, which share the process's SMTP connection budget (each needs one). */
   sendsFromThreads: boolean;
+  /** Needs a Redis server (the run starts one, or takes REDIS_URL). */
+  usesRedis: boolean;
   /** What the sign-up handler does with the e-mail, in one line. */
   summary: string;
 }
@@ -30,6 +32,7 @@ export const VARIANT_FACTS = {
     mayDuplicate: false,
     repliesAfterSend: false,
     sendsFromThreads: false,
+    usesRedis: false,
     summary: 'stores the user and sends nothing (the baseline)',
   },
   inline: {
@@ -38,6 +41,7 @@ export const VARIANT_FACTS = {
     mayDuplicate: false,
     repliesAfterSend: true,
     sendsFromThreads: false,
+    usesRedis: false,
     summary: 'stores the user, then awaits the SMTP send before replying',
   },
   background: {
@@ -46,6 +50,7 @@ export const VARIANT_FACTS = {
     mayDuplicate: false,
     repliesAfterSend: false,
     sendsFromThreads: false,
+    usesRedis: false,
     summary: 'replies, then sends on the main thread without awaiting it (in memory)',
   },
   'worker-pool': {
@@ -54,6 +59,7 @@ export const VARIANT_FACTS = {
     mayDuplicate: false,
     repliesAfterSend: false,
     sendsFromThreads: true,
+    usesRedis: false,
     summary: 'replies, then worker threads (piscina) send (in memory)',
   },
   outbox: {
@@ -62,7 +68,28 @@ export const VARIANT_FACTS = {
     mayDuplicate: true,
     repliesAfterSend: false,
     sendsFromThreads: false,
+    usesRedis: false,
     summary: 'stores the user with a pending e-mail; a dispatcher claims, sends and marks it (durable)',
+  },
+  agenda: {
+    sendsMail: true,
+    // The reply waits for the job's insert into MongoDB; a job locked by a killed process runs again once its lock expires.
+    promisesDelivery: true,
+    mayDuplicate: true,
+    repliesAfterSend: false,
+    sendsFromThreads: false,
+    usesRedis: false,
+    summary: 'stores the user, schedules a send job with Agenda (jobs in MongoDB, polled)',
+  },
+  bullmq: {
+    sendsMail: true,
+    // The reply waits for the job's write to Redis (AOF, fsync every second); a job a killed worker held is stalled and runs again.
+    promisesDelivery: true,
+    mayDuplicate: true,
+    repliesAfterSend: false,
+    sendsFromThreads: false,
+    usesRedis: true,
+    summary: 'stores the user, adds a send job to a BullMQ queue (jobs in Redis, blocking pop)',
   },
 } as const satisfies Record<string, VariantFacts>;
 

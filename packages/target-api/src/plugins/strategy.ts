@@ -16,9 +16,10 @@ export interface StrategyPluginOptions {
 
 export const strategyPlugin = fp<StrategyPluginOptions>(
   async (app, { options, onShutdown }) => {
-    const strategy = strategyFor(options.variant).create({
+    const strategy = await strategyFor(options.variant).create({
       options,
       users: app.mongo.users,
+      db: app.mongo.client.db(options.dbName),
       mail: app.mailQueue,
       log: (line) => app.log.warn(line),
     });

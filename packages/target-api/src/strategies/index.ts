@@ -4,13 +4,15 @@
  */
 import type { IndexDescription } from 'mongodb';
 import type { Variant } from '../contract/variants.ts';
+import { createAgendaStrategy } from './agenda.ts';
+import { createBullmqStrategy } from './bullmq.ts';
 import { createOutboxStrategy, OUTBOX_INDEXES } from './outbox.ts';
 import { createBackgroundStrategy, createInlineStrategy, createNoEmailStrategy } from './simple.ts';
 import type { EmailStrategy, StrategyContext } from './types.ts';
 import { createWorkerPoolStrategy } from './worker-pool.ts';
 
 interface StrategyEntry {
-  create(ctx: StrategyContext): EmailStrategy;
+  create(ctx: StrategyContext): EmailStrategy | Promise<EmailStrategy>;
   /** Indexes on the users collection that this strategy's queries need. */
   indexes: IndexDescription[];
 }
@@ -21,6 +23,9 @@ const STRATEGIES = {
   background: { create: createBackgroundStrategy, indexes: [] },
   'worker-pool': { create: createWorkerPoolStrategy, indexes: [] },
   outbox: { create: createOutboxStrategy, indexes: OUTBOX_INDEXES },
+  // Agenda creates the indexes of its own collection.
+  agenda: { create: createAgendaStrategy, indexes: [] },
+  bullmq: { create: createBullmqStrategy, indexes: [] },
 } satisfies Record<Variant, StrategyEntry>;
 
 export function strategyFor(variant: Variant): StrategyEntry {

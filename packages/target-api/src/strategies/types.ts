@@ -1,4 +1,4 @@
-import type { Collection } from 'mongodb';
+import type { Collection, Db } from 'mongodb';
 import type { MailCounters, MailFailure, ShutdownReport } from '../contract/messages.ts';
 import type { AppOptions } from '../contract/options.ts';
 import type { MailMessage, Registration, SendOutcome } from '../email.ts';
@@ -12,6 +12,8 @@ export type { ShutdownReport };
 export interface StrategyContext {
   options: AppOptions;
   users: Collection<UserDocument>;
+  /** The API's database (the Agenda variant keeps its jobs there). */
+  db: Db;
   /** The process-wide transport behind its gate, for strategies that send on the main thread. */
   mail: MailQueue;
   log: (line: string) => void;

@@ -1,0 +1,10 @@
+import { defineProject } from 'vitest/config';
+
+// Tests start real servers and processes; on a loaded 2-core machine 5 s is too short for some.
+export default defineProject({
+  test: {
+    name: '@mailbench/redis',
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+  },
+});
