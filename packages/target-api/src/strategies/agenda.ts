@@ -10,16 +10,10 @@
 import { Agenda, backoffStrategies, type Job } from 'agenda';
 import { MongoBackend } from '@agendajs/mongo-backend';
 import type { MailFailure } from '../contract/messages.ts';
-import type { MailMessage, Registration } from '../email.ts';
-import { emptyCounters, type EmailStrategy, type StrategyContext } from './types.ts';
+import { emptyCounters, type EmailStrategy, type SendJobData, type StrategyContext } from './types.ts';
 
 export const AGENDA_JOB = 'send-confirmation';
 export const AGENDA_COLLECTION = 'agendaJobs';
-
-interface SendJobData {
-  registration: Pick<Registration, 'id' | 'email'>;
-  message: MailMessage;
-}
 
 /** A send the SMTP server refused for good (5xx): retrying cannot help. */
 class PermanentSendError extends Error {

@@ -11,15 +11,9 @@
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { MailFailure } from '../contract/messages.ts';
-import type { MailMessage, Registration } from '../email.ts';
-import { emptyCounters, type EmailStrategy, type StrategyContext } from './types.ts';
+import { emptyCounters, type EmailStrategy, type SendJobData, type StrategyContext } from './types.ts';
 
 export const BULLMQ_PREFIX = 'mailbench';
-
-interface SendJobData {
-  registration: Pick<Registration, 'id' | 'email'>;
-  message: MailMessage;
-}
 
 export async function createBullmqStrategy(ctx: StrategyContext): Promise<EmailStrategy> {
   const { concurrency, attempts, backoffMs, lockMs } = ctx.options.bullmq;

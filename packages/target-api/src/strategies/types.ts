@@ -52,6 +52,12 @@ export interface UserDocument {
   mail?: OutboxState;
 }
 
+/** What a job queue's send job carries: whom it owes (for the failure report) and the message. */
+export interface SendJobData {
+  registration: Pick<Registration, 'id' | 'email'>;
+  message: MailMessage;
+}
+
 export function emptyCounters(): MailCounters {
   return { queued: 0, inFlight: 0, sent: 0, failed: 0, retried: 0, abandoned: 0 };
 }
