@@ -171,6 +171,11 @@ function list(flag: string, text: string): string[] {
   return items;
 }
 
+/** A comma-separated list of whole numbers >= 1, each once, in the order given. */
+function positiveInts(flag: string, text: string): number[] {
+  return [...new Set(list(flag, text).map((c) => positiveInt(flag, c)))];
+}
+
 function positiveInt(flag: string, text: string, min = 1): number {
   const n = Number(text);
   if (text.trim() === '' || !Number.isInteger(n) || n < min) throw usage(`${flag} must be a whole number >= ${min}, got "${text}"`);
@@ -274,16 +279,16 @@ function readOverrides(values: Values): BenchArgs['overrides'] {
     if (value !== undefined) o[key] = value;
   };
   set('variants', given(str('variants'), (t) => variantList(t)));
-  set('requests', given(str('requests'), (t) => [...new Set(list('--requests', t).map((r) => positiveInt('--requests', r)))]));
+  set('requests', given(str('requests'), (t) => positiveInts('--requests', t)));
   set('durationSec', given(str('duration'), durationSec));
   set('smtpLatency', given(str('smtp-latency'), latency));
   set('repeats', given(str('repeats'), (t) => positiveInt('--repeats', t)));
   const costs = given(str('hash-cost'), (t) => [...new Set(list('--hash-cost', t).map(hashCost))]);
   if (costs?.length === 1) o.hashCost = costs[0] as number;
   else set('hashCosts', costs);
-  set('smtpConnections', given(str('smtp-connections'), (t) => [...new Set(list('--smtp-connections', t).map((c) => positiveInt('--smtp-connections', c)))]));
-  set('agendaProcessEveryMs', given(str('agenda-process-every'), (t) => [...new Set(list('--agenda-process-every', t).map((c) => positiveInt('--agenda-process-every', c)))]));
-  set('queueConcurrency', given(str('queue-concurrency'), (t) => [...new Set(list('--queue-concurrency', t).map((c) => positiveInt('--queue-concurrency', c)))]));
+  set('smtpConnections', given(str('smtp-connections'), (t) => positiveInts('--smtp-connections', t)));
+  set('agendaProcessEveryMs', given(str('agenda-process-every'), (t) => positiveInts('--agenda-process-every', t)));
+  set('queueConcurrency', given(str('queue-concurrency'), (t) => positiveInts('--queue-concurrency', t)));
   const sweeps = [o.hashCosts, o.smtpConnections, o.agendaProcessEveryMs, o.queueConcurrency].filter((v) => (v?.length ?? 0) > 1);
   if (sweeps.length > 1) throw usage('sweep one factor at a time: one of --hash-cost, --smtp-connections, --agenda-process-every, --queue-concurrency with several values');
   set('stages', given(str('stages'), parseStages));
