@@ -41,21 +41,18 @@ export async function createAgendaStrategy(ctx: StrategyContext): Promise<EmailS
         counters.sent++;
         return;
       }
-      if (!outcome.temporary) {
-        counters.failed++;
-        throw new PermanentSendError(outcome.message);
-      }
-      // This failure is the job's (failCount + 1)-th: counted as retried when the preset schedules another run.
-      const error = new Error(outcome.message);
-      const attempt = (job.attrs.failCount ?? 0) + 1;
-      if (standard({ attempt, error, jobName: AGENDA_JOB, jobData: job.attrs.data }) === null) counters.failed++;
-      else counters.retried++;
-      throw error;
+      throw outcome.temporary ? new Error(outcome.message) : new PermanentSendError(outcome.message);
     },
     {
       concurrency,
       lockLifetime: lockLifetimeMs,
-      backoff: (context) => (context.error instanceof PermanentSendError ? null : standard(context)),
+      // Agenda asks after every failure: a delay is a retry, null the end. Counted where it is decided.
+      backoff: (context) => {
+        const delay = context.error instanceof PermanentSendError ? null : standard(context);
+        if (delay === null) counters.failed++;
+        else counters.retried++;
+        return delay;
+      },
     },
   );
   await agenda.start();
