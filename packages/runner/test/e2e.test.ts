@@ -14,6 +14,7 @@ import { readJson, resultsValidator, runDirIn } from './helpers.ts';
 
 const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
 const REPORT_CLI = fileURLToPath(new URL('../src/report-cli.ts', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 /** Every process whose ancestry leads to `root`, from /proc. */
 function descendants(root: number): number[] {
@@ -182,5 +183,29 @@ describe('pnpm bench, end to end', () => {
     expect(existsSync(path.join(runDir, 'summary.md'))).toBe(true);
     expect(readFileSync(path.join(runDir, 'summary.md'), 'utf8')).toContain('INCOMPLETE');
     expect(readdirSync(runDir).some((f) => f.includes('.tmp-'))).toBe(false);
+  }, 180_000);
+
+  // What a user does: `pnpm bench` in a terminal, then Ctrl-C. The terminal signals its whole
+  // foreground process group at once, so every process between pnpm and the runner gets the
+  // SIGINT too; a wrapper that also relays it (tsx's CLI does) makes one Ctrl-C count as two,
+  // and the runner's "second interrupt, exiting now" wrote no partial results. `script` gives the
+  // command a real terminal; ETX (^C) written to it is the terminal's own interrupt character.
+  it('Ctrl-C in a terminal on `pnpm bench` counts once: partial results marked interrupted', async () => {
+    const out = mkdtempSync(path.join(os.tmpdir(), 'mb-ctrlc-'));
+    const command = `pnpm bench --scenario smoke --variants inline,background,outbox --mongo standin --out ${out}`;
+    const term = spawn('script', ['-qec', command, '/dev/null'], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    let output = '';
+    term.stdout.on('data', (c: Buffer) => {
+      output += c.toString();
+    });
+    const deadline = Date.now() + 120_000;
+    while (!/\[1\/3\] inline 30 req \d+s: sent/.test(output) && Date.now() < deadline && term.exitCode === null) await new Promise((r) => setTimeout(r, 100));
+    expect(output).toMatch(/\[1\/3\] inline 30 req \d+s: sent/);
+    term.stdin.write('\x03');
+    const code = await new Promise<number | null>((resolve) => term.once('exit', (c) => resolve(c)));
+    expect(output).not.toContain('second interrupt');
+    expect(output).toContain('INCOMPLETE');
+    expect(code).toBe(130);
+    expect(readJson(path.join(runDirIn(out), 'run.json'))).toMatchObject({ complete: false, interrupted: true });
   }, 180_000);
 });
