@@ -26,6 +26,7 @@ export const VARIANT_PRESENTATION = {
   outbox: { color: '#2ca02c', reference: null },
   agenda: { color: '#ff7f0e', reference: null },
   bullmq: { color: '#e377c2', reference: null },
+  'bullmq-worker': { color: '#17becf', reference: null },
 } satisfies Record<Variant, VariantPresentation>;
 
 /** An external target: its own colour, and nothing from the original to compare with. */

@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MongoClient } from 'mongodb';
 import type { MongoHandle } from '@mailbench/mongo';
 import { findRedisServer, startRedis, type RedisHandle } from '@mailbench/redis';
-import { backoffMs, BODY_LIMIT_BYTES, hashPassword, parseServerArgs, readMetrics, resolveOptions, toServerArgs, verifyPassword, VARIANTS } from '../src/index.ts';
+import { backoffMs, BODY_LIMIT_BYTES, hashPassword, parseServerArgs, readMetrics, resolveOptions, toServerArgs, verifyPassword, VARIANTS, variantFacts, type Variant } from '../src/index.ts';
 import { Metrics } from '../src/metrics.ts';
 import { countUsers, linkOf, signupBody, startDatabase, startStack, type TestStack } from './helpers.ts';
 
@@ -25,7 +25,7 @@ afterAll(async () => {
 function quickOptions(variant: string): object {
   if (variant === 'outbox') return { outbox: { pollMs: 100 } };
   if (variant === 'agenda') return { agenda: { processEveryMs: 100 } };
-  if (variant === 'bullmq') return { redisUrl: redis?.url };
+  if (variantFacts(variant as Variant).usesRedis) return { redisUrl: redis?.url };
   return {};
 }
 afterEach(async () => {
@@ -40,13 +40,13 @@ async function stack(...args: Parameters<typeof startStack> extends [unknown, ..
 
 describe('sign-up: every variant', () => {
   for (const variant of VARIANTS) {
-    it.skipIf(variant === 'bullmq' && !haveRedis)(`${variant}: one sign-up, ${variant === 'no-email' ? 'no e-mail' : 'exactly one e-mail with a working confirmation link'}`, async () => {
+    it.skipIf(variantFacts(variant).usesRedis && !haveRedis)(`${variant}: one sign-up, ${variant === 'no-email' ? 'no e-mail' : 'exactly one e-mail with a working confirmation link'}`, async () => {
       const s = await stack(variant, {}, quickOptions(variant));
       const res = await s.app.inject({ method: 'POST', url: '/api/users', payload: signupBody('one') });
       expect(res.statusCode).toBe(201);
       const body = res.json() as { id: string; emailStatus: string };
       expect(body.id).toMatch(/^[0-9a-f]{24}$/);
-      expect(body.emailStatus).toBe({ 'no-email': 'none', inline: 'sent', background: 'queued', 'worker-pool': 'queued', outbox: 'queued', agenda: 'queued', bullmq: 'queued' }[variant]);
+      expect(body.emailStatus).toBe({ 'no-email': 'none', inline: 'sent', background: 'queued', 'worker-pool': 'queued', outbox: 'queued', agenda: 'queued', bullmq: 'queued', 'bullmq-worker': 'queued' }[variant]);
       if (variant === 'no-email') {
         await new Promise((r) => setTimeout(r, 300));
         expect(s.sink.stats().messages.accepted).toBe(0);

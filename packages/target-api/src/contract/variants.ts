@@ -91,6 +91,16 @@ export const VARIANT_FACTS = {
     usesRedis: true,
     summary: 'stores the user, adds a send job to a BullMQ queue (jobs in Redis, blocking pop)',
   },
+  'bullmq-worker': {
+    sendsMail: true,
+    // As bullmq; the worker is a process of its own, which finishes the jobs it holds when its API dies.
+    promisesDelivery: true,
+    mayDuplicate: true,
+    repliesAfterSend: false,
+    sendsFromThreads: false,
+    usesRedis: true,
+    summary: 'as bullmq, with the worker in a process of its own (how BullMQ is deployed)',
+  },
 } as const satisfies Record<string, VariantFacts>;
 
 export type Variant = keyof typeof VARIANT_FACTS;

@@ -6,6 +6,7 @@ import type { IndexDescription } from 'mongodb';
 import type { Variant } from '../contract/variants.ts';
 import { createAgendaStrategy } from './agenda.ts';
 import { createBullmqStrategy } from './bullmq.ts';
+import { createBullmqWorkerStrategy } from './bullmq-worker.ts';
 import { createOutboxStrategy, OUTBOX_INDEXES } from './outbox.ts';
 import { createBackgroundStrategy, createInlineStrategy, createNoEmailStrategy } from './simple.ts';
 import type { EmailStrategy, StrategyContext } from './types.ts';
@@ -26,6 +27,7 @@ const STRATEGIES = {
   // Agenda creates the indexes of its own collection.
   agenda: { create: createAgendaStrategy, indexes: [] },
   bullmq: { create: createBullmqStrategy, indexes: [] },
+  'bullmq-worker': { create: createBullmqWorkerStrategy, indexes: [] },
 } satisfies Record<Variant, StrategyEntry>;
 
 export function strategyFor(variant: Variant): StrategyEntry {
