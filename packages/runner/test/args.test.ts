@@ -138,7 +138,7 @@ describe('the variants that need Redis, where there is none', () => {
   it('a scenario that lists bullmq runs without it, saying so and how to add it', () => {
     const { variants, note } = withoutRedisWhenMissing(jobQueues, undefined, false, 'apt-get install -y redis-server');
     expect(variants).toEqual(['background', 'outbox', 'agenda']);
-    expect(note).toContain('bullmq left out');
+    expect(note).toContain('bullmq, bullmq-worker left out');
     expect(note).toContain('apt-get install -y redis-server');
   });
   it('asking for bullmq by name is a usage error with the install command', () => {
