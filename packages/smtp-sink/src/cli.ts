@@ -15,7 +15,7 @@ Options:
   --port N                 port, 0 picks a free one          (default 2525)
   --latency SPEC           delay before accepting each message (default 0)
                            500ms | uniform:100ms-300ms | normal:200ms,50ms | lognormal:200ms,2s
-  --greeting-delay DUR     extra delay before the 220 greeting (default 0)
+  --greeting-delay DUR     delay before the 220 greeting       (default 100ms)
   --rcpt-delay DUR         delay per RCPT TO                 (default 0)
   --max-connections N      simultaneous connections, then 421 (default 0 = no limit)
   --max-rate N             messages per second, then 451     (default 0 = no limit)
@@ -75,7 +75,7 @@ export function parseSinkArgs(argv: string[]): SinkCliConfig {
     host: values.host ?? '127.0.0.1',
     port: toNumber('--port', values.port, 2525),
     latency: values.latency === undefined ? 0 : parseLatency(values.latency, '--latency'),
-    greetingDelayMs: toDuration('--greeting-delay', values['greeting-delay'], 0),
+    greetingDelayMs: toDuration('--greeting-delay', values['greeting-delay'], 100),
     perRecipientDelayMs: toDuration('--rcpt-delay', values['rcpt-delay'], 0),
     maxConnections: toNumber('--max-connections', values['max-connections'], 0),
     maxMessagesPerSec: toNumber('--max-rate', values['max-rate'], 0),

@@ -13,7 +13,8 @@ export interface MessageDraw {
 }
 
 export function createDraws(options: { latency: LatencySpec; seed: number; tempFailRate: number; permFailRate: number }) {
-  const { latency, seed, tempFailRate, permFailRate } = options;
+  const { seed, tempFailRate, permFailRate } = options;
+  let latency = options.latency;
   let latencyRandom: Random = createRandom(seed);
   let faultRandom: Random = createRandom(seed ^ 0x5bd1e995);
   const faultOf = (draw: number): FaultOutcome => {
@@ -22,6 +23,13 @@ export function createDraws(options: { latency: LatencySpec; seed: number; tempF
     return { refused: false };
   };
   return {
+    get latency(): LatencySpec {
+      return latency;
+    },
+    /** The model the next draws come from. */
+    setLatency(next: LatencySpec): void {
+      latency = next;
+    },
     /** The next message's draws. */
     next(): MessageDraw {
       const delayMs = drawLatencyMs(latency, latencyRandom);

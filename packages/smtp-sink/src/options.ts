@@ -17,7 +17,7 @@ export function resolveSinkOptions(options: SmtpSinkOptions): ResolvedSinkOption
     host: options.host ?? '127.0.0.1',
     port: options.port ?? 0,
     latency: validateLatency(options.latency ?? 0),
-    greetingDelayMs: options.greetingDelayMs ?? 0,
+    greetingDelayMs: options.greetingDelayMs ?? 100,
     perRecipientDelayMs: options.perRecipientDelayMs ?? 0,
     maxConnections: options.maxConnections ?? 0,
     maxMessagesPerSec: options.maxMessagesPerSec ?? 0,

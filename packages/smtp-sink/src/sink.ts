@@ -6,11 +6,12 @@
 import { EventEmitter, once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { SMTPServer } from 'smtp-server';
+import type { SMTPServer } from 'smtp-server';
 import { createDraws } from './draws.ts';
-import type { LatencySpec } from './latency.ts';
+import { validateLatency, type LatencySpec } from './latency.ts';
 import { SinkLedger } from './ledger.ts';
 import { resolveSinkOptions } from './options.ts';
+import { PromptSMTPServer } from './prompt-server.ts';
 import { createSessionHandlers, type SinkState } from './session.ts';
 
 export { readHeader } from './session.ts';
@@ -22,7 +23,10 @@ export interface SmtpSinkOptions {
   port?: number;
   /** Delay applied when a message's data has ended, before the reply. Default 0. */
   latency?: LatencySpec | number;
-  /** Extra delay before the 220 greeting (on top of smtp-server's own 100 ms). */
+  /**
+   * Delay before the 220 greeting, the whole of it (smtp-server's own fixed 100 ms wait is not
+   * added: see prompt-server.ts). Default 100 ms, what the sink has always charged.
+   */
   greetingDelayMs?: number;
   /** Delay before answering each RCPT TO. */
   perRecipientDelayMs?: number;
@@ -84,6 +88,8 @@ export interface SmtpSink {
   readonly port: number;
   /** The latency model in force, for reports. */
   readonly latency: LatencySpec;
+  /** The delay before each greeting. */
+  readonly greetingDelayMs: number;
   stats(): SinkStats;
   /** Every accepted message, in order of acceptance (empty when keepRecords is false). */
   records(): readonly SinkRecord[];
@@ -99,6 +105,8 @@ export interface SmtpSink {
    * reply was pending on them are not accepted.
    */
   setAvailable(available: boolean, options?: { dropConnections?: boolean }): void;
+  /** Another latency model for the messages that follow (those already waiting keep their draw). */
+  setLatency(latency: LatencySpec | number): void;
   /** Forgets every record and counter (open connections stay counted as active). */
   reset(): void;
   close(): Promise<void>;
@@ -170,7 +178,7 @@ export async function startSmtpSink(input: SmtpSinkOptions = {}): Promise<SmtpSi
     },
     onAccepted: (record) => events.emit('message', record),
   };
-  const server = new SMTPServer({
+  const server = new PromptSMTPServer({
     logger: false,
     authOptional: true,
     disabledCommands: ['AUTH', 'STARTTLS'],
@@ -187,7 +195,10 @@ export async function startSmtpSink(input: SmtpSinkOptions = {}): Promise<SmtpSi
   return {
     host: options.host,
     port,
-    latency: options.latency,
+    get latency() {
+      return draws.latency;
+    },
+    greetingDelayMs: options.greetingDelayMs,
     stats: () => ledger.stats(),
     records: () => ledger.records,
     registrationCounts: () => ledger.registrationCounts,
@@ -199,6 +210,9 @@ export async function startSmtpSink(input: SmtpSinkOptions = {}): Promise<SmtpSi
         connection.send(421, '4.3.2 Service not available (the sink is set unavailable), closing connection');
         connection.close();
       }
+    },
+    setLatency(latency) {
+      draws.setLatency(validateLatency(latency));
     },
     waitFor: (count, { timeoutMs }) => waitForRegistrations(ledger, events, count, timeoutMs),
     waitForIdle: ({ quietMs, timeoutMs }) => waitForQuiet(ledger, quietMs, timeoutMs),

@@ -74,6 +74,37 @@ describe('smtp-sink', () => {
     expect(performance.now() - started).toBeGreaterThanOrEqual(200 + 2 * 150);
   });
 
+  it('greets after its own delay, and still turns away a client that talks before it', async () => {
+    const s = await sink({ greetingDelayMs: 300 });
+    expect(s.greetingDelayMs).toBe(300);
+    const polite = connect(s.port, s.host);
+    await once(polite, 'connect');
+    const opened = performance.now();
+    const [greeting] = (await once(polite, 'data')) as [Buffer];
+    expect(greeting.toString()).toMatch(/^220 /);
+    expect(performance.now() - opened).toBeGreaterThanOrEqual(295);
+    polite.destroy();
+    const early = connect(s.port, s.host);
+    await once(early, 'connect');
+    early.write('EHLO early.example.test\r\n');
+    let text = '';
+    early.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    await once(early, 'close');
+    expect(text).toMatch(/^421 .*talk too soon/m);
+    expect((await sink()).greetingDelayMs).toBe(100);
+  });
+
+  it('changes its latency model for the messages that follow', async () => {
+    const s = await sink({ latency: 0 });
+    const t = transport(s);
+    await t.sendMail(mail('reg-before'));
+    s.setLatency(parseLatency('250ms'));
+    expect(s.latency).toEqual({ kind: 'fixed', ms: 250 });
+    await t.sendMail(mail('reg-after'));
+    expect(s.records().map((r) => r.latencyMs)).toEqual([0, 250]);
+    expect(() => s.setLatency(-1)).toThrow(/latency/);
+  });
+
   it('draws distribution latencies from the seed, repeatably', async () => {
     const spec = parseLatency('lognormal:20ms,80ms');
     const a = await sink({ latency: spec, seed: 9 });
