@@ -99,8 +99,32 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopRes
 }
 
 function buildResult(done: WorkerDone, schedule: { count: number; durationMs: number }, connection: OpenLoopResult['connection'], behindThresholdMs: number): OpenLoopResult {
-  const n = schedule.count;
-  const samples: Sample[] = new Array(n);
+  const samples: Sample[] = new Array(schedule.count);
+  for (let i = 0; i < schedule.count; i++) {
+    const errorIndex = done.errorIndex[i] as number;
+    samples[i] = {
+      i,
+      intendedMs: done.intended[i] as number,
+      sentMs: done.sent[i] as number,
+      endMs: done.end[i] as number,
+      status: done.status[i] as number,
+      error: errorIndex >= 0 ? (done.errorCodes[errorIndex] ?? 'UNKNOWN') : null,
+      bytes: done.bytes[i] as number,
+    };
+  }
+  return resultFromSamples(samples, { t0EpochMs: done.t0EpochMs, durationMs: schedule.durationMs, connection, behindThresholdMs, scheduler: 'worker-thread', connectionsAhead: done.warmSockets });
+}
+
+/**
+ * An open-loop result from its samples (in schedule order, times relative to t0): the summaries
+ * every engine's samples get alike, whether mailbench's scheduler sent them or another engine
+ * whose log was read back.
+ */
+export function resultFromSamples(
+  samples: Sample[],
+  run: Pick<OpenLoopResult, 't0EpochMs' | 'durationMs' | 'connection' | 'behindThresholdMs' | 'scheduler' | 'connectionsAhead'>,
+): OpenLoopResult {
+  const n = samples.length;
   const fromIntended = new Float64Array(n);
   const fromSend = new Float64Array(n);
   const dispatchError = new Float64Array(n);
@@ -108,13 +132,7 @@ function buildResult(done: WorkerDone, schedule: { count: number; durationMs: nu
   const errorCounts: Record<string, number> = {};
   let lastEndMs = 0;
   for (let i = 0; i < n; i++) {
-    const intendedMs = done.intended[i] as number;
-    const sentMs = done.sent[i] as number;
-    const endMs = done.end[i] as number;
-    const status = done.status[i] as number;
-    const errorIndex = done.errorIndex[i] as number;
-    const error = errorIndex >= 0 ? (done.errorCodes[errorIndex] ?? 'UNKNOWN') : null;
-    samples[i] = { i, intendedMs, sentMs, endMs, status, error, bytes: done.bytes[i] as number };
+    const { intendedMs, sentMs, endMs, status, error } = samples[i] as Sample;
     fromIntended[i] = endMs - intendedMs;
     fromSend[i] = endMs - sentMs;
     dispatchError[i] = sentMs - intendedMs;
@@ -125,22 +143,17 @@ function buildResult(done: WorkerDone, schedule: { count: number; durationMs: nu
   const dispatch = summarize(dispatchError);
   const responses = Object.values(statusCounts).reduce((a, b) => a + b, 0);
   return {
-    t0EpochMs: done.t0EpochMs,
+    ...run,
     count: n,
-    durationMs: schedule.durationMs,
-    connection,
-    scheduler: 'worker-thread',
     samples,
     latencyFromIntended: summarize(fromIntended),
     latencyFromSend: summarize(fromSend),
     dispatchError: dispatch,
-    generatorBehind: dispatch.p99 > behindThresholdMs,
-    behindThresholdMs,
+    generatorBehind: dispatch.p99 > run.behindThresholdMs,
     statusCounts,
     errorCounts,
     throughputPerSec: lastEndMs > 0 ? responses / (lastEndMs / 1000) : 0,
-    offeredRatePerSec: n / (schedule.durationMs / 1000),
-    connectionsAhead: done.warmSockets,
+    offeredRatePerSec: n / (run.durationMs / 1000),
     lastEndMs,
   };
 }

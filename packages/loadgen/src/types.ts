@@ -77,8 +77,8 @@ export interface OpenLoopResult {
   count: number;
   durationMs: number;
   connection: ConnectionMode;
-  /** Where the scheduler ran, and why there. */
-  scheduler: 'worker-thread';
+  /** Where the scheduler ran: mailbench's worker thread, or JMeter (its log read back; see the runner's --engine). */
+  scheduler: 'worker-thread' | 'jmeter';
   samples: Sample[];
   /** end − intended: what a user of the service waits (free of coordinated omission). */
   latencyFromIntended: LatencySummary;

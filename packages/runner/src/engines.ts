@@ -64,8 +64,8 @@ export interface EngineRun {
   stderr: string;
 }
 
-/** Runs a command to its end (SIGKILL after timeoutMs), collecting its output. */
-export function runCommand(command: string, args: string[], options: { cwd?: string; timeoutMs: number; env?: NodeJS.ProcessEnv }): Promise<EngineRun> {
+/** Runs a command to its end (SIGKILL after timeoutMs, or when the signal aborts), collecting its output. */
+export function runCommand(command: string, args: string[], options: { cwd?: string; timeoutMs: number; env?: NodeJS.ProcessEnv; signal?: AbortSignal }): Promise<EngineRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -73,12 +73,18 @@ export function runCommand(command: string, args: string[], options: { cwd?: str
     child.stdout.on('data', (c: Buffer) => (stdout = (stdout + c.toString()).slice(-200_000)));
     child.stderr.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-200_000)));
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
-    child.once('error', (err) => {
+    const onAbort = () => child.kill('SIGKILL');
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    const done = () => {
       clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+    };
+    child.once('error', (err) => {
+      done();
       reject(err);
     });
     child.once('exit', (code) => {
-      clearTimeout(timer);
+      done();
       resolve({ code, stdout, stderr });
     });
   });

@@ -9,12 +9,12 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stagesCount, type RateStage } from '@mailbench/loadgen';
 import type { Scenario } from './scenario.ts';
+import { PASSWORD } from './requests.ts';
 
 export const EXPORT_ENGINES = ['artillery', 'jmeter', 'k6'] as const;
 export type ExportEngine = (typeof EXPORT_ENGINES)[number];
 
 export const DEFAULT_EXPORT_TARGET = 'http://127.0.0.1:3000';
-const PASSWORD = 'mailbench-password-1';
 
 /** One schedule of the scenario: a request count over the window, or its stages. */
 export interface ExportSchedule {
@@ -182,8 +182,12 @@ export function jmeterGroups(s: ExportSchedule): Array<{ threads: number; rampSe
   return groups.filter((g) => g.threads > 0);
 }
 
-function jmeterThreadGroup(k: number, g: { threads: number; rampSec: number; delaySec: number }, url: URL, timeoutMs: number): string {
-  const body = `{"username":"mb_\${tag}g${k}_u\${__threadNum}","email":"u\${__threadNum}.\${tag}g${k}@example.test","password":"${PASSWORD}"}`;
+/** The exported plan's sign-up of thread group k: a user per thread, unique through the tag made when the plan starts. */
+function exportedBody(k: number): string {
+  return `{"username":"mb_\${tag}g${k}_u\${__threadNum}","email":"u\${__threadNum}.\${tag}g${k}@example.test","password":"${PASSWORD}"}`;
+}
+
+function jmeterThreadGroup(k: number, g: { threads: number; rampSec: number; delaySec: number }, url: URL, timeoutMs: number, body: string): string {
   // The scheduler's duration only bounds the group: ramp, delay and the last request's timeout.
   const duration = Math.ceil(g.rampSec + timeoutMs / 1000 + 5);
   const port = url.port || (url.protocol === 'https:' ? '443' : '80');
@@ -227,7 +231,8 @@ function jmeterThreadGroup(k: number, g: { threads: number; rampSec: number; del
 `;
 }
 
-export function jmeterPlan(s: ExportSchedule, scenario: Pick<Scenario, 'timeoutSec'>, targetUrl: string, header: string[]): string {
+/** JMeter's plan of a schedule; `body` gives thread group k's request body (JMeter functions allowed), the exported one by default. */
+export function jmeterPlan(s: ExportSchedule, scenario: Pick<Scenario, 'timeoutSec'>, targetUrl: string, header: string[], body: (k: number) => string = exportedBody): string {
   const url = new URL(targetUrl);
   const groups = jmeterGroups(s);
   const ramps = s.stages?.some((st) => !('rate' in st)) ?? false;
@@ -262,7 +267,7 @@ ${notes.map((l) => `  ${xml(l).replaceAll('--', '- -')}`).join('\n')}
         </collectionProp>
       </HeaderManager>
       <hashTree/>
-${groups.map((g, k) => jmeterThreadGroup(k, g, url, scenario.timeoutSec * 1000)).join('')}    </hashTree>
+${groups.map((g, k) => jmeterThreadGroup(k, g, url, scenario.timeoutSec * 1000, body(k))).join('')}    </hashTree>
   </hashTree>
 </jmeterTestPlan>
 `;

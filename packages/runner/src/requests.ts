@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { RequestSpec } from '@mailbench/loadgen';
 
-const PASSWORD = 'mailbench-password-1';
+export const PASSWORD = 'mailbench-password-1';
 
 export const BAD_INPUT_KINDS = ['malformed-json', 'oversized', 'wrong-content-type', 'invalid-fields', 'duplicate'] as const;
 export type BadInputKind = (typeof BAD_INPUT_KINDS)[number];
