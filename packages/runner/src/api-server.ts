@@ -44,6 +44,11 @@ export interface ApiWiring {
   port?: number;
 }
 
+/** Where a client reaches a server listening on `host`: a sink listening on every interface, at the loopback address. */
+export function reachableHost(host: string): string {
+  return host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+}
+
 /** The API's flags for one variant of a scenario: everything the scenario sets, the rest left to the API's defaults. */
 export function apiArgs(scenario: Scenario, variant: Variant, wiring: ApiWiring): string[] {
   return toServerArgs({
@@ -53,8 +58,7 @@ export function apiArgs(scenario: Scenario, variant: Variant, wiring: ApiWiring)
       mongoUri: wiring.mongoUri,
       dbName: wiring.dbName,
       smtp: {
-        // A sink listening on every interface is reached at the loopback address.
-        host: wiring.sink.host === '0.0.0.0' ? '127.0.0.1' : wiring.sink.host === '::' ? '::1' : wiring.sink.host,
+        host: reachableHost(wiring.sink.host),
         port: wiring.sink.port,
         transport: scenario.transport.mode,
         maxConnections: scenario.transport.maxConnections,

@@ -3,6 +3,9 @@ import { parseArgs } from 'node:util';
 import { parseDurationMs, parseLatency, type LatencySpec } from '@mailbench/smtp-sink';
 import type { RateStage } from '@mailbench/loadgen';
 import { isVariant, VARIANTS, type Variant } from '@mailbench/target-api/contract';
+import { REFERENCE_NAMES, type ReferenceSettings } from './reference-targets.ts';
+import { CELL_ENGINES, type CellEngine } from './jmeter-cell.ts';
+import { isRunnable, type Runnable } from './subjects.ts';
 import { UsageError } from './errors.ts';
 import { withStages, type Scenario } from './scenario.ts';
 import { EXTERNAL, type TargetSpec } from './subjects.ts';
@@ -32,7 +35,7 @@ export interface BenchArgs {
   exportEngine: ExportEngine | null;
   /** Scenario fields the flags override (only those given), already parsed. */
   overrides: {
-    variants?: Variant[];
+    variants?: Runnable[];
     requests?: number[];
     durationSec?: number;
     smtpLatency?: LatencySpec;
@@ -51,6 +54,10 @@ export interface BenchArgs {
     stepSec?: number;
     connection?: 'per-request' | 'keep-alive';
     aaControl?: Variant;
+    engine?: CellEngine;
+    flaskWorkers?: number;
+    flaskWorkerClass?: ReferenceSettings['workerClass'];
+    passwordHash?: ReferenceSettings['passwordHash'];
     /** Added to the scenario's own thresholds. */
     thresholds?: Threshold[];
     /** --target URL [--label NAME] [--target-mongo-uri URI]. */
@@ -69,7 +76,8 @@ results/<run-id>/ (run.json, one JSON per cell, summary.json, summary.md, report
 
 Options (flags override the scenario):
   --scenario NAME|PATH   scenario in scenarios/NAME.json, or a scenario file (default: default)
-  --variants LIST        comma-separated subset of: ${VARIANTS.join(', ')}
+  --variants LIST        comma-separated subset of: ${VARIANTS.join(', ')};
+                         or the reference targets: ${REFERENCE_NAMES.join(', ')}
   --requests LIST        request counts, e.g. 750,800                 (scenario's)
   --duration DUR         measured window per cell: 60s, 1.5m, 90000ms; a bare number is seconds (scenario's)
   --smtp-latency SPEC    sink latency: 500ms, uniform:100ms-300ms, normal:200ms,50ms, lognormal:200ms,2s
@@ -91,6 +99,11 @@ Options (flags override the scenario):
                          [LABEL:]METRIC OP VALUE, e.g. p99<500ms, inline:p99<2s, lost==0, errors<1%
                          metrics: ${THRESHOLD_METRICS.join(', ')} (latency from intended)
   --aa-control VARIANT   also run VARIANT as a twin (VARIANT-aa): the spread between the two is the noise floor
+  --engine NAME          what sends each cell's schedule: mailbench (default) | jmeter (the original's
+                         plan: N threads started over the window, loop 1; JMeter's log read back)
+  --flask-workers N      gunicorn workers of the Flask reference targets          (scenario's; 20)
+  --flask-worker-class K gevent | sync: gunicorn's worker class for them        (scenario's; gevent)
+  --password-hash MODE   none | werkzeug: how the Flask targets store passwords   (scenario's; none)
   --capacity             also run the closed-loop capacity probe per variant
   --around-limit         probe every variant's capacity first, then run the request counts at the
                          ratios 750/800/850/1000 over 60 s had to the original stack's ~13/s
@@ -141,6 +154,10 @@ const OPTIONS = {
   step: { type: 'string' },
   connection: { type: 'string' },
   'aa-control': { type: 'string' },
+  engine: { type: 'string' },
+  'flask-workers': { type: 'string' },
+  'flask-worker-class': { type: 'string' },
+  'password-hash': { type: 'string' },
   threshold: { type: 'string', multiple: true },
   capacity: { type: 'boolean' },
   'around-limit': { type: 'boolean' },
@@ -182,10 +199,10 @@ function positiveInt(flag: string, text: string, min = 1): number {
   return n;
 }
 
-function variantList(text: string, flag = '--variants'): Variant[] {
+function variantList(text: string, flag = '--variants'): Runnable[] {
   const names = list(flag, text);
-  for (const v of names) if (!isVariant(v)) throw usage(`${flag}: unknown variant "${v}"; valid: ${VARIANTS.join(', ')}`);
-  return [...new Set(names)] as Variant[];
+  for (const v of names) if (!isRunnable(v)) throw usage(`${flag}: unknown variant "${v}"; valid: ${VARIANTS.join(', ')}, and the reference targets ${REFERENCE_NAMES.join(', ')}`);
+  return [...new Set(names)] as Runnable[];
 }
 
 function durationSec(text: string, flag = '--duration'): number {
@@ -265,9 +282,13 @@ function exportEngine(text: string | undefined): ExportEngine | null {
   return text as ExportEngine;
 }
 
+function oneOf<T extends string>(flag: string, text: string, choices: readonly T[]): T {
+  if (!(choices as readonly string[]).includes(text)) throw usage(`${flag} must be one of ${choices.join(', ')}, got "${text}"`);
+  return text as T;
+}
+
 function connection(text: string): 'per-request' | 'keep-alive' {
-  if (text !== 'per-request' && text !== 'keep-alive') throw usage(`--connection must be per-request or keep-alive, got "${text}"`);
-  return text;
+  return oneOf('--connection', text, ['per-request', 'keep-alive'] as const);
 }
 
 /** Each override flag given, parsed into its typed value. */
@@ -296,7 +317,15 @@ function readOverrides(values: Values): BenchArgs['overrides'] {
   set('sloP99Ms', given(str('slo-p99'), (t) => durationSec(t, '--slo-p99') * 1000));
   set('stepSec', given(str('step'), (t) => durationSec(t, '--step')));
   set('connection', given(str('connection'), connection));
-  set('aaControl', given(str('aa-control'), (t) => variantList(t, '--aa-control')[0] as Variant));
+  set('aaControl', given(str('aa-control'), (t) => {
+    const [v] = variantList(t, '--aa-control');
+    if (!isVariant(v!)) throw usage(`--aa-control: ${v} is a reference target; the A/A twin is for the built-in variants (${VARIANTS.join(', ')})`);
+    return v;
+  }));
+  set('engine', given(str('engine'), (t) => oneOf('--engine', t, CELL_ENGINES)));
+  set('flaskWorkers', given(str('flask-workers'), (t) => positiveInt('--flask-workers', t)));
+  set('flaskWorkerClass', given(str('flask-worker-class'), (t) => oneOf('--flask-worker-class', t, ['gevent', 'sync'] as const)));
+  set('passwordHash', given(str('password-hash'), (t) => oneOf('--password-hash', t, ['none', 'werkzeug'] as const)));
   const thresholds = values.threshold as string[] | undefined;
   if (thresholds) o.thresholds = thresholds.map(parseThreshold);
   if (values.capacity === true) o.capacity = true;
@@ -345,6 +374,15 @@ export function applyOverrides(scenario: Scenario, o: BenchArgs['overrides']): S
   if (o.requests || o.durationSec !== undefined) out.stages = null;
   if (o.stages) out.stages = o.stages;
   if (o.requests) out.requests = o.requests;
+  // Other request counts than the scenario's: every swept value runs them all.
+  if (o.requests && out.sweep?.requestsAt) out.sweep = { factor: out.sweep.factor, values: out.sweep.values };
+  if (o.engine) out.engine = o.engine;
+  out.reference = {
+    ...out.reference,
+    ...(o.flaskWorkers !== undefined ? { workers: o.flaskWorkers } : {}),
+    ...(o.flaskWorkerClass ? { workerClass: o.flaskWorkerClass } : {}),
+    ...(o.passwordHash ? { passwordHash: o.passwordHash } : {}),
+  };
   if (o.hashCosts) out.sweep = { factor: 'hashCost', values: o.hashCosts };
   if (o.smtpConnections?.length === 1) out.transport.maxConnections = o.smtpConnections[0] as number;
   else if (o.smtpConnections) out.sweep = { factor: 'smtpConnections', values: o.smtpConnections };

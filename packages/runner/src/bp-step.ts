@@ -108,6 +108,7 @@ export async function runStep(stepCtx: CellContext, plan: StepPlan): Promise<Ste
   const bp = s.breakingPoint;
   const result = emptyStep(ctx, plan);
   const dbName = dbNameFor(ctx.runId, { ...spec, label: `${spec.label}_s${plan.step}` });
+  if (spec.factor?.factor === 'smtpLatencyMs') ctx.sink.setLatency(s.smtp.latency);
   const server = openTarget(ctx, spec.variant, dbName);
   const abort = AbortSignal.any([ctx.signal, server.gone.signal]);
   const sendsMail = subjectFacts(spec.variant).sendsMail;

@@ -2,7 +2,8 @@
  * What a cell sends its load to. Usually the API process of the cell (CellServer): forked fresh,
  * watched (an exit nobody asked for ends the cell), killed and restarted on the same port by the
  * crash fault, stopped gracefully at the end. Or an API the harness did not start
- * (ExternalTarget): only its HTTP contract, no metrics, no failure reports, no crash.
+ * (ExternalTarget): only its HTTP contract, no metrics, no failure reports, no crash. Or a
+ * reference target (ReferenceTarget): started and stopped per cell, but otherwise like an external one.
  */
 import { request as httpRequest } from 'undici';
 import type { MailFailure, MetricsResponse, ShutdownReport } from '@mailbench/target-api/contract';
@@ -196,5 +197,80 @@ export class ExternalTarget implements CellTarget {
 
   stderrTail(): null {
     return null;
+  }
+}
+
+/**
+ * A reference target (reference-targets.ts): a process the harness starts fresh for the cell and
+ * stops after it, but not its own API: no metrics, no failure reports, no crash. Its mail is
+ * waited for by quiet, like an external target's; its users are counted in the cell's database.
+ */
+export class ReferenceTarget implements CellTarget {
+  readonly owned = false;
+  readonly gone = new AbortController();
+  failure: { error: string; stderrTail: string } | null = null;
+  readonly restarted = false;
+  private current: ApiServer | null = null;
+  private stopping = false;
+  private readonly launch: () => Promise<ApiServer>;
+  private readonly onServer: (server: ApiServer | null) => void;
+
+  constructor(launch: () => Promise<ApiServer>, onServer: (server: ApiServer | null) => void) {
+    this.launch = launch;
+    this.onServer = onServer;
+  }
+
+  get url(): string {
+    if (!this.current) throw new Error('the reference target is not running');
+    return this.current.url;
+  }
+
+  async start(): Promise<number> {
+    const server = await this.launch();
+    this.current = server;
+    this.onServer(server);
+    void server.exited.then(({ code, signal }) => {
+      if (this.stopping) return;
+      this.failure = { error: `the reference target exited during the cell (code ${code}, signal ${signal})`, stderrTail: server.stderrTail() };
+      this.gone.abort();
+    });
+    return server.pid;
+  }
+
+  async metrics(): Promise<null> {
+    return null;
+  }
+
+  async mailFailures(): Promise<null> {
+    return null;
+  }
+
+  async crash(): Promise<CrashRecord> {
+    throw new Error('a crash fault restarts mailbench\'s own API; a reference target is not one');
+  }
+
+  fail(error: string): void {
+    this.failure ??= { error, stderrTail: this.current?.stderrTail() ?? '' };
+    this.gone.abort();
+  }
+
+  async stop(timeoutMs: number): Promise<null> {
+    this.stopping = true;
+    await this.current?.stop(timeoutMs);
+    return null;
+  }
+
+  async dispose(): Promise<void> {
+    this.stopping = true;
+    const server = this.current;
+    if (server) {
+      server.kill();
+      await server.exited;
+    }
+    this.onServer(null);
+  }
+
+  stderrTail(): string | null {
+    return this.current?.stderrTail() ?? null;
   }
 }

@@ -8,8 +8,10 @@ import { runOpenLoop, type OpenLoopResult, type ProgressEvent } from '@mailbench
 import type { SmtpSink } from '@mailbench/smtp-sink';
 import type { MailCounters } from '@mailbench/target-api/contract';
 import { accountEmails, failedIndexes, firstAcceptances, lastAcceptanceEpochMs, owedRegistrations, replyFigures, round2 } from './accounting.ts';
-import { apiArgs, ServerStartError, type ApiServer } from './api-server.ts';
-import { CellServer, ExternalTarget, type CellTarget } from './cell-server.ts';
+import { apiArgs, reachableHost, ServerStartError, type ApiServer } from './api-server.ts';
+import { CellServer, ExternalTarget, ReferenceTarget, type CellTarget } from './cell-server.ts';
+import { isReference, spawnReference, withDatabase } from './reference-targets.ts';
+import { runJMeterCell } from './jmeter-cell.ts';
 import { openCellWindow, type CellWindow } from './cell-window.ts';
 import { judgeCell } from './judge.ts';
 import { evaluateThresholds } from './thresholds.ts';
@@ -60,10 +62,14 @@ export function dbNameFor(runId: string, spec: Pick<CellSpec, 'label' | 'request
   return `mb_${runId}_${spec.label}_${spec.requests}_r${spec.repeat}`.replace(/[^A-Za-z0-9_]/g, '_').slice(0, 60);
 }
 
-/** The API a cell loads: forked fresh for a built-in variant, or the run's external target. */
+/** The API a cell loads: forked fresh for a built-in variant, started fresh for a reference target, or the run's external target. */
 export function openTarget(ctx: CellContext, variant: Subject, dbName: string): CellTarget {
   if (ctx.target) return new ExternalTarget(ctx.target.url);
   if (variant === 'external' || ctx.mongoUri === null) throw new Error('an external cell needs --target; a built-in one, a database');
+  if (isReference(variant)) {
+    const wiring = { mongoUri: withDatabase(ctx.mongoUri, dbName), smtpHost: reachableHost(ctx.sink.host), smtpPort: ctx.sink.port };
+    return new ReferenceTarget(() => spawnReference(variant, wiring, ctx.scenario.reference), ctx.onServer);
+  }
   return new CellServer(apiArgs(ctx.scenario, variant, { mongoUri: ctx.mongoUri, dbName, sink: ctx.sink, redisUrl: ctx.redisUrl ?? null }), ctx.onServer);
 }
 
@@ -134,8 +140,9 @@ export async function cleanUp(ctx: CellContext, dbName: string): Promise<void> {
   await users.deleteMany(ctx.names.usersFilter('u'));
 }
 
-/** What a cell on an external target cannot see, said in its result (not findings). */
-export function notCheckedFor(ctx: Pick<CellContext, 'target'>): string[] {
+/** What a cell on an external or reference target cannot see, said in its result (not findings). */
+export function notCheckedFor(ctx: Pick<CellContext, 'target'>, variant: Subject): string[] {
+  if (isReference(variant)) return ["server metrics, e-mail backlog and failure reports: a reference target has no mailbench /metrics or /mail/failures"];
   if (!ctx.target) return [];
   const out = ['server metrics, e-mail backlog and failure reports: the target is not a process the harness started'];
   if (!ctx.target.mongoUri) out.push('stored users: no --target-mongo-uri given');
@@ -146,6 +153,8 @@ export async function runCell(cellCtx: CellContext, spec: CellSpec): Promise<Cel
   const ctx = { ...cellCtx, scenario: withFactor(cellCtx.scenario, spec.factor), names: cellCtx.names.forCell(String(spec.index)) };
   const result = emptyResult(ctx, spec, new Date().toISOString());
   const dbName = dbNameFor(ctx.runId, spec);
+  // A swept SMTP latency is the sink's for this cell (the sink keeps its own otherwise).
+  if (spec.factor?.factor === 'smtpLatencyMs') ctx.sink.setLatency(ctx.scenario.smtp.latency);
   const server = openTarget(ctx, spec.variant, dbName);
   const abort = AbortSignal.any([ctx.signal, server.gone.signal]);
   try {
@@ -196,7 +205,10 @@ export async function warmUp(ctx: CellContext, server: CellTarget, sendsMail: bo
       signal,
     });
     const ok = warm.statusCounts['201'] ?? 0;
-    if (ok > 0 && sendsMail) await drainOwed(ctx.sink, server, ctx.names, new Set(), s.drainTimeoutSec * 1000, sinkLatencyMs(s));
+    // A target the harness cannot look into is done when every warm-up e-mail has arrived; only
+    // when some do not is its mail waited for by quiet.
+    const arrived = ok > 0 && sendsMail && !server.owned && (await ctx.sink.waitFor(ok, { timeoutMs: Math.min(s.drainTimeoutSec, 30) * 1000 }).then(() => true, () => false));
+    if (ok > 0 && sendsMail && !arrived) await drainOwed(ctx.sink, server, ctx.names, new Set(), s.drainTimeoutSec * 1000, sinkLatencyMs(s));
     await ctx.sink.waitForIdle({ quietMs: 300, timeoutMs: 30_000 }).catch(() => {});
   }
   // Also starts the server's event-loop and CPU window afresh for the measurement.
@@ -208,6 +220,13 @@ export async function measure(ctx: CellContext, spec: CellSpec, server: CellTarg
   const s = ctx.scenario;
   const share = s.faults.badInput?.share;
   window.setT0(Date.now());
+  if (s.engine === 'jmeter') {
+    ctx.onPhase?.(`JMeter: ${spec.requests} threads started over ${s.durationSec} s, a request each`);
+    const run = await runJMeterCell(s, spec.requests, server.url, ctx.names, signal);
+    window.setT0(run.t0EpochMs);
+    window.endFaults();
+    return run;
+  }
   const run = await runOpenLoop({
     baseUrl: server.url,
     ...(s.stages ? { stages: s.stages } : { count: spec.requests, durationMs: s.durationSec * 1000 }),
@@ -347,7 +366,7 @@ function emptyResult(ctx: CellContext, spec: CellSpec, startedAt: string): CellR
       serverCounters: null,
     },
     accounting: { usersInDb: 0, responses2xx: 0, warmupUsers: 0 },
-    notChecked: notCheckedFor(ctx),
+    notChecked: notCheckedFor(ctx, spec.variant),
     faults: null,
     server: { pid: null, series: [], shutdown: null },
     samples: null,

@@ -13,7 +13,7 @@ import { Progress } from './progress.ts';
 import { runBench } from './run.ts';
 import { renderTerminalSummary } from './terminal.ts';
 import { resolveOutDir } from './out-dir.ts';
-import { withoutRedisWhenMissing } from './subjects.ts';
+import { withoutRedisWhenMissing, withoutSeedStackWhenMissing } from './subjects.ts';
 import { applyQuick, checkSemantics, listScenarios, loadScenario, type Scenario } from './scenario.ts';
 
 /** A scenario path is taken from where the user typed the command (pnpm runs scripts elsewhere). */
@@ -46,7 +46,9 @@ async function main(): Promise<number> {
     if (args.quick) scenario = applyQuick(scenario);
     if (!args.exportEngine && !scenario.target) {
       const redisAvailable = Boolean(process.env.REDIS_URL) || findRedisServer() !== null;
-      const { variants, note } = withoutRedisWhenMissing(scenario, args.overrides.variants, redisAvailable, REDIS_INSTALL_HINT);
+      let { variants, note } = withoutRedisWhenMissing(scenario.variants, args.overrides.variants, redisAvailable, REDIS_INSTALL_HINT);
+      if (note) process.stderr.write(`mailbench: ${note}\n`);
+      ({ variants, note } = withoutSeedStackWhenMissing(variants, args.overrides.variants));
       if (note) process.stderr.write(`mailbench: ${note}\n`);
       scenario = { ...scenario, variants, aaControl: scenario.aaControl && variants.includes(scenario.aaControl) ? scenario.aaControl : null };
     }

@@ -4,6 +4,7 @@
  */
 import type { Variant } from '@mailbench/target-api/contract';
 import { EXTERNAL, type Subject } from './subjects.ts';
+import { isReference, type ReferenceName } from './reference-targets.ts';
 
 /** The original stack's throughput limit (its Flask API "couldn't make more than 13 rps"). */
 export const ORIGINAL_LIMIT_PER_SEC = 13;
@@ -29,9 +30,21 @@ export const VARIANT_PRESENTATION = {
   'bullmq-worker': { color: '#17becf', reference: null },
 } satisfies Record<Variant, VariantPresentation>;
 
+/**
+ * The reference targets are the original's own strategies on its own stack (Flask) and the Node
+ * API it compared with ("73 ms" at 1000 sign-ups over 60 s): the same figures beside them.
+ */
+export const REFERENCE_PRESENTATION = {
+  'flask-no-email': { color: '#4d4d4d', reference: VARIANT_PRESENTATION['no-email'].reference },
+  'flask-blocking': { color: '#8b0000', reference: VARIANT_PRESENTATION.inline.reference },
+  'flask-thread': { color: '#0b3c8c', reference: VARIANT_PRESENTATION.background.reference },
+  'express-inline': { color: '#bcbd22', reference: { label: 'Node', noDelay: { 1000: 73 }, delay500ms: {} } },
+} satisfies Record<ReferenceName, VariantPresentation>;
+
 /** An external target: its own colour, and nothing from the original to compare with. */
 const EXTERNAL_PRESENTATION: VariantPresentation = { color: '#8c564b', reference: null };
 
 export function presentationOf(subject: Subject): VariantPresentation {
-  return subject === EXTERNAL ? EXTERNAL_PRESENTATION : VARIANT_PRESENTATION[subject];
+  if (subject === EXTERNAL) return EXTERNAL_PRESENTATION;
+  return isReference(subject) ? REFERENCE_PRESENTATION[subject] : VARIANT_PRESENTATION[subject];
 }

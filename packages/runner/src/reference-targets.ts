@@ -9,7 +9,8 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { request as httpRequest } from 'undici';
 import type { VariantFacts } from '@mailbench/target-api/contract';
 import { ServerStartError, type ApiServer } from './api-server.ts';
@@ -24,6 +25,8 @@ export const SEED_INSTALL_HINT = `pnpm setup:seed (as root; or: apt-get install 
 export interface ReferenceSettings {
   /** gunicorn worker processes of the Flask target (the original: 20). */
   workers: number;
+  /** gunicorn's worker class: gevent (the original; a greenlet per request, blocking I/O yields) or sync (one request at a time per worker). */
+  workerClass: 'gevent' | 'sync';
   /** How the Flask target stores passwords: as given, or werkzeug's default hash. */
   passwordHash: 'none' | 'werkzeug';
   /** A sleep in the e-mail function before it connects (the original's delay), in ms. */
@@ -56,7 +59,7 @@ const NOT_PROMISED = { promisesDelivery: false, mayDuplicate: false, sendsFromTh
 function flask(mode: 'no-email' | 'blocking' | 'thread') {
   return (w: ReferenceWiring, s: ReferenceSettings): Launch => ({
     command: DEBIAN_PYTHON,
-    args: ['-m', 'gunicorn', '-k', 'gevent', '-w', String(s.workers), '-b', `127.0.0.1:${w.port}`, '--chdir', `${TARGETS_DIR}flask-seed`, '--log-level', 'warning', 'app:app'],
+    args: ['-m', 'gunicorn', '-k', s.workerClass, '-w', String(s.workers), '-b', `127.0.0.1:${w.port}`, '--chdir', `${TARGETS_DIR}flask-seed`, '--log-level', 'warning', 'app:app'],
     env: { MB_MONGO_URI: w.mongoUri, MB_SMTP_HOST: w.smtpHost, MB_SMTP_PORT: String(w.smtpPort), MB_EMAIL_MODE: mode, MB_EMAIL_DELAY_MS: String(s.emailDelayMs), MB_PASSWORD_HASH: s.passwordHash },
   });
 }
@@ -100,6 +103,36 @@ export function seedStackMissing(): string[] {
   const probe = spawnSync(DEBIAN_PYTHON, ['-c', 'import importlib.util as u, sys; print(" ".join(m for m in sys.argv[1:] if u.find_spec(m) is None))', 'flask', 'gunicorn', 'gevent', 'mongoengine', 'pymongo'], { encoding: 'utf8' });
   if (probe.error || probe.status !== 0) return ['python3'];
   return probe.stdout.trim().split(/\s+/).filter(Boolean);
+}
+
+/** The connection string with the cell's database as its path (mongoengine and mongoose take the database from there). */
+export function withDatabase(uri: string, dbName: string): string {
+  const m = /^(mongodb(?:\+srv)?:\/\/[^/?]*)(\/[^?]*)?(\?.*)?$/.exec(uri);
+  if (!m) throw new Error(`not a MongoDB connection string: ${uri}`);
+  return `${m[1]}/${dbName}${m[3] ?? ''}`;
+}
+
+/** The versions of the reference stacks' parts, for the run's record (what is not installed is left out). */
+export function referenceVersions(): Record<string, string> {
+  const out: Record<string, string> = {};
+  const probe = spawnSync(DEBIAN_PYTHON, ['-c', 'import sys; from importlib.metadata import version\nfor p in sys.argv[1:]:\n  try: print(p, version(p))\n  except Exception: pass', 'flask', 'werkzeug', 'gunicorn', 'gevent', 'mongoengine', 'pymongo'], { encoding: 'utf8' });
+  if (!probe.error && probe.status === 0) {
+    for (const line of probe.stdout.trim().split('\n')) {
+      const [name, version] = line.split(' ');
+      if (name && version) out[name] = version;
+    }
+    const py = spawnSync(DEBIAN_PYTHON, ['--version'], { encoding: 'utf8' });
+    if (py.status === 0) out.python = py.stdout.trim().replace(/^Python /, '');
+  }
+  for (const name of ['express', 'mongoose', 'nodemailer']) {
+    try {
+      const file = fileURLToPath(new URL(`express-inline/node_modules/${name}/package.json`, pathToFileURL(TARGETS_DIR)));
+      out[`${name} (express-inline)`] = (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+    } catch {
+      // not installed
+    }
+  }
+  return out;
 }
 
 async function freePort(): Promise<number> {

@@ -152,7 +152,9 @@ export interface RunInfo {
   /** The Redis that served the bullmq variant, with its persistence settings (absent when no variant used one). */
   redis?: { engine: string; version: string; persistence: { appendonly: string; appendfsync: string; save: string; maxmemoryPolicy: string } | null };
   /** The sink's latency model, and where it listened (port absent in runs recorded before --smtp-port). */
-  smtpSink: { latency: string; host: string; port?: number | null };
+  smtpSink: { latency: string; greetingDelayMs?: number; host: string; port?: number | null };
+  /** The reference targets' parts and their versions, when a reference target ran. */
+  referenceStack?: Record<string, string>;
   /** The tag in every sign-up's username and address (absent in runs recorded before it). */
   signupTag?: string;
   git: { commit: string | null; dirty: boolean | null };

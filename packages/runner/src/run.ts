@@ -12,9 +12,10 @@ import { startMongo, type MongoHandle } from '@mailbench/mongo';
 import { startRedis, RedisStartError, type RedisHandle } from '@mailbench/redis';
 import { describeLatency, startSmtpSink, type SmtpSink } from '@mailbench/smtp-sink';
 import { isVariant, type Variant } from '@mailbench/target-api/contract';
-import { subjectFacts, type Subject } from './subjects.ts';
+import { isRunnable, subjectFacts, type Runnable, type Subject } from './subjects.ts';
+import { isReference, referenceVersions, spawnReference, withDatabase } from './reference-targets.ts';
 import type { MongoEngineChoice } from './args.ts';
-import { apiArgs, forkApiServer, type ApiServer } from './api-server.ts';
+import { apiArgs, forkApiServer, reachableHost, type ApiServer } from './api-server.ts';
 import { dbNameFor, runCell, type CellContext, type CellSpec } from './cell.ts';
 import { collectVersions, gitInfo, machineInfo } from './environment.ts';
 import { UsageError } from './errors.ts';
@@ -28,7 +29,7 @@ import { cellFileName, SCHEMA_VERSION, writeJson, writeText, type CapacityResult
 import { cellLabels, type Scenario } from './scenario.ts';
 import { runBreakingPoints } from './breaking-point.ts';
 import type { StepResult } from './bp-step.ts';
-import { factorValues } from './factors.ts';
+import { factorValues, runsAt, withFactor } from './factors.ts';
 import { buildSummary, renderSummaryMarkdown } from './summary.ts';
 
 export interface BenchPlan {
@@ -80,7 +81,9 @@ export function planCells(scenario: Scenario): CellSpec[] {
   const cells: CellSpec[] = [];
   for (let repeat = 1; repeat <= scenario.repeats; repeat++) {
     for (const requests of scenario.requests) {
-      for (const { label, variant, factor } of cellLabels(scenario)) cells.push({ index: cells.length, variant, label, requests, repeat, factor });
+      for (const { label, variant, factor } of cellLabels(scenario)) {
+        if (runsAt(scenario, factor, requests)) cells.push({ index: cells.length, variant, label, requests, repeat, factor });
+      }
     }
   }
   return cells;
@@ -124,6 +127,7 @@ async function startServices(plan: BenchPlan, progress: Progress, opened: Partia
     host: plan.sink?.host ?? '127.0.0.1',
     port: plan.sink?.port ?? 0,
     latency: scenario.smtp.latency,
+    greetingDelayMs: scenario.smtp.greetingDelayMs,
     maxConnections: scenario.smtp.maxConnections,
     maxMessagesPerSec: scenario.smtp.maxMessagesPerSec,
     tempFailRate: scenario.smtp.tempFailRate,
@@ -190,7 +194,8 @@ function newRunInfo(plan: BenchPlan, runId: string, tag: string): RunInfo {
     versions: collectVersions(),
     machine: machineInfo(),
     database: { engine: 'unknown', version: 'unknown' },
-    smtpSink: { latency: describeLatency(plan.scenario.smtp.latency), host: plan.sink?.host ?? '127.0.0.1', port: null },
+    smtpSink: { latency: describeLatency(plan.scenario.smtp.latency), greetingDelayMs: plan.scenario.smtp.greetingDelayMs, host: plan.sink?.host ?? '127.0.0.1', port: null },
+    ...(plan.scenario.variants.some(isReference) ? { referenceStack: referenceVersions() } : {}),
     git: gitInfo(),
     startedAt: new Date().toISOString(),
     endedAt: null,
@@ -237,9 +242,9 @@ export async function runBench(input: BenchPlan): Promise<BenchOutcome> {
   const runDir = prepareRunDir(plan.outDir, runId);
   const names = new SignupNames(newRunTag());
   let cells = planCells(plan.scenario);
-  let estimates = cells.map((c) => estimateCellSec(plan.scenario, c.variant, c.requests));
+  let estimates = cells.map((c) => estimateCellSec(withFactor(plan.scenario, c.factor), c.variant, c.requests));
   // --around-limit measures every variant's capacity first: the probes are the plan's first part.
-  const capacityVariants = plan.scenario.capacity.enabled || plan.aroundLimit ? plan.scenario.variants.filter(isVariant) : [];
+  const capacityVariants = plan.scenario.capacity.enabled || plan.aroundLimit ? plan.scenario.variants.filter(isRunnable) : [];
   const capacityEstimate = capacityVariants.length * (plan.scenario.capacity.durationSec + plan.scenario.warmup.durationSec + 6);
   const state: RunState = {
     runDir,
@@ -266,7 +271,7 @@ export async function runBench(input: BenchPlan): Promise<BenchOutcome> {
       await runCapacities(plan, progress, services, state, capacityVariants);
       plan = { ...plan, scenario: scaleAroundLimit(plan.scenario, state.capacity, state.run, progress) };
       cells = planCells(plan.scenario);
-      estimates = cells.map((c) => estimateCellSec(plan.scenario, c.variant, c.requests));
+      estimates = cells.map((c) => estimateCellSec(withFactor(plan.scenario, c.factor), c.variant, c.requests));
       writeRun(state);
     }
     await runCells(plan, progress, services, state, cells, estimates);
@@ -395,7 +400,7 @@ function describeStep(label: string, r: StepResult): string {
   return `${label}: p99 ${l.fromIntended.p99.toFixed(0)} ms, mean ${l.fromIntended.mean.toFixed(0)} ms, errors ${r.errors}${mail} → ${verdict}`;
 }
 
-async function runCapacities(plan: BenchPlan, progress: Progress, services: Services, state: RunState, variants: Variant[]): Promise<void> {
+async function runCapacities(plan: BenchPlan, progress: Progress, services: Services, state: RunState, variants: Runnable[]): Promise<void> {
   for (const variant of variants) {
     if (plan.signal.aborted) break;
     const result = await runCapacity(state.run.runId, plan.scenario, variant, services, (s) => (state.current.server = s));
@@ -436,7 +441,7 @@ function describeCell(label: string, r: CellResult, tookSec: number): string {
   );
 }
 
-async function runCapacity(runId: string, scenario: Scenario, variant: Variant, services: Services, onServer: (s: ApiServer | null) => void): Promise<CapacityResult> {
+async function runCapacity(runId: string, scenario: Scenario, variant: Runnable, services: Services, onServer: (s: ApiServer | null) => void): Promise<CapacityResult> {
   const startedAt = new Date().toISOString();
   const base: CapacityResult = {
     schemaVersion: SCHEMA_VERSION,
@@ -462,7 +467,11 @@ async function runCapacity(runId: string, scenario: Scenario, variant: Variant, 
     // --target refuses the probe: the built-in API's database is always there.
     if (!client || !database) throw new Error('the capacity probe needs the database the harness started');
     await client.db(dbName).dropDatabase();
-    server = await forkApiServer(apiArgs(scenario, variant, { mongoUri: database.uri, dbName, sink: services.sink, redisUrl: services.redis?.url ?? null }));
+    // After cells at swept latencies, the probe runs at the scenario's own.
+    if (scenario.sweep?.factor === 'smtpLatencyMs') services.sink.setLatency(scenario.smtp.latency);
+    server = isReference(variant)
+      ? await spawnReference(variant, { mongoUri: withDatabase(database.uri, dbName), smtpHost: reachableHost(services.sink.host), smtpPort: services.sink.port }, scenario.reference)
+      : await forkApiServer(apiArgs(scenario, variant, { mongoUri: database.uri, dbName, sink: services.sink, redisUrl: services.redis?.url ?? null }));
     onServer(server);
     if (scenario.warmup.requests > 0) {
       await runOpenLoop({

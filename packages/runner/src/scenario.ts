@@ -10,6 +10,8 @@ import { UsageError } from './errors.ts';
 import { factorValues, labelWith, sweepProblems, type FactorName, type FactorValue } from './factors.ts';
 import { parseThreshold, type Threshold } from './thresholds.ts';
 import { EXTERNAL, type Subject, type TargetSpec } from './subjects.ts';
+import { isReference, type ReferenceSettings } from './reference-targets.ts';
+import type { CellEngine } from './jmeter-cell.ts';
 
 /**
  * The effective scenario: every value typed and filled. Scenario-level defaults live in the
@@ -31,7 +33,7 @@ export interface Scenario {
   connection: 'per-request' | 'keep-alive';
   timeoutSec: number;
   hashCost: number;
-  smtp: { latency: LatencySpec; maxConnections: number; maxMessagesPerSec: number; tempFailRate: number; permFailRate: number; seed: number };
+  smtp: { latency: LatencySpec; greetingDelayMs: number; maxConnections: number; maxMessagesPerSec: number; tempFailRate: number; permFailRate: number; seed: number };
   transport: { mode: TransportMode; maxConnections: number; maxMessages: number; sendTimeoutMs: number };
   workerPool: { threads: number; concurrentTasksPerWorker: number };
   outbox: { leaseMs: number; pollMs: number };
@@ -45,8 +47,12 @@ export interface Scenario {
   /** Dispatch error of a single request above which the generator counts as stalled. */
   stallThresholdMs: number;
   capacity: { enabled: boolean; connections: number; durationSec: number };
-  /** One factor swept across every variant, or null. */
-  sweep: { factor: FactorName; values: number[] } | null;
+  /** One factor swept across every variant, or null; requestsAt narrows the counts run at a value. */
+  sweep: { factor: FactorName; values: number[]; requestsAt?: Record<string, number[]> } | null;
+  /** The reference targets' settings (reference-targets.ts). */
+  reference: ReferenceSettings;
+  /** What sends a cell's measured schedule: mailbench's generator, or JMeter (jmeter-cell.ts). */
+  engine: CellEngine;
   breakingPoint: BreakingPointSettings;
   /** The user's pass/fail criteria, parsed. */
   thresholds: Threshold[];
@@ -240,7 +246,13 @@ export function checkSemantics(scenario: Scenario, file: string): void {
       problems.push(`stages: ${(err as Error).message}`);
     }
   }
-  problems.push(...sweepProblems(scenario), ...targetProblems(scenario));
+  if (scenario.engine === 'jmeter') {
+    if (scenario.stages) problems.push('engine jmeter: JMeter sends the original\'s plan (N threads over the window); a scenario with stages needs mailbench\'s generator');
+    if (scenario.connection !== 'per-request') problems.push('engine jmeter: a thread sends one request on a connection of its own; use connection "per-request"');
+    if (scenario.breakingPoint.enabled) problems.push('engine jmeter: the breaking-point search runs mailbench\'s generator');
+    if (scenario.faults.badInput) problems.push('engine jmeter: bad input needs mailbench\'s generator');
+  }
+  problems.push(...sweepProblems(scenario), ...targetProblems(scenario), ...referenceProblems(scenario));
   if (problems.length > 0) throw invalidScenario(file, problems);
 }
 
@@ -251,6 +263,18 @@ export function targetProblems(scenario: Pick<Scenario, 'target' | 'faults' | 'c
   if (scenario.faults.crash) problems.push('faults.crash kills and restarts the API process: with --target the harness owns no process to crash; choose a scenario without it');
   if (scenario.capacity.enabled) problems.push('capacity: the closed-loop probe starts the built-in API; it does not run against --target');
   if (scenario.sweep) problems.push(`sweep: ${scenario.sweep.factor} is a setting of the built-in API; a --target has its own`);
+  return problems;
+}
+
+/** What the reference targets cannot do: they are not mailbench's API (no crash-restart, no settings of its own but reference.*). */
+export function referenceProblems(scenario: Pick<Scenario, 'variants' | 'faults' | 'sweep' | 'breakingPoint'>): string[] {
+  const refs = scenario.variants.filter(isReference);
+  if (refs.length === 0) return [];
+  const problems: string[] = [];
+  const names = refs.join(', ');
+  if (scenario.faults.crash) problems.push(`faults.crash restarts mailbench's own API; ${names} cannot be crashed that way`);
+  if (scenario.sweep && scenario.sweep.factor !== 'smtpLatencyMs') problems.push(`sweep: ${scenario.sweep.factor} is a setting of the built-in API; ${names} ${refs.length === 1 ? 'has' : 'have'} only the reference.* settings (smtpLatencyMs can be swept for everything)`);
+  if (scenario.breakingPoint.enabled) problems.push(`breakingPoint: the search runs the built-in variants; for ${names}, use the capacity probe (capacity.enabled)`);
   return problems;
 }
 
@@ -298,6 +322,9 @@ export function applyQuick(scenario: Scenario): Scenario {
     breakingPoint: { ...bp, stepSec: Math.min(bp.stepSec, Math.max(MIN_QUICK_STEP_SEC, bp.stepSec / 2)), bisections: Math.min(bp.bisections, 3) },
     durationSec: scenario.durationSec * factor,
     requests: scenario.requests.map((n) => Math.max(1, Math.round(n * factor))),
+    sweep: scenario.sweep?.requestsAt
+      ? { ...scenario.sweep, requestsAt: Object.fromEntries(Object.entries(scenario.sweep.requestsAt).map(([v, counts]) => [v, counts.map((n) => Math.max(1, Math.round(n * factor)))])) }
+      : scenario.sweep,
     warmup: { requests: Math.min(scenario.warmup.requests, 20), durationSec: Math.min(scenario.warmup.durationSec, 2) },
     drainTimeoutSec: Math.min(scenario.drainTimeoutSec, 60),
     capacity: { ...scenario.capacity, durationSec: Math.min(scenario.capacity.durationSec, 5) },

@@ -4,6 +4,8 @@ import type { StepResult } from './bp-step.ts';
 import { describeLatency } from '@mailbench/smtp-sink';
 import { subjectFacts, type Subject } from './subjects.ts';
 import { presentationOf, type VariantPresentation } from './presentation.ts';
+import { isReference } from './reference-targets.ts';
+import { withFactor } from './factors.ts';
 import { compareSamples, median, MIN_REPEATS } from './compare.ts';
 import { timeoutsOf } from './judge.ts';
 import type { CapacityResult, CellResult, Ranking, ReferenceValue, ReliabilityRow, RunInfo, Summary, SummaryRow } from './results.ts';
@@ -26,7 +28,9 @@ function referenceFor(scenario: Scenario, variant: Subject, requests: number): R
   const reference: VariantPresentation['reference'] = presentationOf(variant).reference;
   const { latency } = scenario.smtp;
   const t = scenario.transport;
-  const sameSetup = scenario.durationSec === 60 && scenario.connection === 'per-request' && scenario.hashCost === 14 && t.mode === 'pooled' && t.maxConnections === 5;
+  // A reference target is the original's own code: only the load and the SMTP server need to match.
+  const ownSettings = isReference(variant) || (scenario.hashCost === 14 && t.mode === 'pooled' && t.maxConnections === 5);
+  const sameSetup = scenario.durationSec === 60 && scenario.connection === 'per-request' && ownSettings;
   const plainSmtp = scenario.smtp.maxConnections === 0 && scenario.smtp.maxMessagesPerSec === 0 && scenario.smtp.tempFailRate === 0 && scenario.smtp.permFailRate === 0;
   if (!reference || !sameSetup || !plainSmtp || latency.kind !== 'fixed') return null;
   const table = latency.ms === 0 ? reference.noDelay : latency.ms === 500 ? reference.delay500ms : null;
@@ -120,7 +124,8 @@ export function buildSummary(run: RunInfo, cells: Array<{ file: string; result: 
         valid: group.every((c) => c.valid),
         failed: group.length - ok.length,
         avgFromSendRangeMs: sendAvgs.length > 1 ? [Math.min(...sendAvgs), Math.max(...sendAvgs)] : null,
-        reference: label === variant ? referenceFor(scenario, variant, requests) : null,
+        // The plain variant, or one at a swept SMTP latency (its cells' latency is the value's).
+        reference: label === variant || group[0]?.factor?.factor === 'smtpLatencyMs' ? referenceFor(withFactor(scenario, group[0]?.factor ?? null), variant, requests) : null,
       });
     }
   }

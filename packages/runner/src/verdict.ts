@@ -4,6 +4,8 @@
  */
 import { describeStages } from '@mailbench/loadgen';
 import { describeBreakingPoint } from './breaking-point.ts';
+import { isReference } from './reference-targets.ts';
+import { describeSweep } from './factors.ts';
 import { describeLatency } from '@mailbench/smtp-sink';
 import { subjectFacts } from './subjects.ts';
 import type { RunInfo, Summary, SummaryRow } from './results.ts';
@@ -74,14 +76,34 @@ export function configurationLines(run: RunInfo): string[] {
   return [
     `Scenario \`${s.name}\`${overrides.length ? `, overridden by ${overrides.map((o) => `\`${o}\``).join(' ')}` : ' as written'}.`,
     `Variants: ${s.variants.join(', ')}${s.aaControl ? ` (and ${s.aaControl}-aa, an A/A twin of ${s.aaControl})` : ''}${matrixText(s)}${s.quick ? ' (--quick: the same rates as the full scenario, shorter windows)' : ''}.`,
-    ...(s.sweep ? [`Swept: ${s.sweep.factor === 'hashCost' ? 'hash cost' : 'SMTP connections'} ${s.sweep.values.join(', ')}; every variant once per value (labels .${s.sweep.factor === 'hashCost' ? 'h' : 'c'}N).`] : []),
+    ...(s.sweep ? [describeSweep(s.sweep)] : []),
     ...(run.aroundLimit
       ? [`Around the limit: ${run.aroundLimit.limitedBy}'s closed-loop capacity, ${run.aroundLimit.limitPerSec}/s, is this stack's limit; the requests are at ratios ${run.aroundLimit.ratios.join(', ')} of it, as the original's were of its ~${run.aroundLimit.originalLimitPerSec}/s.`]
       : []),
-    `SMTP sink: latency ${describeLatency(s.smtp.latency)}${s.smtp.maxConnections ? `, at most ${s.smtp.maxConnections} connections` : ''}${s.smtp.tempFailRate || s.smtp.permFailRate ? `, refusing ${s.smtp.tempFailRate * 100}% temporarily and ${s.smtp.permFailRate * 100}% permanently` : ''}; API transport ${s.transport.mode}${s.transport.mode === 'pooled' ? ` with ${s.transport.maxConnections} connections` : ''}, send timeout ${s.transport.sendTimeoutMs} ms; client timeout ${s.timeoutSec} s.`,
+    `SMTP sink: latency ${s.sweep?.factor === 'smtpLatencyMs' ? 'as swept' : describeLatency(s.smtp.latency)}${greeting(run)}${s.smtp.maxConnections ? `, at most ${s.smtp.maxConnections} connections` : ''}${s.smtp.tempFailRate || s.smtp.permFailRate ? `, refusing ${s.smtp.tempFailRate * 100}% temporarily and ${s.smtp.permFailRate * 100}% permanently` : ''}; API transport ${s.transport.mode}${s.transport.mode === 'pooled' ? ` with ${s.transport.maxConnections} connections` : ''}, send timeout ${s.transport.sendTimeoutMs} ms; client timeout ${s.timeoutSec} s.`,
     `Each sign-up hashes its password with scrypt 2^${s.hashCost}${s.hashCost === 0 ? ' (off)' : ''}; ${s.connection} connections; database ${run.database.engine} ${run.database.version}.`,
+    ...referenceLines(run),
+    ...(s.engine === 'jmeter' ? ['Engine: JMeter sent every measured schedule (the original\'s plan: N threads started evenly over the window, loop 1, a connection per request); its log was read back with each thread\'s start by the ramp-up as the intended time. The warm-up is mailbench\'s.'] : []),
     ...faultLines(run),
   ];
+}
+
+function greeting(run: RunInfo): string {
+  const ms = run.smtpSink.greetingDelayMs;
+  return ms === undefined ? '' : `, greeting after ${ms} ms`;
+}
+
+/** The reference targets' settings and parts, when any ran. */
+function referenceLines(run: RunInfo): string[] {
+  const s = run.scenario;
+  const refs = s.variants.filter(isReference);
+  if (refs.length === 0 || !s.reference) return [];
+  const r = s.reference;
+  const parts = Object.entries(run.referenceStack ?? {}).map(([k, v]) => `${k} ${v}`).join(', ');
+  const flask = refs.some((v) => v.startsWith('flask-'))
+    ? `the Flask targets on gunicorn with ${r.workers} ${r.workerClass ?? 'gevent'} worker${r.workers === 1 ? '' : 's'}, passwords ${r.passwordHash === 'none' ? 'stored as given' : "hashed with werkzeug's default (pbkdf2:sha256)"}; `
+    : '';
+  return [`Reference targets (${refs.join(', ')}), started fresh per cell: ${flask}${r.emailDelayMs ? `a ${r.emailDelayMs} ms sleep in their e-mail function; ` : ''}one SMTP connection per e-mail${parts ? `. Parts: ${parts}` : ''}.`];
 }
 
 function faultLines(run: RunInfo): string[] {

@@ -1,3 +1,4 @@
+import { REFERENCE_NAMES } from '../src/reference-targets.ts';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -101,9 +102,9 @@ describe('scenarios', () => {
     expect(loadScenario('delay-500ms').smtp.latency).toEqual({ kind: 'fixed', ms: 500 });
   });
 
-  it('lists the same variants and transports as the API contract', () => {
+  it('lists the same variants (and the reference targets) and transports as the API contract', () => {
     const schema = JSON.parse(readFileSync(path.join(REPO_ROOT, 'packages/runner/schema/scenario.schema.json'), 'utf8'));
-    expect(schema.properties.variants.items.enum).toEqual(VARIANTS);
+    expect(schema.properties.variants.items.enum).toEqual([...VARIANTS, ...REFERENCE_NAMES]);
     expect(schema.properties.aaControl.oneOf[1].enum).toEqual(VARIANTS);
     expect(schema.properties.transport.properties.mode.enum).toEqual([...TRANSPORTS]);
   });
@@ -136,16 +137,16 @@ describe('scenarios', () => {
 describe('the variants that need Redis, where there is none', () => {
   const jobQueues = loadScenario('job-queues');
   it('a scenario that lists bullmq runs without it, saying so and how to add it', () => {
-    const { variants, note } = withoutRedisWhenMissing(jobQueues, undefined, false, 'apt-get install -y redis-server');
+    const { variants, note } = withoutRedisWhenMissing(jobQueues.variants, undefined, false, 'apt-get install -y redis-server');
     expect(variants).toEqual(['background', 'outbox', 'agenda']);
     expect(note).toContain('bullmq, bullmq-worker left out');
     expect(note).toContain('apt-get install -y redis-server');
   });
   it('asking for bullmq by name is a usage error with the install command', () => {
-    expect(() => withoutRedisWhenMissing({ ...jobQueues, variants: ['bullmq', 'background'] }, ['bullmq', 'background'], false, 'apt-get install -y redis-server')).toThrow(/bullmq needs a Redis server.*apt-get install -y redis-server/);
+    expect(() => withoutRedisWhenMissing(['bullmq', 'background'], ['bullmq', 'background'], false, 'apt-get install -y redis-server')).toThrow(/bullmq needs a Redis server.*apt-get install -y redis-server/);
   });
   it('with Redis, nothing changes', () => {
-    expect(withoutRedisWhenMissing(jobQueues, ['bullmq'], true, '')).toEqual({ variants: jobQueues.variants, note: null });
+    expect(withoutRedisWhenMissing(jobQueues.variants, ['bullmq'], true, '')).toEqual({ variants: jobQueues.variants, note: null });
   });
   it('the job queues are not in the default matrix; job-queues has them', () => {
     expect(loadScenario('default').variants).not.toContain('agenda');
