@@ -135,7 +135,8 @@ export function referenceVersions(): Record<string, string> {
   return out;
 }
 
-async function freePort(): Promise<number> {
+/** A port free on the loopback interface now (for a process that binds it next). */
+export async function freePort(): Promise<number> {
   const server = net.createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as net.AddressInfo;
