@@ -3,7 +3,9 @@
  * (its own process) records when each request arrives; mailbench's open loop, autocannon's
  * overallRate and JMeter's classic thread group (where installed) run against it in one run.
  * A benchmark: it prints figures (and writes bench/fidelity.json); it asserts nothing.
- *   pnpm --filter @mailbench/loadgen bench [--tools mailbench,autocannon,jmeter] [--rates 15,1000] [--connections keep-alive]
+ *   pnpm --filter @mailbench/loadgen bench [--tools mailbench,autocannon,jmeter] [--rates 15,1000] [--connections keep-alive] [--server-awake]
+ * --server-awake runs mailbench's cases a second time with the server kept awake by a 1 ms timer:
+ * the difference is the part of the server-side error that is the server's (and its CPU's) wake-up.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -23,11 +25,12 @@ const { values: args } = parseArgs({
     tools: { type: 'string', default: 'mailbench,autocannon,jmeter' },
     rates: { type: 'string' },
     connections: { type: 'string', default: 'keep-alive,per-request' },
+    'server-awake': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h' },
   },
 });
 if (args.help) {
-  console.log('pnpm --filter @mailbench/loadgen bench [--tools mailbench,autocannon,jmeter] [--rates 15,100,1000,5000] [--connections keep-alive,per-request]');
+  console.log('pnpm --filter @mailbench/loadgen bench [--tools mailbench,autocannon,jmeter] [--rates 15,100,1000,5000] [--connections keep-alive,per-request] [--server-awake]');
   process.exit(0);
 }
 const tools = new Set(String(args.tools).split(','));
@@ -120,32 +123,34 @@ const rows: Row[] = [];
 const progress = (s: string) => process.stderr.write(`${s}\n`);
 
 if (tools.has('mailbench')) {
-  for (const c of cases) {
-    const run = `${c.rate}-${c.connection}-${c.delayMs}`;
-    await ask({ type: 'reset', delayMs: c.delayMs, run }, 'reset-done');
-    const count = c.rate * c.seconds;
-    const result = await runOpenLoop({
-      baseUrl,
-      count,
-      durationMs: c.seconds * 1000,
-      connection: c.connection,
-      timeoutMs: 30_000,
-      warmup: { count: c.rate, durationMs: 1000, request: (i) => ({ method: 'GET', path: `/w/${i}` }) },
-      request: (i) => ({ method: 'GET', path: `/r/${run}/${i}` }),
-    });
-    await new Promise((r) => setTimeout(r, 100));
-    const got = await ask<Arrivals>({ type: 'arrivals' }, 'arrivals');
-    const server = byRequest(got.byIndex, result.t0EpochMs, result.samples.map((s) => s.intendedMs), c.seconds);
-    const errors = Object.entries(result.errorCounts).map(([k, v]) => `${v} × ${k}`).join(', ');
-    rows.push({
-      tool: 'mailbench open loop',
-      ...c,
-      client: result.dispatchError,
-      server,
-      yardstick: 'by request',
-      note: [result.generatorBehind ? 'generator behind' : '', errors].filter(Boolean).join('; '),
-    });
-    progress(`mailbench ${c.rate}/s ${c.connection}, server ${c.delayMs} ms: server-side p99 ${server.error.p99} ms, client p99 ${result.dispatchError.p99} ms`);
+  for (const keepAwake of args['server-awake'] ? [false, true] : [false]) {
+    for (const c of cases) {
+      const run = `${c.rate}-${c.connection}-${c.delayMs}-${keepAwake ? 'awake' : 'idle'}`;
+      await ask({ type: 'reset', delayMs: c.delayMs, run, keepAwake }, 'reset-done');
+      const count = c.rate * c.seconds;
+      const result = await runOpenLoop({
+        baseUrl,
+        count,
+        durationMs: c.seconds * 1000,
+        connection: c.connection,
+        timeoutMs: 30_000,
+        warmup: { count: c.rate, durationMs: 1000, request: (i) => ({ method: 'GET', path: `/w/${i}` }) },
+        request: (i) => ({ method: 'GET', path: `/r/${run}/${i}` }),
+      });
+      await new Promise((r) => setTimeout(r, 100));
+      const got = await ask<Arrivals>({ type: 'arrivals' }, 'arrivals');
+      const server = byRequest(got.byIndex, result.t0EpochMs, result.samples.map((s) => s.intendedMs), c.seconds);
+      const errors = Object.entries(result.errorCounts).map(([k, v]) => `${v} × ${k}`).join(', ');
+      rows.push({
+        tool: `mailbench open loop${keepAwake ? ' (server kept awake)' : ''}`,
+        ...c,
+        client: result.dispatchError,
+        server,
+        yardstick: 'by request',
+        note: [result.generatorBehind ? 'generator behind' : '', errors].filter(Boolean).join('; '),
+      });
+      progress(`mailbench ${c.rate}/s ${c.connection}, server ${c.delayMs} ms${keepAwake ? ', kept awake' : ''}: server-side p99 ${server.error.p99} ms, client p99 ${result.dispatchError.p99} ms`);
+    }
   }
 }
 
