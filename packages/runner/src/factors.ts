@@ -67,7 +67,6 @@ export function sweepProblems(scenario: Pick<Scenario, 'sweep' | 'variants' | 'w
   for (const v of sweep.values) {
     if (sweep.factor === 'hashCost' && (v === 1 || v > 20)) problems.push(`sweep: hash cost ${v} is not 0 (off) or 2-20`);
     if (sweep.factor !== 'hashCost' && sweep.factor !== 'smtpLatencyMs' && v < 1) problems.push(`sweep: ${describeFactor({ factor: sweep.factor, value: v })}: at least 1`);
-    if (sweep.factor !== 'smtpLatencyMs' && v > 1000) problems.push(`sweep: ${describeFactor({ factor: sweep.factor, value: v })}: at most 1000`);
     for (const variant of scenario.variants.filter((x) => subjectFacts(x).sendsFromThreads)) {
       if (sweep.factor === 'smtpConnections' && v < scenario.workerPool.threads) problems.push(`sweep: ${variant}'s ${scenario.workerPool.threads} threads cannot share ${v} SMTP connections`);
     }

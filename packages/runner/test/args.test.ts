@@ -7,7 +7,7 @@ import { TRANSPORTS, VARIANTS } from '@mailbench/target-api/contract';
 import { applyOverrides, parseBenchArgs } from '../src/args.ts';
 import { resolveOutDir } from '../src/out-dir.ts';
 import { planCells, estimateCellSec } from '../src/run.ts';
-import { applyQuick, listScenarios, loadScenario, REPO_ROOT } from '../src/scenario.ts';
+import { applyQuick, checkSemantics, listScenarios, loadScenario, REPO_ROOT } from '../src/scenario.ts';
 import { withoutRedisWhenMissing } from '../src/subjects.ts';
 
 describe('pnpm bench flags', () => {
@@ -158,6 +158,8 @@ describe('the variants that need Redis, where there is none', () => {
     const s = applyOverrides(loadScenario('job-queues'), a.overrides);
     expect(s.sweep).toEqual({ factor: 'agendaProcessEveryMs', values: [1000, 5000] });
     expect(planCells(s).map((c) => c.label)).toEqual(expect.arrayContaining(['agenda.p1000', 'agenda.p5000']));
+    // What the CLI checks after the flags: a 5 s poll (Agenda's default) is a value to sweep.
+    expect(() => checkSemantics(s, 'job-queues with the flags given')).not.toThrow();
     const b = applyOverrides(loadScenario('job-queues'), parseBenchArgs(['--queue-concurrency', '1,20']).overrides);
     expect(b.sweep).toEqual({ factor: 'queueConcurrency', values: [1, 20] });
     expect(() => parseBenchArgs(['--queue-concurrency', '1,20', '--hash-cost', '0,14'])).toThrow(/one factor at a time/);
