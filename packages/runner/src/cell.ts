@@ -8,9 +8,9 @@ import { runOpenLoop, type OpenLoopResult, type ProgressEvent } from '@mailbench
 import type { SmtpSink } from '@mailbench/smtp-sink';
 import type { MailCounters } from '@mailbench/target-api/contract';
 import { accountEmails, failedIndexes, firstAcceptances, lastAcceptanceEpochMs, owedRegistrations, replyFigures, round2 } from './accounting.ts';
-import { apiArgs, reachableHost, ServerStartError, type ApiServer } from './api-server.ts';
+import { apiArgs, ServerStartError, type ApiServer } from './api-server.ts';
 import { CellServer, ExternalTarget, ReferenceTarget, type CellTarget } from './cell-server.ts';
-import { isReference, spawnReference, withDatabase } from './reference-targets.ts';
+import { isReference, referenceWiring, spawnReference } from './reference-targets.ts';
 import { runJMeterCell } from './jmeter-cell.ts';
 import { openCellWindow, type CellWindow } from './cell-window.ts';
 import { judgeCell } from './judge.ts';
@@ -67,7 +67,7 @@ export function openTarget(ctx: CellContext, variant: Subject, dbName: string): 
   if (ctx.target) return new ExternalTarget(ctx.target.url);
   if (variant === 'external' || ctx.mongoUri === null) throw new Error('an external cell needs --target; a built-in one, a database');
   if (isReference(variant)) {
-    const wiring = { mongoUri: withDatabase(ctx.mongoUri, dbName), smtpHost: reachableHost(ctx.sink.host), smtpPort: ctx.sink.port };
+    const wiring = referenceWiring(ctx.mongoUri, dbName, ctx.sink);
     return new ReferenceTarget(() => spawnReference(variant, wiring, ctx.scenario.reference), ctx.onServer);
   }
   return new CellServer(apiArgs(ctx.scenario, variant, { mongoUri: ctx.mongoUri, dbName, sink: ctx.sink, redisUrl: ctx.redisUrl ?? null }), ctx.onServer);

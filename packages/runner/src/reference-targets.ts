@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { request as httpRequest } from 'undici';
 import type { VariantFacts } from '@mailbench/target-api/contract';
-import { ServerStartError, type ApiServer } from './api-server.ts';
+import { reachableHost, ServerStartError, type ApiServer } from './api-server.ts';
 
 const TARGETS_DIR = fileURLToPath(new URL('../../../targets/', import.meta.url));
 
@@ -110,6 +110,11 @@ export function withDatabase(uri: string, dbName: string): string {
   const m = /^(mongodb(?:\+srv)?:\/\/[^/?]*)(\/[^?]*)?(\?.*)?$/.exec(uri);
   if (!m) throw new Error(`not a MongoDB connection string: ${uri}`);
   return `${m[1]}/${dbName}${m[3] ?? ''}`;
+}
+
+/** Where a reference target of a cell (or a probe) finds its database and the run's sink. */
+export function referenceWiring(mongoUri: string, dbName: string, sink: { host: string; port: number }): Omit<ReferenceWiring, 'port'> {
+  return { mongoUri: withDatabase(mongoUri, dbName), smtpHost: reachableHost(sink.host), smtpPort: sink.port };
 }
 
 /** The versions of the reference stacks' parts, for the run's record (what is not installed is left out). */

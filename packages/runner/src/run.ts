@@ -11,11 +11,10 @@ import { runClosedLoop, runOpenLoop } from '@mailbench/loadgen';
 import { startMongo, type MongoHandle } from '@mailbench/mongo';
 import { startRedis, RedisStartError, type RedisHandle } from '@mailbench/redis';
 import { describeLatency, startSmtpSink, type SmtpSink } from '@mailbench/smtp-sink';
-import { isVariant, type Variant } from '@mailbench/target-api/contract';
 import { isRunnable, subjectFacts, type Runnable, type Subject } from './subjects.ts';
-import { isReference, referenceVersions, spawnReference, withDatabase } from './reference-targets.ts';
+import { isReference, referenceVersions, referenceWiring, spawnReference } from './reference-targets.ts';
 import type { MongoEngineChoice } from './args.ts';
-import { apiArgs, forkApiServer, reachableHost, type ApiServer } from './api-server.ts';
+import { apiArgs, forkApiServer, type ApiServer } from './api-server.ts';
 import { dbNameFor, runCell, type CellContext, type CellSpec } from './cell.ts';
 import { collectVersions, gitInfo, machineInfo } from './environment.ts';
 import { UsageError } from './errors.ts';
@@ -470,7 +469,7 @@ async function runCapacity(runId: string, scenario: Scenario, variant: Runnable,
     // After cells at swept latencies, the probe runs at the scenario's own.
     if (scenario.sweep?.factor === 'smtpLatencyMs') services.sink.setLatency(scenario.smtp.latency);
     server = isReference(variant)
-      ? await spawnReference(variant, { mongoUri: withDatabase(database.uri, dbName), smtpHost: reachableHost(services.sink.host), smtpPort: services.sink.port }, scenario.reference)
+      ? await spawnReference(variant, referenceWiring(database.uri, dbName, services.sink), scenario.reference)
       : await forkApiServer(apiArgs(scenario, variant, { mongoUri: database.uri, dbName, sink: services.sink, redisUrl: services.redis?.url ?? null }));
     onServer(server);
     if (scenario.warmup.requests > 0) {
