@@ -250,7 +250,14 @@ for (let repeat = 1; repeat <= repeats; repeat++) {
       await ask({ type: 'reset', delayMs: 0, run }, 'reset-done');
       const start: FloorStart = { port, run, count: c.rate * c.seconds, durationMs: c.seconds * 1000, connection: c.connection, warmupCount: c.rate };
       floor.send(start);
-      const [done] = (await once(floor, 'message')) as [FloorDone];
+      const done = await new Promise<FloorDone>((resolve, reject) => {
+        const exited = (code: number | null) => reject(new Error(`the floor sender exited (code ${code}) before answering`));
+        floor.once('exit', exited);
+        floor.once('message', (m: FloorDone) => {
+          floor.off('exit', exited);
+          resolve(m);
+        });
+      });
       await settle();
       const got = await ask<Arrivals>({ type: 'arrivals' }, 'arrivals');
       const server = byRequest(got.byIndex, done.intended.map((t) => done.t0EpochMs + t), c.seconds);

@@ -56,22 +56,26 @@ async function send(start: Pick<FloorStart, 'port' | 'count' | 'durationMs' | 'c
     const tick = () => {
       for (;;) {
         const now = performance.now() - t0;
+        // Connections first: a timer that fired late must not find a due request without one.
+        while (perRequest && opened < count && (intended[opened] as number) <= now + LEAD_MS) {
+          const socket = open(port);
+          closed.push(new Promise((r) => socket.once('close', () => r())));
+          own[opened++] = socket;
+        }
         while (next < count && (intended[next] as number) <= now) {
           const i = next++;
           const socket = perRequest ? (own[i] as Socket) : (shared[i % KEEP_ALIVE_SOCKETS] as Socket);
           socket.write(requests[i] as Buffer);
           sent[i] = performance.now() - t0;
         }
-        while (perRequest && opened < count && (intended[opened] as number) <= now + LEAD_MS) {
-          const socket = open(port);
-          closed.push(new Promise((r) => socket.once('close', () => r())));
-          own[opened++] = socket;
-        }
         if (next >= count) return resolve();
-        const wait = (intended[next] as number) - (performance.now() - t0);
+        const due = intended[next] as number;
+        // Wake for whichever comes first: the next request, or the next connection to open.
+        const wake = perRequest && opened < count ? Math.min(due, (intended[opened] as number) - LEAD_MS) : due;
+        const wait = wake - (performance.now() - t0);
         if (wait > EARLY_WAKE_MS + 0.5) return void setTimeout(tick, wait - EARLY_WAKE_MS);
         if (wait > SPIN_MS) return void setImmediate(tick);
-        while (performance.now() - t0 < (intended[next] as number));
+        while (performance.now() - t0 < wake);
       }
     };
     tick();
