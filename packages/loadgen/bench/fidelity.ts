@@ -13,7 +13,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,7 +34,8 @@ const USAGE = `pnpm --filter @mailbench/loadgen bench [options]
   --dispatch-threads K    mailbench's keep-alive cases sent by K open loops at once, each on a thread of
                           its own sending every K-th request (default 1; each rate must divide by K)
   --server-awake          run mailbench's cases again with the server kept awake by a 1 ms timer
-  --out FILE              where the figures go (default bench/fidelity.json)`;
+  --out FILE              where the figures go (default packages/loadgen/bench/fidelity.json; a
+                          relative path is taken from where the command was typed)`;
 let args: { tools: string; rates?: string; connections: string; server: string; repeats: string; 'dispatch-threads': string; 'server-awake': boolean; out?: string; help?: boolean };
 try {
   args = parseArgs({
@@ -74,7 +75,9 @@ const repeats = Number(args.repeats);
 if (!Number.isInteger(repeats) || repeats < 1 || repeats > 20) refuse(`--repeats: a whole number from 1 to 20, got ${args.repeats}`);
 const dispatchThreads = Number(args['dispatch-threads']);
 if (!Number.isInteger(dispatchThreads) || dispatchThreads < 1 || dispatchThreads > 8) refuse(`--dispatch-threads: a whole number from 1 to 8, got ${args['dispatch-threads']}`);
+// A relative --out is taken from where the command was typed (pnpm runs the script in the package).
 const outFile = args.out ? path.resolve(process.env.INIT_CWD ?? process.cwd(), args.out) : fileURLToPath(new URL('./fidelity.json', import.meta.url));
+if (!existsSync(path.dirname(outFile))) refuse(`--out: the folder ${path.dirname(outFile)} does not exist`);
 
 interface Case {
   rate: number;
