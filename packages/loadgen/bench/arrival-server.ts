@@ -14,7 +14,7 @@
 // A run may ask it to stay awake (a 1 ms timer): how much of the server-side error is its own
 // wake-up from idle rather than the generator's lateness.
 import { createServer as createHttpServer } from 'node:http';
-import { createServer as createTcpServer, type AddressInfo, type Server } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo, type Server, type Socket } from 'node:net';
 
 const kind = process.argv[2] ?? 'raw';
 if (kind !== 'raw' && kind !== 'http') throw new Error(`arrival server: raw or http, got ${kind}`);
@@ -90,7 +90,7 @@ function httpServer(): Server {
 }
 
 const server = kind === 'raw' ? rawServer() : httpServer();
-const sockets = new Set<import('node:net').Socket>();
+const sockets = new Set<Socket>();
 server.on('connection', (socket) => {
   sockets.add(socket);
   socket.once('close', () => sockets.delete(socket));

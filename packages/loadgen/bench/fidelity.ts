@@ -228,7 +228,7 @@ for (let repeat = 1; repeat <= repeats; repeat++) {
           }
         });
         const server = byRequest(got.byIndex, due, c.seconds);
-        const client = k === 1 ? (results[0] as (typeof results)[0]).dispatchError : summarize(dispatch);
+        const client = summarize(dispatch);
         const errorCounts: Record<string, number> = {};
         for (const r of results) for (const [code, n] of Object.entries(r.errorCounts)) errorCounts[code] = (errorCounts[code] ?? 0) + n;
         const errors = Object.entries(errorCounts).map(([code, n]) => `${n} × ${code}`).join(', ');
