@@ -2,14 +2,15 @@
 import { performance } from 'node:perf_hooks';
 import type { SinkRecord, SinkStats } from './sink.ts';
 
-function freshCounters(activeNow: number) {
+function freshCounters(activeNow: number, inProgressNow: number) {
   return {
     connectionsTotal: 0,
     maxActive: activeNow,
     refused: 0,
     accepted: 0,
     rejectedByCode: {} as Record<string, number>,
-    inProgress: 0,
+    /** Messages whose data has ended and whose latency is still running: a reset keeps them. */
+    inProgress: inProgressNow,
     bytes: 0,
     duplicates: 0,
     unattributed: 0,
@@ -20,7 +21,7 @@ export class SinkLedger {
   readonly activeSessions = new Set<string>();
   records: SinkRecord[] = [];
   registrationCounts = new Map<string, number>();
-  counters = freshCounters(0);
+  counters = freshCounters(0, 0);
   lastActivityMs = performance.now();
   /** Acceptance times within the last second, for the messages-per-second limit. */
   private acceptedTimes: number[] = [];
@@ -79,11 +80,15 @@ export class SinkLedger {
     };
   }
 
-  /** Forgets every record and counter; open connections stay counted as active. */
+  /**
+   * Forgets every record and counter, but not what is still happening: open connections stay
+   * counted as active and messages inside their latency stay in progress (each one ends later and
+   * counts itself down; forgetting it would take the counter below zero and hide real activity).
+   */
   reset(): void {
     this.records = [];
     this.registrationCounts = new Map();
     this.acceptedTimes = [];
-    this.counters = freshCounters(this.activeSessions.size);
+    this.counters = freshCounters(this.activeSessions.size, this.counters.inProgress);
   }
 }

@@ -201,6 +201,19 @@ describe('smtp-sink', () => {
     expect(s.records()).toEqual([]);
   });
 
+  it('reset() keeps messages still inside their latency in progress, so idle means idle', async () => {
+    const s = await sink({ latency: 400 });
+    const sending = transport(s).sendMail(mail('reg-in-latency'));
+    while (s.stats().messages.inProgress === 0) await new Promise((r) => setTimeout(r, 10));
+    s.reset();
+    expect(s.stats().messages.inProgress).toBe(1);
+    // Still busy: waiting for 100 ms of quiet must not succeed while the message sits in its latency.
+    await expect(s.waitForIdle({ quietMs: 100, timeoutMs: 150 })).rejects.toMatchObject({ code: 'ERR_SINK_NOT_IDLE' });
+    await sending;
+    expect(s.stats().messages.inProgress).toBe(0);
+    await s.waitForIdle({ quietMs: 50, timeoutMs: 2000 });
+  });
+
   it('waitFor resolves once enough registrations arrived', async () => {
     const s = await sink({ latency: 50 });
     const t = transport(s, { pool: true });
