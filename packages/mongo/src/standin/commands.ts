@@ -5,6 +5,7 @@
  */
 import { BSON, Long, ObjectId } from 'bson';
 import { CommandError, badValue, failedToParse, notImplemented, typeMismatch } from './errors.ts';
+import { explainCommand } from './explain.ts';
 import { compileFilter, compileProjection, equalityFields, getPath, parseSort, sortDocuments } from './query.ts';
 import { parseIndexSpec, Store, type Collection } from './store.ts';
 import { applyOperators, applyReplacement, classifyUpdate } from './update.ts';
@@ -80,6 +81,7 @@ export class CommandContext {
       dropDatabase: h((_c, db) => this.dropDatabase(db)),
       listCollections: h((c, db) => this.listCollections(c, db), ['filter', 'nameOnly', 'authorizedCollections', 'cursor']),
       listDatabases: h((c) => this.listDatabases(c), ['nameOnly', 'filter', 'authorizedDatabases']),
+      explain: h((c, db) => explainCommand(this.store, c, db), ['verbosity']),
     };
     // mongod's lower-case aliases.
     this.handlers.ismaster = this.handlers.isMaster!;
@@ -240,9 +242,7 @@ export class CommandContext {
     const collection = this.store.collection(db, name);
     let docs: Doc[] = [];
     if (collection) {
-      const earlyLimit = sort.length === 0 && limit > 0 ? skip + limit : 0;
-      docs = collection.find(filter, earlyLimit);
-      docs = sortDocuments(docs.slice(), sort);
+      docs = collection.findSorted(filter, sort, limit > 0 ? skip + limit : 0);
       if (skip > 0) docs = docs.slice(skip);
       if (limit > 0) docs = docs.slice(0, limit);
     }
@@ -418,9 +418,7 @@ export class CommandContext {
     const kind = classifyUpdate(update);
     if (kind === 'replacement' && options.multi) throw failedToParse('multi update is not supported for replacement-style update');
     const existing = this.store.collection(db, name);
-    let targets = existing ? existing.find(filter) : [];
-    if (options.sort.length > 0) targets = sortDocuments(targets.slice(), options.sort);
-    if (!options.multi) targets = targets.slice(0, 1);
+    const targets = existing ? existing.findSorted(filter, options.sort, options.multi ? 0 : 1) : [];
     if (targets.length === 0) {
       if (!options.upsert) return { matched: 0, modified: 0 };
       const { collection } = this.store.ensureCollection(db, name);
@@ -483,9 +481,7 @@ export class CommandContext {
       if (upsert) throw failedToParse('Cannot specify both upsert=true and remove=true');
       if (returnNew) throw failedToParse('Cannot specify both new=true and remove=true; \'remove\' always returns the deleted document');
       const collection = this.store.collection(db, name);
-      let targets = collection ? collection.find(query) : [];
-      targets = sortDocuments(targets.slice(), sort);
-      const target = targets[0];
+      const target = collection ? collection.findSorted(query, sort, 1)[0] : undefined;
       if (target && collection) collection.delete(target);
       return { lastErrorObject: { n: target ? 1 : 0 }, value: shape(target), ok: 1 };
     }

@@ -5,7 +5,9 @@
  */
 import { UUID } from 'bson';
 import { CommandError, badValue, notImplemented } from './errors.ts';
-import { compileFilter, equalityFields, inFields, lookupPath } from './query.ts';
+import { OrderedEntries } from './ordered-index.ts';
+import { findSortedByIndex, type PlanSource, type ReadStats } from './plan.ts';
+import { compileFilter, equalityFields, inFields, lookupPath, sortDocuments, type SortSpec } from './query.ts';
 import { canonicalKey, isDocument, renderDocument, toNumber, truthy, type Doc } from './values.ts';
 
 export interface IndexSpec {
@@ -20,12 +22,15 @@ class Index {
   readonly spec: IndexSpec;
   readonly fields: string[];
   readonly entries = new Map<string, Set<string>>();
+  /** The same entries in key order, for sorted walks; none for a partial or sparse index (not every document is in it). */
+  readonly ordered: OrderedEntries | null;
   private readonly partial: ((doc: Doc) => boolean) | null;
 
   constructor(spec: IndexSpec) {
     this.spec = spec;
     this.fields = Object.keys(spec.key);
     this.partial = spec.partialFilterExpression ? compileFilter(spec.partialFilterExpression) : null;
+    this.ordered = spec.partialFilterExpression || spec.sparse ? null : new OrderedEntries(spec.key);
   }
 
   /** Every key this document produces (several when an indexed field is an array). */
@@ -64,7 +69,8 @@ class Index {
     return out;
   }
 
-  add(idKey: string, keys: string[]): void {
+  add(idKey: string, keys: string[], doc: Doc, seq: number): void {
+    this.ordered?.add(idKey, seq, doc);
     for (const key of keys) {
       let set = this.entries.get(key);
       if (!set) {
@@ -75,7 +81,8 @@ class Index {
     }
   }
 
-  remove(idKey: string, keys: string[]): void {
+  remove(idKey: string, keys: string[], doc: Doc, seq: number): void {
+    this.ordered?.remove(idKey, seq, doc);
     for (const key of keys) {
       const set = this.entries.get(key);
       if (!set) continue;
@@ -113,13 +120,16 @@ export function duplicateKeyError(ns: string, index: Index, doc: Doc): CommandEr
   );
 }
 
-export class Collection {
+export class Collection implements PlanSource {
   readonly db: string;
   readonly name: string;
   readonly uuid = new UUID();
   /** _id canonical key → document, in insertion (natural) order. */
   readonly docs = new Map<string, Doc>();
   readonly indexes = new Map<string, Index>();
+  /** _id canonical key → place in natural order (ties in an ordered index keep it). */
+  private readonly seqs = new Map<string, number>();
+  private nextSeq = 0;
 
   constructor(db: string, name: string) {
     this.db = db;
@@ -146,8 +156,10 @@ export class Collection {
       }
       keysByIndex.set(index, keys);
     }
-    for (const [index, keys] of keysByIndex) index.add(idKey, keys);
+    const seq = this.nextSeq++;
+    for (const [index, keys] of keysByIndex) index.add(idKey, keys, doc, seq);
     this.docs.set(idKey, doc);
+    this.seqs.set(idKey, seq);
   }
 
   /** Replaces a stored document by a new version with the same _id, keeping indexes in step. */
@@ -161,36 +173,61 @@ export class Collection {
       if (index.conflict(idKey, newKeys) !== null) throw duplicateKeyError(this.ns, index, after);
       changes.push([index, oldKeys, newKeys]);
     }
+    const seq = this.seqs.get(idKey) ?? 0;
     for (const [index, oldKeys, newKeys] of changes) {
-      index.remove(idKey, oldKeys);
-      index.add(idKey, newKeys);
+      index.remove(idKey, oldKeys, before, seq);
+      index.add(idKey, newKeys, after, seq);
     }
     this.docs.set(idKey, after);
   }
 
   delete(doc: Doc): void {
     const idKey = canonicalKey(doc._id);
+    const seq = this.seqs.get(idKey) ?? 0;
     for (const index of this.indexes.values()) {
-      index.remove(idKey, index === this.idIndex() ? [idKey] : index.keysOf(doc));
+      index.remove(idKey, index === this.idIndex() ? [idKey] : index.keysOf(doc), doc, seq);
     }
     this.docs.delete(idKey);
+    this.seqs.delete(idKey);
   }
 
   /**
    * Documents matching a filter, in natural order. Uses an index when the filter pins
    * every field of one by equality (or `$in` on a single-field index); scans otherwise.
    */
-  find(filter: Doc | undefined, limit = 0): Doc[] {
+  find(filter: Doc | undefined, limit = 0, stats?: ReadStats): Doc[] {
     const predicate = compileFilter(filter);
     const candidates = this.candidates(filter);
     const out: Doc[] = [];
     for (const doc of candidates) {
+      if (stats) stats.docsExamined++;
       if (predicate(doc)) {
         out.push(doc);
         if (limit > 0 && out.length >= limit) break;
       }
     }
     return out;
+  }
+
+  /**
+   * Up to `limit` matches in `sort` order (all of them with limit 0): by walking an ordered index
+   * where one serves the filter (and each branch of its $or), else by matching and sorting all.
+   */
+  findSorted(filter: Doc | undefined, sort: SortSpec, limit: number, stats?: ReadStats): Doc[] {
+    const walked = findSortedByIndex(this, filter, sort, limit, stats);
+    if (walked) return walked;
+    const docs = sortDocuments(this.find(filter, sort.length === 0 ? limit : 0, stats).slice(), sort);
+    return limit > 0 ? docs.slice(0, limit) : docs;
+  }
+
+  walkable(): OrderedEntries[] {
+    const out: OrderedEntries[] = [];
+    for (const index of this.indexes.values()) if (index.ordered && !index.ordered.multikey) out.push(index.ordered);
+    return out;
+  }
+
+  doc(id: string): Doc | undefined {
+    return this.docs.get(id);
   }
 
   private candidates(filter: Doc | undefined): Iterable<Doc> {
@@ -209,8 +246,26 @@ export class Collection {
           return this.docsFor(list.map((v) => index.entries.get(index.keyOfValues([v]))));
         }
       }
+      const prefixed = this.byPinnedPrefix(equal);
+      if (prefixed) return prefixed;
     }
     return this.docs.values();
+  }
+
+  /** The documents in the range of an ordered index whose first fields the filter pins, in natural order. */
+  private byPinnedPrefix(equal: Map<string, unknown>): Doc[] | null {
+    let best: { index: OrderedEntries; width: number } | null = null;
+    for (const index of this.walkable()) {
+      let width = 0;
+      while (width < index.fields.length && equal.has(index.fields[width] as string)) width++;
+      if (width > (best?.width ?? 0)) best = { index, width };
+    }
+    if (!best) return null;
+    const prefix = best.index.fields.slice(0, best.width).map((f) => equal.get(f));
+    if (prefix.some((v) => Array.isArray(v) || isDocument(v))) return null;
+    const [from, to] = best.index.prefixRange(prefix);
+    const entries = best.index.entries.slice(from, to).sort((a, b) => a.seq - b.seq);
+    return entries.map((e) => this.docs.get(e.id)).filter((d): d is Doc => d !== undefined);
   }
 
   private docsFor(sets: Array<Set<string> | undefined>): Doc[] {
@@ -248,7 +303,7 @@ export class Collection {
     for (const [idKey, doc] of this.docs) {
       const keys = index.keysOf(doc);
       if (index.conflict(idKey, keys) !== null) throw duplicateKeyError(this.ns, index, doc);
-      index.add(idKey, keys);
+      index.add(idKey, keys, doc, this.seqs.get(idKey) ?? 0);
     }
     this.indexes.set(spec.name, index);
     return 'created';

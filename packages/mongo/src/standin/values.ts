@@ -68,6 +68,30 @@ function sign(n: number): number {
   return n < 0 ? -1 : n > 0 ? 1 : 0;
 }
 
+/**
+ * A number as mongod compares it: exactly. Integers (Int32, Long, and doubles that hold an
+ * integer) as a bigint, so a Long beyond 2^53 is not rounded onto its neighbour; anything else
+ * (fractions, infinities, NaN, Decimal128) as a double.
+ */
+function exactNumber(v: unknown): bigint | number {
+  if (v instanceof Long) return v.toBigInt();
+  if (v instanceof Int32) return BigInt(v.value);
+  const n = toNumber(v);
+  return Number.isInteger(n) && !(v instanceof Decimal128) ? BigInt(n) : n;
+}
+
+function compareNumbers(a: unknown, b: unknown): number {
+  const x = exactNumber(a);
+  const y = exactNumber(b);
+  if (typeof x === 'bigint' && typeof y === 'bigint') return x < y ? -1 : x > y ? 1 : 0;
+  // One side is not an integer: below 2^53 every integer is a double, so comparing doubles is exact.
+  const fx = Number(x);
+  const fy = Number(y);
+  if (Number.isNaN(fx)) return Number.isNaN(fy) ? 0 : -1;
+  if (Number.isNaN(fy)) return 1;
+  return sign(fx - fy);
+}
+
 /** Total order over BSON values, as mongod sorts them. */
 export function compareValues(a: unknown, b: unknown): number {
   const ta = typeOrder(a);
@@ -78,13 +102,8 @@ export function compareValues(a: unknown, b: unknown): number {
     case 1:
     case 13:
       return 0;
-    case 3: {
-      const x = toNumber(a);
-      const y = toNumber(b);
-      if (Number.isNaN(x)) return Number.isNaN(y) ? 0 : -1;
-      if (Number.isNaN(y)) return 1;
-      return sign(x - y);
-    }
+    case 3:
+      return compareNumbers(a, b);
     case 4: {
       const x = String(typeof a === 'string' ? a : (a as { value: string }).value);
       const y = String(typeof b === 'string' ? b : (b as { value: string }).value);
@@ -144,13 +163,11 @@ export function valuesEqual(a: unknown, b: unknown): boolean {
  * used as the key of every index. Numbers of different types share a key.
  */
 export function canonicalKey(v: unknown): string {
-  if (typeof v === 'string') return `s${v}`;
+  // Quoted, so that no string can forge the separator of a compound key (\u0000) or a closing bracket.
+  if (typeof v === 'string') return `s${JSON.stringify(v)}`;
   if (v === undefined || v === null) return 'z';
   if (v instanceof ObjectId) return `o${v.toHexString()}`;
-  if (isNumber(v)) {
-    const n = toNumber(v);
-    return `n${Object.is(n, -0) ? 0 : n}`;
-  }
+  if (isNumber(v)) return `n${String(exactNumber(v))}`;
   if (typeof v === 'boolean') return v ? 'b1' : 'b0';
   if (v instanceof Date) return `d${v.getTime()}`;
   if (Array.isArray(v)) return `a[${v.map(canonicalKey).join(',')}]`;
