@@ -95,7 +95,7 @@ export async function startRedis(options: { url?: string; env?: NodeJS.ProcessEn
       const { version, persistence } = await describe(url);
       return { url, engine: 'external', version, persistence, pid: null, stop: async () => {} };
     } catch (err) {
-      throw new RedisStartError('ERR_REDIS_UNREACHABLE', `cannot reach Redis at ${url.replace(/\/\/[^@/]*@/, '//***@')}: ${(err as Error).message}`);
+      throw new RedisStartError('ERR_REDIS_UNREACHABLE', `cannot reach Redis at ${url.replace(/\/\/\S*@/, '//***@')}: ${(err as Error).message}`);
     }
   }
   const binary = findRedisServer(env);

@@ -6,7 +6,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { request as httpRequest } from 'undici';
 import type { SmtpSink } from '@mailbench/smtp-sink';
-import { readMailFailures, readMetrics, readServerMessage, toServerArgs, variantFacts, type MailFailure, type MetricsResponse, type ShutdownReport, type Variant } from '@mailbench/target-api/contract';
+import { readMailFailures, readMetrics, readServerMessage, toServerCommand, variantFacts, type MailFailure, type MetricsResponse, type ShutdownReport, type Variant } from '@mailbench/target-api/contract';
 import type { Scenario } from './scenario.ts';
 
 export const API_ENTRY = fileURLToPath(import.meta.resolve('@mailbench/target-api/server'));
@@ -49,9 +49,15 @@ export function reachableHost(host: string): string {
   return host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
 }
 
-/** The API's flags for one variant of a scenario: everything the scenario sets, the rest left to the API's defaults. */
-export function apiArgs(scenario: Scenario, variant: Variant, wiring: ApiWiring): string[] {
-  return toServerArgs({
+/** How to start the API: its flags, and the environment that carries its connection strings. */
+export interface ApiCommand {
+  args: string[];
+  env: Record<string, string>;
+}
+
+/** The API's command for one variant of a scenario: everything the scenario sets, the rest left to the API's defaults. */
+export function apiCommand(scenario: Scenario, variant: Variant, wiring: ApiWiring): ApiCommand {
+  return toServerCommand({
     port: wiring.port ?? 0,
     app: {
       variant,
@@ -106,8 +112,12 @@ export async function fetchMailFailures(url: string): Promise<MailFailure[] | nu
   return got ? readMailFailures(got.body) : null;
 }
 
-export async function forkApiServer(args: string[], readyTimeoutMs = 30_000): Promise<ApiServer> {
-  const child = fork(API_ENTRY, args, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+export async function forkApiServer(command: ApiCommand, readyTimeoutMs = 30_000): Promise<ApiServer> {
+  const child = fork(API_ENTRY, command.args, {
+    execArgv: ['--import', 'tsx'],
+    env: { ...process.env, ...command.env },
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+  });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-20_000);

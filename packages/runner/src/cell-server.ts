@@ -7,7 +7,7 @@
  */
 import { request as httpRequest } from 'undici';
 import type { MailFailure, MetricsResponse, ShutdownReport } from '@mailbench/target-api/contract';
-import { fetchMailFailures, fetchMetrics, forkApiServer, type ApiServer } from './api-server.ts';
+import { fetchMailFailures, fetchMetrics, forkApiServer, type ApiCommand, type ApiServer } from './api-server.ts';
 
 export interface CellTarget {
   /** Whether the harness owns the process: /metrics, /mail/failures, a graceful stop and a crash exist. */
@@ -51,16 +51,16 @@ export class CellServer implements CellTarget {
   /** Why the server went away, and its last words. */
   failure: { error: string; stderrTail: string } | null = null;
 
-  private readonly args: string[];
+  private readonly command: ApiCommand;
   private readonly onServer: (server: ApiServer | null) => void;
 
-  constructor(args: string[], onServer: (server: ApiServer | null) => void) {
-    this.args = args;
+  constructor(command: ApiCommand, onServer: (server: ApiServer | null) => void) {
+    this.command = command;
     this.onServer = onServer;
   }
 
   async start(): Promise<number> {
-    const server = await forkApiServer(this.args);
+    const server = await forkApiServer(this.command);
     this.first = server;
     this.watch(server);
     return server.pid;
@@ -110,8 +110,8 @@ export class CellServer implements CellTarget {
     const killedAtEpochMs = Date.now();
     victim.kill();
     await victim.exited;
-    const args = this.args.map((a, k) => (this.args[k - 1] === '--port' ? String(victim.port) : a));
-    const restarted = await forkApiServer(args);
+    const args = this.command.args.map((a, k, all) => (all[k - 1] === '--port' ? String(victim.port) : a));
+    const restarted = await forkApiServer({ ...this.command, args });
     this.watch(restarted);
     return { killedAtEpochMs, downSec: (Date.now() - killedAtEpochMs) / 1000, killedPid: victim.pid, restartedPid: restarted.pid };
   }

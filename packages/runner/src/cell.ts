@@ -8,7 +8,7 @@ import { runOpenLoop, type OpenLoopResult, type ProgressEvent } from '@mailbench
 import type { SmtpSink } from '@mailbench/smtp-sink';
 import type { MailCounters } from '@mailbench/target-api/contract';
 import { accountEmails, failedIndexes, firstAcceptances, lastAcceptanceEpochMs, owedRegistrations, replyFigures, round2 } from './accounting.ts';
-import { apiArgs, ServerStartError, type ApiServer } from './api-server.ts';
+import { apiCommand, ServerStartError, type ApiServer } from './api-server.ts';
 import { CellServer, ExternalTarget, ReferenceTarget, type CellTarget } from './cell-server.ts';
 import { isReference, referenceWiring, spawnReference } from './reference-targets.ts';
 import { runJMeterCell } from './jmeter-cell.ts';
@@ -70,7 +70,7 @@ export function openTarget(ctx: CellContext, variant: Subject, dbName: string): 
     const wiring = referenceWiring(ctx.mongoUri, dbName, ctx.sink);
     return new ReferenceTarget(() => spawnReference(variant, wiring, ctx.scenario.reference), ctx.onServer);
   }
-  return new CellServer(apiArgs(ctx.scenario, variant, { mongoUri: ctx.mongoUri, dbName, sink: ctx.sink, redisUrl: ctx.redisUrl ?? null }), ctx.onServer);
+  return new CellServer(apiCommand(ctx.scenario, variant, { mongoUri: ctx.mongoUri, dbName, sink: ctx.sink, redisUrl: ctx.redisUrl ?? null }), ctx.onServer);
 }
 
 /** How long an external target's mail must stay quiet before the missing e-mails count as lost. */

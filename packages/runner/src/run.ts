@@ -14,7 +14,7 @@ import { describeLatency, startSmtpSink, type SmtpSink } from '@mailbench/smtp-s
 import { isRunnable, subjectFacts, type Runnable, type Subject } from './subjects.ts';
 import { isReference, referenceVersions, referenceWiring, spawnReference } from './reference-targets.ts';
 import type { MongoEngineChoice } from './args.ts';
-import { apiArgs, forkApiServer, type ApiServer } from './api-server.ts';
+import { apiCommand, forkApiServer, type ApiServer } from './api-server.ts';
 import { dbNameFor, runCell, type CellContext, type CellSpec } from './cell.ts';
 import { collectVersions, gitInfo, machineInfo } from './environment.ts';
 import { UsageError } from './errors.ts';
@@ -174,9 +174,12 @@ async function stopServices(opened: Partial<Services>): Promise<void> {
   await opened.database?.stop().catch(() => {});
 }
 
-/** A connection string without its credentials, for the record. */
-export function redactUri(uri: string): string {
-  return uri.replace(/(mongodb(?:\+srv)?:\/\/)[^@/]*@/, '$1***@');
+/**
+ * A text with the credentials of every connection string in it masked, for the record. The
+ * credentials end at the last '@' of the string (a password may hold an unescaped '@').
+ */
+export function redactUri(text: string): string {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)\S*@/gi, '$1***@');
 }
 
 function newRunInfo(plan: BenchPlan, runId: string, tag: string): RunInfo {
@@ -470,7 +473,7 @@ async function runCapacity(runId: string, scenario: Scenario, variant: Runnable,
     if (scenario.sweep?.factor === 'smtpLatencyMs') services.sink.setLatency(scenario.smtp.latency);
     server = isReference(variant)
       ? await spawnReference(variant, referenceWiring(database.uri, dbName, services.sink), scenario.reference)
-      : await forkApiServer(apiArgs(scenario, variant, { mongoUri: database.uri, dbName, sink: services.sink, redisUrl: services.redis?.url ?? null }));
+      : await forkApiServer(apiCommand(scenario, variant, { mongoUri: database.uri, dbName, sink: services.sink, redisUrl: services.redis?.url ?? null }));
     onServer(server);
     if (scenario.warmup.requests > 0) {
       await runOpenLoop({

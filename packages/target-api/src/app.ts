@@ -57,19 +57,23 @@ function setErrorHandler(app: FastifyInstance): void {
   });
 }
 
-/** Counts API requests in total and in flight for /metrics. */
+/**
+ * Counts API requests in total and in flight for /metrics. A request leaves the gauge when its
+ * response closes, answered or not: a client that gives up before the answer must not stay in
+ * flight forever (fastify's onResponse never runs for it).
+ */
 function countRequests(app: FastifyInstance, metrics: Metrics): void {
-  app.addHook('onRequest', async (request) => {
-    if (request.url.startsWith('/api/')) {
-      metrics.requestsTotal++;
-      metrics.requestsInFlight++;
-    }
-  });
-  app.addHook('onResponse', async (request) => {
-    if (request.url.startsWith('/api/')) metrics.requestsInFlight--;
+  app.addHook('onRequest', async (request, reply) => {
+    if (!request.url.startsWith('/api/')) return;
+    metrics.requestsTotal++;
+    metrics.requestsInFlight++;
+    reply.raw.once('close', () => metrics.requestsInFlight--);
   });
   app.addHook('onClose', async () => metrics.close());
 }
+
+/** A request must arrive whole within this long (headers and body): a dribbling client is cut. */
+export const REQUEST_TIMEOUT_MS = 30_000;
 
 export async function buildApp(input: BuildAppOptions): Promise<FastifyInstance> {
   const { onShutdown, ...rest } = input;
@@ -80,8 +84,11 @@ export async function buildApp(input: BuildAppOptions): Promise<FastifyInstance>
   const app = Fastify({
     logger: options.logLevel === 'silent' ? false : { level: options.logLevel },
     bodyLimit: BODY_LIMIT_BYTES,
-    ajv: { customOptions: { allErrors: true } },
-    forceCloseConnections: false,
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    // No coercion: {"username": true} is a 400, not the string "true".
+    ajv: { customOptions: { allErrors: true, coerceTypes: false } },
+    // Idle keep-alive connections close with the server; busy ones get server.ts's grace.
+    forceCloseConnections: 'idle',
   });
   // Only JSON is accepted: without this, fastify would parse text/plain and answer 400, not 415.
   app.removeContentTypeParser('text/plain');

@@ -21,6 +21,8 @@ export interface SendOptions {
 
 export class MailQueue {
   private readonly waiting: Waiting[] = [];
+  /** Every message waiting or in the transport, until it settles or is cancelled. */
+  private readonly unsettled = new Set<MailMessage>();
   private active = 0;
   private idleWaiters: Array<() => void> = [];
   private readonly transport: () => Transporter;
@@ -43,7 +45,13 @@ export class MailQueue {
     return this.active;
   }
 
+  /** Whom the messages still waiting or in the transport are for (one address per message). */
+  pendingRecipients(): string[] {
+    return [...this.unsettled].map((m) => String(m.to));
+  }
+
   send(message: MailMessage, options: SendOptions = {}): Promise<SendOutcome> {
+    this.unsettled.add(message);
     return new Promise<SendOutcome>((resolve) => {
       let outcome: SendOutcome | null = null;
       const decide = (o: SendOutcome, transportDone: boolean) => {
@@ -59,6 +67,7 @@ export class MailQueue {
             .then((o) => {
               clearTimeout(timer);
               this.active--;
+              this.unsettled.delete(message);
               decide(o, true);
               this.next();
             });
@@ -68,6 +77,7 @@ export class MailQueue {
         const k = this.waiting.indexOf(entry);
         if (k >= 0) {
           this.waiting.splice(k, 1);
+          this.unsettled.delete(message);
           decide({ ok: false, temporary: true, code: null, cancelled: true, message: `send timed out after ${this.timeoutMs} ms waiting for a connection: cancelled, never sent` }, true);
           this.notifyIdle();
         } else {

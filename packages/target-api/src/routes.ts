@@ -37,6 +37,12 @@ const confirmSchema = {
   querystring: { type: 'object', required: ['token'], properties: { token: { type: 'string', minLength: 1, maxLength: 200 } } },
 } as const;
 
+/** Where this server listens, on loopback: the default base of the confirmation link. */
+function ownUrl(app: FastifyInstance): string {
+  const address = app.server.address();
+  return typeof address === 'object' && address ? `http://127.0.0.1:${address.port}` : 'http://127.0.0.1';
+}
+
 /** POST /api/users: hash, build the e-mail, store the user (with the strategy's fields), hand the e-mail to the strategy. */
 export function registerSignupRoute(app: FastifyInstance, options: AppOptions): void {
   app.post<{ Body: SignupBody }>('/api/users', { schema: signupSchema }, async (request, reply) => {
@@ -45,7 +51,8 @@ export function registerSignupRoute(app: FastifyInstance, options: AppOptions): 
     const passwordHash = await hashPassword(password, options.hashCost);
     const _id = new ObjectId();
     const registration = { id: _id.toHexString(), username, email, confirmToken: randomBytes(24).toString('base64url') };
-    const baseUrl = options.publicUrl ?? `${request.protocol}://${request.host}`;
+    // Never from the request: a Host header is the client's to choose, and the link is the user's.
+    const baseUrl = options.publicUrl ?? ownUrl(app);
     const message = buildConfirmationMail(registration, baseUrl, options.mailFrom);
     const doc: UserDocument & { _id: ObjectId } = {
       _id,

@@ -44,17 +44,33 @@ const port = typeof address === 'object' && address ? address.port : config.port
 process.stderr.write(`[target-api] ${options.variant} listening on http://${config.host}:${port} (pid ${process.pid})\n`);
 process.send?.({ type: 'ready', port, variant: options.variant, pid: process.pid } satisfies ReadyMessage);
 
+/**
+ * How long requests still being received or answered may take once shutdown begins. Then every
+ * connection is cut, so that no client (one dribbling its body, say) can hold the e-mail drain,
+ * which fastify runs only after the HTTP server has closed.
+ */
+const HTTP_GRACE_MS = Math.min(5000, options.drainTimeoutMs);
+
 let stopping = false;
 async function stop(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
   process.stderr.write(`[target-api] ${signal}: closing\n`);
-  const force = setTimeout(() => fail('shutdown took too long, exiting', 1), options.drainTimeoutMs + 10_000);
+  const force = setTimeout(() => fail('shutdown took too long, exiting', 1), HTTP_GRACE_MS + options.drainTimeoutMs + 10_000);
   force.unref();
+  const cut = setTimeout(() => {
+    process.stderr.write(`[target-api] connections still open after ${HTTP_GRACE_MS} ms: cut\n`);
+    app.server.closeAllConnections();
+  }, HTTP_GRACE_MS);
   await app.close();
+  clearTimeout(cut);
   process.exit(0);
 }
 process.on('SIGTERM', () => void stop('SIGTERM'));
 process.on('SIGINT', () => void stop('SIGINT'));
-// A forked server whose parent died must not linger.
-process.on('disconnect', () => void stop('parent gone'));
+// A forked server whose parent died (even by SIGKILL) must not linger: nobody will read what it
+// measures, so it exits at once (a bullmq worker process of its own notices the same way).
+process.on('disconnect', () => {
+  process.stderr.write('[target-api] parent gone: exiting\n');
+  process.exit(1);
+});

@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MongoClient } from 'mongodb';
 import type { MongoHandle } from '@mailbench/mongo';
 import { findRedisServer, startRedis, type RedisHandle } from '@mailbench/redis';
-import { backoffMs, BODY_LIMIT_BYTES, hashPassword, parseServerArgs, readMetrics, resolveOptions, toServerArgs, verifyPassword, VARIANTS, variantFacts, type Variant } from '../src/index.ts';
+import { backoffMs, BODY_LIMIT_BYTES, hashPassword, parseServerArgs, readMetrics, resolveOptions, toServerCommand, verifyPassword, VARIANTS, variantFacts, type Variant } from '../src/index.ts';
 import { Metrics } from '../src/metrics.ts';
 import { countUsers, linkOf, signupBody, startDatabase, startStack, type TestStack } from './helpers.ts';
 
@@ -190,6 +190,27 @@ describe('bad input: answered with its code, nothing written', () => {
     expect(s.sink.stats().messages.accepted).toBe(1);
   });
 
+  it('wrong types are a 400, never coerced to strings', async () => {
+    const s = await stack('no-email');
+    for (const username of [true, ['x_name'], 12345]) {
+      const res = await s.app.inject({ method: 'POST', url: '/api/users', payload: { ...signupBody('typed'), username } });
+      expect(res.statusCode).toBe(400);
+      expect(res.json().fields).toEqual([{ field: 'username', message: expect.stringContaining('string') }]);
+    }
+    expect(await countUsers(mongo, s.dbName)).toBe(0);
+  });
+
+  it('the confirmation link never comes from the Host header', async () => {
+    const s = await stack('inline');
+    const res = await s.app.inject({ method: 'POST', url: '/api/users', payload: signupBody('host'), headers: { host: 'attacker.example' } });
+    expect(res.statusCode).toBe(201);
+    const link = linkOf(s.sink.records()[0]!);
+    expect(link.hostname).toBe('127.0.0.1');
+    const own = await stack('inline', {}, { publicUrl: 'https://mail.example.org/app' });
+    await own.app.inject({ method: 'POST', url: '/api/users', payload: signupBody('pub'), headers: { host: 'attacker.example' } });
+    expect(linkOf(own.sink.records()[0]!).href).toMatch(/^https:\/\/mail\.example\.org\/app\/api\/users\/confirm\?token=/);
+  });
+
   it('two concurrent identical sign-ups: exactly one 201 and one 409', async () => {
     const s = await stack('inline', {}, { hashCost: 10 });
     const [a, b] = await Promise.all([
@@ -251,6 +272,36 @@ describe('storage and metrics', () => {
   });
 });
 
+describe('under abuse', () => {
+  it('requests the client gave up on leave the in-flight gauge', async () => {
+    const s = await stack('inline', { latency: 600 });
+    await s.app.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = s.app.server.address() as { port: number };
+    const { request } = await import('node:http');
+    for (let i = 0; i < 3; i++) {
+      const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/api/users', headers: { 'content-type': 'application/json' } });
+      req.on('error', () => {});
+      req.end(JSON.stringify(signupBody(`gone${i}`)));
+      setTimeout(() => req.destroy(), 100);
+    }
+    await s.sink.waitFor(3, { timeoutMs: 10_000 });
+    await new Promise((r) => setTimeout(r, 200));
+    const m = (await s.app.inject({ method: 'GET', url: '/metrics' })).json();
+    expect(m.requests).toEqual({ total: 3, inFlight: 0 });
+  });
+
+  it('outbox: a send slower than the lease stays its sender\'s: sent once, recorded once', async () => {
+    const s = await stack('outbox', { latency: 1200 }, { outbox: { pollMs: 50, leaseMs: 300, concurrency: 3 } });
+    const res = await s.app.inject({ method: 'POST', url: '/api/users', payload: signupBody('slow') });
+    expect(res.statusCode).toBe(201);
+    await s.sink.waitFor(1, { timeoutMs: 10_000 });
+    // Siblings poll every 50 ms: a claim they could take over would have been sent again by now.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(s.sink.stats()).toMatchObject({ duplicates: 0, messages: { accepted: 1 } });
+    expect(await countUsers(mongo, s.dbName, { 'mail.state': 'sent', 'mail.attempts': 1 })).toBe(1);
+  });
+});
+
 describe('pure parts', () => {
   it('parses server flags with environment fallbacks', () => {
     const c = parseServerArgs(['--', '--variant', 'outbox', '--port', '0', '--max-connections', '8', '--hash-cost', '0'], {
@@ -262,9 +313,16 @@ describe('pure parts', () => {
     // The outbox's senders follow the connection budget unless given on their own.
     expect(resolveOptions(c.app).outbox.concurrency).toBe(8);
     expect(resolveOptions(parseServerArgs(['--max-connections', '8', '--outbox-concurrency', '3'], { MONGODB_URI: 'mongodb://x' }).app).outbox.concurrency).toBe(3);
-    // The flags the runner builds read back as the same options.
-    const launch = { port: 0, app: { variant: 'worker-pool' as const, mongoUri: 'mongodb://y', smtp: { maxConnections: 3, sendTimeoutMs: 900 }, outbox: { leaseMs: 77 } } };
-    expect(parseServerArgs(toServerArgs(launch))).toEqual({ help: false, host: '127.0.0.1', ...launch });
+    // The command the runner builds reads back as the same options; connection strings (a password
+    // may be in them) travel in the environment, not on the command line that ps shows.
+    const launch = {
+      port: 0,
+      app: { variant: 'worker-pool' as const, mongoUri: 'mongodb://u:secret@y', redisUrl: 'redis://:secret@r', smtp: { maxConnections: 3, sendTimeoutMs: 900 }, outbox: { leaseMs: 77 } },
+    };
+    const command = toServerCommand(launch);
+    expect(command.args.join(' ')).not.toContain('secret');
+    expect(command.env).toEqual({ MAILBENCH_MONGO_URI: 'mongodb://u:secret@y', MAILBENCH_REDIS_URL: 'redis://:secret@r' });
+    expect(parseServerArgs(command.args, command.env)).toEqual({ help: false, host: '127.0.0.1', ...launch });
     expect(() => parseServerArgs(['--variant', 'carrier-pigeon'])).toThrow(/--variant must be one of no-email, inline/);
     expect(() => parseServerArgs(['--port', 'eighty'])).toThrow(/--port must be a whole number/);
     expect(() => parseServerArgs(['--colour'])).toThrow(/colour/);

@@ -1,6 +1,6 @@
 /**
  * The API process's command line, as one table: `parseServerArgs` reads flags (with MAILBENCH_*
- * environment fallbacks), `toServerArgs` writes them (the runner forks the API with it), and
+ * environment fallbacks), `toServerCommand` writes them (the runner forks the API with it), and
  * `SERVER_HELP` lists them. A flag added to the table exists in all three at once.
  */
 import { parseArgs } from 'node:util';
@@ -31,6 +31,8 @@ interface FlagDef {
   metavar: string;
   help: string;
   int: boolean;
+  /** A credential may be in it: passed to a child in its environment, never on its command line (ps shows that). */
+  secret?: boolean;
   /** The values the flag accepts, when it is a choice. */
   choices?: readonly string[];
   get(launch: ServerLaunch): Value | undefined;
@@ -57,7 +59,7 @@ const FLAGS: readonly FlagDef[] = [
   { ...text('variant', 'NAME', `${VARIANTS.join(' | ')} (default ${D.variant})`, (l) => l.app.variant, (l, v) => (l.app.variant = str(v) as Variant)), choices: VARIANTS },
   text('host', 'ADDR', `interface to listen on (default ${DEFAULT_HOST})`, (l) => l.host, (l, v) => (l.host = str(v))),
   int('port', 'N', `port, 0 picks a free one (default ${DEFAULT_PORT})`, (l) => l.port, (l, v) => (l.port = num(v))),
-  text('mongo-uri', 'URI', 'MongoDB to use (or MONGODB_URI; required)', (l) => l.app.mongoUri || undefined, (l, v) => (l.app.mongoUri = str(v))),
+  { ...text('mongo-uri', 'URI', 'MongoDB to use (or MONGODB_URI; required)', (l) => l.app.mongoUri || undefined, (l, v) => (l.app.mongoUri = str(v))), secret: true },
   text('db-name', 'NAME', `database name (default ${D.dbName})`, (l) => l.app.dbName, (l, v) => (l.app.dbName = str(v))),
   text('smtp-host', 'HOST', `SMTP server (default ${D.smtp.host})`, (l) => l.app.smtp?.host, (l, v) => (smtp(l).host = str(v))),
   int('smtp-port', 'N', `SMTP port (default ${D.smtp.port})`, (l) => l.app.smtp?.port, (l, v) => (smtp(l).port = num(v))),
@@ -77,13 +79,13 @@ const FLAGS: readonly FlagDef[] = [
   int('agenda-process-every', 'MS', `agenda: how often it looks for due jobs (default ${D.agenda.processEveryMs})`, (l) => l.app.agenda?.processEveryMs, (l, v) => (agenda(l).processEveryMs = num(v))),
   int('agenda-concurrency', 'N', 'agenda: jobs run at once (default: --max-connections)', (l) => l.app.agenda?.concurrency, (l, v) => (agenda(l).concurrency = num(v))),
   int('agenda-lock-lifetime', 'MS', `agenda: job lock, after which another process may run it (default ${D.agenda.lockLifetimeMs})`, (l) => l.app.agenda?.lockLifetimeMs, (l, v) => (agenda(l).lockLifetimeMs = num(v))),
-  text('redis-url', 'URL', 'bullmq: the Redis server (or REDIS_URL)', (l) => l.app.redisUrl, (l, v) => (l.app.redisUrl = str(v))),
+  { ...text('redis-url', 'URL', 'bullmq: the Redis server (or REDIS_URL)', (l) => l.app.redisUrl, (l, v) => (l.app.redisUrl = str(v))), secret: true },
   int('bullmq-concurrency', 'N', 'bullmq: jobs the worker runs at once (default: --max-connections)', (l) => l.app.bullmq?.concurrency, (l, v) => (bullmq(l).concurrency = num(v))),
   int('bullmq-attempts', 'N', `bullmq: attempts per job (default ${D.bullmq.attempts})`, (l) => l.app.bullmq?.attempts, (l, v) => (bullmq(l).attempts = num(v))),
   int('bullmq-backoff', 'MS', `bullmq: first retry delay, doubling (default ${D.bullmq.backoffMs})`, (l) => l.app.bullmq?.backoffMs, (l, v) => (bullmq(l).backoffMs = num(v))),
   int('bullmq-lock', 'MS', `bullmq: job lock and stalled-job check interval (default ${D.bullmq.lockMs})`, (l) => l.app.bullmq?.lockMs, (l, v) => (bullmq(l).lockMs = num(v))),
   int('drain-timeout', 'MS', `on SIGTERM, wait this long for e-mails (default ${D.drainTimeoutMs})`, (l) => l.app.drainTimeoutMs, (l, v) => (l.app.drainTimeoutMs = num(v))),
-  text('public-url', 'URL', 'base of the confirmation link (default: from the request)', (l) => l.app.publicUrl, (l, v) => (l.app.publicUrl = str(v))),
+  text('public-url', 'URL', 'base of the confirmation link (default: http://127.0.0.1:PORT, never the request\'s Host)', (l) => l.app.publicUrl, (l, v) => (l.app.publicUrl = str(v))),
   text('log-level', 'LEVEL', `fastify log level, silent = off (default ${D.logLevel})`, (l) => l.app.logLevel, (l, v) => (l.app.logLevel = str(v))),
 ];
 
@@ -99,14 +101,25 @@ When forked, sends { type: 'ready', port, variant, pid } over IPC once listening
 SIGTERM/SIGINT: stop accepting, finish requests, drain e-mails, report, exit.
 `;
 
-/** The flags that start the API with these options: only the values that are set. */
-export function toServerArgs(launch: ServerLaunch): string[] {
+/** A flag's environment variable: MAILBENCH_<FLAG>. */
+function envName(flag: FlagDef): string {
+  return `MAILBENCH_${flag.name.toUpperCase().replaceAll('-', '_')}`;
+}
+
+/**
+ * How to start the API with these options (only the values that are set): flags on the command
+ * line, and the secret ones (connection strings, which may hold a password) in the environment.
+ */
+export function toServerCommand(launch: ServerLaunch): { args: string[]; env: Record<string, string> } {
   const args: string[] = [];
+  const env: Record<string, string> = {};
   for (const flag of FLAGS) {
     const value = flag.get(launch);
-    if (value !== undefined) args.push(`--${flag.name}`, String(value));
+    if (value === undefined) continue;
+    if (flag.secret) env[envName(flag)] = String(value);
+    else args.push(`--${flag.name}`, String(value));
   }
-  return args;
+  return { args, env };
 }
 
 function parseValue(flag: FlagDef, text: string): Value {
@@ -132,7 +145,7 @@ export function parseServerArgs(argv: string[], env: NodeJS.ProcessEnv = {}): Se
   });
   const launch: ServerLaunch = { app: { mongoUri: env.MONGODB_URI ?? '', ...(env.REDIS_URL ? { redisUrl: env.REDIS_URL } : {}) } };
   for (const flag of FLAGS) {
-    const text = (values as Record<string, string | undefined>)[flag.name] ?? env[`MAILBENCH_${flag.name.toUpperCase().replaceAll('-', '_')}`];
+    const text = (values as Record<string, string | undefined>)[flag.name] ?? env[envName(flag)];
     if (text !== undefined) flag.set(launch, parseValue(flag, text));
   }
   const port = launch.port ?? DEFAULT_PORT;

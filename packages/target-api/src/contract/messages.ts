@@ -11,6 +11,12 @@ export interface ShutdownReport {
   drained: number;
   /** E-mails still unsent when the drain timeout ran out (lost where the variant keeps them in memory). */
   abandoned: number;
+  /** Whom the abandoned e-mails were for, where the variant knows (one address per e-mail). */
+  abandonedTo?: string[];
+  /** Whom the e-mails still stored unsent were for (a durable variant keeps them for its next start). */
+  heldTo?: string[];
+  /** Every e-mail the process gave up on, as /mail/failures would list it after the drain. */
+  failures?: MailFailure[];
 }
 
 export interface ReadyMessage {
@@ -104,11 +110,12 @@ export function readMetrics(body: unknown): MetricsResponse {
 
 /** The IPC message if it is one of the contract's, else null (other messages are ignored). */
 export function readServerMessage(message: unknown): ServerMessage | null {
-  const m = message as { type?: unknown; port?: unknown; pid?: unknown; drained?: unknown; abandoned?: unknown } | null;
+  const m = message as { type?: unknown; port?: unknown; pid?: unknown; drained?: unknown; abandoned?: unknown; failures?: unknown } | null;
   if (typeof m !== 'object' || m === null) return null;
   if (m.type === 'ready' && typeof m.port === 'number' && typeof m.pid === 'number') return m as unknown as ReadyMessage;
   if (m.type === 'shutdown') {
     if (typeof m.drained !== 'number' || typeof m.abandoned !== 'number') throw new ContractError('a shutdown message without drained/abandoned counts');
+    if (m.failures !== undefined) readMailFailures({ failures: m.failures });
     return m as unknown as ShutdownMessage;
   }
   return null;

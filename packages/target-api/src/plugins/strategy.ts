@@ -25,7 +25,10 @@ export const strategyPlugin = fp<StrategyPluginOptions>(
     });
     app.decorate('emailStrategy', strategy);
     app.addHook('onClose', async () => {
-      onShutdown(await strategy.close());
+      const report = await strategy.close();
+      // The failures after the drain too, which /mail/failures can no longer be asked for.
+      const failures = await strategy.failures().catch(() => undefined);
+      onShutdown(failures ? { ...report, failures } : report);
     });
   },
   { name: 'mailbench-strategy', dependencies: ['mailbench-db', 'mailbench-mailer'] },

@@ -4,6 +4,9 @@
  * findOneAndUpdate (a lease), sends, marks them sent; retries temporary failures with capped
  * exponential backoff; marks permanent failures; and takes over claims whose lease expired,
  * which is how e-mails claimed by a crashed process still go out (at least once).
+ * Each claim carries a token of its own (fencing): its sender renews the lease while the send
+ * runs, however long that takes, and records the outcome only while the claim is still its own,
+ * so a slow send is never taken over by a sibling, and a stale sender never overwrites a newer claim.
  */
 import { randomBytes } from 'node:crypto';
 import type { Collection, Filter, IndexDescription, UpdateFilter, WithId } from 'mongodb';
@@ -37,8 +40,8 @@ function createWakeSignal() {
   };
 }
 
-/** Claims the next due e-mail, or one whose lease expired; returns the document as it was before the claim. */
-function claimNext(users: Collection<UserDocument>, instanceId: string, leaseMs: number): Promise<WithId<UserDocument> | null> {
+/** Claims the next due e-mail, or one whose lease expired, under `token`; returns the document as it was before. */
+function claimNext(users: Collection<UserDocument>, instanceId: string, token: string, leaseMs: number): Promise<WithId<UserDocument> | null> {
   const now = new Date();
   const filter: Filter<UserDocument> = {
     $or: [
@@ -47,43 +50,60 @@ function claimNext(users: Collection<UserDocument>, instanceId: string, leaseMs:
     ],
   };
   const update: UpdateFilter<UserDocument> = {
-    $set: { 'mail.state': 'sending', 'mail.leaseUntil': new Date(now.getTime() + leaseMs), 'mail.claimedBy': instanceId },
+    $set: { 'mail.state': 'sending', 'mail.leaseUntil': new Date(now.getTime() + leaseMs), 'mail.claimedBy': instanceId, 'mail.claim': token },
     $inc: { 'mail.attempts': 1 },
   };
   return users.findOneAndUpdate(filter, update, { sort: { 'mail.nextAttemptAt': 1 }, returnDocument: 'before' });
 }
 
-type OutboxCounters = ReturnType<typeof emptyCounters> & { reclaimed: number };
+type OutboxCounters = ReturnType<typeof emptyCounters> & { reclaimed: number; fencedOff: number };
+
+/** Keeps a claim's lease ahead of the clock while its send runs; stop() ends the renewals. */
+function renewWhileSending(ctx: StrategyContext, mine: Filter<UserDocument>, leaseMs: number): { stop(): void } {
+  const timer = setInterval(() => {
+    const leaseUntil = new Date(Date.now() + leaseMs);
+    ctx.users.updateOne(mine, { $set: { 'mail.leaseUntil': leaseUntil } }).catch(() => {});
+  }, Math.max(20, Math.floor(leaseMs / 3)));
+  return { stop: () => clearInterval(timer) };
+}
 
 /** Sends one claimed e-mail and records the outcome: sent, pending again with backoff, or failed. */
-async function deliver(ctx: StrategyContext, counters: OutboxCounters, instanceId: string, before: WithId<UserDocument>): Promise<void> {
+async function deliver(ctx: StrategyContext, counters: OutboxCounters, token: string, before: WithId<UserDocument>): Promise<void> {
   const mail = before.mail;
   if (!mail) return;
-  const { maxAttempts, backoffBaseMs, backoffMaxMs }: OutboxOptions = ctx.options.outbox;
+  const { maxAttempts, backoffBaseMs, backoffMaxMs, leaseMs }: OutboxOptions = ctx.options.outbox;
   if (mail.state === 'sending') counters.reclaimed++;
   const attempt = mail.attempts + 1;
-  const mine = { _id: before._id, 'mail.claimedBy': instanceId, 'mail.state': 'sending' } as Filter<UserDocument>;
+  const mine = { _id: before._id, 'mail.claim': token } as Filter<UserDocument>;
   counters.inFlight++;
+  const renewal = renewWhileSending(ctx, mine, leaseMs);
   const outcome = await ctx.mail.send(mail.message as MailMessage);
+  renewal.stop();
   counters.inFlight--;
-  const release = { $unset: { 'mail.leaseUntil': '' } } as const;
+  const release = { $unset: { 'mail.leaseUntil': '', 'mail.claim': '' } } as const;
+  let recorded;
   if (outcome.ok) {
     counters.sent++;
-    await ctx.users.updateOne(mine, { $set: { 'mail.state': 'sent', 'mail.sentAt': new Date() }, ...release });
+    recorded = await ctx.users.updateOne(mine, { $set: { 'mail.state': 'sent', 'mail.sentAt': new Date() }, ...release });
   } else if (outcome.temporary && attempt < maxAttempts) {
     counters.retried++;
     const next = new Date(Date.now() + backoffMs(attempt, backoffBaseMs, backoffMaxMs));
-    await ctx.users.updateOne(mine, { $set: { 'mail.state': 'pending', 'mail.nextAttemptAt': next, 'mail.lastError': outcome.message }, ...release });
+    recorded = await ctx.users.updateOne(mine, { $set: { 'mail.state': 'pending', 'mail.nextAttemptAt': next, 'mail.lastError': outcome.message }, ...release });
   } else {
     counters.failed++;
-    await ctx.users.updateOne(mine, { $set: { 'mail.state': 'failed', 'mail.lastError': outcome.message }, ...release });
+    recorded = await ctx.users.updateOne(mine, { $set: { 'mail.state': 'failed', 'mail.lastError': outcome.message }, ...release });
+  }
+  // Another sender holds the e-mail now (this process stalled past its lease): its outcome stands.
+  if (recorded.matchedCount === 0) {
+    counters.fencedOff++;
+    ctx.log(`outbox: the claim on ${String(before._id)} was taken over during its send; its outcome is not recorded`);
   }
 }
 
 export function createOutboxStrategy(ctx: StrategyContext): EmailStrategy {
   const { concurrency, leaseMs, pollMs } = ctx.options.outbox;
   const instanceId = `${process.pid}-${randomBytes(4).toString('hex')}`;
-  const counters: OutboxCounters = { ...emptyCounters(), reclaimed: 0 };
+  const counters: OutboxCounters = { ...emptyCounters(), reclaimed: 0, fencedOff: 0 };
   const wake = createWakeSignal();
   let stopping = false;
 
@@ -92,8 +112,9 @@ export function createOutboxStrategy(ctx: StrategyContext): EmailStrategy {
       // Sleep when there was nothing to claim, and after an error (the database may be gone for a while).
       let idle = true;
       try {
-        const doc = await claimNext(ctx.users, instanceId, leaseMs);
-        if (doc) await deliver(ctx, counters, instanceId, doc);
+        const token = randomBytes(8).toString('hex');
+        const doc = await claimNext(ctx.users, instanceId, token, leaseMs);
+        if (doc) await deliver(ctx, counters, token, doc);
         idle = doc === null;
       } catch (err) {
         if (stopping) return;
@@ -114,7 +135,7 @@ export function createOutboxStrategy(ctx: StrategyContext): EmailStrategy {
     },
     async counters() {
       const [queued, sending] = await Promise.all([ctx.users.countDocuments({ 'mail.state': 'pending' }), ctx.users.countDocuments({ 'mail.state': 'sending' })]);
-      const { reclaimed: _reclaimed, ...rest } = counters;
+      const { reclaimed: _reclaimed, fencedOff: _fencedOff, ...rest } = counters;
       // In flight: claims of any process, a killed one's too (they go out again once their lease expires),
       // and a send past its deadline, which has freed its sender but may still be in the transport.
       return { ...rest, queued, inFlight: Math.max(counters.inFlight, sending, ctx.mail.queued + ctx.mail.inFlight) };
@@ -132,7 +153,12 @@ export function createOutboxStrategy(ctx: StrategyContext): EmailStrategy {
       clearTimeout(timer);
       // Unsent outbox e-mails are not lost: they stay pending (or leased) in the database.
       const left = counters.inFlight;
-      return { drained: inFlightBefore - left, abandoned: 0 };
+      const held = await ctx.users
+        .find({ 'mail.state': { $in: ['pending', 'sending'] } }, { projection: { email: 1 } })
+        .toArray()
+        .catch(() => null);
+      const report = { drained: inFlightBefore - left, abandoned: 0 };
+      return held ? { ...report, heldTo: held.map((u) => u.email) } : report;
     },
   };
 }

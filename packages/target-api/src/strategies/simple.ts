@@ -29,7 +29,7 @@ export function createInlineStrategy(ctx: StrategyContext): EmailStrategy {
       // fastify has answered every request; a send can outlive its reply only past its deadline.
       const left = await ctx.mail.idle(ctx.options.drainTimeoutMs);
       log.counters.abandoned += left;
-      return { drained: 0, abandoned: left };
+      return { drained: 0, abandoned: left, abandonedTo: ctx.mail.pendingRecipients() };
     },
   };
 }

@@ -38,6 +38,8 @@ export interface OutboxState {
   nextAttemptAt: Date;
   leaseUntil?: Date;
   claimedBy?: string;
+  /** The current claim's own token: only its holder may renew it or record the outcome. */
+  claim?: string;
   sentAt?: Date;
   lastError?: string;
 }
@@ -62,15 +64,14 @@ export function emptyCounters(): MailCounters {
   return { queued: 0, inFlight: 0, sent: 0, failed: 0, retried: 0, abandoned: 0 };
 }
 
-/** Waits for a set of promises to settle, up to a timeout; returns how many were left. */
-export async function drainWithTimeout(pending: Set<Promise<unknown>>, timeoutMs: number): Promise<number> {
+/** Waits for promises to settle, up to a timeout. */
+export async function drainWithTimeout(pending: Iterable<Promise<unknown>>, timeoutMs: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<void>((resolve) => {
     timer = setTimeout(resolve, timeoutMs);
   });
   await Promise.race([Promise.allSettled([...pending]), timedOut]);
   clearTimeout(timer);
-  return pending.size;
 }
 
 /** Counts an outcome, and keeps the registration of a failed one for /mail/failures. */
@@ -98,7 +99,8 @@ export function createOutcomeLog() {
  */
 export function createSendTracker(drainTimeoutMs: number, gate?: MailQueue) {
   const log = createOutcomeLog();
-  const pending = new Set<Promise<unknown>>();
+  /** Each unfinished send, with whom it is for. */
+  const pending = new Map<Promise<unknown>, Registration>();
   let closing = false;
   let drained = false;
   const unfinished = () => Math.max(pending.size, gate ? gate.queued + gate.inFlight : 0);
@@ -124,19 +126,21 @@ export function createSendTracker(drainTimeoutMs: number, gate?: MailQueue) {
           pending.delete(tracked);
           log.counters.inFlight--;
         });
-      pending.add(tracked);
+      pending.set(tracked, registration);
       return 'queued';
     },
     async drain(): Promise<ShutdownReport> {
       closing = true;
       const deadline = Date.now() + drainTimeoutMs;
       const before = unfinished();
-      await drainWithTimeout(pending, drainTimeoutMs);
+      await drainWithTimeout(pending.keys(), drainTimeoutMs);
       if (gate) await gate.idle(Math.max(0, deadline - Date.now()));
       const left = unfinished();
       log.counters.abandoned += left;
       drained = true;
-      return { drained: before - left, abandoned: left };
+      const abandonedTo = new Set([...pending.values()].map((r) => r.email));
+      for (const to of gate?.pendingRecipients() ?? []) abandonedTo.add(to);
+      return { drained: before - left, abandoned: left, abandonedTo: [...abandonedTo] };
     },
   };
 }
