@@ -1,4 +1,4 @@
-export { resolveSchedule, resultFromSamples, runOpenLoop, validateOpenLoopOptions } from './open-loop.ts';
+export { isExpected2xx, resolveSchedule, resultFromSamples, runOpenLoop, validateOpenLoopOptions } from './open-loop.ts';
 export { describeStages, evenDueTimes, stageDueTimes, stageRates, stagesCount, stagesDurationMs, validateStages, type RateStage } from './schedule.ts';
 export { runClosedLoop } from './closed-loop.ts';
 export type { ClosedLoopOptions, ClosedLoopResult } from './closed-loop.ts';

@@ -95,10 +95,16 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopRes
     worker.postMessage(start);
   }).finally(() => options.signal?.removeEventListener('abort', onAbort));
   await worker.terminate();
-  return buildResult(done, schedule, connection, behindThresholdMs);
+  return buildResult(done, schedule, connection, behindThresholdMs, options.expected ?? isExpected2xx);
 }
 
-function buildResult(done: WorkerDone, schedule: { count: number; durationMs: number }, connection: OpenLoopResult['connection'], behindThresholdMs: number): OpenLoopResult {
+function buildResult(
+  done: WorkerDone,
+  schedule: { count: number; durationMs: number },
+  connection: OpenLoopResult['connection'],
+  behindThresholdMs: number,
+  expected: (sample: Sample) => boolean,
+): OpenLoopResult {
   const samples: Sample[] = new Array(schedule.count);
   for (let i = 0; i < schedule.count; i++) {
     const errorIndex = done.errorIndex[i] as number;
@@ -112,7 +118,12 @@ function buildResult(done: WorkerDone, schedule: { count: number; durationMs: nu
       bytes: done.bytes[i] as number,
     };
   }
-  return resultFromSamples(samples, { t0EpochMs: done.t0EpochMs, durationMs: schedule.durationMs, connection, behindThresholdMs, scheduler: 'worker-thread', connectionsAhead: done.warmSockets });
+  return resultFromSamples(samples, { t0EpochMs: done.t0EpochMs, durationMs: schedule.durationMs, connection, behindThresholdMs, scheduler: 'worker-thread', connectionsAhead: done.warmSockets }, expected);
+}
+
+/** The default of `expected`: the request got a 2xx. */
+export function isExpected2xx(sample: Pick<Sample, 'status'>): boolean {
+  return sample.status >= 200 && sample.status < 300;
 }
 
 /**
@@ -123,36 +134,44 @@ function buildResult(done: WorkerDone, schedule: { count: number; durationMs: nu
 export function resultFromSamples(
   samples: Sample[],
   run: Pick<OpenLoopResult, 't0EpochMs' | 'durationMs' | 'connection' | 'behindThresholdMs' | 'scheduler' | 'connectionsAhead'>,
+  expected: (sample: Sample) => boolean = isExpected2xx,
 ): OpenLoopResult {
   const n = samples.length;
   const fromIntended = new Float64Array(n);
   const fromSend = new Float64Array(n);
   const dispatchError = new Float64Array(n);
+  const wanted: number[] = [];
   const statusCounts: Record<string, number> = {};
   const errorCounts: Record<string, number> = {};
   let lastEndMs = 0;
   for (let i = 0; i < n; i++) {
-    const { intendedMs, sentMs, endMs, status, error } = samples[i] as Sample;
+    const sample = samples[i] as Sample;
+    const { intendedMs, sentMs, endMs, status, error } = sample;
     fromIntended[i] = endMs - intendedMs;
     fromSend[i] = endMs - sentMs;
     dispatchError[i] = sentMs - intendedMs;
+    if (expected(sample)) wanted.push(i);
     if (endMs > lastEndMs) lastEndMs = endMs;
     if (status > 0) statusCounts[String(status)] = (statusCounts[String(status)] ?? 0) + 1;
     if (error) errorCounts[error] = (errorCounts[error] ?? 0) + 1;
   }
   const dispatch = summarize(dispatchError);
   const responses = Object.values(statusCounts).reduce((a, b) => a + b, 0);
+  const perSec = (count: number) => (lastEndMs > 0 ? count / (lastEndMs / 1000) : 0);
   return {
     ...run,
     count: n,
     samples,
-    latencyFromIntended: summarize(fromIntended),
-    latencyFromSend: summarize(fromSend),
+    expectedResponses: wanted.length,
+    latencyFromIntended: summarize(wanted.map((i) => fromIntended[i] as number)),
+    latencyFromSend: summarize(wanted.map((i) => fromSend[i] as number)),
+    latencyAll: { fromIntended: summarize(fromIntended), fromSend: summarize(fromSend) },
     dispatchError: dispatch,
     generatorBehind: dispatch.p99 > run.behindThresholdMs,
     statusCounts,
     errorCounts,
-    throughputPerSec: lastEndMs > 0 ? responses / (lastEndMs / 1000) : 0,
+    throughputPerSec: perSec(wanted.length),
+    responsesPerSec: perSec(responses),
     offeredRatePerSec: n / (run.durationMs / 1000),
     lastEndMs,
   };

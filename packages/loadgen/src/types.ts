@@ -69,6 +69,11 @@ export interface OpenLoopOptions {
   progressIntervalMs?: number;
   /** Aborting stops the scheduler thread at once and rejects with code ERR_LOADGEN_ABORTED. */
   signal?: AbortSignal;
+  /**
+   * Which answers the schedule wants (default: a 2xx). Latency and throughput are of these
+   * only: a failure answered in 1 ms is not a fast request. See `isExpected2xx`.
+   */
+  expected?: (sample: Sample) => boolean;
 }
 
 export interface OpenLoopResult {
@@ -80,18 +85,24 @@ export interface OpenLoopResult {
   /** Where the scheduler ran: mailbench's worker thread, or JMeter (its log read back; see the runner's --engine). */
   scheduler: 'worker-thread' | 'jmeter';
   samples: Sample[];
-  /** end − intended: what a user of the service waits (free of coordinated omission). */
+  /** Samples that got the answer they were meant to get (by default a 2xx): the headline figures are theirs. */
+  expectedResponses: number;
+  /** end − intended of the expected answers: what a user of the service waits (free of coordinated omission). */
   latencyFromIntended: LatencySummary;
-  /** end − sent: what JMeter reports as elapsed. */
+  /** end − sent of the expected answers: what JMeter reports as elapsed. */
   latencyFromSend: LatencySummary;
+  /** The same over every sample, failures and transport errors included (k6's http_req_duration without its tag). */
+  latencyAll: { fromIntended: LatencySummary; fromSend: LatencySummary };
   /** sent − intended: how late the generator was. */
   dispatchError: LatencySummary;
   generatorBehind: boolean;
   behindThresholdMs: number;
   statusCounts: Record<string, number>;
   errorCounts: Record<string, number>;
-  /** Responses of any status per second of the run's span (first intended → last end). */
+  /** Expected answers per second of the run's span (first intended → last end). */
   throughputPerSec: number;
+  /** Answers of any status per second of the same span. */
+  responsesPerSec: number;
   /** The schedule's rate, count / duration. */
   offeredRatePerSec: number;
   /**

@@ -139,7 +139,35 @@ describe('runOpenLoop', () => {
     expect(result.statusCounts).toEqual({ '200': 10, '404': 10 });
     const errors = Object.values(result.errorCounts).reduce((a, b) => a + b, 0);
     expect(errors).toBe(20);
-    expect(result.latencyFromIntended.count).toBe(40);
+    // The headline latency is of the answers wanted (2xx); every sample is summarized beside it.
+    expect(result.expectedResponses).toBe(10);
+    expect(result.latencyFromIntended.count).toBe(10);
+    expect(result.latencyAll.fromIntended.count).toBe(40);
+  });
+
+  it('fast failures are not fast requests: latency and throughput of the expected answers only', async () => {
+    const server = await startServer();
+    // Three in four answered 404 at once, one in four 200 after 150 ms.
+    const result = await runOpenLoop({
+      baseUrl: server.url,
+      count: 40,
+      durationMs: 400,
+      request: (i) => ({ method: 'GET', path: i % 4 === 0 ? '/delay/150' : '/missing' }),
+    });
+    expect(result.expectedResponses).toBe(10);
+    expect(result.latencyFromSend.min).toBeGreaterThanOrEqual(150);
+    expect(result.latencyAll.fromSend.p50).toBeLessThan(150);
+    expect(result.throughputPerSec * 4).toBeCloseTo(result.responsesPerSec, 5);
+    // A caller can say which other answers it wants (a 404 it asked for, say).
+    const wanted = await runOpenLoop({
+      baseUrl: server.url,
+      count: 8,
+      durationMs: 80,
+      request: () => ({ method: 'GET', path: '/missing' }),
+      expected: (x) => x.status === 404,
+    });
+    expect(wanted.expectedResponses).toBe(8);
+    expect(wanted.latencyFromSend.count).toBe(8);
   });
 
   it('a connection per request: each request on a socket of its own, every socket opened used, none left open', async () => {
