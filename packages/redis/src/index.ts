@@ -27,6 +27,8 @@ export interface RedisHandle {
   /** As the server reports it (CONFIG GET), or null when it refuses CONFIG. */
   persistence: RedisPersistence | null;
   pid: number | null;
+  /** The data folder of a redis-server of our own (removed by stop()), or null. */
+  dir: string | null;
   stop(): Promise<void>;
 }
 
@@ -87,13 +89,20 @@ async function describe(url: string): Promise<{ version: string; persistence: Re
 }
 
 /** REDIS_URL (or `url`) when given; otherwise a redis-server of our own, or RedisStartError ERR_REDIS_NOT_INSTALLED. */
-export async function startRedis(options: { url?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RedisHandle> {
+export interface StartRedisOptions {
+  url?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Told of a redis-server of our own the moment it is spawned (its pid and data folder), before it is ready. */
+  onSpawn?: (server: { pid: number; dir: string }) => void;
+}
+
+export async function startRedis(options: StartRedisOptions = {}): Promise<RedisHandle> {
   const env = options.env ?? process.env;
   const url = options.url ?? env.REDIS_URL;
   if (url) {
     try {
       const { version, persistence } = await describe(url);
-      return { url, engine: 'external', version, persistence, pid: null, stop: async () => {} };
+      return { url, engine: 'external', version, persistence, pid: null, dir: null, stop: async () => {} };
     } catch (err) {
       throw new RedisStartError('ERR_REDIS_UNREACHABLE', `cannot reach Redis at ${url.replace(/\/\/\S*@/, '//***@')}: ${(err as Error).message}`);
     }
@@ -104,6 +113,7 @@ export async function startRedis(options: { url?: string; env?: NodeJS.ProcessEn
   const port = await freePort();
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--daemonize', 'no', '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--maxmemory-policy', 'noeviction', '--logfile', ''];
   const child: ChildProcess = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  if (child.pid) options.onSpawn?.({ pid: child.pid, dir });
   let output = '';
   const ready = new Promise<void>((resolve, reject) => {
     const onData = (chunk: Buffer) => {
@@ -137,7 +147,7 @@ export async function startRedis(options: { url?: string; env?: NodeJS.ProcessEn
     await ready;
     const url = `redis://127.0.0.1:${port}`;
     const { version, persistence } = await describe(url);
-    return { url, engine: 'redis-server', version, persistence, pid: child.pid ?? null, stop };
+    return { url, engine: 'redis-server', version, persistence, pid: child.pid ?? null, dir, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -1,14 +1,15 @@
 /**
  * What happened to each owed e-mail, per registration: one outcome at the sink (arrived or not)
- * and one at the server (reported failed or not) give exactly one of delivered, reported failed,
- * failed-but-delivered-later, lost. The four add up to what was owed; duplicates (extra copies),
+ * and what the server said of it (reported failed; given up, or still stored, when it shut down)
+ * give exactly one of delivered, reported failed, failed-but-delivered-later, abandoned at
+ * shutdown, held at shutdown, lost. The six add up to what was owed; duplicates (extra copies),
  * retries and e-mails for sign-ups that owed none are counted beside them.
  */
 import { summarize, type OpenLoopResult } from '@mailbench/loadgen';
 import type { SmtpSink } from '@mailbench/smtp-sink';
-import type { MailCounters, MailFailure } from '@mailbench/target-api/contract';
+import type { MailCounters, MailFailure, ShutdownReport } from '@mailbench/target-api/contract';
 import { owedIndex, type SignupNames } from './requests.ts';
-import { countTimeouts } from './judge.ts';
+import { countTimeouts } from './timeouts.ts';
 import type { CellResult } from './results.ts';
 
 export function round2(n: number): number {
@@ -34,14 +35,28 @@ export function firstAcceptances(sink: SmtpSink, names: SignupNames): Map<number
   return first;
 }
 
+/** The request indexes of the measured sign-ups among some addresses (warm-up and others left out). */
+export function indexesOf(addresses: Iterable<string>, names: SignupNames): Set<number> {
+  const out = new Set<number>();
+  for (const to of addresses) {
+    const i = names.indexOf(to);
+    if (i !== null) out.add(i);
+  }
+  return out;
+}
+
 /** The request indexes of the measured sign-ups the server reported as failed. */
 export function failedIndexes(failures: MailFailure[], names: SignupNames): Set<number> {
-  const failed = new Set<number>();
-  for (const f of failures) {
-    const i = names.indexOf(f.to);
-    if (i !== null) failed.add(i);
+  return indexesOf(failures.map((f) => f.to), names);
+}
+
+/** Distinct X-Registration-Id values among the sink's messages to measured sign-ups. */
+function registrationIdsAtSink(sink: SmtpSink, names: SignupNames): number {
+  const ids = new Set<string>();
+  for (const r of sink.records()) {
+    if (r.registrationId !== null && r.recipients.some((to) => names.indexOf(to) !== null)) ids.add(r.registrationId);
   }
-  return failed;
+  return ids.size;
 }
 
 export interface MailAccountingInput {
@@ -52,24 +67,36 @@ export interface MailAccountingInput {
   sendsMail: boolean;
   /** What the serving process reported as failed (a process killed by a crash took its reports with it). */
   failures: MailFailure[];
+  failureReport: CellResult['emails']['failureReport'];
+  /** What the server said of its e-mails when it stopped (null: it said nothing). */
+  shutdown: ShutdownReport | null;
   /** The server's counters now, and at the end of the warm-up (null when a crash replaced the process). */
   counters: MailCounters | null;
   warmupCounters: MailCounters | null;
   drainTimedOut: boolean;
 }
 
-/** The four disjoint outcomes of the owed e-mails, and the delivery lag of those that arrived. */
-function classify(owed: Set<number>, arrived: Map<number, number>, failed: Set<number>, run: OpenLoopResult) {
-  const outcome = { delivered: 0, failed: 0, failedButDeliveredLater: 0, lost: 0 };
+/** What the server reported of the measured sign-ups: failed, and given up or still stored at shutdown. */
+interface ServerSaid {
+  failed: Set<number>;
+  abandoned: Set<number>;
+  held: Set<number>;
+}
+
+/** The six disjoint outcomes of the owed e-mails, and the delivery lag of those that arrived. */
+function classify(owed: Set<number>, arrived: Map<number, number>, said: ServerSaid, run: OpenLoopResult) {
+  const outcome = { delivered: 0, failed: 0, failedButDeliveredLater: 0, abandoned: 0, held: 0, lost: 0 };
   const lags: number[] = [];
   for (const i of owed) {
     const acceptedAt = arrived.get(i);
     if (acceptedAt !== undefined) {
-      if (failed.has(i)) outcome.failedButDeliveredLater++;
+      if (said.failed.has(i)) outcome.failedButDeliveredLater++;
       else outcome.delivered++;
       const sample = run.samples[i];
       if (sample) lags.push(acceptedAt - (run.t0EpochMs + sample.endMs));
-    } else if (failed.has(i)) outcome.failed++;
+    } else if (said.failed.has(i)) outcome.failed++;
+    else if (said.abandoned.has(i)) outcome.abandoned++;
+    else if (said.held.has(i)) outcome.held++;
     else outcome.lost++;
   }
   return { outcome, lags };
@@ -80,12 +107,20 @@ export function accountEmails(emails: CellResult['emails'], input: MailAccountin
   const { sink, names, run, owed, sendsMail, counters, warmupCounters } = input;
   const arrived = firstAcceptances(sink, names);
   const owedNow = sendsMail ? owed : new Set<number>();
-  const { outcome, lags } = classify(owedNow, arrived, failedIndexes(input.failures, names), run);
+  const said: ServerSaid = {
+    failed: failedIndexes(input.failures, names),
+    abandoned: indexesOf(input.shutdown?.abandonedTo ?? [], names),
+    held: indexesOf(input.shutdown?.heldTo ?? [], names),
+  };
+  const { outcome, lags } = classify(owedNow, arrived, said, run);
   const since = (key: keyof MailCounters) => Math.max(0, (counters?.[key] ?? 0) - (warmupCounters?.[key] ?? 0));
   const stats = sink.stats();
   emails.expected = owedNow.size;
   Object.assign(emails, outcome);
   emails.deliveredNotOwed = [...arrived.keys()].filter((i) => !owedNow.has(i)).length;
+  emails.failureReport = input.failureReport;
+  emails.arrivedByAddress = arrived.size;
+  emails.arrivedByRegistrationId = registrationIdsAtSink(sink, names);
   emails.serverCounters = counters ? { ...counters } : null;
   emails.retried = since('retried');
   emails.duplicated = stats.duplicates;

@@ -8,6 +8,7 @@ import { request as httpRequest } from 'undici';
 import type { SmtpSink } from '@mailbench/smtp-sink';
 import { readMailFailures, readMetrics, readServerMessage, toServerCommand, variantFacts, type MailFailure, type MetricsResponse, type ShutdownReport, type Variant } from '@mailbench/target-api/contract';
 import type { Scenario } from './scenario.ts';
+import { releaseProcess, watchProcess } from './watchdog.ts';
 
 export const API_ENTRY = fileURLToPath(import.meta.resolve('@mailbench/target-api/server'));
 
@@ -117,7 +118,11 @@ export async function forkApiServer(command: ApiCommand, readyTimeoutMs = 30_000
     execArgv: ['--import', 'tsx'],
     env: { ...process.env, ...command.env },
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    // A process group of its own, with what it starts (bullmq's worker process): the watchdog
+    // ends the group if the runner dies; a crash fault still kills the API alone.
+    detached: true,
   });
+  watchProcess(child.pid, true);
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-20_000);
@@ -125,10 +130,16 @@ export async function forkApiServer(command: ApiCommand, readyTimeoutMs = 30_000
   let shutdown: ShutdownReport | null = null;
   child.on('message', (m) => {
     const message = readServerMessage(m);
-    if (message?.type === 'shutdown') shutdown = { drained: message.drained, abandoned: message.abandoned };
+    if (message?.type === 'shutdown') {
+      const { type: _type, ...report } = message;
+      shutdown = report;
+    }
   });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('exit', (code, signal) => resolve({ code, signal }));
+    child.once('exit', (code, signal) => {
+      releaseProcess(child.pid, true);
+      resolve({ code, signal });
+    });
   });
   const tail = (lines = 20) => stderr.trimEnd().split('\n').slice(-lines).join('\n');
   const port = await new Promise<number>((resolve, reject) => {

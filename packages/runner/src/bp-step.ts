@@ -62,7 +62,8 @@ export interface StepEmails {
   owed: number;
   /** Owed e-mails the sink accepted by the deadline (window end + the sink's typical latency). */
   deliveredByDeadline: number;
-  share: number;
+  /** Delivered by the deadline / owed; null when nothing was owed. */
+  share: number | null;
   deadlineSec: number;
   /** Acceptances per second over the window's second half (the steady state). */
   deliveredRatePerSec: number;
@@ -148,7 +149,8 @@ export async function runStep(stepCtx: CellContext, plan: StepPlan): Promise<Ste
 }
 
 function fillReplies(result: StepResult, run: OpenLoopResult): void {
-  result.latencyMs = { fromIntended: run.latencyFromIntended, fromSend: run.latencyFromSend };
+  // Of the answers wanted (2xx): a step whose every request failed has no latency, not 0 ms.
+  result.latencyMs = run.expectedResponses > 0 ? { fromIntended: run.latencyFromIntended, fromSend: run.latencyFromSend } : null;
   result.dispatchErrorMs = run.dispatchError;
   result.statusCounts = run.statusCounts;
   result.errorCounts = run.errorCounts;
@@ -195,7 +197,7 @@ function countEmails(ctx: CellContext, run: OpenLoopResult, series: ServerSample
   return {
     owed: owed.size,
     deliveredByDeadline: byDeadline,
-    share: owed.size > 0 ? round2(byDeadline / owed.size) : 1,
+    share: owed.size > 0 ? round2(byDeadline / owed.size) : null,
     deadlineSec: round2(windowSec + graceMs / 1000),
     deliveredRatePerSec: round2(secondHalf / (windowSec / 2)),
     backlogAtDeadline,
@@ -221,7 +223,9 @@ export function judgeStep(result: StepResult, limits: { behindThresholdMs: numbe
   const serverBroke = result.status === 'ok' && l !== null && (result.errors > 0 || l.fromSend.p99 > slo);
   result.generatorLimited = result.generatorBehind && !serverBroke;
   result.httpOk = result.status === 'ok' && !serverBroke && l !== null && l.fromIntended.p99 <= slo && !result.generatorLimited;
-  result.mailOk = result.emails === null ? null : result.status === 'ok' && result.emails.share >= result.slo.mailShare;
+  // Nothing owed (every request failed, say): no mail verdict, not a pass.
+  const share = result.emails?.share ?? null;
+  result.mailOk = result.emails === null || share === null ? null : result.status === 'ok' && share >= result.slo.mailShare;
 }
 
 function emptyStep(ctx: CellContext, plan: StepPlan): StepResult {

@@ -6,7 +6,7 @@
 import type { MongoClient } from 'mongodb';
 import { runOpenLoop, type OpenLoopResult, type ProgressEvent } from '@mailbench/loadgen';
 import type { SmtpSink } from '@mailbench/smtp-sink';
-import type { MailCounters } from '@mailbench/target-api/contract';
+import type { MailCounters, MailFailure, ShutdownReport } from '@mailbench/target-api/contract';
 import { accountEmails, failedIndexes, firstAcceptances, lastAcceptanceEpochMs, owedRegistrations, replyFigures, round2 } from './accounting.ts';
 import { apiCommand, ServerStartError, type ApiServer } from './api-server.ts';
 import { CellServer, ExternalTarget, ReferenceTarget, type CellTarget } from './cell-server.ts';
@@ -15,7 +15,7 @@ import { runJMeterCell } from './jmeter-cell.ts';
 import { openCellWindow, type CellWindow } from './cell-window.ts';
 import { judgeCell } from './judge.ts';
 import { evaluateThresholds } from './thresholds.ts';
-import { BAD_INPUT_STATUS, badInputKind, type SignupNames } from './requests.ts';
+import { answeredAsMeant, BAD_INPUT_STATUS, badInputKind, type SignupNames } from './requests.ts';
 import type { CellResult } from './results.ts';
 import { SCHEMA_VERSION } from './results.ts';
 import type { Scenario } from './scenario.ts';
@@ -165,16 +165,21 @@ export async function runCell(cellCtx: CellContext, spec: CellSpec): Promise<Cel
     ctx.sink.reset();
     const window = openCellWindow(server, ctx.sink, ctx.scenario.faults);
     let run: OpenLoopResult;
+    let drained: Drained;
     try {
       run = await measure(ctx, spec, server, window, abort);
-      await settle(ctx, spec, server, window, run, warmupCounters, result);
+      drained = await drainMail(ctx, spec, server, run);
     } finally {
       window.close();
     }
     result.server.series = window.series;
     result.emails.backlogMax = server.owned ? Math.max(0, ...window.series.map((p) => p.emailsQueued + p.emailsInFlight)) : null;
     result.accounting.usersInDb = await countUsers(ctx, dbName, 'u');
-    result.server.shutdown = await server.stop(ctx.scenario.drainTimeoutSec * 1000 + 15_000);
+    // Accounted after the stop: what the server drains while it stops arrives first, and its
+    // shutdown report says what it gave up on and what it still stores.
+    const shutdown = await server.stop(ctx.scenario.drainTimeoutSec * 1000 + 15_000);
+    result.server.shutdown = shutdown ? { drained: shutdown.drained, abandoned: shutdown.abandoned } : null;
+    account(ctx, spec, server, window, run, { ...drained, shutdown, warmupCounters }, result);
     fillFromRun(result, run, spec);
     result.status = 'ok';
   } catch (err) {
@@ -222,7 +227,7 @@ export async function measure(ctx: CellContext, spec: CellSpec, server: CellTarg
   window.setT0(Date.now());
   if (s.engine === 'jmeter') {
     ctx.onPhase?.(`JMeter: ${spec.requests} threads started over ${s.durationSec} s, a request each`);
-    const run = await runJMeterCell(s, spec.requests, server.url, ctx.names, signal);
+    const run = await runJMeterCell(s, spec.requests, server.url, ctx.names, signal, (x) => answeredAsMeant(x.i, x.status, share));
     window.setT0(run.t0EpochMs);
     window.endFaults();
     return run;
@@ -234,6 +239,7 @@ export async function measure(ctx: CellContext, spec: CellSpec, server: CellTarg
     timeoutMs: s.timeoutSec * 1000,
     behindThresholdMs: s.behindThresholdMs,
     request: (i) => ctx.names.measured(i, share),
+    expected: (x) => answeredAsMeant(x.i, x.status, share),
     onProgress: ctx.onProgress,
     signal,
   });
@@ -242,30 +248,64 @@ export async function measure(ctx: CellContext, spec: CellSpec, server: CellTarg
   return run;
 }
 
-/** Drain the owed e-mails (bounded), then account for every one and for what the faults did. */
-async function settle(
+/** What the drain left for the accounting: the owed registrations, and what the server said before it stopped. */
+interface Drained {
+  owed: Set<number>;
+  drainTimedOut: boolean;
+  counters: MailCounters | null;
+  /** GET /mail/failures before the stop; null when the server did not answer it. */
+  failures: MailFailure[] | null;
+}
+
+/** Waits (bounded) for the owed e-mails, then reads the server's counters and failure report. */
+async function drainMail(ctx: CellContext, spec: CellSpec, server: CellTarget, run: OpenLoopResult): Promise<Drained> {
+  const s = ctx.scenario;
+  const sendsMail = subjectFacts(spec.variant).sendsMail;
+  const owed = owedRegistrations(run, s.faults.badInput?.share);
+  let drainTimedOut = false;
+  if (sendsMail && owed.size > 0) {
+    ctx.onPhase?.(`drain: waiting for ${owed.size} owed e-mails (at most ${s.drainTimeoutSec} s)`);
+    drainTimedOut = !(await drainOwed(ctx.sink, server, ctx.names, owed, s.drainTimeoutSec * 1000, sinkLatencyMs(s)));
+  }
+  // A short grace period lets late duplicates show up.
+  await new Promise((r) => setTimeout(r, sendsMail ? 500 : 200));
+  return { owed, drainTimedOut, counters: (await server.metrics())?.emails ?? null, failures: await server.mailFailures() };
+}
+
+/** The failures to account with: the server's report after its drain, else the one read before it stopped. */
+function failuresFor(server: CellTarget, drained: Drained, shutdown: ShutdownReport | null) {
+  if (shutdown?.failures) return { failures: shutdown.failures, failureReport: 'at-shutdown' as const };
+  if (drained.failures) return { failures: drained.failures, failureReport: 'before-stop' as const };
+  return { failures: [], failureReport: server.owned ? ('unreadable' as const) : ('none' as const) };
+}
+
+/** Accounts for every owed e-mail and for what the faults did. */
+function account(
   ctx: CellContext,
   spec: CellSpec,
   server: CellTarget,
   window: CellWindow,
   run: OpenLoopResult,
-  warmupCounters: MailCounters | null,
+  drained: Drained & { shutdown: ShutdownReport | null; warmupCounters: MailCounters | null },
   result: CellResult,
-): Promise<void> {
+): void {
   const s = ctx.scenario;
   const share = s.faults.badInput?.share;
   const sendsMail = subjectFacts(spec.variant).sendsMail;
-  const owed = owedRegistrations(run, share);
-  let drainTimedOut = false;
-  if (sendsMail && owed.size > 0) ctx.onPhase?.(`drain: waiting for ${owed.size} owed e-mails (at most ${s.drainTimeoutSec} s)`);
-  if (sendsMail && owed.size > 0) drainTimedOut = !(await drainOwed(ctx.sink, server, ctx.names, owed, s.drainTimeoutSec * 1000, sinkLatencyMs(s)));
-  // A short grace period lets late duplicates show up.
-  await new Promise((r) => setTimeout(r, sendsMail ? 500 : 200));
-  const counters = (await server.metrics())?.emails ?? null;
-  const failures = (await server.mailFailures()) ?? [];
   // Counters are per process: the warm-up's are subtracted, unless a crash replaced the process.
-  const warmup = server.restarted ? null : warmupCounters;
-  accountEmails(result.emails, { sink: ctx.sink, names: ctx.names, run, owed, sendsMail, failures, counters, warmupCounters: warmup, drainTimedOut });
+  const warmup = server.restarted ? null : drained.warmupCounters;
+  accountEmails(result.emails, {
+    sink: ctx.sink,
+    names: ctx.names,
+    run,
+    owed: drained.owed,
+    sendsMail,
+    ...failuresFor(server, drained, drained.shutdown),
+    shutdown: drained.shutdown,
+    counters: drained.counters,
+    warmupCounters: warmup,
+    drainTimedOut: drained.drainTimedOut,
+  });
   const smtpUpAt = window.smtpUpAtEpochMs();
   const lastAcceptance = lastAcceptanceEpochMs(ctx.sink, ctx.names);
   if (s.faults.smtpDown && smtpUpAt !== null && lastAcceptance !== null) {
@@ -307,10 +347,14 @@ function tallyBadInput(run: OpenLoopResult, share: number): NonNullable<NonNulla
 
 function fillFromRun(result: CellResult, run: OpenLoopResult, spec: CellSpec): void {
   result.t0EpochMs = run.t0EpochMs;
-  result.latencyMs = { fromIntended: run.latencyFromIntended, fromSend: run.latencyFromSend };
+  // No expected answer, no latency: a summary of nothing would read as 0 ms.
+  result.latencyMs = run.expectedResponses > 0 ? { fromIntended: run.latencyFromIntended, fromSend: run.latencyFromSend } : null;
+  result.latencyAllMs = run.samples.length > 0 ? run.latencyAll : null;
+  result.expectedResponses = run.expectedResponses;
   result.dispatchErrorMs = run.dispatchError;
   result.generatorBehind = run.generatorBehind;
   result.throughputPerSec = round2(run.throughputPerSec);
+  result.responsesPerSec = round2(run.responsesPerSec);
   result.statusCounts = run.statusCounts;
   result.errorCounts = run.errorCounts;
   const replies = replyFigures(run);
@@ -341,9 +385,12 @@ function emptyResult(ctx: CellContext, spec: CellSpec, startedAt: string): CellR
     connection: s.connection,
     t0EpochMs: null,
     latencyMs: null,
+    latencyAllMs: null,
+    expectedResponses: 0,
     dispatchErrorMs: null,
     generatorBehind: false,
     throughputPerSec: 0,
+    responsesPerSec: 0,
     statusCounts: {},
     errorCounts: {},
     errors: 0,
@@ -352,6 +399,11 @@ function emptyResult(ctx: CellContext, spec: CellSpec, startedAt: string): CellR
       expected: 0,
       delivered: 0,
       lost: 0,
+      abandoned: 0,
+      held: 0,
+      failureReport: 'none',
+      arrivedByAddress: 0,
+      arrivedByRegistrationId: 0,
       duplicated: 0,
       failed: 0,
       failedButDeliveredLater: 0,

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { DEFAULT_EXPORT_TARGET, DISTRIBUTED_NOTES, writeExport, type ExportEngine } from './export.ts';
 import { applyOverrides, benchHelp, parseBenchArgs, type BenchArgs } from './args.ts';
 import { findRedisServer, REDIS_INSTALL_HINT } from '@mailbench/redis';
-import { UsageError } from './errors.ts';
+import { ResultsWriteError, UsageError } from './errors.ts';
 import { Progress } from './progress.ts';
 import { runBench } from './run.ts';
 import { renderTerminalSummary } from './terminal.ts';
@@ -95,14 +95,19 @@ async function main(): Promise<number> {
       process.stderr.write(`mailbench: ${err.message}\n`);
       return 2;
     }
+    if (err instanceof ResultsWriteError) {
+      process.stderr.write(`mailbench: ${err.code}: ${err.message}\n`);
+      return 1;
+    }
     throw err;
   }
+  const written = outcome.reportFile ? 'summary.md, report.html' : 'summary.md; no report.html';
   if (args.json) {
     process.stdout.write(`${JSON.stringify(outcome.summary, null, 2)}\n`);
-    process.stderr.write(`Results: ${outcome.runDir}\n`);
+    process.stderr.write(`Results: ${outcome.runDir} (${written})\n`);
   } else {
     process.stdout.write(renderTerminalSummary(outcome.summary, outcome.run));
-    process.stdout.write(`\nResults: ${outcome.runDir} (summary.md, report.html)\n`);
+    process.stdout.write(`\nResults: ${outcome.runDir} (${written})\n`);
   }
   if (controller.signal.aborted) return 130;
   if (outcome.thresholdsFailed) return 99;

@@ -65,9 +65,19 @@ export const DISTRIBUTED_NOTES: Record<ExportEngine, string[]> = {
   ],
 };
 
-/** The file name of an exported script: <scenario>[-<requests>].<engine extension>. */
+/**
+ * A line for a generated script's comment: line breaks of any kind (JavaScript ends a `//` comment
+ * at U+2028 too) and other control characters become spaces, so nothing written into a comment
+ * (a scenario's name comes from a file name) can put code on a line of its own.
+ */
+export function commentSafe(line: string): string {
+  return line.replace(/[\u0000-\u001f\u007f\u0085\u2028\u2029]/g, ' ');
+}
+
+/** The file name of an exported script: <scenario>[-<requests>].<engine extension>, the name reduced to safe characters. */
 export function exportFileName(scenarioName: string, engine: ExportEngine, schedule: ExportSchedule, several: boolean): string {
-  const base = several ? `${scenarioName}-${schedule.count}` : scenarioName;
+  const name = scenarioName.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_');
+  const base = several ? `${name}-${schedule.count}` : name;
   return `${base}.${{ artillery: 'artillery.yml', jmeter: 'jmx', k6: 'k6.js' }[engine]}`;
 }
 
@@ -77,7 +87,11 @@ export function writeExport(scenario: Scenario, engine: ExportEngine, targetUrl:
   const written: ExportedFile[] = [];
   for (const schedule of schedules) {
     const file = path.join(outDir, exportFileName(scenario.name, engine, schedule, schedules.length > 1));
-    const header = [`mailbench scenario "${scenario.name}", exported for ${engine}: ${describeSchedule(schedule)}`, `against ${targetUrl}, per-request timeout ${scenario.timeoutSec} s.`, ...DISTRIBUTED_NOTES[engine].map((l) => l.replaceAll('FILE', path.basename(file)))];
+    const header = [
+      `mailbench scenario "${scenario.name}", exported for ${engine}: ${describeSchedule(schedule)}`,
+      `against ${targetUrl}, per-request timeout ${scenario.timeoutSec} s.`,
+      ...DISTRIBUTED_NOTES[engine].map((l) => l.replaceAll('FILE', path.basename(file))),
+    ].map(commentSafe);
     if (engine === 'artillery') {
       const processor = file.replace(/\.artillery\.yml$/, '.artillery-signup.cjs');
       writeFileSync(processor, artilleryProcessor());

@@ -76,6 +76,7 @@ export async function runJMeterCell(
   baseUrl: string,
   names: SignupNames,
   signal: AbortSignal,
+  expected?: (sample: Sample) => boolean,
 ): Promise<OpenLoopResult> {
   const home = findJMeter();
   if (!home) throw new Error('--engine jmeter: JMeter is not installed (pnpm setup:engines, or set JMETER_HOME)');
@@ -92,7 +93,8 @@ export async function runJMeterCell(
     const t0 = jmeterStartEpochMs(run.stdout);
     if (run.code !== 0 || t0 === null) throw new Error(`JMeter failed (exit ${run.code}): ${(run.stderr || run.stdout).trim().split('\n').slice(-5).join(' | ')}`);
     const samples = samplesFromJtl(readFileSync(jtl, 'utf8'), t0, count, scenario.durationSec * 1000);
-    return resultFromSamples(samples, { t0EpochMs: t0, durationMs: scenario.durationSec * 1000, connection: 'per-request', behindThresholdMs: scenario.behindThresholdMs, scheduler: 'jmeter', connectionsAhead: { opened: 0, used: 0 } });
+    const runInfo = { t0EpochMs: t0, durationMs: scenario.durationSec * 1000, connection: 'per-request' as const, behindThresholdMs: scenario.behindThresholdMs, scheduler: 'jmeter' as const, connectionsAhead: { opened: 0, used: 0 } };
+    return resultFromSamples(samples, runInfo, expected);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

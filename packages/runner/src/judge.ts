@@ -7,9 +7,11 @@
  * - system: the system under test misbehaved (errors, mail lost or failed, duplicates against
  *   the variant's promise): a result, reported, and the cell stays valid.
  */
+import { identityFindings } from './identities.ts';
 import { isSubject, subjectFacts } from './subjects.ts';
 import type { CellResult, Finding } from './results.ts';
 import type { Scenario } from './scenario.ts';
+import { timeoutsOf } from './timeouts.ts';
 
 export interface Judgement {
   valid: boolean;
@@ -18,18 +20,6 @@ export interface Judgement {
 }
 
 export type JudgedScenario = Pick<Scenario, 'faults' | 'smtp' | 'behindThresholdMs' | 'stallThresholdMs'>;
-
-/** Error codes of a request that ended at the client's timeout. */
-export const TIMEOUT_CODES = ['ETIMEDOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'] as const;
-
-export function countTimeouts(errorCounts: Record<string, number>): number {
-  return TIMEOUT_CODES.reduce((a, code) => a + (errorCounts[code] ?? 0), 0);
-}
-
-/** A stored cell's timeouts (cells recorded before the field existed: from their error counts). */
-export function timeoutsOf(cell: Pick<CellResult, 'errorCounts'> & { timeouts?: number }): number {
-  return cell.timeouts ?? countTimeouts(cell.errorCounts);
-}
 
 /** Whether the scenario makes mail fail on purpose (then reported failures are its result, not a finding). */
 export function injectsMailFaults(s: JudgedScenario): boolean {
@@ -59,16 +49,13 @@ function measurementFindings(cell: CellResult, s: JudgedScenario): Finding[] {
   const timeouts = timeoutsOf(cell);
   if (timeouts > 0) add('latency-censored', `${timeouts} requests hit the client's timeout: their latency is censored, so mean and percentiles are lower bounds`);
   const e = cell.emails;
-  if (e.drainTimedOut) add('drain-timed-out', `the drain timed out with ${e.expected - e.delivered - e.failed - (e.failedButDeliveredLater ?? 0)} owed e-mails not accounted for`);
+  if (e.drainTimedOut) add('drain-timed-out', `the drain timed out with ${e.expected - e.delivered - e.failed - (e.failedButDeliveredLater ?? 0)} owed e-mails not delivered or reported failed by then`);
   const abandoned = cell.server.shutdown?.abandoned ?? 0;
   if (abandoned > 0 && !e.drainTimedOut) add('shutdown-abandoned', `the server abandoned ${abandoned} e-mails at shutdown after a drain that said it was done`);
-  const outcomes = e.delivered + e.failed + (e.failedButDeliveredLater ?? 0) + e.lost;
-  if (outcomes !== e.expected) add('mail-identity', `e-mail outcomes add up to ${outcomes}, not the ${e.expected} owed`);
-  const answered = Object.values(cell.statusCounts).reduce((a, n) => a + n, 0);
-  const transportErrors = samples - answered;
-  if (samples > 0 && transportErrors < 0) add('status-identity', `${answered} HTTP answers for ${samples} requests`);
-  const a = cell.accounting;
-  if (a.usersInDb !== null && a.usersInDb < a.responses2xx) add('users-identity', `${a.responses2xx} 2xx answers but only ${a.usersInDb} users stored`);
+  if (e.failureReport === 'unreadable' && e.expected > 0) {
+    add('failure-report-unreadable', "the server's failure report could not be read: reported failures cannot be told from lost mail");
+  }
+  out.push(...identityFindings(cell, s.faults.badInput?.share));
   return out;
 }
 
@@ -83,6 +70,8 @@ function systemFindings(cell: CellResult, s: JudgedScenario): Finding[] {
   if (stray > 0) add('stray-users', `${stray} users stored without a 2xx reply${s.faults.crash ? ' (the crash killed their replies)' : ''}`);
   const e = cell.emails;
   if (e.lost > 0) add('mail-lost', `${e.lost} of ${e.expected} owed e-mails silently lost`);
+  if ((e.abandoned ?? 0) > 0) add('mail-abandoned', `${e.abandoned} of ${e.expected} owed e-mails abandoned at shutdown (the server said so: they were in its memory when it had to stop)`);
+  if ((e.held ?? 0) > 0) add('mail-held', `${e.held} of ${e.expected} owed e-mails still stored unsent when the server stopped (sent on its next start)`);
   if (e.failed > 0 && !injectsMailFaults(s)) add('mail-failed', `${e.failed} of ${e.expected} owed e-mails reported failed without an injected fault`);
   if ((e.failedButDeliveredLater ?? 0) > 0) add('mail-failed-delivered', `${e.failedButDeliveredLater} e-mails reported failed but delivered later`);
   if (isSubject(cell.variant)) {

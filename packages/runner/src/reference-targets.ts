@@ -14,6 +14,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { request as httpRequest } from 'undici';
 import type { VariantFacts } from '@mailbench/target-api/contract';
 import { reachableHost, ServerStartError, type ApiServer } from './api-server.ts';
+import { releaseProcess, watchProcess } from './watchdog.ts';
 
 const TARGETS_DIR = fileURLToPath(new URL('../../../targets/', import.meta.url));
 
@@ -171,12 +172,16 @@ export async function spawnReference(name: ReferenceName, wiring: Omit<Reference
   const port = await freePort();
   const { command, args, env } = REFERENCE_TARGETS[name].launch({ ...wiring, port }, settings);
   const child = spawn(command, args, { env: { ...process.env, ...env }, detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+  watchProcess(child.pid, true);
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-20_000);
   });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('exit', (code, signal) => resolve({ code, signal }));
+    child.once('exit', (code, signal) => {
+      releaseProcess(child.pid, true);
+      resolve({ code, signal });
+    });
     child.once('error', () => resolve({ code: null, signal: null }));
   });
   const tail = (lines = 20) => stderr.trimEnd().split('\n').slice(-lines).join('\n');

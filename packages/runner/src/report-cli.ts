@@ -10,7 +10,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { compareRuns, renderComparison, renderComparisonHtml } from './compare.ts';
 import { resolveOutDir } from './out-dir.ts';
-import { loadRun, writeReport } from './report.ts';
+import { loadRun, safeRunId, writeReport } from './report.ts';
 import { writeText } from './results.ts';
 
 const HELP = `Usage:
@@ -59,7 +59,8 @@ function compare(dirs: string[], out: string | undefined): number {
   const rows = compareRuns(a.cells.map((c) => c.result), b.cells.map((c) => c.result));
   const text = renderComparison(rows, a.run.runId, b.run.runId);
   const dir = outDirFor(out, 'compare');
-  const file = path.join(dir, `compare-${a.run.runId}-vs-${b.run.runId}.md`);
+  // Run ids come from run.json files, which anyone may have written: never a path.
+  const file = path.join(dir, `compare-${safeRunId(a.run.runId)}-vs-${safeRunId(b.run.runId)}.md`);
   writeText(file, text);
   const html = file.replace(/\.md$/, '.html');
   writeText(html, renderComparisonHtml(rows, a.run.runId, b.run.runId));

@@ -13,6 +13,7 @@ import { parseLatency, type LatencySpec } from '@mailbench/smtp-sink';
 import { presentationOf } from './presentation.ts';
 import { subjectFacts, subjectRank, type Subject } from './subjects.ts';
 import { judgeCell } from './judge.ts';
+import { migrateCell } from './migrate.ts';
 import { evaluateThresholds, parseThreshold, type Threshold } from './thresholds.ts';
 import { breakingPointDefaults, scenarioDefault } from './scenario.ts';
 import type { StepResult } from './bp-step.ts';
@@ -28,6 +29,24 @@ export interface LoadedRun {
   capacity: CapacityResult[];
   steps: Array<{ file: string; result: StepResult }>;
   summary: Summary;
+}
+
+/**
+ * A file a run folder's run.json names, inside that folder: run.json is data anyone may have
+ * written, so `../` and absolute paths are refused rather than followed.
+ */
+export function fileInRun(dir: string, file: unknown): string {
+  const ok = typeof file === 'string' && /^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)*\.json$/.test(file);
+  const resolved = ok ? path.resolve(dir, file) : '';
+  if (!ok || !resolved.startsWith(path.resolve(dir) + path.sep)) {
+    throw Object.assign(new Error(`${dir}/run.json names a result file outside its folder (${JSON.stringify(file)}); refusing to read it`), { code: 'ERR_REPORT_NOT_A_RUN' });
+  }
+  return resolved;
+}
+
+/** A run id as a file-name part: anything but letters, digits, '.', '_' and '-' becomes '_' (and no leading dot). */
+export function safeRunId(runId: unknown): string {
+  return String(runId).replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_');
 }
 
 export function loadRun(dir: string): LoadedRun {
@@ -48,13 +67,12 @@ export function loadRun(dir: string): LoadedRun {
   const thresholds = (run.scenario.thresholds ?? []).map((t: Threshold | string) => parseThreshold(typeof t === 'string' ? t : t.expr));
   const judged = { ...run.scenario, stallThresholdMs: run.scenario.stallThresholdMs ?? scenarioDefault('stallThresholdMs') };
   const cells = run.cells.map((file) => {
-    const result = JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as CellResult;
-    result.label ??= result.variant; // cells recorded before labels existed
+    const result = migrateCell(JSON.parse(readFileSync(fileInRun(dir, file), 'utf8')) as CellResult, run.scenario.faults.badInput?.share);
     const rejudged = { ...result, ...judgeCell(result, judged) };
     return { file, result: { ...rejudged, thresholds: evaluateThresholds(thresholds, rejudged) } };
   });
-  const capacity = run.capacity.map((file) => JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as CapacityResult);
-  const steps = (run.steps ?? []).map((file) => ({ file, result: JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as StepResult }));
+  const capacity = run.capacity.map((file) => JSON.parse(readFileSync(fileInRun(dir, file), 'utf8')) as CapacityResult);
+  const steps = (run.steps ?? []).map((file) => ({ file, result: JSON.parse(readFileSync(fileInRun(dir, file), 'utf8')) as StepResult }));
   return { dir, run, cells, capacity, steps, summary: buildSummary(run, cells, capacity, steps) };
 }
 

@@ -112,6 +112,12 @@ export function badInputKind(i: number, share: number | undefined): BadInputKind
   return BAD_INPUT_KINDS[Math.floor(i / every) % BAD_INPUT_KINDS.length] as BadInputKind;
 }
 
+/** Whether request i got the answer it was sent for: a 2xx, or for a bad request its 4xx. */
+export function answeredAsMeant(i: number, status: number, share: number | undefined): boolean {
+  const kind = badInputKind(i, share);
+  return kind ? status === BAD_INPUT_STATUS[kind] : status >= 200 && status < 300;
+}
+
 /** The registration whose e-mail a 201 to request i owes: a duplicate's 201 owes its original's. */
 export function owedIndex(i: number, share: number | undefined): number {
   return badInputKind(i, share) === 'duplicate' ? i - 1 : i;

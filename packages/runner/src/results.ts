@@ -1,7 +1,8 @@
 /** The shapes of the result files (documented by schema/results.schema.json) and their writing. */
 import type { FactorValue } from './factors.ts';
 import type { BreakingPoint } from './breaking-point.ts';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { ResultsWriteError } from './errors.ts';
 import path from 'node:path';
 import type { LatencySummary } from '@mailbench/loadgen';
 import type { MachineInfo } from './environment.ts';
@@ -10,7 +11,8 @@ import type { Subject } from './subjects.ts';
 import type { Scenario } from './scenario.ts';
 import type { ThresholdResult } from './thresholds.ts';
 
-export const SCHEMA_VERSION = 1;
+/** 2: latency of the expected answers apart from all (latencyAllMs), e-mail abandoned and held at shutdown. */
+export const SCHEMA_VERSION = 2;
 
 export interface ServerSample {
   /** Seconds since the cell's t0 (start of the measured schedule). */
@@ -50,10 +52,18 @@ export interface CellResult {
   offeredRatePerSec: number;
   connection: 'per-request' | 'keep-alive';
   t0EpochMs: number | null;
+  /** Latency of the expected answers (2xx; a bad request's own 4xx): the headline figures. */
   latencyMs: { fromIntended: LatencySummary; fromSend: LatencySummary } | null;
+  /** Latency of every request, failures and transport errors included. */
+  latencyAllMs: { fromIntended: LatencySummary; fromSend: LatencySummary } | null;
+  /** Requests that got the answer they were sent for. */
+  expectedResponses: number;
   dispatchErrorMs: LatencySummary | null;
   generatorBehind: boolean;
+  /** Expected answers per second over the schedule's span. */
   throughputPerSec: number;
+  /** Answers of any status per second over the same span. */
+  responsesPerSec: number;
   statusCounts: Record<string, number>;
   errorCounts: Record<string, number>;
   /** Requests that did not get a 2xx: HTTP errors plus transport errors and timeouts. */
@@ -65,8 +75,17 @@ export interface CellResult {
     expected: number;
     /** Owed, arrived at the sink, and not reported failed by the server. */
     delivered: number;
-    /** Owed, never arrived, and not reported failed by the server: silently lost. */
+    /** Owed, never arrived, not reported failed, and not accounted for by the server at shutdown: silently lost. */
     lost: number;
+    /** Owed, never arrived: the server said at shutdown it gave the e-mail up (held in memory when it had to stop). */
+    abandoned: number;
+    /** Owed, never arrived: the server said at shutdown the e-mail is still stored, unsent (a durable variant sends it on its next start). */
+    held: number;
+    /** How the server's failure report was had: read after its drain, read before it stopped, or not at all. */
+    failureReport: 'at-shutdown' | 'before-stop' | 'unreadable' | 'none';
+    /** Distinct measured sign-ups at the sink by recipient address, and by X-Registration-Id header: two attributions that must agree. */
+    arrivedByAddress: number;
+    arrivedByRegistrationId: number;
     /** Owed, reported failed by the server (it gave up), and never arrived. */
     failed: number;
     /** Owed, reported failed by the server, and arrived all the same (a send that timed out inside the SMTP transaction). */
@@ -158,8 +177,12 @@ export interface RunInfo {
   /** The tag in every sign-up's username and address (absent in runs recorded before it). */
   signupTag?: string;
   git: { commit: string | null; dirty: boolean | null };
+  /** The runner's process, to tell a run in progress (alive) from one that was killed (absent in runs recorded before it). */
+  runner?: { pid: number; hostname: string };
   startedAt: string;
   endedAt: string | null;
+  /** Why the run stopped before its end, when a result could not be written. */
+  failure?: string;
   complete: boolean;
   interrupted: boolean;
   cells: string[];
@@ -185,6 +208,9 @@ export interface SummaryRow {
   p50Ms: number | null;
   p99Ms: number | null;
   maxMs: number | null;
+  /** Requests sent by the cells that ran, and how many of them got the answer they were sent for. */
+  sent: number;
+  expectedResponses: number;
   errors: number;
   /** Requests that hit the client's timeout: when > 0 the latency figures are lower bounds. */
   timeouts: number;
@@ -211,6 +237,10 @@ export interface ReliabilityRow {
   expected: number;
   delivered: number;
   lost: number;
+  /** Given up by the server at shutdown, by its own report. */
+  abandoned: number;
+  /** Still stored unsent by the server at shutdown, by its own report. */
+  held: number;
   failed: number;
   failedButDeliveredLater: number;
   duplicated: number;
@@ -263,19 +293,45 @@ export interface Ranking {
   order: string | null;
 }
 
-/** Writes JSON atomically (temp file, then rename): an interrupted run never leaves half a file. */
+/** Writes JSON atomically (see writeText). */
 export function writeJson(file: string, data: unknown): void {
-  mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, `${JSON.stringify(data, null, 2)}\n`);
-  renameSync(tmp, file);
+  writeText(file, `${JSON.stringify(data, null, 2)}\n`);
 }
 
+/**
+ * Writes a file atomically (a temp file, then rename): an interrupted run never leaves half a
+ * file, and a failed write (a full disk) leaves neither half a file nor its temp file, only a
+ * ResultsWriteError naming the file.
+ */
 export function writeText(file: string, text: string): void {
-  mkdirSync(path.dirname(file), { recursive: true });
   const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, file);
+  try {
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(tmp, text);
+    renameSync(tmp, file);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw new ResultsWriteError(file, err);
+  }
+}
+
+/**
+ * Writes a group of result files and then the record that lists them, all or nothing: when any
+ * write fails, the files of the group already written are removed again, so the record never
+ * lists less, or more, than the files on disk.
+ */
+export function writeListed(files: Array<{ file: string; text: string }>, record: () => void): void {
+  const written: string[] = [];
+  try {
+    for (const f of files) {
+      writeText(f.file, f.text);
+      written.push(f.file);
+    }
+    record();
+  } catch (err) {
+    for (const file of written) rmSync(file, { force: true });
+    throw err;
+  }
 }
 
 export function cellFileName(variant: string, requests: number, repeat: number, repeats: number): string {

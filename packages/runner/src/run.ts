@@ -5,6 +5,7 @@
  * interrupted run keeps what it measured (run.json says complete: false).
  */
 import { accessSync, constants, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { MongoClient } from 'mongodb';
 import { runClosedLoop, runOpenLoop } from '@mailbench/loadgen';
@@ -17,19 +18,20 @@ import type { MongoEngineChoice } from './args.ts';
 import { apiCommand, forkApiServer, type ApiServer } from './api-server.ts';
 import { dbNameFor, runCell, type CellContext, type CellSpec } from './cell.ts';
 import { collectVersions, gitInfo, machineInfo } from './environment.ts';
-import { UsageError } from './errors.ts';
+import { ResultsWriteError, UsageError } from './errors.ts';
 import { formatDuration, Progress } from './progress.ts';
 import { writeReport } from './report.ts';
 import { toJtl } from './jtl.ts';
 import { newRunTag, SignupNames } from './requests.ts';
 import { ORIGINAL_LIMIT_PER_SEC } from './presentation.ts';
 import { latencyMedianMs } from './latency.ts';
-import { cellFileName, SCHEMA_VERSION, writeJson, writeText, type CapacityResult, type CellResult, type RunInfo, type Summary } from './results.ts';
+import { cellFileName, SCHEMA_VERSION, writeJson, writeListed, writeText, type CapacityResult, type CellResult, type RunInfo, type Summary } from './results.ts';
 import { cellLabels, type Scenario } from './scenario.ts';
 import { runBreakingPoints } from './breaking-point.ts';
 import type { StepResult } from './bp-step.ts';
 import { factorValues, runsAt, withFactor } from './factors.ts';
 import { buildSummary, renderSummaryMarkdown } from './summary.ts';
+import { releaseDir, releaseProcess, watchDir, watchProcess } from './watchdog.ts';
 
 export interface BenchPlan {
   scenario: Scenario;
@@ -53,26 +55,51 @@ export interface BenchOutcome {
   allValid: boolean;
   /** A threshold failed on some cell: the CLI exits 99. */
   thresholdsFailed: boolean;
+  /** report.html, or null when it could not be written (reportError says why). */
+  reportFile: string | null;
+  reportError: string | null;
 }
 
+/** The run's id: its start to the second, then the scenario's name (in file-name characters). */
 export function makeRunId(scenarioName: string, now = new Date()): string {
   const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
-  return `${stamp}-${scenarioName}`;
+  return `${stamp}-${scenarioName.replace(/[^A-Za-z0-9._-]/g, '_')}`;
 }
 
-/** Fails before any load if the results folder cannot be written. */
-export function prepareRunDir(outDir: string, runId: string): string {
-  const runDir = path.resolve(outDir, runId);
+/**
+ * Creates the run's folder, exclusively: a run never writes into another's. Two runs started in
+ * the same second get `<id>` and `<id>-2`. Fails before any load if the folder cannot be written.
+ */
+export function prepareRunDir(outDir: string, runId: string): { runDir: string; runId: string } {
+  const unwritable = (where: string, err: unknown) =>
+    new UsageError('ERR_OUT_UNWRITABLE', `cannot write results to ${where} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); choose another folder with --out`);
+  const parent = path.resolve(outDir);
   try {
-    mkdirSync(runDir, { recursive: true });
-    accessSync(runDir, constants.W_OK);
-    const probe = path.join(runDir, '.write-test');
-    writeFileSync(probe, 'ok');
-    rmSync(probe);
+    mkdirSync(parent, { recursive: true });
   } catch (err) {
-    throw new UsageError('ERR_OUT_UNWRITABLE', `cannot write results to ${runDir} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); choose another folder with --out`);
+    throw unwritable(parent, err);
   }
-  return runDir;
+  for (let k = 1; k <= 100; k++) {
+    const id = k === 1 ? runId : `${runId}-${k}`;
+    const runDir = path.join(parent, id);
+    try {
+      mkdirSync(runDir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') continue;
+      throw unwritable(runDir, err);
+    }
+    try {
+      accessSync(runDir, constants.W_OK);
+      const probe = path.join(runDir, '.write-test');
+      writeFileSync(probe, 'ok');
+      rmSync(probe);
+    } catch (err) {
+      rmSync(runDir, { recursive: true, force: true });
+      throw unwritable(runDir, err);
+    }
+    return { runDir, runId: id };
+  }
+  throw new UsageError('ERR_OUT_UNWRITABLE', `${parent} already holds 100 runs named ${runId}; choose another folder with --out`);
 }
 
 /** The cells in execution order: repeats interleaved, A B C A B C. */
@@ -119,6 +146,7 @@ async function startServices(plan: BenchPlan, progress: Progress, opened: Partia
     opened.client = scenario.target.mongoUri ? await connectTargetDb(scenario.target.mongoUri) : null;
   } else {
     opened.database = await startMongo({ engine: plan.mongoEngine, ...(plan.mongoUri ? { uri: plan.mongoUri } : {}), log: (line) => progress.log(line) });
+    watchProcess(opened.database.pid);
     opened.client = new MongoClient(opened.database.uri, { maxPoolSize: 5 });
     await opened.client.connect();
   }
@@ -136,7 +164,12 @@ async function startServices(plan: BenchPlan, progress: Progress, opened: Partia
   opened.redis = null;
   if (!scenario.target && scenario.variants.some((v) => subjectFacts(v).usesRedis)) {
     try {
-      opened.redis = await startRedis();
+      opened.redis = await startRedis({
+        onSpawn: ({ pid, dir }) => {
+          watchProcess(pid);
+          watchDir(dir);
+        },
+      });
     } catch (err) {
       if (err instanceof RedisStartError) throw new UsageError(err.code, err.message);
       throw err;
@@ -171,7 +204,10 @@ async function stopServices(opened: Partial<Services>): Promise<void> {
   await opened.client?.close().catch(() => {});
   await opened.sink?.close().catch(() => {});
   await opened.redis?.stop().catch(() => {});
+  releaseProcess(opened.redis?.pid);
+  releaseDir(opened.redis?.dir);
   await opened.database?.stop().catch(() => {});
+  releaseProcess(opened.database?.pid);
 }
 
 /**
@@ -199,6 +235,7 @@ function newRunInfo(plan: BenchPlan, runId: string, tag: string): RunInfo {
     smtpSink: { latency: describeLatency(plan.scenario.smtp.latency), greetingDelayMs: plan.scenario.smtp.greetingDelayMs, host: plan.sink?.host ?? '127.0.0.1', port: null },
     ...(plan.scenario.variants.some(isReference) ? { referenceStack: referenceVersions() } : {}),
     git: gitInfo(),
+    runner: { pid: process.pid, hostname: os.hostname() },
     startedAt: new Date().toISOString(),
     endedAt: null,
     complete: false,
@@ -223,6 +260,27 @@ function writeRun(state: RunState): void {
   writeJson(path.join(state.runDir, 'run.json'), state.run);
 }
 
+/**
+ * One result's files (a cell and its .jtl, a step, a capacity probe) and run.json listing the
+ * first of them, all or nothing: run.json never lists a file that is not there, nor leaves one out.
+ */
+function recordResult(state: RunState, list: string[], files: Array<{ file: string; text: string }>): void {
+  writeListed(
+    files.map((f) => ({ file: path.join(state.runDir, f.file), text: f.text })),
+    () => {
+      list.push(files[0]!.file);
+      try {
+        writeRun(state);
+      } catch (err) {
+        list.pop();
+        throw err;
+      }
+    },
+  );
+}
+
+const asJson = (data: unknown) => `${JSON.stringify(data, null, 2)}\n`;
+
 function announce(plan: BenchPlan, progress: Progress, cells: CellSpec[], remainingSec: number, runDir: string): void {
   const s = plan.scenario;
   const capacity = s.capacity.enabled ? ` + capacity probe for ${s.variants.length} variants` : '';
@@ -240,8 +298,7 @@ export async function runBench(input: BenchPlan): Promise<BenchOutcome> {
   let plan = input;
   const { signal } = plan;
   const progress = plan.progress ?? new Progress();
-  const runId = makeRunId(plan.scenario.name);
-  const runDir = prepareRunDir(plan.outDir, runId);
+  const { runDir, runId } = prepareRunDir(plan.outDir, makeRunId(plan.scenario.name));
   const names = new SignupNames(newRunTag());
   let cells = planCells(plan.scenario);
   let estimates = cells.map((c) => estimateCellSec(withFactor(plan.scenario, c.factor), c.variant, c.requests));
@@ -261,6 +318,7 @@ export async function runBench(input: BenchPlan): Promise<BenchOutcome> {
   const onAbort = () => state.current.server?.kill();
   signal.addEventListener('abort', onAbort, { once: true });
   const opened: Partial<Services> = {};
+  let writeFailure: ResultsWriteError | null = null;
   try {
     opened.names = names;
     const services = await startServices(plan, progress, opened);
@@ -279,6 +337,9 @@ export async function runBench(input: BenchPlan): Promise<BenchOutcome> {
     await runCells(plan, progress, services, state, cells, estimates);
     if (plan.scenario.breakingPoint.enabled) await runSearches(plan, progress, services, state);
     if (!plan.aroundLimit) await runCapacities(plan, progress, services, state, capacityVariants);
+  } catch (err) {
+    if (!(err instanceof ResultsWriteError)) throw err;
+    writeFailure = err;
   } finally {
     signal.removeEventListener('abort', onAbort);
     state.current.server?.kill();
@@ -292,6 +353,17 @@ export async function runBench(input: BenchPlan): Promise<BenchOutcome> {
   state.run.complete = !signal.aborted && state.run.cells.length === cells.length && state.run.capacity.length === capacityVariants.length;
   if (scenario.breakingPoint.enabled) state.run.steps ??= [];
   state.run.endedAt = new Date().toISOString();
+  if (writeFailure) {
+    // The run stops at the first result it cannot keep; run.json says so if it still can.
+    state.run.complete = false;
+    state.run.failure = writeFailure.message;
+    try {
+      writeRun(state);
+    } catch {
+      // run.json as last written still lists exactly the files on disk.
+    }
+    throw writeFailure;
+  }
   writeRun(state);
   return finishRun(state, progress);
 }
@@ -347,11 +419,11 @@ async function runCells(plan: BenchPlan, progress: Progress, services: Services,
     state.remainingSec -= estimates[spec.index] ?? 0;
     if (signal.aborted && result.status === 'failed') break; // an interrupted cell is not a result
     const file = cellFileName(spec.label, spec.requests, spec.repeat, scenario.repeats);
-    writeJson(path.join(state.runDir, file), result);
-    writeText(path.join(state.runDir, file.replace(/\.json$/, '.jtl')), toJtl(result));
+    recordResult(state, state.run.cells, [
+      { file, text: asJson(result) },
+      { file: file.replace(/\.json$/, '.jtl'), text: toJtl(result) },
+    ]);
     state.done.push({ file, result });
-    state.run.cells.push(file);
-    writeRun(state);
     progress.log(describeCell(label, result, (Date.now() - cellStarted) / 1000));
   }
 }
@@ -385,10 +457,8 @@ async function runSearches(plan: BenchPlan, progress: Progress, services: Servic
       onStep: (file, result) => {
         // The estimate counts down by a step's worth (the searches' length is not known in advance).
         state.remainingSec = Math.max(0, state.remainingSec - estimateStepSec(scenario));
-        writeJson(path.join(state.runDir, file), result);
+        recordResult(state, state.run.steps!, [{ file, text: asJson(result) }]);
         state.steps.push({ file, result });
-        state.run.steps!.push(file);
-        writeRun(state);
         progress.log(describeStep(current, result));
       },
     },
@@ -396,10 +466,12 @@ async function runSearches(plan: BenchPlan, progress: Progress, services: Servic
 }
 function describeStep(label: string, r: StepResult): string {
   if (r.status === 'failed') return `${label}: FAILED (${r.error})`;
-  const l = r.latencyMs!;
-  const mail = r.emails ? `; e-mail ${Math.round(r.emails.share * 100)} % by the deadline, backlog ${r.emails.backlogGrowthPerSec ?? '–'}/s` : '';
+  const l = r.latencyMs;
+  const share = r.emails?.share ?? null;
+  const mail = r.emails ? `; e-mail ${share === null ? 'none owed' : `${Math.round(share * 100)} % by the deadline`}, backlog ${r.emails.backlogGrowthPerSec ?? '–'}/s` : '';
   const verdict = r.generatorLimited ? 'GENERATOR LIMIT' : `HTTP ${r.httpOk ? 'ok' : 'broken'}${r.mailOk === null ? '' : `, e-mail ${r.mailOk ? 'keeps up' : 'behind'}`}`;
-  return `${label}: p99 ${l.fromIntended.p99.toFixed(0)} ms, mean ${l.fromIntended.mean.toFixed(0)} ms, errors ${r.errors}${mail} → ${verdict}`;
+  const latency = l ? `p99 ${l.fromIntended.p99.toFixed(0)} ms, mean ${l.fromIntended.mean.toFixed(0)} ms` : 'no 2xx answer';
+  return `${label}: ${latency}, errors ${r.errors}${mail} → ${verdict}`;
 }
 
 async function runCapacities(plan: BenchPlan, progress: Progress, services: Services, state: RunState, variants: Runnable[]): Promise<void> {
@@ -407,10 +479,8 @@ async function runCapacities(plan: BenchPlan, progress: Progress, services: Serv
     if (plan.signal.aborted) break;
     const result = await runCapacity(state.run.runId, plan.scenario, variant, services, (s) => (state.current.server = s));
     const file = `${variant}/capacity.json`;
-    writeJson(path.join(state.runDir, file), result);
+    recordResult(state, state.run.capacity, [{ file, text: asJson(result) }]);
     state.capacity.push(result);
-    state.run.capacity.push(file);
-    writeRun(state);
     progress.log(`capacity ${variant}: ${result.status === 'ok' ? `${result.requestsPerSec.toFixed(1)} sign-ups/s, p99 ${result.latencyMs?.p99 ?? '–'} ms` : `failed: ${result.error}`}`);
   }
 }
@@ -422,25 +492,29 @@ async function finishRun(state: RunState, progress: Progress): Promise<BenchOutc
   const markdown = renderSummaryMarkdown(summary, run);
   writeJson(path.join(runDir, 'summary.json'), summary);
   writeText(path.join(runDir, 'summary.md'), markdown);
+  let reportFile: string | null = null;
+  let reportError: string | null = null;
   try {
-    const { html } = await writeReport(runDir);
-    progress.log(`report: ${html}`);
+    reportFile = (await writeReport(runDir)).html;
+    progress.log(`report: ${reportFile}`);
   } catch (err) {
-    // The measurements are already on disk; a report can be made later with pnpm report.
-    progress.log(`report could not be written (${(err as Error).message}); try: pnpm report ${runDir}`);
+    // The measurements are on disk; a report can be made later with pnpm report.
+    if (err instanceof ResultsWriteError) throw err;
+    reportError = `report.html could not be written (${(err as Error).message}); try: pnpm report ${runDir}`;
+    progress.log(reportError);
   }
   const thresholdsFailed = summary.thresholds.some((t) => t.failed.length > 0);
-  return { runDir, run, summary, markdown, thresholdsFailed, allValid: done.every((c) => c.result.valid) && capacity.every((c) => c.status === 'ok') };
+  const allValid = done.every((c) => c.result.valid) && capacity.every((c) => c.status === 'ok');
+  return { runDir, run, summary, markdown, thresholdsFailed, allValid, reportFile, reportError };
 }
 
 function describeCell(label: string, r: CellResult, tookSec: number): string {
   if (r.status === 'failed') return `${label}: FAILED (${r.error})${r.serverStderrTail ? `\n  server stderr:\n    ${r.serverStderrTail.split('\n').join('\n    ')}` : ''}`;
-  const l = r.latencyMs!;
-  const mails = !subjectFacts(r.variant).sendsMail ? '' : `; e-mails ${r.emails.delivered}/${r.emails.expected}${r.emails.lost ? `, ${r.emails.lost} lost` : ''}${r.emails.duplicated ? `, ${r.emails.duplicated} dup.` : ''}`;
-  return (
-    `${label}: avg ${l.fromSend.mean.toFixed(0)} ms from send, ${l.fromIntended.mean.toFixed(0)} from intended, p99 ${l.fromIntended.p99.toFixed(0)}; ` +
-    `errors ${r.errors}${mails}; ${r.valid ? 'valid' : `INVALID (${r.reasons.join('; ')})`}; took ${formatDuration(tookSec)}`
-  );
+  const l = r.latencyMs;
+  const e = r.emails;
+  const mails = !subjectFacts(r.variant).sendsMail ? '' : `; e-mails ${e.delivered}/${e.expected}${e.lost ? `, ${e.lost} lost` : ''}${e.abandoned ? `, ${e.abandoned} abandoned` : ''}${e.duplicated ? `, ${e.duplicated} dup.` : ''}`;
+  const latency = l ? `avg ${l.fromSend.mean.toFixed(0)} ms from send, ${l.fromIntended.mean.toFixed(0)} from intended, p99 ${l.fromIntended.p99.toFixed(0)}` : 'no expected answer';
+  return `${label}: ${latency}; errors ${r.errors}${mails}; ${r.valid ? 'valid' : `INVALID (${r.reasons.join('; ')})`}; took ${formatDuration(tookSec)}`;
 }
 
 async function runCapacity(runId: string, scenario: Scenario, variant: Runnable, services: Services, onServer: (s: ApiServer | null) => void): Promise<CapacityResult> {

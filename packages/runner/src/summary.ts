@@ -7,7 +7,7 @@ import { presentationOf, type VariantPresentation } from './presentation.ts';
 import { isReference } from './reference-targets.ts';
 import { withFactor } from './factors.ts';
 import { compareSamples, median, MIN_REPEATS } from './compare.ts';
-import { timeoutsOf } from './judge.ts';
+import { timeoutsOf } from './timeouts.ts';
 import type { CapacityResult, CellResult, Ranking, ReferenceValue, ReliabilityRow, RunInfo, Summary, SummaryRow } from './results.ts';
 import { SCHEMA_VERSION } from './results.ts';
 import { cellLabels, type Scenario } from './scenario.ts';
@@ -97,8 +97,10 @@ export function buildSummary(run: RunInfo, cells: Array<{ file: string; result: 
     for (const { label, variant } of labelsOf(scenario, cells)) {
       const group = cells.filter((c) => c.result.label === label && c.result.requests === requests).map((c) => c.result);
       if (group.length === 0) continue;
-      const ok = group.filter((c) => c.status === 'ok' && c.latencyMs);
-      const sendAvgs = ok.map((c) => c.latencyMs!.fromSend.mean);
+      // Cells that ran (`ok`), and of those the ones with a latency (any expected answer at all).
+      const ok = group.filter((c) => c.status === 'ok');
+      const timed = ok.filter((c) => c.latencyMs);
+      const sendAvgs = timed.map((c) => c.latencyMs!.fromSend.mean);
       rows.push({
         variant,
         label,
@@ -106,10 +108,12 @@ export function buildSummary(run: RunInfo, cells: Array<{ file: string; result: 
         repeats: group.length,
         throughputPerSec: medianOf(ok.map((c) => c.throughputPerSec)),
         avgFromSendMs: medianOf(sendAvgs),
-        avgFromIntendedMs: medianOf(ok.map((c) => c.latencyMs!.fromIntended.mean)),
-        p50Ms: medianOf(ok.map((c) => c.latencyMs!.fromIntended.p50)),
-        p99Ms: medianOf(ok.map((c) => c.latencyMs!.fromIntended.p99)),
-        maxMs: maxOf(ok.map((c) => c.latencyMs!.fromIntended.max)),
+        avgFromIntendedMs: medianOf(timed.map((c) => c.latencyMs!.fromIntended.mean)),
+        p50Ms: medianOf(timed.map((c) => c.latencyMs!.fromIntended.p50)),
+        p99Ms: medianOf(timed.map((c) => c.latencyMs!.fromIntended.p99)),
+        maxMs: maxOf(timed.map((c) => c.latencyMs!.fromIntended.max)),
+        sent: ok.reduce((a, c) => a + c.requests, 0),
+        expectedResponses: ok.reduce((a, c) => a + c.expectedResponses, 0),
         errors: ok.reduce((a, c) => a + c.errors, 0),
         timeouts: ok.reduce((a, c) => a + timeoutsOf(c), 0),
         emailsExpected: ok.reduce((a, c) => a + c.emails.expected, 0),
@@ -184,6 +188,8 @@ export function reliabilityRows(cells: CellResult[]): ReliabilityRow[] {
       expected: sum((c) => c.emails.expected),
       delivered: sum((c) => c.emails.delivered),
       lost: sum((c) => c.emails.lost),
+      abandoned: sum((c) => c.emails.abandoned),
+      held: sum((c) => c.emails.held),
       failed: sum((c) => c.emails.failed ?? 0),
       failedButDeliveredLater: sum((c) => c.emails.failedButDeliveredLater ?? 0),
       duplicated: sum((c) => c.emails.duplicated),
@@ -210,6 +216,8 @@ export function reliabilityColumns(summary: Pick<Summary, 'reliability'>): Array
     ['delivered', (r) => String(r.delivered)],
     ['failed', (r) => String(r.failed)],
     ['failed, delivered later', (r) => String(r.failedButDeliveredLater)],
+    ['abandoned at shutdown', (r) => String(r.abandoned)],
+    ['held at shutdown', (r) => String(r.held)],
     ['lost', (r) => String(r.lost)],
     ['duplicated', (r) => String(r.duplicated)],
     ['not owed', (r) => String(r.deliveredNotOwed)],

@@ -4,7 +4,8 @@
  * Each is evaluated on every cell it names (all cells without a label); a failed one makes
  * `pnpm bench` exit 99 once everything is written.
  */
-import { timeoutsOf, unexpectedErrors } from './judge.ts';
+import { unexpectedErrors } from './judge.ts';
+import { timeoutsOf } from './timeouts.ts';
 import type { CellResult } from './results.ts';
 import { UsageError } from './errors.ts';
 

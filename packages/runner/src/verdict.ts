@@ -2,6 +2,7 @@
  * What a run found, in sentences generated from its data (never from the scenario file's prose),
  * and the configuration that actually ran: the first thing summary.md and report.html show.
  */
+import os from 'node:os';
 import { describeStages } from '@mailbench/loadgen';
 import { describeBreakingPoint } from './breaking-point.ts';
 import { isReference } from './reference-targets.ts';
@@ -129,11 +130,13 @@ function latencySentence(requests: number, rows: SummaryRow[], summary: Summary,
 function mailSentences(summary: Summary): string[] {
   const sending = summary.reliability.filter((r) => subjectFacts(r.variant).sendsMail);
   if (sending.length === 0) return [];
-  const troubled = sending.filter((r) => r.lost + r.failed + r.failedButDeliveredLater + r.duplicated > 0);
+  const troubled = sending.filter((r) => r.lost + r.abandoned + r.held + r.failed + r.failedButDeliveredLater + r.duplicated > 0);
   if (troubled.length === 0) return [`Every owed e-mail was delivered, once (${sending.reduce((a, r) => a + r.expected, 0)} in all).`];
   return troubled.map((r) => {
     const parts = [
       r.lost ? `${r.lost} silently lost` : '',
+      r.abandoned ? `${r.abandoned} abandoned at shutdown (by the server's own report)` : '',
+      r.held ? `${r.held} still stored unsent at shutdown` : '',
       r.failed ? `${r.failed} reported failed` : '',
       r.failedButDeliveredLater ? `${r.failedButDeliveredLater} reported failed but delivered later` : '',
       r.duplicated ? `${r.duplicated} duplicated` : '',
@@ -142,12 +145,44 @@ function mailSentences(summary: Summary): string[] {
   });
 }
 
+/** Whether a run's process is alive on this machine (null: it ran on another, or did not say). */
+function runnerAlive(run: RunInfo): boolean | null {
+  if (!run.runner || run.runner.hostname !== os.hostname()) return null;
+  try {
+    process.kill(run.runner.pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** A run that did not reach its end, said first: stopped by a write failure, still running, or killed. */
+export function endingSentence(run: RunInfo): string | null {
+  if (run.failure) return `The run stopped early: ${run.failure}.`;
+  if (run.endedAt !== null) return null;
+  const alive = runnerAlive(run);
+  if (alive) return `The run is still in progress (runner pid ${run.runner?.pid}): these are the results so far.`;
+  const who = alive === false ? `its runner (pid ${run.runner?.pid}) is gone` : 'it has no end time';
+  return `The run never finished: ${who}, so it was killed or crashed; only the results listed in run.json were measured.`;
+}
+
+/** Rows where requests did not get the answer they were sent for: said before any latency, which is of the others. */
+function unansweredSentences(summary: Summary): string[] {
+  const short = summary.rows.filter((r) => r.expectedResponses < r.sent);
+  if (short.length === 0) return [];
+  const parts = short.map((r) => `${r.label} at ${r.requests} requests: ${r.sent - r.expectedResponses} of ${r.sent}`);
+  return [`Not every request got the answer it was sent for (${parts.join('; ')}): the latencies below are of those that did; the failures are listed with the findings.`];
+}
+
 /** The run's findings, most important first. */
 export function verdictSentences(summary: Summary, run: RunInfo): string[] {
   const s = run.scenario;
   const out: string[] = [];
   const cells = summary.rows.reduce((a, r) => a + r.repeats, 0);
-  if (!summary.complete) out.push(`The run was interrupted: only the cells below were measured${run.notRun?.length ? `; not run: ${run.notRun.join(', ')}` : ''}.`);
+  const ending = endingSentence(run);
+  if (ending) out.push(ending);
+  else if (!summary.complete) out.push(`The run was interrupted: only the cells below were measured${run.notRun?.length ? `; not run: ${run.notRun.join(', ')}` : ''}.`);
+  out.push(...unansweredSentences(summary));
   for (const bp of summary.breakingPoints ?? []) out.push(`${describeBreakingPoint(bp)}.`);
   if (cells > 0 || summary.invalidCells.length > 0) out.push(
     summary.invalidCells.length === 0

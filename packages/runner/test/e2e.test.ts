@@ -10,45 +10,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { listScenarios } from '../src/scenario.ts';
-import { readJson, resultsValidator, runDirIn } from './helpers.ts';
+import { alive, descendants, readJson, resultsValidator, runDirIn } from './helpers.ts';
 
 const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
 const REPORT_CLI = fileURLToPath(new URL('../src/report-cli.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-
-/** Every process whose ancestry leads to `root`, from /proc. */
-function descendants(root: number): number[] {
-  const parent = new Map<number, number>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      parent.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {
-      // gone already
-    }
-  }
-  const out: number[] = [];
-  const walk = (pid: number) => {
-    for (const [child, p] of parent) {
-      if (p === pid) {
-        out.push(child);
-        walk(child);
-      }
-    }
-  };
-  walk(root);
-  return out;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('pnpm bench, end to end', () => {
   it('--help lists every flag; a bad flag exits 2 naming it', () => {

@@ -33,9 +33,10 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-/** The four disjoint outcomes of the owed e-mails. */
+/** The six disjoint outcomes of the owed e-mails. */
 function outcomes(r: CellResult): number {
-  return r.emails.delivered + r.emails.failed + r.emails.failedButDeliveredLater + r.emails.lost;
+  const e = r.emails;
+  return e.delivered + e.failed + e.failedButDeliveredLater + e.abandoned + e.held + e.lost;
 }
 
 let cellCounter = 0;
@@ -177,6 +178,23 @@ describe('a send timeout shorter than the SMTP latency', () => {
       expect(r.reasons.join('; ')).toMatch(/system: \d+ e-mails reported failed but delivered later/);
     }, 90_000);
   }
+});
+
+describe('a drain that runs out of time', () => {
+  it('background: what the API gives up on at shutdown is abandoned by its own report, not silently lost', async () => {
+    // 30 sign-ups at 1 s per message on 2 connections: far more than 2 s of draining can send.
+    const r = await cell('background', { durationSec: 1, drainTimeoutSec: 2, transport: slowPool }, { latency: 1000 }, 30);
+    expect(r.status, r.error ?? '').toBe('ok');
+    expect(r.emails.drainTimedOut).toBe(true);
+    expect(r.emails.abandoned).toBeGreaterThan(0);
+    expect(r.emails.lost).toBe(0);
+    expect(outcomes(r)).toBe(r.emails.expected);
+    expect(r.server.shutdown?.abandoned).toBe(r.emails.abandoned);
+    const codes = r.findings.map((f) => f.code);
+    expect(codes).toContain('drain-timed-out');
+    expect(codes).toContain('mail-abandoned');
+    expect(codes).not.toContain('mail-lost');
+  }, 60_000);
 });
 
 describe('the runner\'s own faults', () => {

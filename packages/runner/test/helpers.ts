@@ -48,3 +48,47 @@ export async function startApiByHand(args: string[]): Promise<{ child: ChildProc
   });
   return { child, url };
 }
+
+/** Every process whose ancestry leads to `root`, from /proc. */
+export function descendants(root: number): number[] {
+  const parent = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      parent.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // gone already
+    }
+  }
+  const out: number[] = [];
+  const walk = (pid: number) => {
+    for (const [child, p] of parent) {
+      if (p === pid) {
+        out.push(child);
+        walk(child);
+      }
+    }
+  };
+  walk(root);
+  return out;
+}
+
+/** Whether a process is running (a zombie waiting for its parent is not). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
+  } catch {
+    return false;
+  }
+}
+
+/** A process's pid and command line, for a failure message. */
+export function commandOf(pid: number): string {
+  try {
+    return `${pid}: ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ')}`;
+  } catch {
+    return `${pid}`;
+  }
+}

@@ -4,14 +4,20 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { resultFromSamples, type Sample } from '@mailbench/loadgen';
+import { countTimeouts } from '../src/timeouts.ts';
 import { judgeCell } from '../src/judge.ts';
+import { migrateCell } from '../src/migrate.ts';
 import type { CellResult } from '../src/results.ts';
 import type { Scenario } from '../src/scenario.ts';
 import { rankVariants } from '../src/summary.ts';
 import { evaluateThresholds, parseThreshold } from '../src/thresholds.ts';
 
 const fixture = (name: string) => JSON.parse(readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8'));
-const GOOD: CellResult = fixture('good-inline-cell.json');
+/** A cell recorded by pnpm bench (schema version 1), read as today's. */
+const GOOD: CellResult = migrateCell(fixture('good-inline-cell.json'), undefined);
+GOOD.emails.arrivedByAddress = GOOD.emails.delivered;
+GOOD.emails.arrivedByRegistrationId = GOOD.emails.delivered;
 const SCENARIO: Scenario = fixture('good-cell-scenario.json');
 
 /** A deep copy of the good cell with some fields changed. */
@@ -19,6 +25,35 @@ function cell(change: (c: CellResult) => void): CellResult {
   const c = structuredClone(GOOD);
   change(c);
   return c;
+}
+
+/** Every figure the runner derives from the samples, derived again (as the runner does) after a test changed them. */
+function fromSamples(c: CellResult): void {
+  const s = c.samples!;
+  const samples: Sample[] = s.status.map((status, i) => ({
+    i,
+    intendedMs: s.intendedMs[i]!,
+    sentMs: s.sentMs[i]!,
+    endMs: s.endMs[i]!,
+    status,
+    error: s.error[i] ?? null,
+    bytes: 0,
+  }));
+  const run = resultFromSamples(samples, { t0EpochMs: 0, durationMs: c.durationSec * 1000, connection: c.connection, behindThresholdMs: 10, scheduler: 'worker-thread', connectionsAhead: { opened: 0, used: 0 } });
+  const ok = samples.filter((x) => x.status >= 200 && x.status < 300).length;
+  Object.assign(c, {
+    statusCounts: run.statusCounts,
+    errorCounts: run.errorCounts,
+    expectedResponses: run.expectedResponses,
+    latencyMs: run.expectedResponses > 0 ? { fromIntended: run.latencyFromIntended, fromSend: run.latencyFromSend } : null,
+    latencyAllMs: run.latencyAll,
+    dispatchErrorMs: run.dispatchError,
+    throughputPerSec: Math.round(run.throughputPerSec * 100) / 100,
+    responsesPerSec: Math.round(run.responsesPerSec * 100) / 100,
+    errors: c.requests - ok,
+    timeouts: countTimeouts(run.errorCounts),
+  });
+  c.accounting.responses2xx = ok;
 }
 
 function codes(c: CellResult, scenario: Scenario = SCENARIO): string[] {
@@ -31,18 +66,19 @@ describe('judgeCell', () => {
     expect(judgeCell(GOOD, SCENARIO)).toEqual({ valid: true, reasons: [], findings: [] });
   });
 
-  it('every request answered 500 and no user stored: a system finding, the cell stays valid', () => {
+  it('every request answered 500 and no user stored: a system finding, the cell stays valid, and no latency', () => {
     const c = cell((c) => {
-      c.statusCounts = { '500': 100 };
       c.samples!.status = c.samples!.status.map(() => 500);
-      c.errors = 100;
-      c.accounting.responses2xx = 0;
+      fromSamples(c);
       c.accounting.usersInDb = 0;
-      Object.assign(c.emails, { expected: 0, delivered: 0 });
+      Object.assign(c.emails, { expected: 0, delivered: 0, arrivedByAddress: 0, arrivedByRegistrationId: 0 });
     });
     const j = judgeCell(c, SCENARIO);
     expect(j.valid).toBe(true);
     expect(j.reasons).toContain('system: 100 of 100 requests got no 2xx (500: 100)');
+    // Fast failures are not fast requests: there is no latency to pass a threshold with.
+    expect(c.latencyMs).toBeNull();
+    expect(evaluateThresholds([parseThreshold('p99<500ms'), parseThreshold('errors<1%')], c).map((r) => r.passed)).toEqual([false, false]);
   });
 
   it('background silently losing 60 of 100 e-mails without a fault', () => {
@@ -67,19 +103,24 @@ describe('judgeCell', () => {
     expect(codes(c, { ...SCENARIO, smtp: { ...SCENARIO.smtp, tempFailRate: 0.5 } })).toEqual([]);
   });
 
-  it('a 2-second generator stall on 3 requests (the p99 alone would not show it): invalid', () => {
-    const c = cell((c) => {
-      c.dispatchErrorMs = { ...c.dispatchErrorMs!, max: 2000 };
+  /** The cell with some requests sent late by `lateMs` (their answers as late). */
+  const late = (indexes: number[], lateMs: number) =>
+    cell((c) => {
+      for (const i of indexes) {
+        c.samples!.sentMs[i]! += lateMs;
+        c.samples!.endMs[i]! += lateMs;
+      }
+      fromSamples(c);
     });
+
+  it('a 2-second generator stall on one request (the p99 alone would not show it): invalid', () => {
+    const c = late([50], 2000);
     expect(c.dispatchErrorMs!.p99).toBeLessThan(SCENARIO.behindThresholdMs);
     expect(codes(c)).toEqual(['measurement:generator-stalled']);
   });
 
   it('a generator behind at the p99: invalid', () => {
-    const c = cell((c) => {
-      c.dispatchErrorMs = { ...c.dispatchErrorMs!, p99: 150, max: 150 };
-      c.generatorBehind = true;
-    });
+    const c = late([10, 20, 30], 150);
     expect(codes(c)).toEqual(['measurement:generator-behind']);
   });
 
@@ -87,20 +128,57 @@ describe('judgeCell', () => {
     const c = cell((c) => {
       for (const column of Object.values(c.samples!)) (column as unknown[]).splice(90);
     });
-    // The status counts still tally 100 answers: that identity is broken too.
-    expect(codes(c)).toEqual(['measurement:samples-missing', 'measurement:status-identity']);
+    expect(codes(c)).toEqual(['measurement:samples-missing']);
   });
 
   it('requests cut off by the client timeout: latency censored, invalid, and the errors reported', () => {
     const c = cell((c) => {
-      c.statusCounts = { '201': 95 };
-      c.errorCounts = { ETIMEDOUT: 5 };
-      c.errors = 5;
-      c.timeouts = 5;
-      c.accounting.responses2xx = 95;
+      for (const i of [3, 13, 23, 33, 43]) {
+        c.samples!.status[i] = 0;
+        c.samples!.error[i] = 'ETIMEDOUT';
+        c.samples!.endMs[i] = c.samples!.intendedMs[i]! + 10_000;
+      }
+      fromSamples(c);
       Object.assign(c.emails, { expected: 95, delivered: 95, deliveredNotOwed: 5 });
     });
     expect(codes(c)).toEqual(['measurement:latency-censored', 'system:http-errors', 'system:stray-users']);
+  });
+
+  it('stored figures that contradict the samples: each identity named', () => {
+    const tampered: Array<[string, (c: CellResult) => void]> = [
+      ['status-identity', (c) => (c.statusCounts = { '201': 99, '500': 1 })],
+      ['error-identity', (c) => (c.errorCounts = { ECONNRESET: 1 })],
+      ['2xx-identity', (c) => (c.accounting.responses2xx = 90)],
+      ['errors-identity', (c) => (c.errors = 3)],
+      ['timeouts-identity', (c) => (c.timeouts = 2)],
+      ['expected-identity', (c) => (c.expectedResponses = 99)],
+      ['summary-identity', (c) => (c.latencyMs = { ...c.latencyMs!, fromIntended: { ...c.latencyMs!.fromIntended, mean: 1 } })],
+      ['summary-identity', (c) => (c.dispatchErrorMs = { ...c.dispatchErrorMs!, p99: 0.001, max: 0.001 })],
+      ['throughput-identity', (c) => (c.throughputPerSec = 99)],
+      ['owed-identity', (c) => Object.assign(c.emails, { expected: 90, delivered: 90 })],
+      ['attribution-identity', (c) => (c.emails.arrivedByRegistrationId = 99)],
+      ['backlog-identity', (c) => (c.emails.backlogMax = 7)],
+      ['users-identity', (c) => (c.accounting.usersInDb = 99)],
+    ];
+    for (const [code, change] of tampered) {
+      const c = cell(change);
+      expect(codes(c), code).toContain(`measurement:${code}`);
+      expect(judgeCell(c, SCENARIO).valid, code).toBe(false);
+    }
+  });
+
+  it('a failure report that could not be read: invalid, never read as lost mail', () => {
+    const c = cell((c) => (c.emails.failureReport = 'unreadable'));
+    expect(codes(c)).toEqual(['measurement:failure-report-unreadable']);
+  });
+
+  it('e-mails the server gave up on or still stores at shutdown are its own outcomes, not lost', () => {
+    const c = cell((c) => {
+      c.variant = 'background';
+      Object.assign(c.emails, { delivered: 70, abandoned: 20, held: 10, arrivedByAddress: 70, arrivedByRegistrationId: 70 });
+    });
+    expect(codes(c)).toEqual(['system:mail-abandoned', 'system:mail-held']);
+    expect(judgeCell(c, SCENARIO).reasons[0]).toContain('20 of 100 owed e-mails abandoned at shutdown');
   });
 
   it('outcomes that do not add up to what was owed: invalid', () => {
