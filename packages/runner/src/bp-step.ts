@@ -169,6 +169,11 @@ function fillServer(result: StepResult, series: ServerSample[], windowSec: numbe
   result.meanRequestsInFlight = inFlight === null ? null : round2(inFlight);
 }
 
+/** The share of the owed e-mails delivered by the deadline; null when nothing was owed (no mail verdict, not a pass). */
+export function mailShareOf(owed: number, deliveredByDeadline: number): number | null {
+  return owed > 0 ? round2(deliveredByDeadline / owed) : null;
+}
+
 /** How long after its window a step's e-mails may still arrive: the sink's typical latency. */
 export function mailGraceMs(s: Pick<Scenario, 'smtp'>): number {
   return latencyMedianMs(s.smtp.latency);
@@ -197,7 +202,7 @@ function countEmails(ctx: CellContext, run: OpenLoopResult, series: ServerSample
   return {
     owed: owed.size,
     deliveredByDeadline: byDeadline,
-    share: owed.size > 0 ? round2(byDeadline / owed.size) : null,
+    share: mailShareOf(owed.size, byDeadline),
     deadlineSec: round2(windowSec + graceMs / 1000),
     deliveredRatePerSec: round2(secondHalf / (windowSec / 2)),
     backlogAtDeadline,

@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import { bracketOf, nextRate, type SearchSettings, type StepOutcome } from '../src/bp-search.ts';
-import { judgeStep, slope, type StepResult } from '../src/bp-step.ts';
+import { judgeStep, mailShareOf, slope, type StepResult } from '../src/bp-step.ts';
 import { inlineHttpLimit } from '../src/bp-model.ts';
 import { applyOverrides, parseBenchArgs, parseStages } from '../src/args.ts';
 import { scaleAroundLimit } from '../src/run.ts';
@@ -110,6 +110,15 @@ describe('a step judged against the SLO', () => {
     const e = stepWith({ dispatchP99: 1, sendP99: 100, intendedP99: 100, errors: 1 });
     judgeStep(e, limits);
     expect(e.httpOk).toBe(false);
+  });
+  it('a step where every request failed owes no e-mail and gets no mail verdict, not a pass', () => {
+    expect(mailShareOf(0, 0)).toBeNull();
+    expect(mailShareOf(40, 38)).toBe(0.95);
+    const emails = { owed: 0, deliveredByDeadline: 0, share: mailShareOf(0, 0), deadlineSec: 20, deliveredRatePerSec: 0, backlogAtDeadline: 0, backlogGrowthPerSec: 0, meanBacklog: 0, lagMs: null };
+    const s = stepWith({ dispatchP99: 1, sendP99: 1, intendedP99: 1, errors: 100, latencyMs: null, emails });
+    judgeStep(s, limits);
+    expect(s.httpOk).toBe(false);
+    expect(s.mailOk).toBeNull();
   });
 });
 
