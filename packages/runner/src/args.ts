@@ -132,8 +132,8 @@ Options (flags override the scenario):
 Scenarios:
 ${list}
 
-Exit codes: 0 done, 1 unexpected failure, 2 bad usage or scenario, 3 finished but a result
-is invalid, 99 a threshold failed (wins over 3), 130 interrupted (partial results are written
+Exit codes: 0 done, 1 unexpected failure or a result file that could not be written, 2 bad
+usage or scenario, 3 finished but a result is invalid, 99 a threshold failed (wins over 3), 130 interrupted (partial results are written
 and marked incomplete).
 `;
 }

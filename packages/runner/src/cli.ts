@@ -1,6 +1,7 @@
 /**
  * pnpm bench: parse flags, load the scenario, run the matrix, print the summary to stdout.
- * Exit codes: 0 done, 1 unexpected failure, 2 bad usage or scenario, 3 a result is invalid,
+ * Exit codes: 0 done, 1 unexpected failure or a result that could not be written (ERR_RESULTS_WRITE),
+ * 2 bad usage or scenario, 3 a result is invalid,
  * 130 interrupted (partial results written, marked incomplete).
  */
 import { mkdirSync } from 'node:fs';
