@@ -86,6 +86,7 @@ async function main(): Promise<number> {
       mongoEngine: args.mongoEngine,
       mongoUri: args.mongoUri,
       argv,
+      overrides: args.overrides,
       signal: controller.signal,
       progress,
       aroundLimit: args.aroundLimit,

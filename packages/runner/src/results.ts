@@ -1,5 +1,6 @@
 /** The shapes of the result files (documented by schema/results.schema.json) and their writing. */
 import type { FactorValue } from './factors.ts';
+import type { Overrides } from './flags.ts';
 import type { BreakingPoint } from './breaking-point.ts';
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { ResultsWriteError } from './errors.ts';
@@ -165,6 +166,8 @@ export interface RunInfo {
   scenarioName: string;
   scenario: Scenario;
   argv: string[];
+  /** The flags that changed what the scenario file measures, as typed, and their parsed values (absent in runs recorded before). */
+  overrides?: { flags: string[]; values: Overrides };
   versions: Record<string, string>;
   machine: MachineInfo;
   database: { engine: string; version: string };

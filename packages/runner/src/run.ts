@@ -32,6 +32,7 @@ import type { StepResult } from './bp-step.ts';
 import { factorValues, runsAt, withFactor } from './factors.ts';
 import { buildSummary, renderSummaryMarkdown } from './summary.ts';
 import { releaseDir, releaseProcess, watchDir, watchProcess } from './watchdog.ts';
+import { measuredFlags, type Overrides } from './flags.ts';
 
 export interface BenchPlan {
   scenario: Scenario;
@@ -39,6 +40,8 @@ export interface BenchPlan {
   mongoEngine: MongoEngineChoice;
   mongoUri: string | null;
   argv: string[];
+  /** The flags' parsed overrides, recorded in run.json. */
+  overrides?: Overrides;
   signal: AbortSignal;
   progress?: Progress;
   /** Scale the request counts to this stack's measured limit (see scaleAroundLimit). */
@@ -218,6 +221,11 @@ export function redactUri(text: string): string {
   return text.replace(/([a-z][a-z0-9+.-]*:\/\/)\S*@/gi, '$1***@');
 }
 
+/** The overrides for the record: a target's database URI without its credentials. */
+function redactOverrides(o: Overrides): Overrides {
+  return o.target ? { ...o, target: { ...o.target, mongoUri: o.target.mongoUri && redactUri(o.target.mongoUri) } } : o;
+}
+
 function newRunInfo(plan: BenchPlan, runId: string, tag: string): RunInfo {
   const target = plan.scenario.target;
   return {
@@ -229,6 +237,7 @@ function newRunInfo(plan: BenchPlan, runId: string, tag: string): RunInfo {
     scenario: target ? { ...plan.scenario, target: { ...target, mongoUri: target.mongoUri && redactUri(target.mongoUri) } } : plan.scenario,
     // Connection strings lose their credentials on the way to the record.
     argv: plan.argv.map(redactUri),
+    overrides: { flags: measuredFlags(plan.argv).map(redactUri), values: redactOverrides(plan.overrides ?? {}) },
     versions: collectVersions(),
     machine: machineInfo(),
     database: { engine: 'unknown', version: 'unknown' },

@@ -312,7 +312,7 @@ export function renderSummaryMarkdown(summary: Summary, run: RunInfo): string {
   for (const sentence of verdictSentences(summary, run)) lines.push(`- ${sentence}`);
   lines.push('', '## What ran', '');
   for (const line of configurationLines(run)) lines.push(`- ${line}`);
-  if (overridesOf(run.argv).length === 0 && s.description) lines.push(`- The scenario file: ${s.description}`);
+  if (overridesOf(run).length === 0 && s.description) lines.push(`- The scenario file: ${s.description}`);
   lines.push('');
   lines.push(renderRunLine(run));
   lines.push('');

@@ -5,6 +5,7 @@
 import os from 'node:os';
 import { describeStages } from '@mailbench/loadgen';
 import { describeBreakingPoint } from './breaking-point.ts';
+import { measuredFlags } from './flags.ts';
 import { isReference } from './reference-targets.ts';
 import { describeSweep } from './factors.ts';
 import { describeLatency } from '@mailbench/smtp-sink';
@@ -12,38 +13,9 @@ import { subjectFacts } from './subjects.ts';
 import type { RunInfo, Summary, SummaryRow } from './results.ts';
 import { rankingSentence } from './summary.ts';
 
-/** Flags of pnpm bench that change what is measured (not where results go or which database serves). */
-const OVERRIDE_FLAGS = [
-  '--variants',
-  '--requests',
-  '--duration',
-  '--stages',
-  '--smtp-latency',
-  '--smtp-connections',
-  '--repeats',
-  '--hash-cost',
-  '--connection',
-  '--capacity',
-  '--around-limit',
-  '--quick',
-  '--aa-control',
-  '--threshold',
-  '--slo-p99',
-  '--step',
-];
-const BOOLEAN_FLAGS = ['--capacity', '--quick', '--around-limit'];
-
-/** The flags of this run that overrode its scenario file, as typed. */
-export function overridesOf(argv: string[]): string[] {
-  const out: string[] = [];
-  for (let k = 0; k < argv.length; k++) {
-    const arg = argv[k] as string;
-    const [flag] = arg.split('=');
-    if (!OVERRIDE_FLAGS.includes(flag as string)) continue;
-    const takesValue = !BOOLEAN_FLAGS.includes(flag as string) && !arg.includes('=');
-    out.push(takesValue && argv[k + 1] !== undefined ? `${arg} ${argv[++k]}` : arg);
-  }
-  return out;
+/** The flags of this run that overrode what its scenario file measures, as typed: recorded in run.json (read from argv for runs made before). */
+export function overridesOf(run: Pick<RunInfo, 'argv' | 'overrides'>): string[] {
+  return run.overrides?.flags ?? measuredFlags(run.argv);
 }
 
 /** The configuration that ran, one line per aspect. */
@@ -72,7 +44,7 @@ function targetLines(run: RunInfo, target: NonNullable<RunInfo['scenario']['targ
 
 export function configurationLines(run: RunInfo): string[] {
   const s = run.scenario;
-  const overrides = overridesOf(run.argv);
+  const overrides = overridesOf(run);
   if (s.target) return [`Scenario \`${s.name}\`${overrides.length ? `, overridden by ${overrides.map((o) => `\`${o}\``).join(' ')}` : ' as written'}.`, ...targetLines(run, s.target)];
   return [
     `Scenario \`${s.name}\`${overrides.length ? `, overridden by ${overrides.map((o) => `\`${o}\``).join(' ')}` : ' as written'}.`,

@@ -4,7 +4,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TRANSPORTS, VARIANTS } from '@mailbench/target-api/contract';
-import { applyOverrides, parseBenchArgs } from '../src/args.ts';
+import { applyOverrides, benchHelp, parseBenchArgs } from '../src/args.ts';
+import { BENCH_FLAGS, flagsHelp, measuredFlags, parseArgsOptions, positiveInt, type BenchFlag } from '../src/flags.ts';
+import type { RunInfo } from '../src/results.ts';
+import { configurationLines } from '../src/verdict.ts';
 import { resolveOutDir } from '../src/out-dir.ts';
 import { planCells, estimateCellSec } from '../src/run.ts';
 import { applyQuick, checkSemantics, listScenarios, loadScenario, REPO_ROOT } from '../src/scenario.ts';
@@ -61,6 +64,30 @@ describe('pnpm bench flags', () => {
     const s = applyOverrides(base, parseBenchArgs(['--variants', 'inline', '--requests', '100', '--smtp-latency', '500ms', '--capacity']).overrides);
     expect(s).toMatchObject({ variants: ['inline'], requests: [100], smtp: { latency: { kind: 'fixed', ms: 500 } }, capacity: { enabled: true } });
     expect(base.smtp.latency).toEqual({ kind: 'fixed', ms: 0 }); // the loaded scenario is not mutated
+  });
+
+  it('one table: a flag added to it is parsed, in --help, in the overrides and named by "overridden by"', () => {
+    const frob: BenchFlag = { name: 'frob-level', value: 'N', group: 'load', measured: true, help: ['how hard to frob'], read: (t, o) => (o.repeats = positiveInt('--frob-level', t)) };
+    const table = [...BENCH_FLAGS, frob];
+    expect(parseArgsOptions(table)['frob-level']).toEqual({ type: 'string' });
+    expect(flagsHelp(table)).toMatch(/^ {2}--frob-level N +how hard to frob$/m);
+    expect(parseBenchArgs(['--frob-level', '4'], table).overrides).toEqual({ repeats: 4 });
+    expect(() => parseBenchArgs(['--frob-level', '4'])).toThrow(/frob-level/); // not in the shipped table
+    expect(measuredFlags(['--scenario', 'smoke', '--frob-level', '4', '--out', 'x'], table)).toEqual(['--frob-level 4']);
+    // Every flag of the table is in the real --help, and every measured one is named when given.
+    const help = benchHelp([{ name: 'smoke', description: 'a description long enough to be wrapped '.repeat(4) }]);
+    for (const f of BENCH_FLAGS) expect(help, f.name).toContain(`--${f.name}`);
+    expect(Math.max(...help.split('\n').map((l) => l.length))).toBeLessThanOrEqual(100);
+  });
+
+  it('a run says every flag that changed what it measured, the original\'s stack\'s included', () => {
+    const argv = ['--scenario', 'seed-flask', '--flask-workers', '1', '--password-hash', 'werkzeug', '--agenda-process-every', '250,1000', '--out', '/tmp/x', '--mongo', 'standin'];
+    expect(measuredFlags(argv)).toEqual(['--flask-workers 1', '--password-hash werkzeug', '--agenda-process-every 250,1000']);
+    const run = { argv, scenario: loadScenario('seed-flask'), smtpSink: { latency: '0ms', host: '127.0.0.1' }, database: { engine: 'standin', version: '7' } } as unknown as RunInfo;
+    // From argv (a run recorded before the overrides were), and from run.json's record.
+    for (const r of [run, { ...run, argv: [], overrides: { flags: measuredFlags(argv), values: {} } }]) {
+      expect(configurationLines(r)[0]).toBe('Scenario `seed-flask`, overridden by `--flask-workers 1` `--password-hash werkzeug` `--agenda-process-every 250,1000`.');
+    }
   });
 
   it('reads a bare --duration as seconds', () => {

@@ -11,12 +11,14 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlink
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { findRedisServer } from '@mailbench/redis';
 import { applyOverrides, parseBenchArgs } from '../src/args.ts';
 import { commentSafe, writeExport } from '../src/export.ts';
 import { fileInRun, loadRun, safeRunId } from '../src/report.ts';
+import { Progress } from '../src/progress.ts';
 import { prepareRunDir, redactUri, runBench } from '../src/run.ts';
 import { checkSemantics, loadScenario, type Scenario } from '../src/scenario.ts';
 import { endingSentence, verdictSentences } from '../src/verdict.ts';
@@ -33,8 +35,10 @@ function scenarioFor(argv: string[]): Scenario {
   return scenario;
 }
 
+/** A run in this process, its progress lines discarded. */
 function bench(scenario: Scenario, outDir: string) {
-  return runBench({ scenario, outDir, mongoEngine: 'standin', mongoUri: null, argv: [], signal: new AbortController().signal });
+  const quiet = new Writable({ write: (_chunk, _encoding, done) => done() }) as unknown as NodeJS.WriteStream;
+  return runBench({ scenario, outDir, mongoEngine: 'standin', mongoUri: null, argv: [], signal: new AbortController().signal, progress: new Progress(quiet) });
 }
 
 /** Result files (cells, steps, capacity) on disk under a run folder. */
