@@ -3,6 +3,7 @@ export { describeStages, evenDueTimes, stageDueTimes, stageRates, stagesCount, s
 export { runClosedLoop } from './closed-loop.ts';
 export type { ClosedLoopOptions, ClosedLoopResult } from './closed-loop.ts';
 export { summarize } from './histogram.ts';
+export { bundleForNode } from './bundle.ts';
 export { LoadgenError } from './errors.ts';
 export { probeBaseUrl } from './probe.ts';
 export type { RequestSpec, Sample, LatencySummary, OpenLoopOptions, OpenLoopResult, ProgressEvent, ConnectionMode } from './types.ts';

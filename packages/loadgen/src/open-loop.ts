@@ -3,7 +3,9 @@
  * answers are (JMeter's ramp-up, without its start-up bunching). Runs the schedule in a
  * worker thread; returns every sample and HdrHistogram summaries.
  */
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { bundleForNode } from './bundle.ts';
 import { LoadgenError } from './errors.ts';
 import { summarize } from './histogram.ts';
 import { probeBaseUrl } from './probe.ts';
@@ -11,7 +13,24 @@ import { evenDueTimes, stageDueTimes, stagesDurationMs } from './schedule.ts';
 import type { OpenLoopOptions, OpenLoopResult, ProgressEvent, RequestSpec, Sample } from './types.ts';
 import type { WorkerDone, WorkerStart } from './open-loop-worker.ts';
 
-const WORKER_BOOT = new URL('./open-loop-worker-boot.mjs', import.meta.url);
+let scheduler: Promise<string> | null = null;
+
+/**
+ * The scheduler thread's file: open-loop-worker.ts bundled into dist/ once per process (afresh, so
+ * never older than its source), run as JavaScript. MAILBENCH_LOADER=tsx runs the source through
+ * tsx instead, to compare the two.
+ */
+function schedulerFile(): Promise<string | URL> {
+  if (process.env.MAILBENCH_LOADER === 'tsx') return Promise.resolve(new URL('./open-loop-worker-boot.mjs', import.meta.url));
+  scheduler ??= bundleForNode({ 'open-loop-worker': fileURLToPath(new URL('./open-loop-worker.ts', import.meta.url)) }, fileURLToPath(new URL('../dist/', import.meta.url))).then(
+    (files) => files['open-loop-worker'] as string,
+    (err: Error) => {
+      scheduler = null;
+      throw new LoadgenError('ERR_LOADGEN_BUILD', `could not bundle the scheduler thread: ${err.message}`);
+    },
+  );
+  return scheduler;
+}
 
 function invalid(message: string): LoadgenError {
   return new LoadgenError('ERR_LOADGEN_OPTION_INVALID', message);
@@ -75,7 +94,7 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopRes
   };
 
   options.signal?.throwIfAborted();
-  const worker = new Worker(WORKER_BOOT);
+  const worker = new Worker(await schedulerFile());
   const onAbort = () => void worker.terminate();
   options.signal?.addEventListener('abort', onAbort, { once: true });
   const done = await new Promise<WorkerDone>((resolve, reject) => {

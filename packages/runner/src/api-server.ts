@@ -3,14 +3,40 @@
  * contract, and waits for its IPC "ready".
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request as httpRequest } from 'undici';
+import { bundleForNode } from '@mailbench/loadgen';
 import type { SmtpSink } from '@mailbench/smtp-sink';
 import { readMailFailures, readMetrics, readServerMessage, toServerCommand, variantFacts, type MailFailure, type MetricsResponse, type ShutdownReport, type Variant } from '@mailbench/target-api/contract';
 import type { Scenario } from './scenario.ts';
 import { releaseProcess, watchProcess } from './watchdog.ts';
 
 export const API_ENTRY = fileURLToPath(import.meta.resolve('@mailbench/target-api/server'));
+
+let compiled: Promise<string> | null = null;
+
+/**
+ * The API as it is measured: its entry file and its worker thread and worker process bundled into
+ * JavaScript (target-api/dist), once per process and afresh, so never older than the source; no
+ * TypeScript loader on the measured path. MAILBENCH_LOADER=tsx forks the source through tsx
+ * instead, to compare the two.
+ */
+export function apiEntry(): Promise<{ file: string; execArgv: string[] }> {
+  if (process.env.MAILBENCH_LOADER === 'tsx') return Promise.resolve({ file: API_ENTRY, execArgv: ['--import', 'tsx'] });
+  const entry = (name: string) => fileURLToPath(import.meta.resolve(`@mailbench/target-api/${name}`));
+  compiled ??= bundleForNode(
+    { server: API_ENTRY, 'mail-worker': entry('mail-worker'), 'bullmq-worker-process': entry('bullmq-worker-process') },
+    path.join(path.dirname(API_ENTRY), '..', 'dist'),
+  ).then(
+    (files) => files.server as string,
+    (err: Error) => {
+      compiled = null;
+      throw new ServerStartError(`could not bundle the API for measurement: ${err.message}`, '');
+    },
+  );
+  return compiled.then((file) => ({ file, execArgv: [] }));
+}
 
 export interface ApiServer {
   child: ChildProcess;
@@ -114,8 +140,9 @@ export async function fetchMailFailures(url: string): Promise<MailFailure[] | nu
 }
 
 export async function forkApiServer(command: ApiCommand, readyTimeoutMs = 30_000): Promise<ApiServer> {
-  const child = fork(API_ENTRY, command.args, {
-    execArgv: ['--import', 'tsx'],
+  const { file, execArgv } = await apiEntry();
+  const child = fork(file, command.args, {
+    execArgv,
     env: { ...process.env, ...command.env },
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     // A process group of its own, with what it starts (bullmq's worker process): the watchdog

@@ -121,7 +121,7 @@ describe('lost or mixed data', () => {
     }
   }, 240_000);
 
-  it.skipIf(!findRedisServer() && !requireEngines)('SIGKILL to the runner during a bullmq cell: nothing of the run alive 5 s later', async () => {
+  it.skipIf(!findRedisServer() && !requireEngines)('SIGKILL to the runner during a bullmq cell: nothing of the run alive 5 s later (and no loader in what is measured)', async () => {
     const out = mkdtempSync(path.join(os.tmpdir(), 'mb-sigkill-'));
     const child = spawn(process.execPath, ['--import', 'tsx', CLI, '--scenario', 'smoke', '--variants', 'bullmq-worker', '--duration', '4', '--mongo', 'standin', '--out', out], {
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -137,6 +137,10 @@ describe('lost or mixed data', () => {
     expect(redisDirs).toHaveLength(1);
     // The stand-in, redis-server, the API and its worker process, the watchdog.
     expect(tree.length).toBeGreaterThanOrEqual(4);
+    // What is measured runs as JavaScript: no TypeScript loader in the API or its worker process.
+    const measured = tree.map(commandOf).filter((cmd) => /target-api|bullmq-worker/.test(cmd));
+    expect(measured.length).toBeGreaterThanOrEqual(2);
+    expect(measured.filter((cmd) => cmd.includes('tsx'))).toEqual([]);
     child.kill('SIGKILL');
     await once(child, 'exit');
     await new Promise((r) => setTimeout(r, 5000));

@@ -9,6 +9,7 @@ import type { MailCounters, ShutdownReport } from '../contract/messages.ts';
 import type { BullmqOptions, SmtpOptions } from '../contract/options.ts';
 import { bullmqUrl, createBullmqProducer, type WorkerHandle } from './bullmq.ts';
 import { emptyCounters, type EmailStrategy, type StrategyContext } from './types.ts';
+import { entryFile } from '../entry-files.ts';
 
 export interface WorkerConfig {
   redisUrl: string;
@@ -25,7 +26,7 @@ export type WorkerMessage =
 
 export type ParentMessage = { type: 'close'; timeoutMs: number };
 
-const BOOT = new URL('../bullmq-worker-boot.mjs', import.meta.url);
+const BOOT = entryFile('bullmq-worker-process');
 const START_TIMEOUT_MS = 30_000;
 /** Beyond the drain timeout, how long the worker may take to stop before it is killed. */
 const STOP_GRACE_MS = 5_000;

@@ -5,12 +5,13 @@
  */
 import { Piscina } from 'piscina';
 import type { MailMessage, SendOutcome } from '../email.ts';
+import { entryFile } from '../entry-files.ts';
 import { createSendTracker, type EmailStrategy, type StrategyContext } from './types.ts';
 
 export function createWorkerPoolStrategy(ctx: StrategyContext): EmailStrategy {
   const { threads, concurrentTasksPerWorker } = ctx.options.workerPool;
   const pool = new Piscina({
-    filename: new URL('../mail-worker-boot.mjs', import.meta.url).href,
+    filename: entryFile('mail-worker').href,
     minThreads: threads,
     maxThreads: threads,
     concurrentTasksPerWorker,
