@@ -4,7 +4,7 @@
  */
 import type { TopLevelSpec } from 'vega-lite';
 import type { BreakingPoint } from './breaking-point.ts';
-import type { Chart } from './report.ts';
+import type { Chart } from './chart.ts';
 
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 

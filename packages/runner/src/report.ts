@@ -19,8 +19,11 @@ import { breakingPointDefaults, scenarioDefault } from './scenario.ts';
 import type { StepResult } from './bp-step.ts';
 import { LIMIT_COLUMNS, limitRow, type BreakingPoint } from './breaking-point.ts';
 import { breakingPointCharts } from './bp-charts.ts';
-import { buildSummary, rankingSentence, reliabilityColumns } from './summary.ts';
-import { configurationLines, verdictSentences } from './verdict.ts';
+import type { Chart } from './chart.ts';
+
+export type { Chart } from './chart.ts';
+import { buildSummary, reliabilityColumns } from './summary.ts';
+import { configurationLines, rankingSentence, verdictSentences } from './verdict.ts';
 
 export interface LoadedRun {
   dir: string;
@@ -92,15 +95,6 @@ function colorScaleOf(cells: CellResult[]) {
   const variantOf = new Map(cells.map((c) => [c.label, c.variant]));
   const domain = labelOrder(cells);
   return { domain, range: domain.map((label) => presentationOf(variantOf.get(label) as Subject).color) };
-}
-
-export interface Chart {
-  id: string;
-  title: string;
-  explain: string;
-  spec: TopLevelSpec;
-  /** How many data points the chart should draw (checked by the browser test). */
-  points: number;
 }
 
 /** Per-second mean latency over the run's elapsed time, per variant, from intended and from send. */

@@ -11,7 +11,7 @@ import { timeoutsOf } from './timeouts.ts';
 import type { CapacityResult, CellResult, Ranking, ReferenceValue, ReliabilityRow, RunInfo, Summary, SummaryRow } from './results.ts';
 import { SCHEMA_VERSION } from './results.ts';
 import { cellLabels, type Scenario } from './scenario.ts';
-import { configurationLines, overridesOf, verdictSentences } from './verdict.ts';
+import { configurationLines, overridesOf, rankingSentence, verdictSentences } from './verdict.ts';
 
 export const REFERENCE_NOTE =
   'Reference: the original experiment (Flask + gunicorn with 20 gevent workers on 4 CPUs, JMeter, ' +
@@ -270,13 +270,6 @@ function renderRunLine(run: RunInfo): string {
 /** "≥" before a latency that timeouts censored: the true value is at least this. */
 function latency(v: number | null, censored: boolean): string {
   return v === null ? '–' : `${censored ? '≥ ' : ''}${v.toFixed(0)}`;
-}
-
-export function rankingSentence(ranking: Ranking | undefined): string {
-  if (!ranking || ranking.order === null) {
-    return 'One repeat: no spread to compare against, so the variants are not ranked (run with --repeats 3 to rank them).';
-  }
-  return `Ranked by avg from send (n = ${ranking.n} valid repeats each; "<" only where the ranges are disjoint and the medians differ by more than 5 %; "~": not detectable with n = ${ranking.n}): ${ranking.order}.`;
 }
 
 function renderRequestTable(summary: Summary, s: Scenario, requests: number): string[] {

@@ -10,8 +10,8 @@ import { isReference } from './reference-targets.ts';
 import { describeSweep } from './factors.ts';
 import { describeLatency } from '@mailbench/smtp-sink';
 import { subjectFacts } from './subjects.ts';
-import type { RunInfo, Summary, SummaryRow } from './results.ts';
-import { rankingSentence } from './summary.ts';
+import type { Ranking, RunInfo, Summary, SummaryRow } from './results.ts';
+
 
 /** The flags of this run that overrode what its scenario file measures, as typed: recorded in run.json (read from argv for runs made before). */
 export function overridesOf(run: Pick<RunInfo, 'argv' | 'overrides'>): string[] {
@@ -144,6 +144,14 @@ function unansweredSentences(summary: Summary): string[] {
   if (short.length === 0) return [];
   const parts = short.map((r) => `${r.label} at ${r.requests} requests: ${r.sent - r.expectedResponses} of ${r.sent}`);
   return [`Not every request got the answer it was sent for (${parts.join('; ')}): the latencies below are of those that did; the failures are listed with the findings.`];
+}
+
+/** How a request count's variants rank, or why they are not ranked. */
+export function rankingSentence(ranking: Ranking | undefined): string {
+  if (!ranking || ranking.order === null) {
+    return 'One repeat: no spread to compare against, so the variants are not ranked (run with --repeats 3 to rank them).';
+  }
+  return `Ranked by avg from send (n = ${ranking.n} valid repeats each; "<" only where the ranges are disjoint and the medians differ by more than 5 %; "~": not detectable with n = ${ranking.n}): ${ranking.order}.`;
 }
 
 /** The run's findings, most important first. */

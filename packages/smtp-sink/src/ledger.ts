@@ -1,6 +1,6 @@
 /** What the sink has seen: every accepted message, counters, registrations and the rate window. */
 import { performance } from 'node:perf_hooks';
-import type { SinkRecord, SinkStats } from './sink.ts';
+import type { SinkRecord, SinkStats } from './types.ts';
 
 function freshCounters(activeNow: number, inProgressNow: number) {
   return {

@@ -1,6 +1,6 @@
 /** The sink's options, filled with their defaults and checked once, naming the bad one. */
 import { requireNonNegative, SinkOptionError, validateLatency, type LatencySpec } from './latency.ts';
-import type { SmtpSinkOptions } from './sink.ts';
+import type { SmtpSinkOptions } from './types.ts';
 
 export type ResolvedSinkOptions = Required<Omit<SmtpSinkOptions, 'latency'>> & { latency: LatencySpec };
 

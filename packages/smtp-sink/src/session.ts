@@ -7,7 +7,7 @@ import type { SMTPServerDataStream, SMTPServerOptions, SMTPServerSession } from 
 import type { createDraws } from './draws.ts';
 import type { SinkLedger } from './ledger.ts';
 import type { ResolvedSinkOptions } from './options.ts';
-import type { SinkRecord } from './sink.ts';
+import type { SinkRecord } from './types.ts';
 
 /** The sink's switches that the handlers read at the moment they run. */
 export interface SinkState {
