@@ -4,12 +4,8 @@
  * as their latency; their expected answers' latency is made again from the samples they keep.
  */
 import { summarize } from '@mailbench/loadgen';
-import { answeredAsMeant } from './requests.ts';
+import { expectedIndexes, throughputOf } from './identities.ts';
 import { SCHEMA_VERSION, type CellResult } from './results.ts';
-
-function round2(n: number): number {
-  return Math.round(n * 100) / 100;
-}
 
 /** A stored cell in today's shape (`share`: the run's bad-input share, which decides what was expected). */
 export function migrateCell(stored: CellResult, share: number | undefined): CellResult {
@@ -24,15 +20,14 @@ export function migrateCell(stored: CellResult, share: number | undefined): Cell
   cell.responsesPerSec = stored.throughputPerSec;
   const s = stored.samples;
   if (s) {
-    const wanted = s.status.map((status, i) => (answeredAsMeant(i, status, share) ? i : -1)).filter((i) => i >= 0);
+    const wanted = expectedIndexes(s, share);
     const at = (col: number[], i: number) => col[i] as number;
     cell.expectedResponses = wanted.length;
     cell.latencyMs = wanted.length === 0 ? null : {
       fromIntended: summarize(wanted.map((i) => at(s.endMs, i) - at(s.intendedMs, i))),
       fromSend: summarize(wanted.map((i) => at(s.endMs, i) - at(s.sentMs, i))),
     };
-    const lastEndSec = s.endMs.length > 0 ? Math.max(...s.endMs) / 1000 : 0;
-    cell.throughputPerSec = lastEndSec > 0 ? round2(wanted.length / lastEndSec) : 0;
+    cell.throughputPerSec = throughputOf(s, wanted.length);
   } else {
     cell.expectedResponses = stored.accounting.responses2xx;
   }
