@@ -8,7 +8,7 @@
 import { summarize, type OpenLoopResult } from '@mailbench/loadgen';
 import type { SmtpSink } from '@mailbench/smtp-sink';
 import type { MailCounters, MailFailure, ShutdownReport } from '@mailbench/target-api/contract';
-import { owedIndex, type SignupNames } from './requests.ts';
+import { owedOf, type SignupNames } from './requests.ts';
 import { countTimeouts } from './timeouts.ts';
 import type { CellResult } from './results.ts';
 
@@ -18,9 +18,7 @@ export function round2(n: number): number {
 
 /** The registrations (request indexes) owed an e-mail: one per 201 (a duplicate's 201 owes its original's). */
 export function owedRegistrations(run: OpenLoopResult, badInputShare: number | undefined): Set<number> {
-  const owed = new Set<number>();
-  for (const x of run.samples) if (x.status === 201) owed.add(owedIndex(x.i, badInputShare));
-  return owed;
+  return owedOf(run.samples.map((x) => x.status), badInputShare);
 }
 
 /** Request index → when the sink first accepted its e-mail (epoch ms); measured sign-ups only. */

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { stagesCount, type RateStage } from '@mailbench/loadgen';
 import type { Scenario } from './scenario.ts';
 import { PASSWORD } from './requests.ts';
+import { safeFileName } from './results.ts';
 
 export const EXPORT_ENGINES = ['artillery', 'jmeter', 'k6'] as const;
 export type ExportEngine = (typeof EXPORT_ENGINES)[number];
@@ -76,7 +77,7 @@ export function commentSafe(line: string): string {
 
 /** The file name of an exported script: <scenario>[-<requests>].<engine extension>, the name reduced to safe characters. */
 export function exportFileName(scenarioName: string, engine: ExportEngine, schedule: ExportSchedule, several: boolean): string {
-  const name = scenarioName.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_');
+  const name = safeFileName(scenarioName);
   const base = several ? `${name}-${schedule.count}` : name;
   return `${base}.${{ artillery: 'artillery.yml', jmeter: 'jmx', k6: 'k6.js' }[engine]}`;
 }

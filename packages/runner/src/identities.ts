@@ -7,7 +7,7 @@
  * whose figures contradict its own raw data is a measurement that cannot be trusted.
  */
 import { summarize, type LatencySummary } from '@mailbench/loadgen';
-import { answeredAsMeant, owedIndex } from './requests.ts';
+import { answeredAsMeant, owedOf } from './requests.ts';
 import type { CellResult, Finding } from './results.ts';
 import { isSubject, subjectFacts } from './subjects.ts';
 import { countTimeouts } from './timeouts.ts';
@@ -113,8 +113,7 @@ function replyChecks(cell: CellResult, s: Samples, add: (code: string, message: 
 function mailChecks(cell: CellResult, s: Samples, share: number | undefined, add: (code: string, message: string) => void): void {
   const e = cell.emails;
   const sendsMail = !isSubject(cell.variant) || subjectFacts(cell.variant).sendsMail;
-  const owed = new Set<number>();
-  if (sendsMail) s.status.forEach((x, i) => x === 201 && owed.add(owedIndex(i, share)));
+  const owed = sendsMail ? owedOf(s.status, share) : new Set<number>();
   if (e.expected !== owed.size) add('owed-identity', `${e.expected} e-mails owed stored, ${owed.size} from the samples' 201s`);
   const outcomes = e.delivered + e.failed + (e.failedButDeliveredLater ?? 0) + (e.abandoned ?? 0) + (e.held ?? 0) + e.lost;
   if (outcomes !== e.expected) add('mail-identity', `e-mail outcomes add up to ${outcomes}, not the ${e.expected} owed`);

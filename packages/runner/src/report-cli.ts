@@ -10,8 +10,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { compareRuns, renderComparison, renderComparisonHtml } from './compare.ts';
 import { resolveOutDir } from './out-dir.ts';
-import { loadRun, safeRunId, writeReport } from './report.ts';
-import { writeText } from './results.ts';
+import { loadRun, writeReport } from './report.ts';
+import { safeFileName, writeText } from './results.ts';
 
 const HELP = `Usage:
   pnpm report [RUN] [--out DIR]                  report.html and charts/*.svg for a run
@@ -60,7 +60,7 @@ function compare(dirs: string[], out: string | undefined): number {
   const text = renderComparison(rows, a.run.runId, b.run.runId);
   const dir = outDirFor(out, 'compare');
   // Run ids come from run.json files, which anyone may have written: never a path.
-  const file = path.join(dir, `compare-${safeRunId(a.run.runId)}-vs-${safeRunId(b.run.runId)}.md`);
+  const file = path.join(dir, `compare-${safeFileName(a.run.runId)}-vs-${safeFileName(b.run.runId)}.md`);
   writeText(file, text);
   const html = file.replace(/\.md$/, '.html');
   writeText(html, renderComparisonHtml(rows, a.run.runId, b.run.runId));

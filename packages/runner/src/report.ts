@@ -47,11 +47,6 @@ export function fileInRun(dir: string, file: unknown): string {
   return resolved;
 }
 
-/** A run id as a file-name part: anything but letters, digits, '.', '_' and '-' becomes '_' (and no leading dot). */
-export function safeRunId(runId: unknown): string {
-  return String(runId).replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_');
-}
-
 export function loadRun(dir: string): LoadedRun {
   const runFile = path.join(dir, 'run.json');
   if (!existsSync(runFile)) {

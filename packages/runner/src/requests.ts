@@ -118,6 +118,13 @@ export function answeredAsMeant(i: number, status: number, share: number | undef
   return kind ? status === BAD_INPUT_STATUS[kind] : status >= 200 && status < 300;
 }
 
+/** The registrations (request indexes) owed an e-mail, from each request's status: one per 201. */
+export function owedOf(statuses: readonly number[], share: number | undefined): Set<number> {
+  const owed = new Set<number>();
+  statuses.forEach((status, i) => status === 201 && owed.add(owedIndex(i, share)));
+  return owed;
+}
+
 /** The registration whose e-mail a 201 to request i owes: a duplicate's 201 owes its original's. */
 export function owedIndex(i: number, share: number | undefined): number {
   return badInputKind(i, share) === 'duplicate' ? i - 1 : i;

@@ -337,6 +337,14 @@ export function writeListed(files: Array<{ file: string; text: string }>, record
   }
 }
 
+/**
+ * Text as a part of a file name: anything but letters, digits, '.', '_' and '-' becomes '_', and
+ * no leading dot. For names that come from users or from files anyone may have written.
+ */
+export function safeFileName(text: unknown): string {
+  return String(text).replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_');
+}
+
 export function cellFileName(variant: string, requests: number, repeat: number, repeats: number): string {
   return `${variant}/${requests}${repeats > 1 ? `-r${repeat}` : ''}.json`;
 }

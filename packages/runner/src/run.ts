@@ -25,7 +25,7 @@ import { toJtl } from './jtl.ts';
 import { newRunTag, SignupNames } from './requests.ts';
 import { ORIGINAL_LIMIT_PER_SEC } from './presentation.ts';
 import { latencyMedianMs } from './latency.ts';
-import { cellFileName, SCHEMA_VERSION, writeJson, writeListed, writeText, type CapacityResult, type CellResult, type RunInfo, type Summary } from './results.ts';
+import { cellFileName, safeFileName, SCHEMA_VERSION, writeJson, writeListed, writeText, type CapacityResult, type CellResult, type RunInfo, type Summary } from './results.ts';
 import { cellLabels, type Scenario } from './scenario.ts';
 import { runBreakingPoints } from './breaking-point.ts';
 import type { StepResult } from './bp-step.ts';
@@ -66,7 +66,7 @@ export interface BenchOutcome {
 /** The run's id: its start to the second, then the scenario's name (in file-name characters). */
 export function makeRunId(scenarioName: string, now = new Date()): string {
   const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
-  return `${stamp}-${scenarioName.replace(/[^A-Za-z0-9._-]/g, '_')}`;
+  return `${stamp}-${safeFileName(scenarioName)}`;
 }
 
 /**

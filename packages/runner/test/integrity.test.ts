@@ -17,7 +17,8 @@ import { describe, expect, it } from 'vitest';
 import { findRedisServer } from '@mailbench/redis';
 import { applyOverrides, parseBenchArgs } from '../src/args.ts';
 import { commentSafe, writeExport } from '../src/export.ts';
-import { fileInRun, loadRun, safeRunId } from '../src/report.ts';
+import { fileInRun, loadRun } from '../src/report.ts';
+import { safeFileName } from '../src/results.ts';
 import { Progress } from '../src/progress.ts';
 import { prepareRunDir, redactUri, runBench } from '../src/run.ts';
 import { checkSemantics, loadScenario, type Scenario } from '../src/scenario.ts';
@@ -156,8 +157,8 @@ describe('untrusted names', () => {
     for (const bad of ['../../etc/passwd.json', '/etc/x.json', 'inline/../../x.json', 'a/.hidden.json', 'x.txt', 3]) {
       expect(() => fileInRun(dir, bad), String(bad)).toThrow(/outside its folder/);
     }
-    expect(safeRunId('../../tmp/evil')).toBe('__.._tmp_evil');
-    expect(safeRunId('20261205-120000-smoke')).toBe('20261205-120000-smoke');
+    expect(safeFileName('../../tmp/evil')).toBe('__.._tmp_evil');
+    expect(safeFileName('20261205-120000-smoke')).toBe('20261205-120000-smoke');
     mkdirSync(path.join(dir, 'run'));
     const scenario = readJson(fileURLToPath(new URL('./fixtures/good-cell-scenario.json', import.meta.url)));
     writeFileSync(path.join(dir, 'run', 'run.json'), JSON.stringify({ runId: 'crafted', scenario, cells: ['../../outside.json'], capacity: [] }));
