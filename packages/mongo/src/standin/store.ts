@@ -171,7 +171,8 @@ export class Collection implements PlanSource {
       const oldKeys = index.keysOf(before);
       const newKeys = index.keysOf(after);
       if (index.conflict(idKey, newKeys) !== null) throw duplicateKeyError(this.ns, index, after);
-      changes.push([index, oldKeys, newKeys]);
+      // Keys that did not change (the usual case: an update of other fields) keep their entries.
+      if (oldKeys.length !== newKeys.length || oldKeys.some((k, i) => k !== newKeys[i])) changes.push([index, oldKeys, newKeys]);
     }
     const seq = this.seqs.get(idKey) ?? 0;
     for (const [index, oldKeys, newKeys] of changes) {
