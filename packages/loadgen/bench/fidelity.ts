@@ -21,8 +21,8 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { runOpenLoop, summarize, type ConnectionMode, type LatencySummary } from '../src/index.ts';
 // The runner owns the JMeter launcher (Debian's JMeter 2.13 needs it) and the exported plan.
-import { findJMeter, jmeterCommand, runCommand } from '../../runner/src/engines.ts';
-import { jmeterPlan } from '../../runner/src/export.ts';
+import { findJMeter, jmeterCommand, runCommand } from '../../runner/src/services/engines.ts';
+import { jmeterPlan } from '../../runner/src/export/export.ts';
 import type { FloorDone, FloorStart } from './floor-sender.ts';
 
 const USAGE = `pnpm --filter @mailbench/loadgen bench [options]

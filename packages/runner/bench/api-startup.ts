@@ -7,8 +7,8 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { startMongo } from '@mailbench/mongo';
 import { startSmtpSink } from '@mailbench/smtp-sink';
-import { apiCommand, forkApiServer } from '../src/api-server.ts';
-import { loadScenario } from '../src/scenario.ts';
+import { apiCommand, forkApiServer } from '../src/targets/api-server.ts';
+import { loadScenario } from '../src/config/scenario.ts';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '10' }, variant: { type: 'string', default: 'background' } } });
 const runs = Number(values.runs);

@@ -1,17 +1,17 @@
-import { REFERENCE_NAMES } from '../src/reference-targets.ts';
+import { REFERENCE_NAMES } from '../src/targets/reference-targets.ts';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TRANSPORTS, VARIANTS } from '@mailbench/target-api/contract';
-import { applyOverrides, benchHelp, parseBenchArgs } from '../src/args.ts';
-import { BENCH_FLAGS, flagsHelp, measuredFlags, parseArgsOptions, positiveInt, type BenchFlag } from '../src/flags.ts';
-import type { RunInfo } from '../src/results.ts';
-import { configurationLines } from '../src/verdict.ts';
-import { resolveOutDir } from '../src/out-dir.ts';
-import { planCells, estimateCellSec } from '../src/run.ts';
-import { applyQuick, checkSemantics, listScenarios, loadScenario, REPO_ROOT } from '../src/scenario.ts';
-import { withoutRedisWhenMissing } from '../src/subjects.ts';
+import { applyOverrides, benchHelp, parseBenchArgs } from '../src/cli/args.ts';
+import { BENCH_FLAGS, flagsHelp, measuredFlags, parseArgsOptions, positiveInt, type BenchFlag } from '../src/config/flags.ts';
+import type { RunInfo } from '../src/results/results.ts';
+import { configurationLines } from '../src/summary/verdict.ts';
+import { resolveOutDir } from '../src/cli/out-dir.ts';
+import { planCells, estimateCellSec } from '../src/run/run.ts';
+import { applyQuick, checkSemantics, listScenarios, loadScenario, REPO_ROOT } from '../src/config/scenario.ts';
+import { withoutRedisWhenMissing } from '../src/config/subjects.ts';
 
 describe('pnpm bench flags', () => {
   it('has defaults', () => {

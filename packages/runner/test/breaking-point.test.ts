@@ -11,14 +11,14 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
-import { bracketOf, nextRate, type SearchSettings, type StepOutcome } from '../src/bp-search.ts';
-import { judgeStep, mailShareOf, slope, type StepResult } from '../src/bp-step.ts';
-import { inlineHttpLimit } from '../src/bp-model.ts';
-import { applyOverrides, parseBenchArgs } from '../src/args.ts';
-import { parseStages } from '../src/flags.ts';
-import { scaleAroundLimit } from '../src/run.ts';
-import { loadScenario } from '../src/scenario.ts';
-import type { CapacityResult, RunInfo } from '../src/results.ts';
+import { bracketOf, nextRate, type SearchSettings, type StepOutcome } from '../src/search/ladder.ts';
+import { judgeStep, mailShareOf, slope, type StepResult } from '../src/search/step.ts';
+import { inlineHttpLimit } from '../src/judge/model.ts';
+import { applyOverrides, parseBenchArgs } from '../src/cli/args.ts';
+import { parseStages } from '../src/config/flags.ts';
+import { scaleAroundLimit } from '../src/run/run.ts';
+import { loadScenario } from '../src/config/scenario.ts';
+import type { CapacityResult, RunInfo } from '../src/results/results.ts';
 
 const SETTINGS: SearchSettings = { startRate: 8, growth: 1.5, maxRate: 3000, bisections: 4, resolution: 0.1 };
 
@@ -165,7 +165,7 @@ describe('--around-limit', () => {
   });
 });
 
-const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
+const CLI = fileURLToPath(new URL('../src/cli/bench-cli.ts', import.meta.url));
 const SCHEMA = JSON.parse(readFileSync(fileURLToPath(new URL('../schema/results.schema.json', import.meta.url)), 'utf8'));
 
 describe('pnpm bench --scenario breaking-point, end to end', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compareSamples, median, MIN_RELATIVE_CHANGE, renderComparison, renderComparisonHtml } from '../src/compare.ts';
+import { compareSamples, median, MIN_RELATIVE_CHANGE, renderComparison, renderComparisonHtml } from '../src/summary/compare.ts';
 
 describe('the comparison decision rule', () => {
   it('calls a difference real only when repeats do not overlap and the change is large enough', () => {

@@ -9,11 +9,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { listScenarios } from '../src/scenario.ts';
+import { listScenarios } from '../src/config/scenario.ts';
 import { alive, descendants, readJson, resultsValidator, runDirIn } from './helpers.ts';
 
-const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
-const REPORT_CLI = fileURLToPath(new URL('../src/report-cli.ts', import.meta.url));
+const CLI = fileURLToPath(new URL('../src/cli/bench-cli.ts', import.meta.url));
+const REPORT_CLI = fileURLToPath(new URL('../src/cli/report-cli.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 describe('pnpm bench, end to end', () => {

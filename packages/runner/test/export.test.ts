@@ -15,11 +15,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMongo, type MongoHandle } from '@mailbench/mongo';
 import { startSmtpSink, type SmtpSink } from '@mailbench/smtp-sink';
 import { stagesCount } from '@mailbench/loadgen';
-import { findArtillery, findJMeter, findK6, jmeterCommand, runCommand } from '../src/engines.ts';
+import { findArtillery, findJMeter, findK6, jmeterCommand, runCommand } from '../src/services/engines.ts';
 import { startApiByHand } from './helpers.ts';
-import { artilleryScript, exportSchedules, jmeterGroups, jmeterPlan, k6Script } from '../src/export.ts';
+import { artilleryScript, exportSchedules, jmeterGroups, jmeterPlan, k6Script } from '../src/export/export.ts';
 
-const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
+const CLI = fileURLToPath(new URL('../src/cli/bench-cli.ts', import.meta.url));
 const REQUIRE_ENGINES = process.env.MAILBENCH_REQUIRE_ENGINES === '1';
 
 function exportScript(engine: string, args: string[]): string {

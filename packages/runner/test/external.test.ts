@@ -13,11 +13,11 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MongoClient } from 'mongodb';
 import { startMongo, type MongoHandle } from '@mailbench/mongo';
-import { parseBenchArgs } from '../src/args.ts';
-import { freePort } from '../src/reference-targets.ts';
+import { parseBenchArgs } from '../src/cli/args.ts';
+import { freePort } from '../src/targets/reference-targets.ts';
 import { readJson, resultsValidator, runDirIn, startApiByHand } from './helpers.ts';
 
-const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
+const CLI = fileURLToPath(new URL('../src/cli/bench-cli.ts', import.meta.url));
 
 /**
  * The CLI on the smoke scenario unless a test names another: its generator thresholds are the

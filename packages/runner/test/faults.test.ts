@@ -8,11 +8,11 @@ import { MongoClient } from 'mongodb';
 import { startMongo, type MongoHandle } from '@mailbench/mongo';
 import { findRedisServer, startRedis, type RedisHandle } from '@mailbench/redis';
 import { startSmtpSink, type SmtpSinkOptions } from '@mailbench/smtp-sink';
-import { runCell } from '../src/cell.ts';
-import { badInputKind, newRunTag, SignupNames } from '../src/requests.ts';
-import type { CellResult } from '../src/results.ts';
+import { runCell } from '../src/trial/cell.ts';
+import { badInputKind, newRunTag, SignupNames } from '../src/config/requests.ts';
+import type { CellResult } from '../src/results/results.ts';
 import type { Variant } from '@mailbench/target-api/contract';
-import { loadScenario, type Scenario } from '../src/scenario.ts';
+import { loadScenario, type Scenario } from '../src/config/scenario.ts';
 
 let mongo: MongoHandle;
 let client: MongoClient;

@@ -15,17 +15,17 @@ import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { findRedisServer } from '@mailbench/redis';
-import { applyOverrides, parseBenchArgs } from '../src/args.ts';
-import { commentSafe, writeExport } from '../src/export.ts';
-import { fileInRun, loadRun } from '../src/report.ts';
-import { safeFileName } from '../src/results.ts';
-import { Progress } from '../src/progress.ts';
-import { prepareRunDir, redactUri, runBench } from '../src/run.ts';
-import { checkSemantics, loadScenario, type Scenario } from '../src/scenario.ts';
-import { endingSentence, verdictSentences } from '../src/verdict.ts';
+import { applyOverrides, parseBenchArgs } from '../src/cli/args.ts';
+import { commentSafe, writeExport } from '../src/export/export.ts';
+import { fileInRun, loadRun } from '../src/render/report.ts';
+import { safeFileName } from '../src/results/results.ts';
+import { Progress } from '../src/run/progress.ts';
+import { prepareRunDir, redactUri, runBench } from '../src/run/run.ts';
+import { checkSemantics, loadScenario, type Scenario } from '../src/config/scenario.ts';
+import { endingSentence, verdictSentences } from '../src/summary/verdict.ts';
 import { alive, commandOf, descendants, readJson } from './helpers.ts';
 
-const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
+const CLI = fileURLToPath(new URL('../src/cli/bench-cli.ts', import.meta.url));
 const requireEngines = process.env.MAILBENCH_REQUIRE_ENGINES === '1';
 
 /** The scenario the CLI would run for these flags. */

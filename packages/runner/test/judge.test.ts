@@ -5,13 +5,13 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { resultFromSamples, type Sample } from '@mailbench/loadgen';
-import { countTimeouts } from '../src/timeouts.ts';
-import { judgeCell } from '../src/judge.ts';
-import { migrateCell } from '../src/migrate.ts';
-import type { CellResult } from '../src/results.ts';
-import type { Scenario } from '../src/scenario.ts';
-import { rankVariants } from '../src/summary.ts';
-import { evaluateThresholds, parseThreshold } from '../src/thresholds.ts';
+import { countTimeouts } from '../src/judge/timeouts.ts';
+import { judgeCell } from '../src/judge/judge.ts';
+import { migrateCell } from '../src/results/migrate.ts';
+import type { CellResult } from '../src/results/results.ts';
+import type { Scenario } from '../src/config/scenario.ts';
+import { rankVariants } from '../src/summary/summary.ts';
+import { evaluateThresholds, parseThreshold } from '../src/judge/thresholds.ts';
 
 const fixture = (name: string) => JSON.parse(readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8'));
 /** A cell recorded by pnpm bench (schema version 1), read as today's. */

@@ -12,17 +12,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { applyOverrides, parseBenchArgs } from '../src/args.ts';
-import { findJMeter } from '../src/engines.ts';
-import { jmeterSignupBody, jmeterStartEpochMs, samplesFromJtl } from '../src/jmeter-cell.ts';
-import { REFERENCE_NAMES, seedStackMissing, withDatabase } from '../src/reference-targets.ts';
-import { SignupNames } from '../src/requests.ts';
-import { planCells } from '../src/run.ts';
-import { applyQuick, loadScenario } from '../src/scenario.ts';
-import { subjectFacts, withoutSeedStackWhenMissing } from '../src/subjects.ts';
+import { applyOverrides, parseBenchArgs } from '../src/cli/args.ts';
+import { findJMeter } from '../src/services/engines.ts';
+import { jmeterSignupBody, jmeterStartEpochMs, samplesFromJtl } from '../src/trial/jmeter-cell.ts';
+import { REFERENCE_NAMES, seedStackMissing, withDatabase } from '../src/targets/reference-targets.ts';
+import { SignupNames } from '../src/config/requests.ts';
+import { planCells } from '../src/run/run.ts';
+import { applyQuick, loadScenario } from '../src/config/scenario.ts';
+import { subjectFacts, withoutSeedStackWhenMissing } from '../src/config/subjects.ts';
 import { readJson, resultsValidator, runDirIn } from './helpers.ts';
 
-const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
+const CLI = fileURLToPath(new URL('../src/cli/bench-cli.ts', import.meta.url));
 const REQUIRE = process.env.MAILBENCH_REQUIRE_ENGINES === '1';
 
 function bench(args: string[], timeout = 300_000) {

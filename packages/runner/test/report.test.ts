@@ -10,8 +10,8 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
-const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
-const REPORT_CLI = fileURLToPath(new URL('../src/report-cli.ts', import.meta.url));
+const CLI = fileURLToPath(new URL('../src/cli/bench-cli.ts', import.meta.url));
+const REPORT_CLI = fileURLToPath(new URL('../src/cli/report-cli.ts', import.meta.url));
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
 

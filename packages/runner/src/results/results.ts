@@ -1,0 +1,350 @@
+/** The shapes of the result files (documented by schema/results.schema.json) and their writing. */
+import type { FactorValue } from '../config/factors.ts';
+import type { Overrides } from '../config/flags.ts';
+import type { BreakingPoint } from '../search/search.ts';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { ResultsWriteError } from '../shapes/errors.ts';
+import path from 'node:path';
+import type { LatencySummary } from '@mailbench/loadgen';
+import type { MachineInfo } from '../services/environment.ts';
+import type { Variant } from '@mailbench/target-api/contract';
+import type { Subject } from '../config/subjects.ts';
+import type { Scenario } from '../config/scenario.ts';
+import type { ThresholdResult } from '../judge/thresholds.ts';
+
+/** 2: latency of the expected answers apart from all (latencyAllMs), e-mail abandoned and held at shutdown. */
+export const SCHEMA_VERSION = 2;
+
+export interface ServerSample {
+  /** Seconds since the cell's t0 (start of the measured schedule). */
+  tSec: number;
+  eventLoopP99Ms: number;
+  eventLoopMaxMs: number;
+  cpuPercent: number;
+  rssMiB: number;
+  heapUsedMiB: number;
+  requestsInFlight: number;
+  emailsQueued: number;
+  emailsInFlight: number;
+  emailsSent: number;
+  emailsFailed: number;
+  emailsRetried: number;
+  /** E-mails accepted by the sink so far in this cell. */
+  sinkAccepted: number;
+}
+
+export interface CellResult {
+  schemaVersion: number;
+  kind: 'cell';
+  runId: string;
+  variant: Subject;
+  /** How the cell is shown: the variant, or its A/A twin "<variant>-aa". */
+  label: string;
+  requests: number;
+  repeat: number;
+  /** The swept factor's value this cell ran at; absent in cells recorded before sweeps existed. */
+  factor?: FactorValue | null;
+  status: 'ok' | 'failed';
+  error: string | null;
+  serverStderrTail: string | null;
+  startedAt: string;
+  endedAt: string;
+  durationSec: number;
+  offeredRatePerSec: number;
+  connection: 'per-request' | 'keep-alive';
+  t0EpochMs: number | null;
+  /** Latency of the expected answers (2xx; a bad request's own 4xx): the headline figures. */
+  latencyMs: { fromIntended: LatencySummary; fromSend: LatencySummary } | null;
+  /** Latency of every request, failures and transport errors included. */
+  latencyAllMs: { fromIntended: LatencySummary; fromSend: LatencySummary } | null;
+  /** Requests that got the answer they were sent for. */
+  expectedResponses: number;
+  dispatchErrorMs: LatencySummary | null;
+  generatorBehind: boolean;
+  /** Expected answers per second over the schedule's span. */
+  throughputPerSec: number;
+  /** Answers of any status per second over the same span. */
+  responsesPerSec: number;
+  statusCounts: Record<string, number>;
+  errorCounts: Record<string, number>;
+  /** Requests that did not get a 2xx: HTTP errors plus transport errors and timeouts. */
+  errors: number;
+  /** Requests that ended at the client's timeout: their latency is censored (a lower bound). */
+  timeouts: number;
+  emails: {
+    /** E-mails owed: one per registration that got a 201. The four outcomes below add up to it. */
+    expected: number;
+    /** Owed, arrived at the sink, and not reported failed by the server. */
+    delivered: number;
+    /** Owed, never arrived, not reported failed, and not accounted for by the server at shutdown: silently lost. */
+    lost: number;
+    /** Owed, never arrived: the server said at shutdown it gave the e-mail up (held in memory when it had to stop). */
+    abandoned: number;
+    /** Owed, never arrived: the server said at shutdown the e-mail is still stored, unsent (a durable variant sends it on its next start). */
+    held: number;
+    /** How the server's failure report was had: read after its drain, read before it stopped, or not at all. */
+    failureReport: 'at-shutdown' | 'before-stop' | 'unreadable' | 'none';
+    /** Distinct measured sign-ups at the sink by recipient address, and by X-Registration-Id header: two attributions that must agree. */
+    arrivedByAddress: number;
+    arrivedByRegistrationId: number;
+    /** Owed, reported failed by the server (it gave up), and never arrived. */
+    failed: number;
+    /** Owed, reported failed by the server, and arrived all the same (a send that timed out inside the SMTP transaction). */
+    failedButDeliveredLater: number;
+    /** Extra copies at the sink beyond the first of a registration. */
+    duplicated: number;
+    /** Measured sign-ups whose e-mail arrived although no 201 owed it (the reply failed or timed out). */
+    deliveredNotOwed: number;
+    /** Retries the server made (the outbox retries temporary failures). */
+    retried: number;
+    unattributed: number;
+    rejectedBySink: number;
+    /** Sink acceptance minus the client's receipt of the 201, per e-mail (0 when accepted before the reply, as inline does). */
+    deliveryLagMs: LatencySummary | null;
+    /** Null when the server's backlog is not visible (an external target). */
+    backlogMax: number | null;
+    /** From the end of the schedule (last response) to the last expected e-mail, or null if never. */
+    drainSec: number | null;
+    drainTimedOut: boolean;
+    serverCounters: Record<string, number> | null;
+  };
+  /** Users stored by the measured sign-ups (null: the database is not known); warm-up users apart. */
+  accounting: { usersInDb: number | null; responses2xx: number; warmupUsers: number };
+  /** What this cell could not check, and why (absent in cells recorded before external targets). */
+  notChecked?: string[];
+  /** What the injected faults did (null when the scenario injects none). */
+  faults: {
+    crash: { killedAtSec: number; downSec: number; killedPid: number; restartedPid: number } | null;
+    smtpDown: { fromSec: number; forSec: number; recoverySec: number } | null;
+    badInput: {
+      share: number;
+      sent: number;
+      answeredAsExpected: number;
+      byKind: Record<string, { sent: number; expectedStatus: number; answeredAsExpected: number; statusCounts: Record<string, number> }>;
+    } | null;
+  } | null;
+  server: { pid: number | null; series: ServerSample[]; shutdown: { drained: number; abandoned: number } | null };
+  /** Every request, column by column (times in ms since t0, 0.01 ms resolution). */
+  samples: { intendedMs: number[]; sentMs: number[]; endMs: number[]; status: number[]; error: Array<string | null>; bytes?: number[] } | null;
+  valid: boolean;
+  /** Every finding, tagged with its kind: "measurement: …" makes the cell invalid, "system: …" does not. */
+  reasons: string[];
+  findings: Finding[];
+  /** The scenario's thresholds that name this cell, evaluated. */
+  thresholds: ThresholdResult[];
+}
+
+/** Something the judge found: the measurement cannot be trusted, or the system misbehaved. */
+export interface Finding {
+  kind: 'measurement' | 'system';
+  code: string;
+  message: string;
+}
+
+export interface CapacityResult {
+  schemaVersion: number;
+  kind: 'capacity';
+  runId: string;
+  variant: Subject;
+  status: 'ok' | 'failed';
+  error: string | null;
+  connections: number;
+  durationSec: number;
+  requestsPerSec: number;
+  total: number;
+  latencyMs: { mean: number; p50: number; p90: number; p99: number; max: number } | null;
+  statusCounts: Record<string, number>;
+  errors: number;
+  startedAt: string;
+  endedAt: string;
+}
+
+export interface RunInfo {
+  schemaVersion: number;
+  kind: 'run';
+  runId: string;
+  scenarioName: string;
+  scenario: Scenario;
+  argv: string[];
+  /** The flags that changed what the scenario file measures, as typed, and their parsed values (absent in runs recorded before). */
+  overrides?: { flags: string[]; values: Overrides };
+  versions: Record<string, string>;
+  machine: MachineInfo;
+  database: { engine: string; version: string };
+  /** The Redis that served the bullmq variant, with its persistence settings (absent when no variant used one). */
+  redis?: { engine: string; version: string; persistence: { appendonly: string; appendfsync: string; save: string; maxmemoryPolicy: string } | null };
+  /** The sink's latency model, and where it listened (port absent in runs recorded before --smtp-port). */
+  smtpSink: { latency: string; greetingDelayMs?: number; host: string; port?: number | null };
+  /** The reference targets' parts and their versions, when a reference target ran. */
+  referenceStack?: Record<string, string>;
+  /** The tag in every sign-up's username and address (absent in runs recorded before it). */
+  signupTag?: string;
+  git: { commit: string | null; dirty: boolean | null };
+  /** The runner's process, to tell a run in progress (alive) from one that was killed (absent in runs recorded before it). */
+  runner?: { pid: number; hostname: string };
+  startedAt: string;
+  endedAt: string | null;
+  /** Why the run stopped before its end, when a result could not be written. */
+  failure?: string;
+  complete: boolean;
+  interrupted: boolean;
+  cells: string[];
+  /** Cells of the plan that were not measured (an interrupted run). */
+  notRun?: string[];
+  capacity: string[];
+  /** --around-limit: the limit the matrix was scaled to, and how. */
+  aroundLimit?: { limitPerSec: number; limitedBy: Subject; originalLimitPerSec: number; ratios: number[]; requests: number[] };
+  /** Breaking-point steps, in the order they ran (absent in runs recorded before the search existed). */
+  steps?: string[];
+}
+
+export interface SummaryRow {
+  variant: Subject;
+  label: string;
+  requests: number;
+  repeats: number;
+  /** Responses per second over the cell's window, median over the repeats. */
+  throughputPerSec: number | null;
+  /** Median over the repeats of each cell's figure (the figure itself for one repeat). */
+  avgFromSendMs: number | null;
+  avgFromIntendedMs: number | null;
+  p50Ms: number | null;
+  p99Ms: number | null;
+  maxMs: number | null;
+  /** Requests sent by the cells that ran, and how many of them got the answer they were sent for. */
+  sent: number;
+  expectedResponses: number;
+  errors: number;
+  /** Requests that hit the client's timeout: when > 0 the latency figures are lower bounds. */
+  timeouts: number;
+  emailsExpected: number;
+  emailsDelivered: number;
+  emailsLost: number;
+  emailsFailed: number;
+  emailsFailedButDeliveredLater: number;
+  emailsDuplicated: number;
+  deliveryLagP99Ms: number | null;
+  backlogMax: number | null;
+  drainSec: number | null;
+  valid: boolean;
+  failed: number;
+  /** Spread of the average from send across repeats (min–max), when repeats > 1. */
+  avgFromSendRangeMs: [number, number] | null;
+  reference: ReferenceValue | null;
+}
+
+export interface ReliabilityRow {
+  variant: Subject;
+  label: string;
+  requests: number;
+  expected: number;
+  delivered: number;
+  lost: number;
+  /** Given up by the server at shutdown, by its own report. */
+  abandoned: number;
+  /** Still stored unsent by the server at shutdown, by its own report. */
+  held: number;
+  failed: number;
+  failedButDeliveredLater: number;
+  duplicated: number;
+  /** E-mails of sign-ups whose reply failed or timed out (no 201 owed them). */
+  deliveredNotOwed: number;
+  retried: number;
+  /** Users stored without a 2xx reply (a crash, or replies that timed out). */
+  strayUsers: number;
+  drainSec: number | null;
+  /** Crash: seconds the API was unreachable; SMTP down: seconds from recovery to the last e-mail. */
+  crashDownSec: number | null;
+  smtpRecoverySec: number | null;
+  /** Bad input: "answered as expected / sent". */
+  badInputAnswered: string | null;
+}
+
+export interface ReferenceValue {
+  label: string;
+  avgMs: number;
+}
+
+export interface Summary {
+  schemaVersion: number;
+  kind: 'summary';
+  runId: string;
+  scenarioName: string;
+  complete: boolean;
+  database: { engine: string; version: string };
+  rows: SummaryRow[];
+  capacity: Array<{ variant: Subject; requestsPerSec: number; p99Ms: number | null; errors: number; status: string }>;
+  invalidCells: Array<{ file: string; reasons: string[] }>;
+  /** Valid cells with system findings (errors, mail lost or failed, duplicates): results, not flaws. */
+  findings: Array<{ file: string; reasons: string[] }>;
+  reliability: ReliabilityRow[];
+  /** Per request count, the variants ordered by avg from send, "~" where repeats cannot tell them apart. */
+  rankings: Ranking[];
+  /** Each threshold, with the cells that failed it. */
+  thresholds: Array<{ expr: string; cells: number; failed: Array<{ file: string; actual: number | null; note: string | null }> }>;
+  referenceNote: string;
+  /** One entry per label searched by the breaking-point scenario. */
+  breakingPoints?: BreakingPoint[];
+}
+
+export interface Ranking {
+  requests: number;
+  metric: 'avgFromSendMs';
+  /** Repeats per variant (the smallest n among them). */
+  n: number;
+  /** e.g. "no-email < background ~ outbox < inline"; null when n = 1 (no spread to compare against). */
+  order: string | null;
+}
+
+/** Writes JSON atomically (see writeText). */
+export function writeJson(file: string, data: unknown): void {
+  writeText(file, `${JSON.stringify(data, null, 2)}\n`);
+}
+
+/**
+ * Writes a file atomically (a temp file, then rename): an interrupted run never leaves half a
+ * file, and a failed write (a full disk) leaves neither half a file nor its temp file, only a
+ * ResultsWriteError naming the file.
+ */
+export function writeText(file: string, text: string): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  try {
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(tmp, text);
+    renameSync(tmp, file);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw new ResultsWriteError(file, err);
+  }
+}
+
+/**
+ * Writes a group of result files and then the record that lists them, all or nothing: when any
+ * write fails, the files of the group already written are removed again, so the record never
+ * lists less, or more, than the files on disk.
+ */
+export function writeListed(files: Array<{ file: string; text: string }>, record: () => void): void {
+  const written: string[] = [];
+  try {
+    for (const f of files) {
+      writeText(f.file, f.text);
+      written.push(f.file);
+    }
+    record();
+  } catch (err) {
+    for (const file of written) rmSync(file, { force: true });
+    throw err;
+  }
+}
+
+/**
+ * Text as a part of a file name: anything but letters, digits, '.', '_' and '-' becomes '_', and
+ * no leading dot. For names that come from users or from files anyone may have written.
+ */
+export function safeFileName(text: unknown): string {
+  return String(text).replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_');
+}
+
+export function cellFileName(variant: string, requests: number, repeat: number, repeats: number): string {
+  return `${variant}/${requests}${repeats > 1 ? `-r${repeat}` : ''}.json`;
+}

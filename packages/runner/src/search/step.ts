@@ -1,0 +1,273 @@
+/**
+ * One step of a breaking-point search: a fresh API process, a warm-up, then `rate` sign-ups/s
+ * open-loop for the step's window; the replies judged against the SLO and the e-mails counted as
+ * they reached the sink by the end of the window plus the sink's typical latency (the least time
+ * the last e-mail needs to arrive). No drain: past the e-mail limit the backlog is the result, and it is measured
+ * (growth per second from the server's own gauge, size at the deadline), not waited for.
+ */
+import { summarize, type LatencySummary, type OpenLoopResult } from '@mailbench/loadgen';
+import { subjectFacts, type Subject } from '../config/subjects.ts';
+import { firstAcceptances, owedRegistrations, replyFigures, round2 } from '../trial/accounting.ts';
+import { cleanUp, dbNameFor, measure, openTarget, warmUp, type CellContext, type CellSpec } from '../trial/cell.ts';
+import { openCellWindow } from '../trial/window.ts';
+import { SCHEMA_VERSION, type ServerSample } from '../results/results.ts';
+import type { FactorValue } from '../config/factors.ts';
+import { latencyMedianMs } from '../config/latency.ts';
+import type { Scenario } from '../config/scenario.ts';
+
+export interface StepResult {
+  schemaVersion: number;
+  kind: 'step';
+  runId: string;
+  variant: Subject;
+  label: string;
+  factor: FactorValue | null;
+  /** 1-based position in this label's search. */
+  step: number;
+  phase: 'ladder' | 'bisect';
+  /** Offered rate: requests / window. */
+  ratePerSec: number;
+  requests: number;
+  durationSec: number;
+  status: 'ok' | 'failed';
+  error: string | null;
+  latencyMs: { fromIntended: LatencySummary; fromSend: LatencySummary } | null;
+  dispatchErrorMs: LatencySummary | null;
+  /** The generator fell behind its schedule (dispatch p99 or a stall over the scenario's limits). */
+  generatorBehind: boolean;
+  /** Behind, and the server showed no failure of its own: the step says nothing about the server. */
+  generatorLimited: boolean;
+  errors: number;
+  timeouts: number;
+  statusCounts: Record<string, number>;
+  errorCounts: Record<string, number>;
+  /** Replies per second over the schedule's span. */
+  throughputPerSec: number;
+  /** Null for a variant that sends no e-mail. */
+  emails: StepEmails | null;
+  /** Process CPU per request over the window (100 % = one core), from the server's own samples. */
+  cpuMsPerRequest: number | null;
+  /** Mean of the server's requests-in-flight gauge over the window (for Little's law). */
+  meanRequestsInFlight: number | null;
+  httpOk: boolean;
+  mailOk: boolean | null;
+  slo: { p99Ms: number; mailShare: number };
+  series: ServerSample[];
+  samples: ReturnType<typeof replyFigures>['samples'] | null;
+  startedAt: string;
+  endedAt: string;
+}
+
+export interface StepEmails {
+  owed: number;
+  /** Owed e-mails the sink accepted by the deadline (window end + the sink's typical latency). */
+  deliveredByDeadline: number;
+  /** Delivered by the deadline / owed; null when nothing was owed. */
+  share: number | null;
+  deadlineSec: number;
+  /** Acceptances per second over the window's second half (the steady state). */
+  deliveredRatePerSec: number;
+  /** Server backlog (queued + sending) at the deadline; null if the server did not answer. */
+  backlogAtDeadline: number | null;
+  /** Slope of the server's backlog over the window, e-mails per second (least squares). */
+  backlogGrowthPerSec: number | null;
+  /** Mean of the server's backlog over the window's second half. */
+  meanBacklog: number | null;
+  /** Reply → acceptance, for owed e-mails delivered by the deadline. */
+  lagMs: LatencySummary | null;
+}
+
+export interface StepPlan {
+  spec: CellSpec;
+  step: number;
+  phase: 'ladder' | 'bisect';
+}
+
+/** Least-squares slope of y over t; null with fewer than three points. */
+export function slope(points: Array<{ t: number; y: number }>): number | null {
+  if (points.length < 3) return null;
+  const n = points.length;
+  const mt = points.reduce((a, p) => a + p.t, 0) / n;
+  const my = points.reduce((a, p) => a + p.y, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (const p of points) {
+    num += (p.t - mt) * (p.y - my);
+    den += (p.t - mt) ** 2;
+  }
+  return den === 0 ? null : num / den;
+}
+
+function mean(values: number[]): number | null {
+  return values.length > 0 ? values.reduce((a, b) => a + b, 0) / values.length : null;
+}
+
+export async function runStep(stepCtx: CellContext, plan: StepPlan): Promise<StepResult> {
+  const { spec } = plan;
+  const ctx = { ...stepCtx, names: stepCtx.names.forCell(`${spec.index}s${plan.step}`) };
+  const s = ctx.scenario;
+  const bp = s.breakingPoint;
+  const result = emptyStep(ctx, plan);
+  const dbName = dbNameFor(ctx.runId, { ...spec, label: `${spec.label}_s${plan.step}` });
+  if (spec.factor?.factor === 'smtpLatencyMs') ctx.sink.setLatency(s.smtp.latency);
+  const server = openTarget(ctx, spec.variant, dbName);
+  const abort = AbortSignal.any([ctx.signal, server.gone.signal]);
+  const sendsMail = subjectFacts(spec.variant).sendsMail;
+  try {
+    await cleanUp(ctx, dbName);
+    await server.start();
+    await warmUp(ctx, server, sendsMail, abort);
+    ctx.sink.reset();
+    const window = openCellWindow(server, ctx.sink, {});
+    let run: OpenLoopResult;
+    let backlogAtDeadline: number | null = null;
+    try {
+      run = await measure(ctx, spec, server, window, abort);
+      const deadline = run.t0EpochMs + s.durationSec * 1000 + mailGraceMs(s);
+      if (Date.now() < deadline) await new Promise((r) => setTimeout(r, deadline - Date.now()));
+      const m = await server.metrics();
+      backlogAtDeadline = m ? m.emails.queued + m.emails.inFlight : null;
+    } finally {
+      window.close();
+    }
+    result.series = window.series;
+    fillReplies(result, run);
+    fillServer(result, window.series, s.durationSec);
+    if (sendsMail) result.emails = countEmails(ctx, run, window.series, s.durationSec, mailGraceMs(s), backlogAtDeadline);
+    result.status = 'ok';
+  } catch (err) {
+    result.error = server.failure?.error ?? (err as Error).message;
+  } finally {
+    // No drain: the backlog past the e-mail limit is the result. The process goes at once.
+    await server.stop(2000).catch(() => null);
+    await server.dispose();
+    await cleanUp(ctx, dbName).catch(() => {});
+  }
+  result.endedAt = new Date().toISOString();
+  judgeStep(result, s);
+  return result;
+}
+
+function fillReplies(result: StepResult, run: OpenLoopResult): void {
+  // Of the answers wanted (2xx): a step whose every request failed has no latency, not 0 ms.
+  result.latencyMs = run.expectedResponses > 0 ? { fromIntended: run.latencyFromIntended, fromSend: run.latencyFromSend } : null;
+  result.dispatchErrorMs = run.dispatchError;
+  result.statusCounts = run.statusCounts;
+  result.errorCounts = run.errorCounts;
+  const replies = replyFigures(run);
+  result.timeouts = replies.timeouts;
+  result.errors = run.count - replies.ok;
+  result.throughputPerSec = round2(run.throughputPerSec);
+  result.samples = replies.samples;
+}
+
+function fillServer(result: StepResult, series: ServerSample[], windowSec: number): void {
+  const inWindow = series.filter((p) => p.tSec > 0.5 && p.tSec <= windowSec + 0.5);
+  const cpu = mean(inWindow.map((p) => p.cpuPercent));
+  result.cpuMsPerRequest = cpu === null || result.ratePerSec <= 0 ? null : round2((cpu / 100) * (1000 / result.ratePerSec));
+  const inFlight = mean(inWindow.map((p) => p.requestsInFlight));
+  result.meanRequestsInFlight = inFlight === null ? null : round2(inFlight);
+}
+
+/** The share of the owed e-mails delivered by the deadline; null when nothing was owed (no mail verdict, not a pass). */
+export function mailShareOf(owed: number, deliveredByDeadline: number): number | null {
+  return owed > 0 ? round2(deliveredByDeadline / owed) : null;
+}
+
+/** How long after its window a step's e-mails may still arrive: the sink's typical latency. */
+export function mailGraceMs(s: Pick<Scenario, 'smtp'>): number {
+  return latencyMedianMs(s.smtp.latency);
+}
+
+function countEmails(ctx: CellContext, run: OpenLoopResult, series: ServerSample[], windowSec: number, graceMs: number, backlogAtDeadline: number | null): StepEmails {
+  const owed = owedRegistrations(run, undefined);
+  const windowEnd = run.t0EpochMs + windowSec * 1000;
+  const deadline = windowEnd + graceMs;
+  const half = run.t0EpochMs + (windowSec * 1000) / 2;
+  const first = [...firstAcceptances(ctx.sink, ctx.names)].filter(([i]) => owed.has(i));
+  let byDeadline = 0;
+  let secondHalf = 0;
+  const lags: number[] = [];
+  for (const [i, at] of first) {
+    if (at <= deadline) {
+      byDeadline++;
+      const sample = run.samples[i];
+      if (sample && sample.status !== 0) lags.push(at - (run.t0EpochMs + sample.endMs));
+    }
+    if (at > half && at <= windowEnd) secondHalf++;
+  }
+  const backlog = series.filter((p) => p.tSec > 0.5 && p.tSec <= windowSec + 0.5).map((p) => ({ t: p.tSec, y: p.emailsQueued + p.emailsInFlight }));
+  const growth = slope(backlog);
+  const lateBacklog = mean(backlog.filter((p) => p.t > windowSec / 2).map((p) => p.y));
+  return {
+    owed: owed.size,
+    deliveredByDeadline: byDeadline,
+    share: mailShareOf(owed.size, byDeadline),
+    deadlineSec: round2(windowSec + graceMs / 1000),
+    deliveredRatePerSec: round2(secondHalf / (windowSec / 2)),
+    backlogAtDeadline,
+    backlogGrowthPerSec: growth === null ? null : round2(growth),
+    meanBacklog: lateBacklog === null ? null : round2(lateBacklog),
+    lagMs: lags.length > 0 ? summarize(lags) : null,
+  };
+}
+
+/**
+ * Pass or fail against the SLO. A late generator only makes latency from intended look worse,
+ * so it cannot fake a pass; what it can do is offer less than the step's rate. A step counts as
+ * generator-limited when its dispatch error could matter against the SLO (p99 over the
+ * scenario's behind threshold or 5 % of the SLO, whichever is larger; a single request over the
+ * stall threshold or 25 % of the SLO) and the server showed no failure of its own (errors, or a
+ * p99 from send over the SLO, which the generator's lateness is not part of).
+ */
+export function judgeStep(result: StepResult, limits: { behindThresholdMs: number; stallThresholdMs: number }): void {
+  const d = result.dispatchErrorMs;
+  const l = result.latencyMs;
+  const slo = result.slo.p99Ms;
+  result.generatorBehind = result.status === 'ok' && d !== null && (d.p99 > Math.max(limits.behindThresholdMs, 0.05 * slo) || d.max > Math.max(limits.stallThresholdMs, 0.25 * slo));
+  const serverBroke = result.status === 'ok' && l !== null && (result.errors > 0 || l.fromSend.p99 > slo);
+  result.generatorLimited = result.generatorBehind && !serverBroke;
+  result.httpOk = result.status === 'ok' && !serverBroke && l !== null && l.fromIntended.p99 <= slo && !result.generatorLimited;
+  // Nothing owed (every request failed, say): no mail verdict, not a pass.
+  const share = result.emails?.share ?? null;
+  result.mailOk = result.emails === null || share === null ? null : result.status === 'ok' && share >= result.slo.mailShare;
+}
+
+function emptyStep(ctx: CellContext, plan: StepPlan): StepResult {
+  const s = ctx.scenario;
+  const now = new Date().toISOString();
+  return {
+    schemaVersion: SCHEMA_VERSION,
+    kind: 'step',
+    runId: ctx.runId,
+    variant: plan.spec.variant,
+    label: plan.spec.label,
+    factor: plan.spec.factor,
+    step: plan.step,
+    phase: plan.phase,
+    ratePerSec: round2(plan.spec.requests / s.durationSec),
+    requests: plan.spec.requests,
+    durationSec: s.durationSec,
+    status: 'failed',
+    error: null,
+    latencyMs: null,
+    dispatchErrorMs: null,
+    generatorBehind: false,
+    generatorLimited: false,
+    errors: 0,
+    timeouts: 0,
+    statusCounts: {},
+    errorCounts: {},
+    throughputPerSec: 0,
+    emails: null,
+    cpuMsPerRequest: null,
+    meanRequestsInFlight: null,
+    httpOk: false,
+    mailOk: null,
+    slo: { p99Ms: s.breakingPoint.sloP99Ms, mailShare: s.breakingPoint.mailShare },
+    series: [],
+    samples: null,
+    startedAt: now,
+    endedAt: now,
+  };
+}
