@@ -272,7 +272,7 @@ describe('stages of arrival rate', () => {
     expect(server.requests).toBe(40);
     expect(r.durationMs).toBe(1000);
     const expected = stageDueTimes([{ durationSec: 1, from: 20, to: 60 }]);
-    r.samples.forEach((s) => expect(s.intendedMs).toBeCloseTo(expected[s.i] as number, 6));
+    for (const s of r.samples) expect(s.intendedMs).toBeCloseTo(expected[s.i] as number, 6);
     await expect(runOpenLoop({ baseUrl: server.url, stages: [{ durationSec: 1, rate: 5 }], count: 5, request: () => ({ method: 'GET', path: '/' }) })).rejects.toThrow(/either stages/);
   });
 });

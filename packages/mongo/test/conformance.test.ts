@@ -4,7 +4,7 @@
  * are asserted for both, so the stand-in's fidelity is checked, not assumed.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Double, Int32, Long, MongoClient, MongoServerError, ObjectId, type Db } from 'mongodb';
+import { Double, Int32, Long, MongoClient, type MongoServerError, ObjectId, type Db } from 'mongodb';
 import { startStandin, type MongoHandle } from '../src/index.ts';
 
 interface Target {
@@ -79,7 +79,7 @@ for (const target of targets) {
       expect(raw?.i).toBeInstanceOf(Int32);
       expect(raw?.d).toBeInstanceOf(Double);
       expect(raw?.l).toBeInstanceOf(Long);
-      expect((raw?.nested as { a: unknown }).a).toBeInstanceOf(Double);
+      expect((raw!.nested as { a: unknown }).a).toBeInstanceOf(Double);
       const custom = await c.findOne({ _id: 'custom' as never });
       expect(Object.keys(custom ?? {})[0]).toBe('_id');
     });

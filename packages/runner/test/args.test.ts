@@ -1,4 +1,3 @@
-import { REFERENCE_NAMES } from '../src/targets/reference-targets.ts';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -6,12 +5,14 @@ import { describe, expect, it } from 'vitest';
 import { TRANSPORTS, VARIANTS } from '@mailbench/target-api/contract';
 import { applyOverrides, benchHelp, parseBenchArgs } from '../src/cli/args.ts';
 import { BENCH_FLAGS, flagsHelp, measuredFlags, parseArgsOptions, positiveInt, type BenchFlag } from '../src/config/flags.ts';
-import type { RunInfo } from '../src/results/results.ts';
 import { configurationLines } from '../src/summary/verdict.ts';
 import { resolveOutDir } from '../src/cli/out-dir.ts';
 import { planCells, estimateCellSec } from '../src/run/run.ts';
-import { applyQuick, checkSemantics, listScenarios, loadScenario, REPO_ROOT } from '../src/config/scenario.ts';
+import { applyQuick, checkSemantics, listScenarios, loadScenario } from '../src/config/scenario.ts';
 import { withoutRedisWhenMissing } from '../src/config/subjects.ts';
+import { REPO_ROOT } from '../src/shapes/paths.ts';
+import { REFERENCE_NAMES } from '../src/shapes/scenario.ts';
+import type { RunInfo } from '../src/shapes/results.ts';
 
 describe('pnpm bench flags', () => {
   it('has defaults', () => {

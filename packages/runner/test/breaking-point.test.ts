@@ -11,14 +11,15 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
-import { bracketOf, nextRate, type SearchSettings, type StepOutcome } from '../src/search/ladder.ts';
-import { judgeStep, mailShareOf, slope, type StepResult } from '../src/search/step.ts';
+import { nextRate, type SearchSettings } from '../src/search/ladder.ts';
+import { judgeStep, mailShareOf, slope } from '../src/search/step.ts';
 import { inlineHttpLimit } from '../src/judge/model.ts';
 import { applyOverrides, parseBenchArgs } from '../src/cli/args.ts';
 import { parseStages } from '../src/config/flags.ts';
 import { scaleAroundLimit } from '../src/run/run.ts';
 import { loadScenario } from '../src/config/scenario.ts';
-import type { CapacityResult, RunInfo } from '../src/results/results.ts';
+import type { StepResult, CapacityResult, RunInfo } from '../src/shapes/results.ts';
+import { bracketOf, type StepOutcome } from '../src/judge/brackets.ts';
 
 const SETTINGS: SearchSettings = { startRate: 8, growth: 1.5, maxRate: 3000, bisections: 4, resolution: 0.1 };
 

@@ -10,9 +10,10 @@ import { findRedisServer, startRedis, type RedisHandle } from '@mailbench/redis'
 import { startSmtpSink, type SmtpSinkOptions } from '@mailbench/smtp-sink';
 import { runCell } from '../src/trial/cell.ts';
 import { badInputKind, newRunTag, SignupNames } from '../src/config/requests.ts';
-import type { CellResult } from '../src/results/results.ts';
 import type { Variant } from '@mailbench/target-api/contract';
-import { loadScenario, type Scenario } from '../src/config/scenario.ts';
+import { loadScenario } from '../src/config/scenario.ts';
+import type { Scenario } from '../src/shapes/scenario.ts';
+import type { CellResult } from '../src/shapes/results.ts';
 
 let mongo: MongoHandle;
 let client: MongoClient;

@@ -8,10 +8,11 @@ import { resultFromSamples, type Sample } from '@mailbench/loadgen';
 import { countTimeouts } from '../src/judge/timeouts.ts';
 import { judgeCell } from '../src/judge/judge.ts';
 import { migrateCell } from '../src/results/migrate.ts';
-import type { CellResult } from '../src/results/results.ts';
-import type { Scenario } from '../src/config/scenario.ts';
 import { rankVariants } from '../src/summary/summary.ts';
-import { evaluateThresholds, parseThreshold } from '../src/judge/thresholds.ts';
+import { evaluateThresholds } from '../src/judge/thresholds.ts';
+import type { Scenario } from '../src/shapes/scenario.ts';
+import type { CellResult } from '../src/shapes/results.ts';
+import { parseThreshold } from '../src/config/thresholds.ts';
 
 const fixture = (name: string) => JSON.parse(readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8'));
 /** A cell recorded by pnpm bench (schema version 1), read as today's. */

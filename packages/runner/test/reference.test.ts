@@ -15,12 +15,14 @@ import { describe, expect, it } from 'vitest';
 import { applyOverrides, parseBenchArgs } from '../src/cli/args.ts';
 import { findJMeter } from '../src/services/engines.ts';
 import { jmeterSignupBody, jmeterStartEpochMs, samplesFromJtl } from '../src/trial/jmeter-cell.ts';
-import { REFERENCE_NAMES, seedStackMissing, withDatabase } from '../src/targets/reference-targets.ts';
+import { withDatabase } from '../src/targets/reference-targets.ts';
 import { SignupNames } from '../src/config/requests.ts';
 import { planCells } from '../src/run/run.ts';
 import { applyQuick, loadScenario } from '../src/config/scenario.ts';
 import { subjectFacts, withoutSeedStackWhenMissing } from '../src/config/subjects.ts';
 import { readJson, resultsValidator, runDirIn } from './helpers.ts';
+import { REFERENCE_NAMES } from '../src/shapes/scenario.ts';
+import { seedStackMissing } from '../src/config/references.ts';
 
 const CLI = fileURLToPath(new URL('../src/cli/bench-cli.ts', import.meta.url));
 const REQUIRE = process.env.MAILBENCH_REQUIRE_ENGINES === '1';
@@ -90,7 +92,10 @@ describe('the reference targets, without running them', () => {
     expect(note).toMatch(/flask-blocking left out: flask, gevent are not installed there .*pnpm setup:seed/);
     expect(() => withoutSeedStackWhenMissing(['flask-thread', 'inline'], ['flask-thread'], gone)).toThrow(/flask-thread needs Flask.*pnpm setup:seed/);
     let probed = false;
-    withoutSeedStackWhenMissing(['inline', 'express-inline'], undefined, () => ((probed = true), []));
+    withoutSeedStackWhenMissing(['inline', 'express-inline'], undefined, () => {
+      probed = true;
+      return [];
+    });
     expect(probed).toBe(false);
   });
 });

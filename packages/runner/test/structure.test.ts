@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../src/config/scenario.ts';
+import { REPO_ROOT } from '../src/shapes/paths.ts';
 
 const MAX_FUNCTION_LINES = 100;
 

@@ -488,7 +488,6 @@ export class CommandContext {
     if (command.update === undefined) throw failedToParse('Either an update or remove=true must be specified');
     // A duplicate key here is thrown, so it becomes a top-level error as mongod reports it.
     const result = this.applyUpdate(db, name, query, command.update, { multi: false, upsert, sort });
-    {
       if (result.upsertedId !== undefined) {
         return {
           lastErrorObject: { n: 1, updatedExisting: false, upserted: result.upsertedId },
@@ -501,7 +500,6 @@ export class CommandContext {
         value: shape(returnNew ? result.after : result.before),
         ok: 1,
       };
-    }
   }
 
   private delete(command: Doc, db: string): Doc {

@@ -124,8 +124,8 @@ export function encodeOpReply(responseTo: number, reply: Doc): Buffer {
 
 function handleOpQuery(context: CommandContext, message: Buffer, connection: { id: number }): Doc {
   let offset = 20; // header + flags
-  let collection: string;
-  [collection, offset] = readCString(message, offset);
+  const [collection, afterName] = readCString(message, offset);
+  offset = afterName;
   offset += 8; // numberToSkip, numberToReturn
   let query: Doc;
   [query, offset] = readDocument(message, offset, message.length);

@@ -3,13 +3,10 @@
  * The flags themselves, with their parsers and help, are one table (flags.ts).
  */
 import { parseArgs } from 'node:util';
-import { EXTERNAL, type TargetSpec } from '../config/subjects.ts';
 import { EXPORT_ENGINES, type ExportEngine } from '../export/export.ts';
-import { withStages, type Scenario } from '../config/scenario.ts';
-import { BENCH_FLAGS, flagsHelp, parseArgsOptions, usage, wrapText, type BenchFlag, type Overrides } from '../config/flags.ts';
-
-export const MONGO_ENGINES = ['auto', 'mongod', 'standin'] as const;
-export type MongoEngineChoice = (typeof MONGO_ENGINES)[number];
+import { withStages } from '../config/scenario.ts';
+import { BENCH_FLAGS, flagsHelp, parseArgsOptions, usage, wrapText, type BenchFlag } from '../config/flags.ts';
+import { EXTERNAL, type TargetSpec, type Scenario, type Overrides, MONGO_ENGINES, type MongoEngineChoice } from '../shapes/scenario.ts';
 
 export interface BenchArgs {
   help: boolean;

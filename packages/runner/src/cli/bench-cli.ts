@@ -15,7 +15,8 @@ import { runBench } from '../run/run.ts';
 import { renderTerminalSummary } from './terminal.ts';
 import { resolveOutDir } from './out-dir.ts';
 import { withoutRedisWhenMissing, withoutSeedStackWhenMissing } from '../config/subjects.ts';
-import { applyQuick, checkSemantics, listScenarios, loadScenario, type Scenario } from '../config/scenario.ts';
+import { applyQuick, checkSemantics, listScenarios, loadScenario } from '../config/scenario.ts';
+import type { Scenario } from '../shapes/scenario.ts';
 
 /** A scenario path is taken from where the user typed the command (pnpm runs scripts elsewhere). */
 function scenarioArgument(text: string): string {
@@ -78,7 +79,7 @@ async function main(): Promise<number> {
   process.on('SIGTERM', () => onSignal('SIGTERM'));
 
   const progress = new Progress();
-  let outcome;
+  let outcome: Awaited<ReturnType<typeof runBench>>;
   try {
     outcome = await runBench({
       scenario,

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { REPO_ROOT } from '../config/scenario.ts';
+import { REPO_ROOT } from '../shapes/paths.ts';
 
 /**
  * pnpm runs the script inside packages/runner; INIT_CWD is where the user typed the command.

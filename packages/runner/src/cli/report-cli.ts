@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { compareRuns, renderComparison, renderComparisonHtml } from '../summary/compare.ts';
 import { resolveOutDir } from './out-dir.ts';
 import { loadRun, writeReport } from '../render/report.ts';
-import { safeFileName, writeText } from '../results/results.ts';
+import { safeFileName, writeText } from '../results/files.ts';
 
 const HELP = `Usage:
   pnpm report [RUN] [--out DIR]                  report.html and charts/*.svg for a run
@@ -71,9 +71,10 @@ function compare(dirs: string[], out: string | undefined): number {
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
   while (argv[0] === '--') argv.shift();
-  let parsed;
+  const options = { compare: { type: 'boolean' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const;
+  let parsed: ReturnType<typeof parseArgs<{ args: string[]; allowPositionals: true; options: typeof options }>>;
   try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { compare: { type: 'boolean' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+    parsed = parseArgs({ args: argv, allowPositionals: true, options });
   } catch (err) {
     process.stderr.write(`mailbench report: ${(err as Error).message}\n\n${HELP}`);
     return 2;

@@ -3,8 +3,8 @@
  * at most 120 columns wide. summary.md keeps the full tables.
  */
 import { subjectFacts } from '../config/subjects.ts';
-import type { RunInfo, Summary, SummaryRow } from '../results/results.ts';
 import { verdictSentences } from '../summary/verdict.ts';
+import type { RunInfo, Summary, SummaryRow } from '../shapes/results.ts';
 
 const WIDTH = 118;
 

@@ -5,15 +5,7 @@
  * (inline.c10, background.h12, agenda.p1000, bullmq.q20, flask-blocking.l500) and in the result.
  */
 import { subjectFacts } from './subjects.ts';
-import type { Scenario } from './scenario.ts';
-
-export const FACTORS = ['smtpConnections', 'hashCost', 'agendaProcessEveryMs', 'queueConcurrency', 'smtpLatencyMs'] as const;
-export type FactorName = (typeof FACTORS)[number];
-
-export interface FactorValue {
-  factor: FactorName;
-  value: number;
-}
+import type { Scenario, FactorName, FactorValue } from '../shapes/scenario.ts';
 
 const TAG: Record<FactorName, string> = { smtpConnections: 'c', hashCost: 'h', agendaProcessEveryMs: 'p', queueConcurrency: 'q', smtpLatencyMs: 'l' };
 const WORDS: Record<FactorName, string> = { smtpConnections: 'SMTP connections', hashCost: 'hash cost', agendaProcessEveryMs: 'Agenda processEvery ms', queueConcurrency: 'queue concurrency', smtpLatencyMs: 'SMTP latency ms' };

@@ -7,41 +7,9 @@ import type { RateStage } from '@mailbench/loadgen';
 import { parseDurationMs, parseLatency, type LatencySpec } from '@mailbench/smtp-sink';
 import { isVariant, VARIANTS, type Variant } from '@mailbench/target-api/contract';
 import { UsageError } from '../shapes/errors.ts';
-import { CELL_ENGINES, type CellEngine } from '../trial/jmeter-cell.ts';
-import { REFERENCE_NAMES, type ReferenceSettings } from '../targets/reference-targets.ts';
-import { isRunnable, type Runnable, type TargetSpec } from './subjects.ts';
-import { parseThreshold, THRESHOLD_METRICS, type Threshold } from '../judge/thresholds.ts';
-
-/** Scenario fields the flags override (only those given), already parsed. */
-export interface Overrides {
-  variants?: Runnable[];
-  requests?: number[];
-  durationSec?: number;
-  smtpLatency?: LatencySpec;
-  repeats?: number;
-  capacity?: boolean;
-  hashCost?: number;
-  /** Several values: a sweep of that factor. */
-  hashCosts?: number[];
-  smtpConnections?: number[];
-  /** Agenda's processEvery in ms; several values sweep it. */
-  agendaProcessEveryMs?: number[];
-  /** The job queues' concurrency (agenda and bullmq); several values sweep it. */
-  queueConcurrency?: number[];
-  stages?: RateStage[];
-  sloP99Ms?: number;
-  stepSec?: number;
-  connection?: 'per-request' | 'keep-alive';
-  aaControl?: Variant;
-  engine?: CellEngine;
-  flaskWorkers?: number;
-  flaskWorkerClass?: ReferenceSettings['workerClass'];
-  passwordHash?: ReferenceSettings['passwordHash'];
-  /** Added to the scenario's own thresholds. */
-  thresholds?: Threshold[];
-  /** --target URL [--label NAME] [--target-mongo-uri URI] (read together, see args.ts). */
-  target?: TargetSpec;
-}
+import { isRunnable } from './subjects.ts';
+import { CELL_ENGINES, REFERENCE_NAMES, type Runnable, THRESHOLD_METRICS, type Overrides } from '../shapes/scenario.ts';
+import { parseThreshold } from './thresholds.ts';
 
 export type FlagGroup = 'what runs' | 'load' | 'SMTP' | 'the API' | 'the original\'s stack' | 'your own API' | 'output and CI';
 

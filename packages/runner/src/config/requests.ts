@@ -121,7 +121,9 @@ export function answeredAsMeant(i: number, status: number, share: number | undef
 /** The registrations (request indexes) owed an e-mail, from each request's status: one per 201. */
 export function owedOf(statuses: readonly number[], share: number | undefined): Set<number> {
   const owed = new Set<number>();
-  statuses.forEach((status, i) => status === 201 && owed.add(owedIndex(i, share)));
+  statuses.forEach((status, i) => {
+    if (status === 201) owed.add(owedIndex(i, share));
+  });
   return owed;
 }
 

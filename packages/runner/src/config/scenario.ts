@@ -1,89 +1,16 @@
 /** Scenarios: JSON files in scenarios/ (or any path), validated against schema/scenario.schema.json. */
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parseLatency, validateLatency, type LatencySpec } from '@mailbench/smtp-sink';
-import { DEFAULT_OPTIONS, type TransportMode, type Variant } from '@mailbench/target-api/contract';
+import { DEFAULT_OPTIONS, type Variant } from '@mailbench/target-api/contract';
 import { stagesCount, stagesDurationMs, validateStages, type RateStage } from '@mailbench/loadgen';
 import { UsageError } from '../shapes/errors.ts';
-import { factorValues, labelWith, sweepProblems, type FactorName, type FactorValue } from './factors.ts';
-import { parseThreshold, type Threshold } from '../judge/thresholds.ts';
-import { EXTERNAL, type Subject, type TargetSpec } from './subjects.ts';
-import { isReference, type ReferenceSettings } from '../targets/reference-targets.ts';
-import type { CellEngine } from '../trial/jmeter-cell.ts';
-
-/**
- * The effective scenario: every value typed and filled. Scenario-level defaults live in the
- * schema (ajv fills them); the API's own settings default to the API's DEFAULT_OPTIONS.
- */
-export interface Scenario {
-  name: string;
-  description: string;
-  /** The built-in API's variants; ['external'] when the cells load a --target. */
-  variants: Subject[];
-  /** --target: the API the cells load instead of forking the built-in one (flags only, never a file). */
-  target: TargetSpec | null;
-  requests: number[];
-  durationSec: number;
-  /** A load profile instead of even spacing; when set, requests is [its count] and durationSec its length. */
-  stages: RateStage[] | null;
-  repeats: number;
-  warmup: { requests: number; durationSec: number };
-  connection: 'per-request' | 'keep-alive';
-  timeoutSec: number;
-  hashCost: number;
-  smtp: { latency: LatencySpec; greetingDelayMs: number; maxConnections: number; maxMessagesPerSec: number; tempFailRate: number; permFailRate: number; seed: number };
-  transport: { mode: TransportMode; maxConnections: number; maxMessages: number; sendTimeoutMs: number };
-  workerPool: { threads: number; concurrentTasksPerWorker: number };
-  outbox: { leaseMs: number; pollMs: number };
-  /** Agenda's knobs; concurrency null follows the SMTP connection budget. */
-  agenda: { processEveryMs: number; lockLifetimeMs: number; concurrency: number | null };
-  /** BullMQ's knobs; concurrency null follows the SMTP connection budget. */
-  bullmq: { concurrency: number | null; attempts: number; backoffMs: number; lockMs: number };
-  drainTimeoutSec: number;
-  /** Dispatch error p99 above which a cell is marked generatorBehind. */
-  behindThresholdMs: number;
-  /** Dispatch error of a single request above which the generator counts as stalled. */
-  stallThresholdMs: number;
-  capacity: { enabled: boolean; connections: number; durationSec: number };
-  /** One factor swept across every variant, or null; requestsAt narrows the counts run at a value. */
-  sweep: { factor: FactorName; values: number[]; requestsAt?: Record<string, number[]> } | null;
-  /** The reference targets' settings (reference-targets.ts). */
-  reference: ReferenceSettings;
-  /** What sends a cell's measured schedule: mailbench's generator, or JMeter (jmeter-cell.ts). */
-  engine: CellEngine;
-  breakingPoint: BreakingPointSettings;
-  /** The user's pass/fail criteria, parsed. */
-  thresholds: Threshold[];
-  /** A/A control: this variant also runs as a twin labelled "<variant>-aa", to measure the noise floor. */
-  aaControl: Variant | null;
-  faults: Faults;
-  /** Set by --quick: windows shortened, rates kept (see applyQuick). */
-  quick: boolean;
-}
-
-export interface BreakingPointSettings {
-  enabled: boolean;
-  stepSec: number;
-  startRate: number;
-  growth: number;
-  maxRate: number;
-  bisections: number;
-  resolution: number;
-  sloP99Ms: number;
-  mailShare: number;
-}
-
-export interface Faults {
-  crash?: { atSec: number };
-  smtpDown?: { fromSec: number; forSec: number };
-  badInput?: { share: number };
-}
-
-export const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
-export const SCENARIOS_DIR = path.join(REPO_ROOT, 'scenarios');
-export const SCHEMA_DIR = fileURLToPath(new URL('../../schema/', import.meta.url));
+import { factorValues, labelWith, sweepProblems } from './factors.ts';
+import { SCENARIOS_DIR, SCHEMA_DIR } from '../shapes/paths.ts';
+import { type FactorValue, type Threshold, EXTERNAL, type Subject, type BreakingPointSettings, type Scenario } from '../shapes/scenario.ts';
+import { isReference } from './references.ts';
+import { parseThreshold } from './thresholds.ts';
 
 interface ScenarioSchema {
   properties: Record<string, { default?: unknown; properties?: Record<string, { default?: unknown }> }>;

@@ -4,15 +4,10 @@
  * API the harness did not start (`--target URL`), recorded as the subject "external". The runner
  * judges all through the same facts; an external target's are what its contract promises and no more.
  */
-import { isVariant, variantFacts, VARIANTS, type Variant, type VariantFacts } from '@mailbench/target-api/contract';
+import { isVariant, variantFacts, VARIANTS, type VariantFacts } from '@mailbench/target-api/contract';
 import { UsageError } from '../shapes/errors.ts';
-import { DEBIAN_PYTHON, isReference, REFERENCE_NAMES, REFERENCE_TARGETS, SEED_INSTALL_HINT, seedStackMissing, type ReferenceName } from '../targets/reference-targets.ts';
-import type { Scenario } from './scenario.ts';
-
-export const EXTERNAL = 'external';
-export type Subject = Variant | ReferenceName | typeof EXTERNAL;
-/** What a scenario's variants may name: the built-in variants and the reference targets. */
-export type Runnable = Variant | ReferenceName;
+import { REFERENCE_NAMES, EXTERNAL, type Runnable, type Subject } from '../shapes/scenario.ts';
+import { DEBIAN_PYTHON, isReference, REFERENCE_TARGETS, SEED_INSTALL_HINT, seedStackMissing } from './references.ts';
 export const RUNNABLE: readonly Runnable[] = [...VARIANTS, ...REFERENCE_NAMES];
 
 export function isRunnable(name: string): name is Runnable {
@@ -46,16 +41,6 @@ export function subjectRank(subject: Subject): number {
 
 export function isSubject(name: string): name is Subject {
   return name === EXTERNAL || isRunnable(name);
-}
-
-/** Where the cells of a run go when the harness does not start the API. */
-export interface TargetSpec {
-  /** Base URL of the API; the sign-up is POST {url}/api/users. */
-  url: string;
-  /** What its cells are labelled and filed as. */
-  label: string;
-  /** The database the target writes its users to, for the stored-users check; null: not checked. */
-  mongoUri: string | null;
 }
 
 /** Something some variants need that this machine may lack (Redis, the seed stack's Python packages). */

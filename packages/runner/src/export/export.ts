@@ -8,9 +8,9 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stagesCount, type RateStage } from '@mailbench/loadgen';
-import type { Scenario } from '../config/scenario.ts';
 import { PASSWORD } from '../config/requests.ts';
-import { safeFileName } from '../results/results.ts';
+import { safeFileName } from '../results/files.ts';
+import type { Scenario } from '../shapes/scenario.ts';
 
 export const EXPORT_ENGINES = ['artillery', 'jmeter', 'k6'] as const;
 export type ExportEngine = (typeof EXPORT_ENGINES)[number];

@@ -8,9 +8,9 @@
  */
 import { summarize, type LatencySummary } from '@mailbench/loadgen';
 import { answeredAsMeant, owedOf } from '../config/requests.ts';
-import type { CellResult, Finding } from '../results/results.ts';
 import { isSubject, subjectFacts } from '../config/subjects.ts';
 import { countTimeouts } from './timeouts.ts';
+import type { CellResult, Finding } from '../shapes/results.ts';
 
 type Samples = NonNullable<CellResult['samples']>;
 

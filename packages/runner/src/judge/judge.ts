@@ -9,9 +9,9 @@
  */
 import { identityFindings } from './identities.ts';
 import { isSubject, subjectFacts } from '../config/subjects.ts';
-import type { CellResult, Finding } from '../results/results.ts';
-import type { Scenario } from '../config/scenario.ts';
 import { timeoutsOf } from './timeouts.ts';
+import type { Scenario } from '../shapes/scenario.ts';
+import type { CellResult, Finding } from '../shapes/results.ts';
 
 export interface Judgement {
   valid: boolean;

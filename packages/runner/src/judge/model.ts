@@ -7,37 +7,12 @@
  * the mean number in a system to its rate and its mean time there. A difference over 20 % is
  * flagged and explained, not hidden.
  */
-import { subjectFacts, type Subject } from '../config/subjects.ts';
-import { round2 } from '../trial/accounting.ts';
-import type { StepResult } from '../search/step.ts';
+import { subjectFacts } from '../config/subjects.ts';
+import { round2 } from '../shapes/numbers.ts';
+import type { Subject } from '../shapes/scenario.ts';
+import type { StepResult, ModelCheck, Prediction } from '../shapes/results.ts';
 
 export const MODEL_TOLERANCE = 0.2;
-
-export interface Prediction {
-  /** The SMTP connection budget; null when unknown (an external target). */
-  connections: number | null;
-  latencyMs: number;
-  cores: number;
-  /** c / L; null when L = 0 (no SMTP bound), c is unknown or the variant sends no e-mail. */
-  mailRatePerSec: number | null;
-  /** CPU per request at the lowest step that met the SLO. */
-  cpuMsPerRequest: number | null;
-  /** cores × 1000 / CPU per request. */
-  cpuRatePerSec: number | null;
-  /** inline: the lower of the CPU bound and c/L stretched by the window (inlineHttpLimit); the others: the CPU bound. */
-  httpRatePerSec: number | null;
-}
-
-export interface ModelCheck {
-  what: string;
-  /** The step's offered rate, or null for a whole-search figure. */
-  ratePerSec: number | null;
-  predicted: number;
-  measured: number;
-  differencePct: number;
-  flagged: boolean;
-  explanation: string | null;
-}
 
 /**
  * inline's HTTP limit over a window T: past μ its replies wait (λ − μ)/μ · t at time t, so the

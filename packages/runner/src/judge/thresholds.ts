@@ -6,52 +6,8 @@
  */
 import { unexpectedErrors } from './judge.ts';
 import { timeoutsOf } from './timeouts.ts';
-import type { CellResult } from '../results/results.ts';
-import { UsageError } from '../shapes/errors.ts';
-
-const LATENCY = { p50: 'p50', p90: 'p90', p99: 'p99', p999: 'p999', max: 'max', avg: 'mean' } as const;
-const COUNTS = ['errors', 'timeouts', 'lost', 'failed', 'duplicated'] as const;
-const OPS = ['<=', '>=', '==', '<', '>'] as const;
-type Op = (typeof OPS)[number];
-type Metric = keyof typeof LATENCY | (typeof COUNTS)[number] | 'lag_p99';
-
-export const THRESHOLD_METRICS: readonly Metric[] = [...(Object.keys(LATENCY) as Array<keyof typeof LATENCY>), 'lag_p99', ...COUNTS];
-
-export interface Threshold {
-  expr: string;
-  label: string | null;
-  metric: Metric;
-  op: Op;
-  /** In ms for latencies, a count, or a share 0..1 when `percent`. */
-  value: number;
-  percent: boolean;
-}
-
-export interface ThresholdResult {
-  expr: string;
-  passed: boolean;
-  /** The cell's value in the threshold's unit (ms, a count, or a percentage); null when the cell has none. */
-  actual: number | null;
-  /** Why it failed beyond the comparison: the cell failed, or its latency is censored by timeouts. */
-  note: string | null;
-}
-
-function invalid(expr: string, why: string): UsageError {
-  return new UsageError('ERR_THRESHOLD_INVALID', `threshold "${expr}": ${why}. Write [LABEL:]METRIC OP VALUE, e.g. p99<500ms, inline:p99<2s, lost==0, errors<1%; metrics: ${THRESHOLD_METRICS.join(', ')}`);
-}
-
-export function parseThreshold(expr: string): Threshold {
-  const m = /^\s*(?:([a-z0-9][a-z0-9._-]*):)?([a-z0-9_]+)\s*(<=|>=|==|<|>)\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|%)?\s*$/i.exec(expr);
-  if (!m) throw invalid(expr, 'not understood');
-  const [, label, metricText, op, number, unit] = m as unknown as [string, string | undefined, string, Op, string, string | undefined];
-  const metric = metricText.toLowerCase() as Metric;
-  if (!THRESHOLD_METRICS.includes(metric)) throw invalid(expr, `unknown metric "${metricText}"`);
-  const isLatency = metric in LATENCY || metric === 'lag_p99';
-  if (isLatency && unit === '%') throw invalid(expr, 'a latency takes ms or s, not %');
-  if (!isLatency && (unit === 'ms' || unit === 's')) throw invalid(expr, `${metric} is a count (or a share with %), not a time`);
-  const value = Number(number) * (unit === 's' ? 1000 : unit === '%' ? 0.01 : 1);
-  return { expr: expr.trim(), label: label ?? null, metric, op, value, percent: unit === '%' };
-}
+import { type COUNTS, LATENCY, type Metric, type Op, type Threshold } from '../shapes/scenario.ts';
+import type { CellResult, ThresholdResult } from '../shapes/results.ts';
 
 function compare(actual: number, op: Op, value: number): boolean {
   switch (op) {

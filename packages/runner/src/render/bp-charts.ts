@@ -3,8 +3,8 @@
  * delivered against offered rate, one line per label, the SLO and the model drawn beside them.
  */
 import type { TopLevelSpec } from 'vega-lite';
-import type { BreakingPoint } from '../search/search.ts';
 import type { Chart } from './chart.ts';
+import type { BreakingPoint } from '../shapes/results.ts';
 
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 

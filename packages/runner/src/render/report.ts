@@ -7,23 +7,24 @@ import path from 'node:path';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import type { LatencySummary } from '@mailbench/loadgen';
-import type { CapacityResult, CellResult, RunInfo, Summary } from '../results/results.ts';
-import { writeText } from '../results/results.ts';
+import { writeText } from '../results/files.ts';
 import { parseLatency, type LatencySpec } from '@mailbench/smtp-sink';
 import { presentationOf } from '../summary/presentation.ts';
-import { subjectFacts, subjectRank, type Subject } from '../config/subjects.ts';
+import { subjectFacts, subjectRank } from '../config/subjects.ts';
 import { judgeCell } from '../judge/judge.ts';
 import { migrateCell } from '../results/migrate.ts';
-import { evaluateThresholds, parseThreshold, type Threshold } from '../judge/thresholds.ts';
+import { evaluateThresholds } from '../judge/thresholds.ts';
 import { breakingPointDefaults, scenarioDefault } from '../config/scenario.ts';
-import type { StepResult } from '../search/step.ts';
-import { LIMIT_COLUMNS, limitRow, type BreakingPoint } from '../search/search.ts';
 import { breakingPointCharts } from './bp-charts.ts';
 import type { Chart } from './chart.ts';
+import type { CapacityResult, CellResult, RunInfo, Summary, StepResult, BreakingPoint } from '../shapes/results.ts';
+import { parseThreshold } from '../config/thresholds.ts';
+import { LIMIT_COLUMNS, limitRow } from '../summary/breaking-points.ts';
 
 export type { Chart } from './chart.ts';
 import { buildSummary, reliabilityColumns } from '../summary/summary.ts';
 import { configurationLines, rankingSentence, verdictSentences } from '../summary/verdict.ts';
+import type { Subject, Threshold } from '../shapes/scenario.ts';
 
 export interface LoadedRun {
   dir: string;

@@ -5,7 +5,7 @@
  */
 import { summarize } from '@mailbench/loadgen';
 import { expectedIndexes, throughputOf } from '../judge/identities.ts';
-import { SCHEMA_VERSION, type CellResult } from './results.ts';
+import { SCHEMA_VERSION, type CellResult } from '../shapes/results.ts';
 
 /** A stored cell in today's shape (`share`: the run's bad-input share, which decides what was expected). */
 export function migrateCell(stored: CellResult, share: number | undefined): CellResult {

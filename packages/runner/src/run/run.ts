@@ -12,9 +12,8 @@ import { runClosedLoop, runOpenLoop } from '@mailbench/loadgen';
 import { startMongo, type MongoHandle } from '@mailbench/mongo';
 import { startRedis, RedisStartError, type RedisHandle } from '@mailbench/redis';
 import { describeLatency, startSmtpSink, type SmtpSink } from '@mailbench/smtp-sink';
-import { isRunnable, subjectFacts, type Runnable, type Subject } from '../config/subjects.ts';
-import { isReference, referenceVersions, referenceWiring, spawnReference } from '../targets/reference-targets.ts';
-import type { MongoEngineChoice } from '../cli/args.ts';
+import { isRunnable, subjectFacts } from '../config/subjects.ts';
+import { referenceWiring, spawnReference } from '../targets/reference-targets.ts';
 import { apiCommand, forkApiServer, type ApiServer } from '../targets/api-server.ts';
 import { dbNameFor, runCell, type CellContext, type CellSpec } from '../trial/cell.ts';
 import { collectVersions, gitInfo, machineInfo } from '../services/environment.ts';
@@ -25,14 +24,16 @@ import { toJtl } from '../export/jtl.ts';
 import { newRunTag, SignupNames } from '../config/requests.ts';
 import { ORIGINAL_LIMIT_PER_SEC } from '../summary/presentation.ts';
 import { latencyMedianMs } from '../config/latency.ts';
-import { cellFileName, safeFileName, SCHEMA_VERSION, writeJson, writeListed, writeText, type CapacityResult, type CellResult, type RunInfo, type Summary } from '../results/results.ts';
-import { cellLabels, type Scenario } from '../config/scenario.ts';
+import { cellFileName, safeFileName, writeJson, writeListed, writeText } from '../results/files.ts';
+import { cellLabels } from '../config/scenario.ts';
 import { runBreakingPoints } from '../search/search.ts';
-import type { StepResult } from '../search/step.ts';
 import { factorValues, runsAt, withFactor } from '../config/factors.ts';
 import { buildSummary, renderSummaryMarkdown } from '../summary/summary.ts';
 import { releaseDir, releaseProcess, watchDir, watchProcess } from '../services/watchdog.ts';
-import { measuredFlags, type Overrides } from '../config/flags.ts';
+import { measuredFlags } from '../config/flags.ts';
+import type { Runnable, Subject, MongoEngineChoice, Scenario, Overrides } from '../shapes/scenario.ts';
+import { SCHEMA_VERSION, type CapacityResult, type CellResult, type RunInfo, type Summary, type StepResult } from '../shapes/results.ts';
+import { isReference, referenceVersions } from '../config/references.ts';
 
 export interface BenchPlan {
   scenario: Scenario;
@@ -452,7 +453,7 @@ export function estimateBreakingPointSec(scenario: Scenario): number {
 }
 
 async function runSearches(plan: BenchPlan, progress: Progress, services: Services, state: RunState): Promise<void> {
-  const { scenario, signal } = plan;
+  const { scenario } = plan;
   state.run.steps = [];
   let started = Date.now();
   let current = '';

@@ -1,50 +1,8 @@
-/**
- * Where to step next in a breaking-point search: a pure function of the steps so far.
- *
- * A ladder first: startRate, then × growth after every step whose replies met the SLO, until one
- * does not (or the generator falls behind, or maxRate). Then bisection: the HTTP limit and the
- * e-mail limit each lie between the highest rate that passed and the lowest that failed; the
- * wider bracket (relative to its lower end) is halved next, until both are narrower than the
- * resolution or the bisection budget is spent. Every step informs both limits. A step where the
- * generator fell behind is neither pass nor fail, and nothing at or above its rate is tried.
- */
-import type { BreakingPointSettings } from '../config/scenario.ts';
-
-export interface StepOutcome {
-  ratePerSec: number;
-  phase: 'ladder' | 'bisect';
-  /** Replies met the SLO (p99 from intended, no errors). */
-  httpOk: boolean;
-  /** The step's e-mails kept up; null for a variant that sends none. */
-  mailOk: boolean | null;
-  /** The generator, not the server, was the limit: the step tells nothing about the server. */
-  generatorLimited: boolean;
-}
-
-export interface Bracket {
-  /** The highest rate that passed below `hi` (null: none did). */
-  lo: number | null;
-  /** The lowest rate that failed (null: none did). */
-  hi: number | null;
-}
+import type { BreakingPointSettings } from '../shapes/scenario.ts';
+import type { Bracket } from '../shapes/results.ts';
+import { bracketOf, generatorCeiling, type StepOutcome } from '../judge/brackets.ts';
 
 export type SearchSettings = Pick<BreakingPointSettings, 'startRate' | 'growth' | 'maxRate' | 'bisections' | 'resolution'>;
-
-/** The bracket of one limit from the steps (the generator-limited ones left out). */
-export function bracketOf(steps: StepOutcome[], which: 'http' | 'mail'): Bracket {
-  const judged = steps.filter((s) => !s.generatorLimited && (which === 'http' || s.mailOk !== null));
-  const ok = (s: StepOutcome) => (which === 'http' ? s.httpOk : s.mailOk === true);
-  const failed = judged.filter((s) => !ok(s)).map((s) => s.ratePerSec);
-  const hi = failed.length > 0 ? Math.min(...failed) : null;
-  const passed = judged.filter((s) => ok(s) && (hi === null || s.ratePerSec < hi)).map((s) => s.ratePerSec);
-  return { lo: passed.length > 0 ? Math.max(...passed) : null, hi };
-}
-
-/** The lowest rate at which the generator fell behind, or null. */
-export function generatorCeiling(steps: StepOutcome[]): number | null {
-  const limited = steps.filter((s) => s.generatorLimited).map((s) => s.ratePerSec);
-  return limited.length > 0 ? Math.min(...limited) : null;
-}
 
 function narrowEnough(b: Bracket, resolution: number): boolean {
   if (b.hi === null) return true; // nothing failed: nothing to narrow (the ladder's top is a lower bound)

@@ -5,77 +5,15 @@
  * the last e-mail needs to arrive). No drain: past the e-mail limit the backlog is the result, and it is measured
  * (growth per second from the server's own gauge, size at the deadline), not waited for.
  */
-import { summarize, type LatencySummary, type OpenLoopResult } from '@mailbench/loadgen';
-import { subjectFacts, type Subject } from '../config/subjects.ts';
-import { firstAcceptances, owedRegistrations, replyFigures, round2 } from '../trial/accounting.ts';
+import { summarize, type OpenLoopResult } from '@mailbench/loadgen';
+import { subjectFacts } from '../config/subjects.ts';
+import { firstAcceptances, owedRegistrations, replyFigures } from '../trial/accounting.ts';
 import { cleanUp, dbNameFor, measure, openTarget, warmUp, type CellContext, type CellSpec } from '../trial/cell.ts';
 import { openCellWindow } from '../trial/window.ts';
-import { SCHEMA_VERSION, type ServerSample } from '../results/results.ts';
-import type { FactorValue } from '../config/factors.ts';
 import { latencyMedianMs } from '../config/latency.ts';
-import type { Scenario } from '../config/scenario.ts';
-
-export interface StepResult {
-  schemaVersion: number;
-  kind: 'step';
-  runId: string;
-  variant: Subject;
-  label: string;
-  factor: FactorValue | null;
-  /** 1-based position in this label's search. */
-  step: number;
-  phase: 'ladder' | 'bisect';
-  /** Offered rate: requests / window. */
-  ratePerSec: number;
-  requests: number;
-  durationSec: number;
-  status: 'ok' | 'failed';
-  error: string | null;
-  latencyMs: { fromIntended: LatencySummary; fromSend: LatencySummary } | null;
-  dispatchErrorMs: LatencySummary | null;
-  /** The generator fell behind its schedule (dispatch p99 or a stall over the scenario's limits). */
-  generatorBehind: boolean;
-  /** Behind, and the server showed no failure of its own: the step says nothing about the server. */
-  generatorLimited: boolean;
-  errors: number;
-  timeouts: number;
-  statusCounts: Record<string, number>;
-  errorCounts: Record<string, number>;
-  /** Replies per second over the schedule's span. */
-  throughputPerSec: number;
-  /** Null for a variant that sends no e-mail. */
-  emails: StepEmails | null;
-  /** Process CPU per request over the window (100 % = one core), from the server's own samples. */
-  cpuMsPerRequest: number | null;
-  /** Mean of the server's requests-in-flight gauge over the window (for Little's law). */
-  meanRequestsInFlight: number | null;
-  httpOk: boolean;
-  mailOk: boolean | null;
-  slo: { p99Ms: number; mailShare: number };
-  series: ServerSample[];
-  samples: ReturnType<typeof replyFigures>['samples'] | null;
-  startedAt: string;
-  endedAt: string;
-}
-
-export interface StepEmails {
-  owed: number;
-  /** Owed e-mails the sink accepted by the deadline (window end + the sink's typical latency). */
-  deliveredByDeadline: number;
-  /** Delivered by the deadline / owed; null when nothing was owed. */
-  share: number | null;
-  deadlineSec: number;
-  /** Acceptances per second over the window's second half (the steady state). */
-  deliveredRatePerSec: number;
-  /** Server backlog (queued + sending) at the deadline; null if the server did not answer. */
-  backlogAtDeadline: number | null;
-  /** Slope of the server's backlog over the window, e-mails per second (least squares). */
-  backlogGrowthPerSec: number | null;
-  /** Mean of the server's backlog over the window's second half. */
-  meanBacklog: number | null;
-  /** Reply → acceptance, for owed e-mails delivered by the deadline. */
-  lagMs: LatencySummary | null;
-}
+import { round2 } from '../shapes/numbers.ts';
+import type { Scenario } from '../shapes/scenario.ts';
+import { SCHEMA_VERSION, type ServerSample, type StepEmails, type StepResult } from '../shapes/results.ts';
 
 export interface StepPlan {
   spec: CellSpec;
@@ -106,7 +44,6 @@ export async function runStep(stepCtx: CellContext, plan: StepPlan): Promise<Ste
   const { spec } = plan;
   const ctx = { ...stepCtx, names: stepCtx.names.forCell(`${spec.index}s${plan.step}`) };
   const s = ctx.scenario;
-  const bp = s.breakingPoint;
   const result = emptyStep(ctx, plan);
   const dbName = dbNameFor(ctx.runId, { ...spec, label: `${spec.label}_s${plan.step}` });
   if (spec.factor?.factor === 'smtpLatencyMs') ctx.sink.setLatency(s.smtp.latency);

@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { REPO_ROOT } from '../config/scenario.ts';
+import { REPO_ROOT } from '../shapes/paths.ts';
 
 export const ENGINES_DIR = path.join(REPO_ROOT, '.engines');
 const LAUNCHER_SOURCE = fileURLToPath(new URL('../../engines/jmeter/MailbenchJMeter.java', import.meta.url));

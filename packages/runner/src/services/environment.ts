@@ -3,18 +3,8 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync, realpathSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { REPO_ROOT } from '../config/scenario.ts';
-
-export interface MachineInfo {
-  cpuModel: string;
-  cores: number;
-  memoryGiB: number;
-  platform: string;
-  release: string;
-  arch: string;
-  loadAverage1m: number;
-  hostname: string;
-}
+import { REPO_ROOT } from '../shapes/paths.ts';
+import type { MachineInfo } from '../shapes/results.ts';
 
 export function machineInfo(): MachineInfo {
   return {

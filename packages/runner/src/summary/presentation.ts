@@ -3,8 +3,8 @@
  * the same strategy. One entry per variant of the registry (a missing one is a compile error).
  */
 import type { Variant } from '@mailbench/target-api/contract';
-import { EXTERNAL, type Subject } from '../config/subjects.ts';
-import { isReference, type ReferenceName } from '../targets/reference-targets.ts';
+import { EXTERNAL, type Subject, type ReferenceName } from '../shapes/scenario.ts';
+import { isReference } from '../config/references.ts';
 
 /** The original stack's throughput limit (its Flask API "couldn't make more than 13 rps"). */
 export const ORIGINAL_LIMIT_PER_SEC = 13;

@@ -1,17 +1,16 @@
 /** summary.json and summary.md: one row per variant × request count, the reference beside it. */
-import { buildBreakingPoints, renderBreakingPointsMarkdown } from '../search/search.ts';
-import type { StepResult } from '../search/step.ts';
 import { describeLatency } from '@mailbench/smtp-sink';
-import { subjectFacts, type Subject } from '../config/subjects.ts';
+import { subjectFacts } from '../config/subjects.ts';
 import { presentationOf, type VariantPresentation } from './presentation.ts';
-import { isReference } from '../targets/reference-targets.ts';
 import { withFactor } from '../config/factors.ts';
 import { compareSamples, median, MIN_REPEATS } from './compare.ts';
 import { timeoutsOf } from '../judge/timeouts.ts';
-import type { CapacityResult, CellResult, Ranking, ReferenceValue, ReliabilityRow, RunInfo, Summary, SummaryRow } from '../results/results.ts';
-import { SCHEMA_VERSION } from '../results/results.ts';
-import { cellLabels, type Scenario } from '../config/scenario.ts';
+import { cellLabels } from '../config/scenario.ts';
 import { configurationLines, overridesOf, rankingSentence, verdictSentences } from './verdict.ts';
+import type { Subject, Scenario } from '../shapes/scenario.ts';
+import { type StepResult, type CapacityResult, type CellResult, type Ranking, type ReferenceValue, type ReliabilityRow, type RunInfo, type Summary, type SummaryRow, SCHEMA_VERSION } from '../shapes/results.ts';
+import { isReference } from '../config/references.ts';
+import { buildBreakingPoints, renderBreakingPointsMarkdown } from './breaking-points.ts';
 
 export const REFERENCE_NOTE =
   'Reference: the original experiment (Flask + gunicorn with 20 gevent workers on 4 CPUs, JMeter, ' +

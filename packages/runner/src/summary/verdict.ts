@@ -4,13 +4,13 @@
  */
 import os from 'node:os';
 import { describeStages } from '@mailbench/loadgen';
-import { describeBreakingPoint } from '../search/search.ts';
 import { measuredFlags } from '../config/flags.ts';
-import { isReference } from '../targets/reference-targets.ts';
 import { describeSweep } from '../config/factors.ts';
 import { describeLatency } from '@mailbench/smtp-sink';
 import { subjectFacts } from '../config/subjects.ts';
-import type { Ranking, RunInfo, Summary, SummaryRow } from '../results/results.ts';
+import type { Ranking, RunInfo, Summary, SummaryRow } from '../shapes/results.ts';
+import { isReference } from '../config/references.ts';
+import { describeBreakingPoint } from './breaking-points.ts';
 
 
 /** The flags of this run that overrode what its scenario file measures, as typed: recorded in run.json (read from argv for runs made before). */

@@ -9,8 +9,8 @@ import { request as httpRequest } from 'undici';
 import { bundleForNode } from '@mailbench/loadgen';
 import type { SmtpSink } from '@mailbench/smtp-sink';
 import { readMailFailures, readMetrics, readServerMessage, toServerCommand, variantFacts, type MailFailure, type MetricsResponse, type ShutdownReport, type Variant } from '@mailbench/target-api/contract';
-import type { Scenario } from '../config/scenario.ts';
 import { releaseProcess, watchProcess } from '../services/watchdog.ts';
+import type { Scenario } from '../shapes/scenario.ts';
 
 export const API_ENTRY = fileURLToPath(import.meta.resolve('@mailbench/target-api/server'));
 

@@ -10,11 +10,8 @@ import type { SmtpSink } from '@mailbench/smtp-sink';
 import type { MailCounters, MailFailure, ShutdownReport } from '@mailbench/target-api/contract';
 import { owedOf, type SignupNames } from '../config/requests.ts';
 import { countTimeouts } from '../judge/timeouts.ts';
-import type { CellResult } from '../results/results.ts';
-
-export function round2(n: number): number {
-  return Math.round(n * 100) / 100;
-}
+import { round2 } from '../shapes/numbers.ts';
+import type { CellResult } from '../shapes/results.ts';
 
 /** The registrations (request indexes) owed an e-mail: one per 201 (a duplicate's 201 owes its original's). */
 export function owedRegistrations(run: OpenLoopResult, badInputShare: number | undefined): Set<number> {

@@ -13,10 +13,7 @@ import { resultFromSamples, type OpenLoopResult, type Sample } from '@mailbench/
 import { findJMeter, jmeterCommand, runCommand } from '../services/engines.ts';
 import { jmeterPlan } from '../export/export.ts';
 import { PASSWORD, type SignupNames } from '../config/requests.ts';
-import type { Scenario } from '../config/scenario.ts';
-
-export const CELL_ENGINES = ['mailbench', 'jmeter'] as const;
-export type CellEngine = (typeof CELL_ENGINES)[number];
+import type { Scenario } from '../shapes/scenario.ts';
 
 /** Request i's body as JMeter writes it: thread n (1-based) is sign-up n − 1, the names mailbench's accounting reads. */
 export function jmeterSignupBody(names: SignupNames): string {

@@ -4,10 +4,10 @@
  */
 import type { SmtpSink } from '@mailbench/smtp-sink';
 import type { MetricsResponse } from '@mailbench/target-api/contract';
-import { round2 } from './accounting.ts';
 import type { CellTarget } from '../targets/cell-server.ts';
-import type { CellResult, ServerSample } from '../results/results.ts';
-import type { Faults } from '../config/scenario.ts';
+import { round2 } from '../shapes/numbers.ts';
+import type { Faults } from '../shapes/scenario.ts';
+import type { CellResult, ServerSample } from '../shapes/results.ts';
 
 export type FaultLog = NonNullable<CellResult['faults']>;
 

@@ -81,7 +81,7 @@ async function deliver(ctx: StrategyContext, counters: OutboxCounters, token: st
   renewal.stop();
   counters.inFlight--;
   const release = { $unset: { 'mail.leaseUntil': '', 'mail.claim': '' } } as const;
-  let recorded;
+  let recorded: { matchedCount: number };
   if (outcome.ok) {
     counters.sent++;
     recorded = await ctx.users.updateOne(mine, { $set: { 'mail.state': 'sent', 'mail.sentAt': new Date() }, ...release });

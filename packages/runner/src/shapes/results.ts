@@ -1,19 +1,23 @@
-/** The shapes of the result files (documented by schema/results.schema.json) and their writing. */
-import type { FactorValue } from '../config/factors.ts';
-import type { Overrides } from '../config/flags.ts';
-import type { BreakingPoint } from '../search/search.ts';
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { ResultsWriteError } from '../shapes/errors.ts';
-import path from 'node:path';
+/**
+ * The shapes of the result files (documented by schema/results.schema.json): a cell, a
+ * breaking-point step, a capacity probe, the run's record and its summary. Types only, and the
+ * schema version they are written with.
+ */
 import type { LatencySummary } from '@mailbench/loadgen';
-import type { MachineInfo } from '../services/environment.ts';
-import type { Variant } from '@mailbench/target-api/contract';
-import type { Subject } from '../config/subjects.ts';
-import type { Scenario } from '../config/scenario.ts';
-import type { ThresholdResult } from '../judge/thresholds.ts';
+import type { FactorValue, Overrides, Scenario, Subject } from './scenario.ts';
 
 /** 2: latency of the expected answers apart from all (latencyAllMs), e-mail abandoned and held at shutdown. */
 export const SCHEMA_VERSION = 2;
+
+/** Every request of a window, one array per field, in the order they were scheduled (times in ms from t0). */
+export interface StoredSamples {
+  intendedMs: number[];
+  sentMs: number[];
+  endMs: number[];
+  status: number[];
+  error: Array<string | null>;
+  bytes?: number[];
+}
 
 export interface ServerSample {
   /** Seconds since the cell's t0 (start of the measured schedule). */
@@ -125,7 +129,7 @@ export interface CellResult {
   } | null;
   server: { pid: number | null; series: ServerSample[]; shutdown: { drained: number; abandoned: number } | null };
   /** Every request, column by column (times in ms since t0, 0.01 ms resolution). */
-  samples: { intendedMs: number[]; sentMs: number[]; endMs: number[]; status: number[]; error: Array<string | null>; bytes?: number[] } | null;
+  samples: StoredSamples | null;
   valid: boolean;
   /** Every finding, tagged with its kind: "measurement: …" makes the cell invalid, "system: …" does not. */
   reasons: string[];
@@ -296,55 +300,152 @@ export interface Ranking {
   order: string | null;
 }
 
-/** Writes JSON atomically (see writeText). */
-export function writeJson(file: string, data: unknown): void {
-  writeText(file, `${JSON.stringify(data, null, 2)}\n`);
+export interface StepResult {
+  schemaVersion: number;
+  kind: 'step';
+  runId: string;
+  variant: Subject;
+  label: string;
+  factor: FactorValue | null;
+  /** 1-based position in this label's search. */
+  step: number;
+  phase: 'ladder' | 'bisect';
+  /** Offered rate: requests / window. */
+  ratePerSec: number;
+  requests: number;
+  durationSec: number;
+  status: 'ok' | 'failed';
+  error: string | null;
+  latencyMs: { fromIntended: LatencySummary; fromSend: LatencySummary } | null;
+  dispatchErrorMs: LatencySummary | null;
+  /** The generator fell behind its schedule (dispatch p99 or a stall over the scenario's limits). */
+  generatorBehind: boolean;
+  /** Behind, and the server showed no failure of its own: the step says nothing about the server. */
+  generatorLimited: boolean;
+  errors: number;
+  timeouts: number;
+  statusCounts: Record<string, number>;
+  errorCounts: Record<string, number>;
+  /** Replies per second over the schedule's span. */
+  throughputPerSec: number;
+  /** Null for a variant that sends no e-mail. */
+  emails: StepEmails | null;
+  /** Process CPU per request over the window (100 % = one core), from the server's own samples. */
+  cpuMsPerRequest: number | null;
+  /** Mean of the server's requests-in-flight gauge over the window (for Little's law). */
+  meanRequestsInFlight: number | null;
+  httpOk: boolean;
+  mailOk: boolean | null;
+  slo: { p99Ms: number; mailShare: number };
+  series: ServerSample[];
+  samples: StoredSamples | null;
+  startedAt: string;
+  endedAt: string;
 }
 
-/**
- * Writes a file atomically (a temp file, then rename): an interrupted run never leaves half a
- * file, and a failed write (a full disk) leaves neither half a file nor its temp file, only a
- * ResultsWriteError naming the file.
- */
-export function writeText(file: string, text: string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  try {
-    mkdirSync(path.dirname(file), { recursive: true });
-    writeFileSync(tmp, text);
-    renameSync(tmp, file);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw new ResultsWriteError(file, err);
-  }
+export interface StepEmails {
+  owed: number;
+  /** Owed e-mails the sink accepted by the deadline (window end + the sink's typical latency). */
+  deliveredByDeadline: number;
+  /** Delivered by the deadline / owed; null when nothing was owed. */
+  share: number | null;
+  deadlineSec: number;
+  /** Acceptances per second over the window's second half (the steady state). */
+  deliveredRatePerSec: number;
+  /** Server backlog (queued + sending) at the deadline; null if the server did not answer. */
+  backlogAtDeadline: number | null;
+  /** Slope of the server's backlog over the window, e-mails per second (least squares). */
+  backlogGrowthPerSec: number | null;
+  /** Mean of the server's backlog over the window's second half. */
+  meanBacklog: number | null;
+  /** Reply → acceptance, for owed e-mails delivered by the deadline. */
+  lagMs: LatencySummary | null;
 }
 
-/**
- * Writes a group of result files and then the record that lists them, all or nothing: when any
- * write fails, the files of the group already written are removed again, so the record never
- * lists less, or more, than the files on disk.
- */
-export function writeListed(files: Array<{ file: string; text: string }>, record: () => void): void {
-  const written: string[] = [];
-  try {
-    for (const f of files) {
-      writeText(f.file, f.text);
-      written.push(f.file);
-    }
-    record();
-  } catch (err) {
-    for (const file of written) rmSync(file, { force: true });
-    throw err;
-  }
+export interface BreakingPoint {
+  variant: Subject;
+  label: string;
+  factor: FactorValue | null;
+  sloP99Ms: number;
+  mailShare: number;
+  /** Highest offered rate whose replies met the SLO; null when the search ended without a failing step. */
+  httpMaxRatePerSec: number | null;
+  httpBracket: Bracket;
+  /** Highest offered rate whose e-mails kept up; null when none failed (or the variant sends none). */
+  mailMaxRatePerSec: number | null;
+  mailBracket: Bracket;
+  /** What ended the HTTP search: the SLO broke, the generator fell behind, the ladder's top, or steps failed. */
+  limitedBy: 'slo' | 'generator' | 'max-rate' | 'failed';
+  mailLimitedBy: 'share' | 'not-reached' | 'no-mail';
+  generatorCeilingPerSec: number | null;
+  predicted: Prediction;
+  checks: ModelCheck[];
+  steps: Array<{
+    file: string;
+    ratePerSec: number;
+    phase: 'ladder' | 'bisect';
+    status: 'ok' | 'failed';
+    p99Ms: number | null;
+    meanMs: number | null;
+    errors: number;
+    httpOk: boolean;
+    mailOk: boolean | null;
+    mailShare: number | null;
+    deliveredRatePerSec: number | null;
+    backlogGrowthPerSec: number | null;
+    generatorLimited: boolean;
+  }>;
 }
 
-/**
- * Text as a part of a file name: anything but letters, digits, '.', '_' and '-' becomes '_', and
- * no leading dot. For names that come from users or from files anyone may have written.
- */
-export function safeFileName(text: unknown): string {
-  return String(text).replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_');
+export interface Bracket {
+  /** The highest rate that passed below `hi` (null: none did). */
+  lo: number | null;
+  /** The lowest rate that failed (null: none did). */
+  hi: number | null;
 }
 
-export function cellFileName(variant: string, requests: number, repeat: number, repeats: number): string {
-  return `${variant}/${requests}${repeats > 1 ? `-r${repeat}` : ''}.json`;
+export interface Prediction {
+  /** The SMTP connection budget; null when unknown (an external target). */
+  connections: number | null;
+  latencyMs: number;
+  cores: number;
+  /** c / L; null when L = 0 (no SMTP bound), c is unknown or the variant sends no e-mail. */
+  mailRatePerSec: number | null;
+  /** CPU per request at the lowest step that met the SLO. */
+  cpuMsPerRequest: number | null;
+  /** cores × 1000 / CPU per request. */
+  cpuRatePerSec: number | null;
+  /** inline: the lower of the CPU bound and c/L stretched by the window (inlineHttpLimit); the others: the CPU bound. */
+  httpRatePerSec: number | null;
+}
+
+export interface ModelCheck {
+  what: string;
+  /** The step's offered rate, or null for a whole-search figure. */
+  ratePerSec: number | null;
+  predicted: number;
+  measured: number;
+  differencePct: number;
+  flagged: boolean;
+  explanation: string | null;
+}
+
+export interface MachineInfo {
+  cpuModel: string;
+  cores: number;
+  memoryGiB: number;
+  platform: string;
+  release: string;
+  arch: string;
+  loadAverage1m: number;
+  hostname: string;
+}
+
+export interface ThresholdResult {
+  expr: string;
+  passed: boolean;
+  /** The cell's value in the threshold's unit (ms, a count, or a percentage); null when the cell has none. */
+  actual: number | null;
+  /** Why it failed beyond the comparison: the cell failed, or its latency is censored by timeouts. */
+  note: string | null;
 }

@@ -1,0 +1,148 @@
+/**
+ * The breaking points of a run, from its steps: one entry per label with the two limits, their
+ * brackets, the model's predictions and its checks; said in a sentence, a table row and
+ * summary.md's section.
+ */
+import { describeFactor, withFactor } from '../config/factors.ts';
+import type { Bracket, BreakingPoint, StepResult } from '../shapes/results.ts';
+import { subjectFacts } from '../config/subjects.ts';
+import { baseStep, limitChecks, predict, stepChecks } from '../judge/model.ts';
+import { bracketOf, generatorCeiling, outcomeOf } from '../judge/brackets.ts';
+import { EXTERNAL, type Scenario } from '../shapes/scenario.ts';
+import { latencyMedianMs } from '../config/latency.ts';
+
+/** One entry per label, from its steps (in the order they ran). */
+export function buildBreakingPoints(scenario: Scenario, steps: Array<{ file: string; result: StepResult }>, cores: number): BreakingPoint[] {
+  const byLabel = new Map<string, Array<{ file: string; result: StepResult }>>();
+  for (const s of steps) byLabel.set(s.result.label, [...(byLabel.get(s.result.label) ?? []), s]);
+  return [...byLabel.values()].map((list) => entryOf(scenario, list, cores));
+}
+
+function entryOf(scenario: Scenario, list: Array<{ file: string; result: StepResult }>, cores: number): BreakingPoint {
+  const first = list[0]!.result;
+  const results = list.map((s) => s.result);
+  const outcomes = results.map(outcomeOf);
+  const sendsMail = subjectFacts(first.variant).sendsMail;
+  const http = bracketOf(outcomes, 'http');
+  const mail = sendsMail ? bracketOf(outcomes, 'mail') : { lo: null, hi: null };
+  const ceiling = generatorCeiling(outcomes);
+  const allFailed = results.every((r) => r.status === 'failed');
+  const limitedBy = allFailed ? 'failed' : http.hi !== null ? 'slo' : ceiling !== null ? 'generator' : 'max-rate';
+  const scen = withFactor(scenario, first.factor ?? null);
+  const predicted = predict(first.variant, results, { connections: first.variant === EXTERNAL ? null : scen.transport.maxConnections, latencyMs: latencyMedianMs(scen.smtp.latency), cores });
+  const httpMax = limitedBy === 'slo' ? http.lo : null;
+  const mailMax = sendsMail && mail.hi !== null ? mail.lo : null;
+  const base = baseStep(results);
+  const checks = [...limitChecks(predicted, httpMax, mailMax, first.variant), ...results.flatMap((r) => stepChecks(r, predicted, base?.latencyMs?.fromIntended.mean ?? null))];
+  return {
+    variant: first.variant,
+    label: first.label,
+    factor: first.factor ?? null,
+    sloP99Ms: first.slo.p99Ms,
+    mailShare: first.slo.mailShare,
+    httpMaxRatePerSec: httpMax,
+    httpBracket: http,
+    mailMaxRatePerSec: mailMax,
+    mailBracket: mail,
+    limitedBy,
+    mailLimitedBy: !sendsMail ? 'no-mail' : mail.hi !== null ? 'share' : 'not-reached',
+    generatorCeilingPerSec: ceiling,
+    predicted,
+    checks,
+    steps: list.map(({ file, result: r }) => ({
+      file,
+      ratePerSec: r.ratePerSec,
+      phase: r.phase,
+      status: r.status,
+      p99Ms: r.latencyMs?.fromIntended.p99 ?? null,
+      meanMs: r.latencyMs ? Math.round(r.latencyMs.fromIntended.mean * 10) / 10 : null,
+      errors: r.errors,
+      httpOk: r.httpOk,
+      mailOk: r.mailOk,
+      mailShare: r.emails?.share ?? null,
+      deliveredRatePerSec: r.emails?.deliveredRatePerSec ?? null,
+      backlogGrowthPerSec: r.emails?.backlogGrowthPerSec ?? null,
+      generatorLimited: r.generatorLimited,
+    })),
+  };
+}
+
+/** "inline: replies within the SLO up to 9.5/s (model 10/s); e-mail keeps up to 10.4/s (model c/L = 10/s)". */
+export function describeBreakingPoint(bp: BreakingPoint): string {
+  const factor = bp.factor ? ` (${describeFactor(bp.factor)})` : '';
+  const slo = `p99 ≤ ${fmt(bp.sloP99Ms / 1000)} s`;
+  const http =
+    bp.limitedBy === 'slo'
+      ? bp.httpMaxRatePerSec === null
+        ? `replies broke the SLO (${slo}) already at ${fmt(bp.httpBracket.hi!)}/s`
+        : `replies meet the SLO (${slo}, no errors) up to ${fmt(bp.httpMaxRatePerSec)}/s, not at ${fmt(bp.httpBracket.hi!)}/s`
+      : bp.limitedBy === 'generator'
+        ? `replies met the SLO up to ${fmt(bp.httpBracket.lo ?? 0)}/s, where the generator fell behind (generator limit, not the server's)`
+        : bp.limitedBy === 'max-rate'
+          ? `replies met the SLO up to the ladder's top, ${fmt(bp.httpBracket.lo ?? 0)}/s (a lower bound)`
+          : 'every step failed to run';
+  const model = bp.predicted.httpRatePerSec !== null ? ` (model ${fmt(bp.predicted.httpRatePerSec)}/s)` : '';
+  const mail =
+    bp.mailLimitedBy === 'no-mail'
+      ? ''
+      : bp.mailLimitedBy === 'share'
+        ? `; e-mail keeps up to ${bp.mailMaxRatePerSec === null ? `below ${fmt(bp.mailBracket.hi!)}` : fmt(bp.mailMaxRatePerSec)}/s${bp.predicted.mailRatePerSec !== null ? ` (model c/L = ${fmt(bp.predicted.mailRatePerSec)}/s)` : ''}`
+        : `; e-mail kept up at every rate tried (to ${fmt(bp.mailBracket.lo ?? 0)}/s)`;
+  return `${bp.label}${factor}: ${http}${model}${mail}`;
+}
+
+function fmt(n: number): string {
+  return n >= 100 ? String(Math.round(n)) : String(Math.round(n * 10) / 10);
+}
+
+const rate = (n: number | null) => (n === null ? '–' : fmt(n));
+
+/** The columns of the limits table (summary.md and the report). */
+export const LIMIT_COLUMNS = ['label', 'HTTP limit /s', '(bracket)', 'model /s', 'limited by', 'e-mail limit /s', '(bracket)', 'model c/L /s', 'steps'];
+
+/** One label's row of the limits table, as text. */
+export function limitRow(e: BreakingPoint): string[] {
+  const bracket = (b: Bracket) => `${rate(b.lo)}–${rate(b.hi)}`;
+  return [
+    e.label,
+    rate(e.httpMaxRatePerSec),
+    bracket(e.httpBracket),
+    rate(e.predicted.httpRatePerSec),
+    e.limitedBy,
+    rate(e.mailMaxRatePerSec),
+    e.mailLimitedBy === 'no-mail' ? 'no e-mail' : bracket(e.mailBracket),
+    rate(e.predicted.mailRatePerSec),
+    String(e.steps.length),
+  ];
+}
+
+/** The breaking-point section of summary.md: limits beside the model, then every step, then the model's checks. */
+export function renderBreakingPointsMarkdown(entries: BreakingPoint[], scenario: Scenario): string[] {
+  const bp = scenario.breakingPoint;
+  const lines = ['', '## Breaking points', ''];
+  lines.push(
+    `Open loop, ${bp.stepSec} s per step, ${scenario.target ? `against ${scenario.target.url} (the same process throughout: the harness did not start it)` : 'a fresh API process each'}. HTTP limit: the highest rate whose replies met the SLO (p99 from intended ≤ ${bp.sloP99Ms} ms, no errors, timeouts included). ` +
+      `E-mail limit: the highest rate at which ≥ ${Math.round(bp.mailShare * 100)} % of the step's owed e-mails reached the sink by the end of its window plus the sink's typical latency (${latencyMedianMs(scenario.smtp.latency)} ms). ` +
+      'A step where the generator fell behind (and the server showed no failure of its own) is marked and not counted. ' +
+      "Model: e-mail at most c/L; HTTP at most cores / CPU per request (a variant that replies after the send: also c/L, stretched by the SLO's slack over the window); the backlog grows by the accepted rate less c/L; Little's law for e-mail is checked on steps whose backlog held steady.",
+  );
+  lines.push('', `| ${LIMIT_COLUMNS.join(' | ')} |`, '|---|---:|---|---:|---|---:|---|---:|---:|');
+  for (const e of entries) lines.push(`| ${limitRow(e).join(' | ')} |`);
+  lines.push('', '"–" in a bracket: no step passed (below) or none failed (above). A limit is "–" when the search did not bracket it.');
+  for (const e of entries) {
+    lines.push('', `### ${e.label}`, '', '| step | phase | rate /s | p99 ms | mean ms | errors | HTTP | e-mail in time | delivered /s | backlog growth /s |', '|---:|---|---:|---:|---:|---:|---|---:|---:|---:|');
+    e.steps.forEach((st, k) => {
+      const http = st.status === 'failed' ? 'failed' : st.generatorLimited ? 'generator behind' : st.httpOk ? 'ok' : 'broken';
+      const share = st.mailShare === null ? '–' : `${Math.round(st.mailShare * 100)} %${st.mailOk ? '' : ' (behind)'}`;
+      lines.push(`| ${k + 1} | ${st.phase} | ${fmt(st.ratePerSec)} | ${rate(st.p99Ms)} | ${rate(st.meanMs)} | ${st.errors} | ${http} | ${share} | ${rate(st.deliveredRatePerSec)} | ${rate(st.backlogGrowthPerSec)} |`);
+    });
+    const flagged = e.checks.filter((c) => c.flagged);
+    if (e.variant === EXTERNAL) lines.push('', 'No model: the target\'s cores, connections and CPU per request are not known to the harness.');
+    else lines.push('', `Model checks: ${e.checks.length - flagged.length} of ${e.checks.length} within ±20 %.`);
+    for (const c of e.checks) {
+      const at = c.ratePerSec === null ? '' : ` at ${fmt(c.ratePerSec)}/s`;
+      lines.push(`- ${c.flagged ? '**over 20 %**' : 'ok'}: ${c.what}${at}: predicted ${c.predicted}, measured ${c.measured} (${c.differencePct > 0 ? '+' : ''}${c.differencePct} %)${c.explanation ? `. Why: ${c.explanation}` : ''}`);
+    }
+  }
+  return lines;
+}
