@@ -1,4 +1,6 @@
-export { runBench, planCells, estimateCellSec, makeRunId } from './run/run.ts';
+export { runBench } from './run/run.ts';
+export { planCells, estimateCellSec } from './run/plan.ts';
+export { makeRunId } from './results/run-dir.ts';
 export type { BenchPlan, BenchOutcome } from './run/run.ts';
 export { parseBenchArgs, applyOverrides, benchHelp } from './cli/args.ts';
 export { loadScenario, listScenarios, applyQuick } from './config/scenario.ts';

@@ -7,12 +7,12 @@ import { applyOverrides, benchHelp, parseBenchArgs } from '../src/cli/args.ts';
 import { BENCH_FLAGS, flagsHelp, measuredFlags, parseArgsOptions, positiveInt, type BenchFlag } from '../src/config/flags.ts';
 import { configurationLines } from '../src/summary/verdict.ts';
 import { resolveOutDir } from '../src/cli/out-dir.ts';
-import { planCells, estimateCellSec } from '../src/run/run.ts';
 import { applyQuick, checkSemantics, listScenarios, loadScenario } from '../src/config/scenario.ts';
 import { withoutRedisWhenMissing } from '../src/config/subjects.ts';
 import { REPO_ROOT } from '../src/shapes/paths.ts';
 import { REFERENCE_NAMES } from '../src/shapes/scenario.ts';
 import type { RunInfo } from '../src/shapes/results.ts';
+import { planCells, estimateCellSec } from '../src/run/plan.ts';
 
 describe('pnpm bench flags', () => {
   it('has defaults', () => {

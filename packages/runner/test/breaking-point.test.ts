@@ -16,10 +16,10 @@ import { judgeStep, mailShareOf, slope } from '../src/search/step.ts';
 import { inlineHttpLimit } from '../src/judge/model.ts';
 import { applyOverrides, parseBenchArgs } from '../src/cli/args.ts';
 import { parseStages } from '../src/config/flags.ts';
-import { scaleAroundLimit } from '../src/run/run.ts';
 import { loadScenario } from '../src/config/scenario.ts';
 import type { StepResult, CapacityResult, RunInfo } from '../src/shapes/results.ts';
 import { bracketOf, type StepOutcome } from '../src/judge/brackets.ts';
+import { scaleAroundLimit } from '../src/run/plan.ts';
 
 const SETTINGS: SearchSettings = { startRate: 8, growth: 1.5, maxRate: 3000, bisections: 4, resolution: 0.1 };
 

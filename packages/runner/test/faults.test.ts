@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MongoClient } from 'mongodb';
 import { startMongo, type MongoHandle } from '@mailbench/mongo';
 import { findRedisServer, startRedis, type RedisHandle } from '@mailbench/redis';
-import { startSmtpSink, type SmtpSinkOptions } from '@mailbench/smtp-sink';
+import { startSmtpSink, validateLatency, type SmtpSinkOptions } from '@mailbench/smtp-sink';
 import { runCell } from '../src/trial/cell.ts';
 import { badInputKind, newRunTag, SignupNames } from '../src/config/requests.ts';
 import type { Variant } from '@mailbench/target-api/contract';
@@ -43,7 +43,9 @@ function outcomes(r: CellResult): number {
 let cellCounter = 0;
 async function cell(variant: Variant, overrides: Partial<Scenario>, sinkOptions: SmtpSinkOptions, requests = 40): Promise<CellResult> {
   const base = loadScenario('smoke');
-  const scenario: Scenario = { ...base, durationSec: 4, warmup: { requests: 0, durationSec: 1 }, drainTimeoutSec: 30, ...overrides };
+  // The sink's latency is the scenario's: each trial sets it from there.
+  const smtp = { ...base.smtp, latency: validateLatency(sinkOptions.latency ?? base.smtp.latency) };
+  const scenario: Scenario = { ...base, smtp, durationSec: 4, warmup: { requests: 0, durationSec: 1 }, drainTimeoutSec: 30, ...overrides };
   const sink = await startSmtpSink(sinkOptions);
   try {
     return await runCell(

@@ -20,11 +20,13 @@ import { commentSafe, writeExport } from '../src/export/export.ts';
 import { fileInRun, loadRun } from '../src/render/report.ts';
 import { safeFileName } from '../src/results/files.ts';
 import { Progress } from '../src/run/progress.ts';
-import { prepareRunDir, redactUri, runBench } from '../src/run/run.ts';
+import { runBench } from '../src/run/run.ts';
 import { checkSemantics, loadScenario } from '../src/config/scenario.ts';
 import { endingSentence, verdictSentences } from '../src/summary/verdict.ts';
 import { alive, commandOf, descendants, readJson } from './helpers.ts';
 import type { Scenario } from '../src/shapes/scenario.ts';
+import { redactUri } from '../src/services/services.ts';
+import { prepareRunDir } from '../src/results/run-dir.ts';
 
 const CLI = fileURLToPath(new URL('../src/cli/bench-cli.ts', import.meta.url));
 const requireEngines = process.env.MAILBENCH_REQUIRE_ENGINES === '1';

@@ -17,12 +17,12 @@ import { findJMeter } from '../src/services/engines.ts';
 import { jmeterSignupBody, jmeterStartEpochMs, samplesFromJtl } from '../src/trial/jmeter-cell.ts';
 import { withDatabase } from '../src/targets/reference-targets.ts';
 import { SignupNames } from '../src/config/requests.ts';
-import { planCells } from '../src/run/run.ts';
 import { applyQuick, loadScenario } from '../src/config/scenario.ts';
 import { subjectFacts, withoutSeedStackWhenMissing } from '../src/config/subjects.ts';
 import { readJson, resultsValidator, runDirIn } from './helpers.ts';
 import { REFERENCE_NAMES } from '../src/shapes/scenario.ts';
 import { seedStackMissing } from '../src/config/references.ts';
+import { planCells } from '../src/run/plan.ts';
 
 const CLI = fileURLToPath(new URL('../src/cli/bench-cli.ts', import.meta.url));
 const REQUIRE = process.env.MAILBENCH_REQUIRE_ENGINES === '1';

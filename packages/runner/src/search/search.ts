@@ -6,12 +6,12 @@
 import { subjectFacts } from '../config/subjects.ts';
 import { nextRate } from './ladder.ts';
 import { runStep } from './step.ts';
-import type { CellContext } from '../trial/cell.ts';
 import { withFactor } from '../config/factors.ts';
 import { cellLabels } from '../config/scenario.ts';
 import type { FactorValue, Scenario } from '../shapes/scenario.ts';
 import type { StepResult, } from '../shapes/results.ts';
 import { type StepOutcome, outcomeOf } from '../judge/brackets.ts';
+import type { CellContext } from '../trial/context.ts';
 
 /** The scenario one label's steps run under: the factor applied, one window per step, no faults. */
 export function stepScenario(scenario: Scenario, factor: FactorValue | null): Scenario {

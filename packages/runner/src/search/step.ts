@@ -8,12 +8,12 @@
 import { summarize, type OpenLoopResult } from '@mailbench/loadgen';
 import { subjectFacts } from '../config/subjects.ts';
 import { firstAcceptances, owedRegistrations, replyFigures } from '../trial/accounting.ts';
-import { cleanUp, dbNameFor, measure, openTarget, warmUp, type CellContext, type CellSpec } from '../trial/cell.ts';
-import { openCellWindow } from '../trial/window.ts';
 import { latencyMedianMs } from '../config/latency.ts';
 import { round2 } from '../shapes/numbers.ts';
 import type { Scenario } from '../shapes/scenario.ts';
 import { SCHEMA_VERSION, type ServerSample, type StepEmails, type StepResult } from '../shapes/results.ts';
+import { dbNameFor, type CellContext, type CellSpec } from '../trial/context.ts';
+import { measure, runTrial } from '../trial/lifecycle.ts';
 
 export interface StepPlan {
   spec: CellSpec;
@@ -44,43 +44,35 @@ export async function runStep(stepCtx: CellContext, plan: StepPlan): Promise<Ste
   const { spec } = plan;
   const ctx = { ...stepCtx, names: stepCtx.names.forCell(`${spec.index}s${plan.step}`) };
   const s = ctx.scenario;
-  const result = emptyStep(ctx, plan);
-  const dbName = dbNameFor(ctx.runId, { ...spec, label: `${spec.label}_s${plan.step}` });
-  if (spec.factor?.factor === 'smtpLatencyMs') ctx.sink.setLatency(s.smtp.latency);
-  const server = openTarget(ctx, spec.variant, dbName);
-  const abort = AbortSignal.any([ctx.signal, server.gone.signal]);
-  const sendsMail = subjectFacts(spec.variant).sendsMail;
-  try {
-    await cleanUp(ctx, dbName);
-    await server.start();
-    await warmUp(ctx, server, sendsMail, abort);
-    ctx.sink.reset();
-    const window = openCellWindow(server, ctx.sink, {});
-    let run: OpenLoopResult;
-    let backlogAtDeadline: number | null = null;
-    try {
-      run = await measure(ctx, spec, server, window, abort);
+  const trial = await runTrial(ctx, {
+    variant: spec.variant,
+    dbName: dbNameFor(ctx.runId, `${spec.label}_s${plan.step}`),
+    faults: {},
+    sample: true,
+    load: ({ server, window, signal }) => measure(ctx, spec, server, window, signal),
+    // No drain: past the e-mail limit the backlog is the result, read at the mail deadline.
+    settle: async ({ server }, run) => {
       const deadline = run.t0EpochMs + s.durationSec * 1000 + mailGraceMs(s);
       if (Date.now() < deadline) await new Promise((r) => setTimeout(r, deadline - Date.now()));
       const m = await server.metrics();
-      backlogAtDeadline = m ? m.emails.queued + m.emails.inFlight : null;
-    } finally {
-      window.close();
-    }
-    result.series = window.series;
+      return { backlogAtDeadline: m ? m.emails.queued + m.emails.inFlight : null };
+    },
+    // The process goes at once.
+    stopTimeoutMs: 2000,
+  });
+  const result = emptyStep(ctx, plan);
+  result.startedAt = trial.startedAt;
+  result.series = trial.series;
+  const run = trial.load;
+  if (trial.error === null && run && trial.settled) {
     fillReplies(result, run);
-    fillServer(result, window.series, s.durationSec);
-    if (sendsMail) result.emails = countEmails(ctx, run, window.series, s.durationSec, mailGraceMs(s), backlogAtDeadline);
+    fillServer(result, trial.series, s.durationSec);
+    if (subjectFacts(spec.variant).sendsMail) result.emails = countEmails(ctx, run, trial.series, s.durationSec, mailGraceMs(s), trial.settled.backlogAtDeadline);
     result.status = 'ok';
-  } catch (err) {
-    result.error = server.failure?.error ?? (err as Error).message;
-  } finally {
-    // No drain: the backlog past the e-mail limit is the result. The process goes at once.
-    await server.stop(2000).catch(() => null);
-    await server.dispose();
-    await cleanUp(ctx, dbName).catch(() => {});
+  } else {
+    result.error = trial.error?.message ?? 'the step did not finish';
   }
-  result.endedAt = new Date().toISOString();
+  result.endedAt = trial.endedAt;
   judgeStep(result, s);
   return result;
 }

@@ -24,13 +24,13 @@ export interface CellWindow {
   close(): void;
 }
 
-export function openCellWindow(server: CellTarget, sink: SmtpSink, faults: Faults): CellWindow {
+export function openCellWindow(server: CellTarget, sink: SmtpSink, faults: Faults, sample = true): CellWindow {
   let t0 = Date.now();
   const series: ServerSample[] = [];
   let contractError: Error | null = null;
   // A target the harness does not own has no metrics to sample: its series stays empty.
   const poll = setInterval(() => {
-    if (!server.owned) return;
+    if (!server.owned || !sample) return;
     server.metrics(true).then(
       (m) => {
         if (m) series.push(sampleOf(m, round2((Date.now() - t0) / 1000), sink.stats().messages.accepted));
