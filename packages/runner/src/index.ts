@@ -1,3 +1,4 @@
+/** The runner as a library: run a scenario, load and report a run folder, compare two. */
 export { runBench } from './run/run.ts';
 export { planCells, estimateCellSec } from './run/plan.ts';
 export { makeRunId } from './results/run-dir.ts';
@@ -7,6 +8,8 @@ export { loadScenario, listScenarios, applyQuick } from './config/scenario.ts';
 export type { Scenario } from './shapes/scenario.ts';
 export { judgeCell } from './judge/judge.ts';
 export type { Judgement } from './judge/judge.ts';
-export { writeReport, loadRun } from './render/report.ts';
+export { writeReport } from './render/report.ts';
+export { loadRun } from './results/load.ts';
 export { compareRuns, compareSamples } from './summary/compare.ts';
-export type { CellResult, RunInfo, Summary, CapacityResult } from './shapes/results.ts';
+export type { CellResult, CapacityResult } from './shapes/results.ts';
+export type { RunInfo, Summary } from './shapes/run.ts';

@@ -11,8 +11,8 @@ import { applyQuick, checkSemantics, listScenarios, loadScenario } from '../src/
 import { withoutRedisWhenMissing } from '../src/config/subjects.ts';
 import { REPO_ROOT } from '../src/shapes/paths.ts';
 import { REFERENCE_NAMES } from '../src/shapes/scenario.ts';
-import type { RunInfo } from '../src/shapes/results.ts';
 import { planCells, estimateCellSec } from '../src/run/plan.ts';
+import type { RunInfo } from '../src/shapes/run.ts';
 
 describe('pnpm bench flags', () => {
   it('has defaults', () => {

@@ -17,9 +17,10 @@ import { inlineHttpLimit } from '../src/judge/model.ts';
 import { applyOverrides, parseBenchArgs } from '../src/cli/args.ts';
 import { parseStages } from '../src/config/flags.ts';
 import { loadScenario } from '../src/config/scenario.ts';
-import type { StepResult, CapacityResult, RunInfo } from '../src/shapes/results.ts';
+import type { StepResult, CapacityResult } from '../src/shapes/results.ts';
 import { bracketOf, type StepOutcome } from '../src/judge/brackets.ts';
 import { scaleAroundLimit } from '../src/run/plan.ts';
+import type { RunInfo } from '../src/shapes/run.ts';
 
 const SETTINGS: SearchSettings = { startRate: 8, growth: 1.5, maxRate: 3000, bisections: 4, resolution: 0.1 };
 

@@ -17,7 +17,6 @@ import { describe, expect, it } from 'vitest';
 import { findRedisServer } from '@mailbench/redis';
 import { applyOverrides, parseBenchArgs } from '../src/cli/args.ts';
 import { commentSafe, writeExport } from '../src/export/export.ts';
-import { fileInRun, loadRun } from '../src/render/report.ts';
 import { safeFileName } from '../src/results/files.ts';
 import { Progress } from '../src/run/progress.ts';
 import { runBench } from '../src/run/run.ts';
@@ -27,6 +26,7 @@ import { alive, commandOf, descendants, readJson } from './helpers.ts';
 import type { Scenario } from '../src/shapes/scenario.ts';
 import { redactUri } from '../src/services/services.ts';
 import { prepareRunDir } from '../src/results/run-dir.ts';
+import { fileInRun, loadRun } from '../src/results/load.ts';
 
 const CLI = fileURLToPath(new URL('../src/cli/bench-cli.ts', import.meta.url));
 const requireEngines = process.env.MAILBENCH_REQUIRE_ENGINES === '1';

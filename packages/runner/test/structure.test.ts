@@ -49,6 +49,14 @@ describe('code structure', () => {
     expect(longFunctions(fixture, 5).length).toBeGreaterThan(0);
   });
 
+  it('keeps every runner file under 400 lines, each opening with a comment that says what it is', () => {
+    const runnerFiles = sourceFiles(path.join(PACKAGES, 'runner/src'));
+    expect(runnerFiles.length).toBeGreaterThan(40);
+    const lines = (f: string) => readFileSync(f, 'utf8').split('\n').length;
+    expect(runnerFiles.filter((f) => lines(f) > 400).map((f) => path.relative(REPO_ROOT, f))).toEqual([]);
+    expect(runnerFiles.filter((f) => !/^(\/\*\*|\/\/)/.test(readFileSync(f, 'utf8'))).map((f) => path.relative(REPO_ROOT, f))).toEqual([]);
+  });
+
   it('names a variant in quotes in at most three source files (registry, strategies, presentation)', () => {
     const files = SRC_FILES.filter((f) => /['"]worker-pool['"]/.test(readFileSync(f, 'utf8'))).map((f) => path.relative(REPO_ROOT, f));
     expect(files.length, files.join(', ')).toBeLessThanOrEqual(3);

@@ -1,3 +1,4 @@
+/** Where results go: --out, relative to where the user stands, or the repository's results/. */
 import path from 'node:path';
 import { REPO_ROOT } from '../shapes/paths.ts';
 

@@ -1,5 +1,5 @@
 /**
- * pnpm report [RUN]                      report.html and charts/*.svg for a run, in a new folder
+ * pnpm report [RUN] [--rejudge]          report.html and charts/*.svg for a run, in a new folder
  * pnpm report --compare RUN_A RUN_B      per-cell differences with the spread of repeats
  * RUN is a run id (its folder in results/) or a folder written by pnpm bench. Nothing is written
  * into results/ unless --out says so: committed results stay as they were measured.
@@ -10,18 +10,21 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { compareRuns, renderComparison, renderComparisonHtml } from '../summary/compare.ts';
 import { resolveOutDir } from './out-dir.ts';
-import { loadRun, writeReport } from '../render/report.ts';
+import { writeReport } from '../render/report.ts';
 import { safeFileName, writeText } from '../results/files.ts';
+import { loadRun, type LoadedRun } from '../results/load.ts';
 
 const HELP = `Usage:
-  pnpm report [RUN] [--out DIR]                  report.html and charts/*.svg for a run
+  pnpm report [RUN] [--out DIR] [--rejudge]      report.html and charts/*.svg for a run
   pnpm report --compare RUN_A RUN_B [--out DIR]  per-cell differences, with the spread of repeats
 
 RUN is a run id (e.g. 20261127-120000-default, looked up in results/) or the path of a folder
 written by pnpm bench. Without RUN: the newest run in results/ by its id.
 --out DIR: where to write (default: a new folder in the system's temporary directory, printed).
 Reports are written outside results/ unless --out points there; the same run gives the same bytes.
-Stored cells are judged again by today's rules, in memory; the files are not changed.
+The report shows the run's own judgement and summary (summary.json), as the run wrote them.
+--rejudge: judge the stored cells by today's rules and build the summary again, in memory (the
+files are not changed); runs whose summary predates its verdict sentences are always rebuilt.
 `;
 
 function resolveRun(arg: string): string {
@@ -46,12 +49,12 @@ function outDirFor(out: string | undefined, label: string): string {
   return out !== undefined ? resolveOutDir(out) : mkdtempSync(path.join(os.tmpdir(), `mailbench-${label}-`));
 }
 
-function compare(dirs: string[], out: string | undefined): number {
+function compare(dirs: string[], out: string | undefined, rejudge: boolean): number {
   if (dirs.length !== 2) {
     process.stderr.write(`mailbench report: --compare needs two runs\n\n${HELP}`);
     return 2;
   }
-  const [a, b] = dirs.map(loadRun) as [ReturnType<typeof loadRun>, ReturnType<typeof loadRun>];
+  const [a, b] = dirs.map((dir) => loadRun(dir, { rejudge })) as [LoadedRun, LoadedRun];
   const differs = ['smtp', 'transport', 'hashCost', 'durationSec', 'connection', 'faults'].filter(
     (k) => JSON.stringify(a.run.scenario[k as keyof typeof a.run.scenario]) !== JSON.stringify(b.run.scenario[k as keyof typeof b.run.scenario]),
   );
@@ -71,7 +74,7 @@ function compare(dirs: string[], out: string | undefined): number {
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
   while (argv[0] === '--') argv.shift();
-  const options = { compare: { type: 'boolean' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const;
+  const options = { compare: { type: 'boolean' }, out: { type: 'string' }, rejudge: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const;
   let parsed: ReturnType<typeof parseArgs<{ args: string[]; allowPositionals: true; options: typeof options }>>;
   try {
     parsed = parseArgs({ args: argv, allowPositionals: true, options });
@@ -85,13 +88,14 @@ async function main(): Promise<number> {
   }
   try {
     const dirs = parsed.positionals.map(resolveRun);
-    if (parsed.values.compare) return compare(dirs, parsed.values.out);
+    const rejudge = parsed.values.rejudge === true;
+    if (parsed.values.compare) return compare(dirs, parsed.values.out, rejudge);
     if (dirs.length > 1) {
       process.stderr.write(`mailbench report: one run at a time (or --compare A B)\n\n${HELP}`);
       return 2;
     }
     const dir = dirs[0] ?? latestRun(resolveOutDir(null));
-    const { html, charts } = await writeReport(dir, outDirFor(parsed.values.out, `report-${path.basename(dir)}`));
+    const { html, charts } = await writeReport(loadRun(dir, { rejudge }), outDirFor(parsed.values.out, `report-${path.basename(dir)}`));
     process.stdout.write(`${html}\n${charts.map((c) => `  ${c}`).join('\n')}\n`);
     return 0;
   } catch (err) {

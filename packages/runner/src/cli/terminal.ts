@@ -3,8 +3,7 @@
  * at most 120 columns wide. summary.md keeps the full tables.
  */
 import { subjectFacts } from '../config/subjects.ts';
-import { verdictSentences } from '../summary/verdict.ts';
-import type { RunInfo, Summary, SummaryRow } from '../shapes/results.ts';
+import type { RunInfo, Summary, SummaryRow } from '../shapes/run.ts';
 
 const WIDTH = 118;
 
@@ -61,7 +60,7 @@ function table(rows: SummaryRow[]): string[] {
 export function renderTerminalSummary(summary: Summary, run: RunInfo): string {
   const s = run.scenario;
   const lines: string[] = [`mailbench ${summary.scenarioName}${summary.complete ? '' : ' (INCOMPLETE: interrupted)'}: ${run.runId}`, ''];
-  for (const sentence of verdictSentences(summary, run)) lines.push(...wrap(sentence, '- '));
+  for (const sentence of summary.verdict) lines.push(...wrap(sentence, '- '));
   for (const requests of s.requests) {
     const rows = summary.rows.filter((r) => r.requests === requests);
     if (rows.length === 0) continue;

@@ -1,3 +1,4 @@
+/** The typical (median) latency of a latency spec: what the estimates and the mail deadline use. */
 import type { LatencySpec } from '@mailbench/smtp-sink';
 
 /** The latency a typical message waits at the sink (the median of the model). */

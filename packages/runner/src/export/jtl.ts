@@ -1,4 +1,3 @@
-import type { CellResult } from '../shapes/results.ts';
 /**
  * A cell's requests as a JMeter CSV results file (.jtl), one row per request, so JMeter's own
  * listeners and the tools that read its results can open a mailbench run. Columns are JMeter's
@@ -7,6 +6,7 @@ import type { CellResult } from '../shapes/results.ts';
  * elapsed runs from the send, as in JMeter; the intended start, which JMeter has no column for,
  * stays in the cell's JSON. grpThreads/allThreads hold the requests in flight at that moment.
  */
+import type { CellResult } from '../shapes/results.ts';
 
 export const JTL_HEADER = 'timeStamp,elapsed,label,responseCode,responseMessage,threadName,dataType,success,failureMessage,bytes,sentBytes,grpThreads,allThreads,URL,Latency,IdleTime,Connect';
 

@@ -3,7 +3,8 @@
  * that passed below the lowest that failed) and the generator's own ceiling. The search uses it to
  * choose the next step; the summary, to report the limits.
  */
-import type { Bracket, StepResult } from '../shapes/results.ts';
+import type { StepResult } from '../shapes/results.ts';
+import type { Bracket } from '../shapes/run.ts';
 
 /**
  * Where to step next in a breaking-point search: a pure function of the steps so far.

@@ -10,7 +10,8 @@
 import { subjectFacts } from '../config/subjects.ts';
 import { round2 } from '../shapes/numbers.ts';
 import type { Subject } from '../shapes/scenario.ts';
-import type { StepResult, ModelCheck, Prediction } from '../shapes/results.ts';
+import type { StepResult } from '../shapes/results.ts';
+import type { ModelCheck, Prediction } from '../shapes/run.ts';
 
 export const MODEL_TOLERANCE = 0.2;
 

@@ -1,5 +1,5 @@
-import type { CellResult } from '../shapes/results.ts';
 /** Requests that ended at the client's timeout: their latency is censored (a lower bound). */
+import type { CellResult } from '../shapes/results.ts';
 
 /** Error codes of a request that ended at the client's timeout. */
 export const TIMEOUT_CODES = ['ETIMEDOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'] as const;

@@ -4,7 +4,7 @@
  */
 import type { TopLevelSpec } from 'vega-lite';
 import type { Chart } from './chart.ts';
-import type { BreakingPoint } from '../shapes/results.ts';
+import type { BreakingPoint } from '../shapes/run.ts';
 
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 

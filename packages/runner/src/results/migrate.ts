@@ -5,7 +5,12 @@
  */
 import { summarize } from '@mailbench/loadgen';
 import { expectedIndexes, throughputOf } from '../judge/identities.ts';
+import { parseLatency, type LatencySpec } from '@mailbench/smtp-sink';
+import { breakingPointDefaults, scenarioDefault } from '../config/scenario.ts';
+import { parseThreshold } from '../config/thresholds.ts';
 import { SCHEMA_VERSION, type CellResult } from '../shapes/results.ts';
+import type { Threshold } from '../shapes/scenario.ts';
+import type { RunInfo } from '../shapes/run.ts';
 
 /** A stored cell in today's shape (`share`: the run's bad-input share, which decides what was expected). */
 export function migrateCell(stored: CellResult, share: number | undefined): CellResult {
@@ -33,4 +38,20 @@ export function migrateCell(stored: CellResult, share: number | undefined): Cell
   }
   cell.schemaVersion = SCHEMA_VERSION;
   return cell;
+}
+
+/** A stored run.json in today's shape: the scenario fields added since, filled as they were then. */
+export function migrateRun(run: RunInfo): RunInfo {
+  const s = run.scenario;
+  // Runs recorded before sweeps, load profiles, --target and breaking points had none of them.
+  s.sweep ??= null;
+  s.target ??= null;
+  s.stages ??= null;
+  s.breakingPoint ??= { ...breakingPointDefaults(), enabled: false };
+  s.stallThresholdMs ??= scenarioDefault('stallThresholdMs');
+  // Runs recorded before the latency was stored parsed keep it as text; thresholds, likewise.
+  const latency = s.smtp.latency as LatencySpec | string;
+  if (typeof latency === 'string') s.smtp.latency = parseLatency(latency);
+  s.thresholds = (s.thresholds ?? []).map((t: Threshold | string) => (typeof t === 'string' ? parseThreshold(t) : t));
+  return run;
 }

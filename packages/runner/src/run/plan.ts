@@ -1,17 +1,18 @@
+/**
+ * What a run will do and how long it will take: the cells in their order, the estimates behind
+ * the progress line's ETA, and --around-limit's matrix scaled to the measured capacity.
+ */
 import { ORIGINAL_LIMIT_PER_SEC } from '../summary/presentation.ts';
 import type { Scenario, Subject } from '../shapes/scenario.ts';
 import { Progress } from './progress.ts';
-import type { CapacityResult, RunInfo } from '../shapes/results.ts';
+import type { CapacityResult } from '../shapes/results.ts';
 import { cellLabels } from '../config/scenario.ts';
 import type { CellSpec } from '../trial/context.ts';
 import { subjectFacts } from '../config/subjects.ts';
 import { UsageError } from '../shapes/errors.ts';
 import { latencyMedianMs } from '../config/latency.ts';
 import { factorValues, runsAt } from '../config/factors.ts';
-/**
- * What a run will do and how long it will take: the cells in their order, the estimates behind
- * the progress line's ETA, and --around-limit's matrix scaled to the measured capacity.
- */
+import type { RunInfo } from '../shapes/run.ts';
 /** The cells in execution order: repeats interleaved, A B C A B C. */
 export function planCells(scenario: Scenario): CellSpec[] {
   const cells: CellSpec[] = [];

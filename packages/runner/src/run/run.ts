@@ -1,4 +1,9 @@
-
+/**
+ * runBench(): the whole matrix. Database and sink once; then every cell in a fresh API process,
+ * repeats interleaved (A B C A B C) so drift on a noisy machine spreads evenly; then the optional
+ * capacity probe; then summary.json and summary.md. Files are written as cells finish, so an
+ * interrupted run keeps what it measured (run.json says complete: false).
+ */
 import os from 'node:os';
 import path from 'node:path';
 import { describeLatency, } from '@mailbench/smtp-sink';
@@ -16,7 +21,7 @@ import { factorValues, withFactor } from '../config/factors.ts';
 import { buildSummary, renderSummaryMarkdown } from '../summary/summary.ts';
 import { measuredFlags } from '../config/flags.ts';
 import type { Runnable, Overrides } from '../shapes/scenario.ts';
-import { SCHEMA_VERSION, type CapacityResult, type CellResult, type RunInfo, type Summary, type StepResult } from '../shapes/results.ts';
+import { SCHEMA_VERSION, type CapacityResult, type CellResult, type StepResult } from '../shapes/results.ts';
 import { isReference, referenceVersions } from '../config/references.ts';
 import type { CellContext, CellSpec } from '../trial/context.ts';
 import { runCapacity } from '../trial/capacity.ts';
@@ -24,6 +29,7 @@ import { estimateBreakingPointSec, estimateCellSec, estimateStepSec, planCells, 
 import { makeRunId, prepareRunDir } from '../results/run-dir.ts';
 import { formatDuration, Progress, describeCell, describeStep } from './progress.ts';
 import { databaseRecord, redactUri, startServices, stopServices, type Services, type ServicesPlan } from '../services/services.ts';
+import type { RunInfo, Summary } from '../shapes/run.ts';
 
 export interface BenchPlan extends ServicesPlan {
   outDir: string;
@@ -291,7 +297,7 @@ async function finishRun(state: RunState, progress: Progress): Promise<BenchOutc
   let reportFile: string | null = null;
   let reportError: string | null = null;
   try {
-    reportFile = (await writeReport(runDir)).html;
+    reportFile = (await writeReport({ dir: runDir, run, cells: done, capacity, steps, summary })).html;
     progress.log(`report: ${reportFile}`);
   } catch (err) {
     // The measurements are on disk; a report can be made later with pnpm report.

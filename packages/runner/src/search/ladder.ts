@@ -1,6 +1,16 @@
+/**
+ * Where to step next in a breaking-point search: a pure function of the steps so far.
+ *
+ * A ladder first: startRate, then × growth after every step whose replies met the SLO, until one
+ * does not (or the generator falls behind, or maxRate). Then bisection: the HTTP limit and the
+ * e-mail limit each lie between the highest rate that passed and the lowest that failed; the
+ * wider bracket (relative to its lower end) is halved next, until both are narrower than the
+ * resolution or the bisection budget is spent. Every step informs both limits. A step where the
+ * generator fell behind is neither pass nor fail, and nothing at or above its rate is tried.
+ */
 import type { BreakingPointSettings } from '../shapes/scenario.ts';
-import type { Bracket } from '../shapes/results.ts';
 import { bracketOf, generatorCeiling, type StepOutcome } from '../judge/brackets.ts';
+import type { Bracket } from '../shapes/run.ts';
 
 export type SearchSettings = Pick<BreakingPointSettings, 'startRate' | 'growth' | 'maxRate' | 'bisections' | 'resolution'>;
 

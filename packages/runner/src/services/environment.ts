@@ -4,7 +4,7 @@ import { readFileSync, readdirSync, realpathSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT } from '../shapes/paths.ts';
-import type { MachineInfo } from '../shapes/results.ts';
+import type { MachineInfo } from '../shapes/run.ts';
 
 export function machineInfo(): MachineInfo {
   return {

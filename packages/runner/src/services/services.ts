@@ -9,9 +9,9 @@ import { startSmtpSink, type SmtpSink } from '@mailbench/smtp-sink';
 import type { SignupNames } from '../config/requests.ts';
 import { subjectFacts } from '../config/subjects.ts';
 import { UsageError } from '../shapes/errors.ts';
-import type { RunInfo } from '../shapes/results.ts';
 import type { MongoEngineChoice, Scenario } from '../shapes/scenario.ts';
 import { releaseDir, releaseProcess, watchDir, watchProcess } from './watchdog.ts';
+import type { RunInfo } from '../shapes/run.ts';
 
 /** What the services are opened from: the scenario, the database asked for, where the sink listens. */
 export interface ServicesPlan {

@@ -4,12 +4,13 @@
  * summary.md's section.
  */
 import { describeFactor, withFactor } from '../config/factors.ts';
-import type { Bracket, BreakingPoint, StepResult } from '../shapes/results.ts';
+import type { StepResult } from '../shapes/results.ts';
 import { subjectFacts } from '../config/subjects.ts';
 import { baseStep, limitChecks, predict, stepChecks } from '../judge/model.ts';
 import { bracketOf, generatorCeiling, outcomeOf } from '../judge/brackets.ts';
 import { EXTERNAL, type Scenario } from '../shapes/scenario.ts';
 import { latencyMedianMs } from '../config/latency.ts';
+import type { Bracket, BreakingPoint } from '../shapes/run.ts';
 
 /** One entry per label, from its steps (in the order they ran). */
 export function buildBreakingPoints(scenario: Scenario, steps: Array<{ file: string; result: StepResult }>, cores: number): BreakingPoint[] {

@@ -1,4 +1,3 @@
-import type { CellResult } from '../shapes/results.ts';
 /**
  * Run-to-run comparison. A difference is called real only when the repeats support it:
  * both runs have at least MIN_REPEATS repeats of the cell, the ranges of their per-repeat values
@@ -7,6 +6,7 @@ import type { CellResult } from '../shapes/results.ts';
  * outcome, two-sided p = 0.1); it is a conservative rule for noisy shared machines, not a
  * significance test. With fewer repeats the comparison is printed but never called real.
  */
+import type { CellResult } from '../shapes/results.ts';
 
 export const MIN_REPEATS = 2;
 export const MIN_RELATIVE_CHANGE = 0.05;

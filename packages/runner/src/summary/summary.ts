@@ -8,9 +8,10 @@ import { timeoutsOf } from '../judge/timeouts.ts';
 import { cellLabels } from '../config/scenario.ts';
 import { configurationLines, overridesOf, rankingSentence, verdictSentences } from './verdict.ts';
 import type { Subject, Scenario } from '../shapes/scenario.ts';
-import { type StepResult, type CapacityResult, type CellResult, type Ranking, type ReferenceValue, type ReliabilityRow, type RunInfo, type Summary, type SummaryRow, SCHEMA_VERSION } from '../shapes/results.ts';
 import { isReference } from '../config/references.ts';
 import { buildBreakingPoints, renderBreakingPointsMarkdown } from './breaking-points.ts';
+import { type StepResult, type CapacityResult, type CellResult, SCHEMA_VERSION } from '../shapes/results.ts';
+import type { Ranking, ReferenceValue, ReliabilityRow, RunInfo, Summary, SummaryRow, SummaryFigures } from '../shapes/run.ts';
 
 export const REFERENCE_NOTE =
   'Reference: the original experiment (Flask + gunicorn with 20 gevent workers on 4 CPUs, JMeter, ' +
@@ -132,7 +133,7 @@ export function buildSummary(run: RunInfo, cells: Array<{ file: string; result: 
       });
     }
   }
-  return {
+  const summary: SummaryFigures = {
     schemaVersion: SCHEMA_VERSION,
     kind: 'summary',
     runId: run.runId,
@@ -149,6 +150,8 @@ export function buildSummary(run: RunInfo, cells: Array<{ file: string; result: 
     referenceNote: REFERENCE_NOTE,
     ...(steps.length > 0 ? { breakingPoints: buildBreakingPoints(scenario, steps, run.machine.cores) } : {}),
   };
+  // The sentences are made here, once; Markdown, HTML and the terminal print them.
+  return { ...summary, verdict: verdictSentences(summary, run), configuration: configurationLines(run) };
 }
 
 /**
@@ -301,9 +304,9 @@ export function renderSummaryMarkdown(summary: Summary, run: RunInfo): string {
   const lines: string[] = [];
   lines.push(`# mailbench: ${summary.scenarioName}${summary.complete ? '' : ' (INCOMPLETE: interrupted)'}`);
   lines.push('', '## Verdict', '');
-  for (const sentence of verdictSentences(summary, run)) lines.push(`- ${sentence}`);
+  for (const sentence of summary.verdict) lines.push(`- ${sentence}`);
   lines.push('', '## What ran', '');
-  for (const line of configurationLines(run)) lines.push(`- ${line}`);
+  for (const line of summary.configuration) lines.push(`- ${line}`);
   if (overridesOf(run).length === 0 && s.description) lines.push(`- The scenario file: ${s.description}`);
   lines.push('');
   lines.push(renderRunLine(run));

@@ -8,9 +8,9 @@ import { measuredFlags } from '../config/flags.ts';
 import { describeSweep } from '../config/factors.ts';
 import { describeLatency } from '@mailbench/smtp-sink';
 import { subjectFacts } from '../config/subjects.ts';
-import type { Ranking, RunInfo, Summary, SummaryRow } from '../shapes/results.ts';
 import { isReference } from '../config/references.ts';
 import { describeBreakingPoint } from './breaking-points.ts';
+import type { Ranking, RunInfo, SummaryFigures, SummaryRow } from '../shapes/run.ts';
 
 
 /** The flags of this run that overrode what its scenario file measures, as typed: recorded in run.json (read from argv for runs made before). */
@@ -88,7 +88,7 @@ function faultLines(run: RunInfo): string[] {
   return lines;
 }
 
-function latencySentence(requests: number, rows: SummaryRow[], summary: Summary, durationSec: number): string {
+function latencySentence(requests: number, rows: SummaryRow[], summary: SummaryFigures, durationSec: number): string {
   const measured = rows.filter((r) => r.avgFromSendMs !== null);
   if (measured.length === 0) return `At ${requests} requests: no cell completed.`;
   const sorted = [...measured].sort((a, b) => (a.avgFromSendMs as number) - (b.avgFromSendMs as number));
@@ -99,7 +99,7 @@ function latencySentence(requests: number, rows: SummaryRow[], summary: Summary,
   return `At ${(requests / durationSec).toFixed(1)} sign-ups/s (${requests} in ${durationSec} s) the average reply took ${spread}.${rows.length > 1 ? ` ${rankingSentence(summary.rankings.find((k) => k.requests === requests))}` : ''}`;
 }
 
-function mailSentences(summary: Summary): string[] {
+function mailSentences(summary: SummaryFigures): string[] {
   const sending = summary.reliability.filter((r) => subjectFacts(r.variant).sendsMail);
   if (sending.length === 0) return [];
   const troubled = sending.filter((r) => r.lost + r.abandoned + r.held + r.failed + r.failedButDeliveredLater + r.duplicated > 0);
@@ -139,7 +139,7 @@ export function endingSentence(run: RunInfo): string | null {
 }
 
 /** Rows where requests did not get the answer they were sent for: said before any latency, which is of the others. */
-function unansweredSentences(summary: Summary): string[] {
+function unansweredSentences(summary: SummaryFigures): string[] {
   const short = summary.rows.filter((r) => r.expectedResponses < r.sent);
   if (short.length === 0) return [];
   const parts = short.map((r) => `${r.label} at ${r.requests} requests: ${r.sent - r.expectedResponses} of ${r.sent}`);
@@ -155,7 +155,7 @@ export function rankingSentence(ranking: Ranking | undefined): string {
 }
 
 /** The run's findings, most important first. */
-export function verdictSentences(summary: Summary, run: RunInfo): string[] {
+export function verdictSentences(summary: SummaryFigures, run: RunInfo): string[] {
   const s = run.scenario;
   const out: string[] = [];
   const cells = summary.rows.reduce((a, r) => a + r.repeats, 0);

@@ -1,4 +1,8 @@
-
+/**
+ * One cell: a fresh API process for one variant and one request count (or an external target),
+ * in named phases: start, warm up, measure (with sampling and faults beside it), drain, account,
+ * stop, judge.
+ */
 import type { OpenLoopResult, } from '@mailbench/loadgen';
 import type { MailCounters, ShutdownReport } from '@mailbench/target-api/contract';
 import { accountEmails, lastAcceptanceEpochMs, replyFigures } from './accounting.ts';
