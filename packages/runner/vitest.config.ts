@@ -6,5 +6,7 @@ export default defineProject({
     name: '@mailbench/runner',
     testTimeout: 30_000,
     hookTimeout: 30_000,
+    // One spawned smoke run for the suite, read by the tests of finished runs (smokeRun()).
+    globalSetup: ['./test/smoke-run.setup.ts'],
   },
 });

@@ -272,6 +272,8 @@ async function runSchedule(
   const state = runState(run, t0, errorCodes, () => {
     if (run.completed === n) resolveDone();
   });
+  // When the schedule starts, for what must happen at a time into it (a fault, say).
+  parentPort?.postMessage({ type: 'started', phase, t0EpochMs: performance.timeOrigin + t0 });
 
   const progress = setInterval(() => {
     parentPort?.postMessage({

@@ -98,10 +98,12 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopRes
   const onAbort = () => void worker.terminate();
   options.signal?.addEventListener('abort', onAbort, { once: true });
   const done = await new Promise<WorkerDone>((resolve, reject) => {
-    worker.on('message', (message: (ProgressEvent & { type: 'progress' }) | WorkerDone) => {
+    worker.on('message', (message: (ProgressEvent & { type: 'progress' }) | { type: 'started'; phase: ProgressEvent['phase']; t0EpochMs: number } | WorkerDone) => {
       if (message.type === 'progress') {
         const { type: _type, ...event } = message;
         options.onProgress?.(event);
+      } else if (message.type === 'started') {
+        if (message.phase === 'measure') options.onStart?.(message.t0EpochMs);
       } else if (message.type === 'done') {
         resolve(message);
       }

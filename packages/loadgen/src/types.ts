@@ -65,6 +65,8 @@ export interface OpenLoopOptions {
   /** Dispatch error p99 above this marks the run `generatorBehind`. Default 10 ms. */
   behindThresholdMs?: number;
   onProgress?: (event: ProgressEvent) => void;
+  /** Called with t0 (epoch ms) as the measured schedule starts (after any warm-up). */
+  onStart?: (t0EpochMs: number) => void;
   /** How often onProgress is called. Default 500 ms. */
   progressIntervalMs?: number;
   /** Aborting stops the scheduler thread at once and rejects with code ERR_LOADGEN_ABORTED. */

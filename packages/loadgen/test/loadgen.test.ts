@@ -81,12 +81,14 @@ describe('runOpenLoop', () => {
   it('keeps the schedule open: answers taking 1 s do not hold back later requests', async () => {
     const server = await startServer();
     const events: number[] = [];
+    const starts: number[] = [];
     const result = await runOpenLoop({
       baseUrl: server.url,
       count: 20,
       durationMs: 2000,
       request: (i) => ({ method: 'POST', path: '/delay/1000', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ i }) }),
       onProgress: (e) => events.push(e.inFlight),
+      onStart: (t0) => starts.push(t0),
       progressIntervalMs: 100,
     });
     // 10 requests/s against 1 s answers: about 10 in flight at once. A closed loop would hold 1.
@@ -101,6 +103,8 @@ describe('runOpenLoop', () => {
     expect(result.latencyFromSend.min).toBeGreaterThanOrEqual(1000);
     expect(result.connection).toBe('per-request');
     expect(result.scheduler).toBe('worker-thread');
+    // Told once, as the schedule starts, with the t0 the samples count from.
+    expect(starts).toEqual([result.t0EpochMs]);
   });
 
   it('sends every body the factory made, each once', async () => {

@@ -3,7 +3,6 @@
  * are known), a step's judgement, the model's closed forms; and one real search end to end
  * through the CLI, where inline behind 2 connections at 300 ms must break near c/L.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,6 +20,7 @@ import type { StepResult, CapacityResult } from '../src/shapes/results.ts';
 import { bracketOf, type StepOutcome } from '../src/judge/brackets.ts';
 import { scaleAroundLimit } from '../src/run/plan.ts';
 import type { RunInfo } from '../src/shapes/run.ts';
+import { bench } from './helpers.ts';
 
 const SETTINGS: SearchSettings = { startRate: 8, growth: 1.5, maxRate: 3000, bisections: 4, resolution: 0.1 };
 
@@ -167,11 +167,10 @@ describe('--around-limit', () => {
   });
 });
 
-const CLI = fileURLToPath(new URL('../src/cli/bench-cli.ts', import.meta.url));
 const SCHEMA = JSON.parse(readFileSync(fileURLToPath(new URL('../schema/results.schema.json', import.meta.url)), 'utf8'));
 
 describe('pnpm bench --scenario breaking-point, end to end', () => {
-  it('finds where inline breaks behind 2 connections at 300 ms, writes the steps, the model and the charts', () => {
+  it('finds where inline breaks behind 2 connections at 300 ms, writes the steps, the model and the charts', async () => {
     const out = mkdtempSync(path.join(os.tmpdir(), 'mb-bp-'));
     const scenario = path.join(out, 'bp.json');
     const base = JSON.parse(readFileSync(fileURLToPath(new URL('../../../scenarios/breaking-point.json', import.meta.url)), 'utf8'));
@@ -184,7 +183,7 @@ describe('pnpm bench --scenario breaking-point, end to end', () => {
     // Short steps for a test (a real search uses 20 s or more): c/L = 6.7/s.
     base.breakingPoint = { ...base.breakingPoint, stepSec: 4, startRate: 4, growth: 2, bisections: 1 };
     writeFileSync(scenario, JSON.stringify(base));
-    const r = spawnSync(process.execPath, ['--import', 'tsx', CLI, '--scenario', scenario, '--out', path.join(out, 'results'), '--json'], { encoding: 'utf8', timeout: 240_000 });
+    const r = await bench(['--scenario', scenario, '--out', path.join(out, 'results'), '--json']);
     expect(r.status, r.stderr).toBe(0);
     const summary = JSON.parse(r.stdout);
     const [bp] = summary.breakingPoints;

@@ -1,57 +1,53 @@
 /**
- * The real CLI, end to end: the smoke scenario into a temporary folder, every file checked
- * against the JSON Schema and the accounting; and an interrupted run that must leave no child
- * process behind and a result marked incomplete.
+ * The real CLI, end to end: the suite's smoke run (a process) with every file checked against
+ * the JSON Schema and the accounting; flags, thresholds and pnpm report through the CLI's main
+ * in-process; and interrupted runs (processes) that must leave no child behind and a result
+ * marked incomplete.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { listScenarios } from '../src/config/scenario.ts';
-import { alive, descendants, readJson, resultsValidator, runDirIn } from './helpers.ts';
+import { alive, bench, descendants, readJson, report, resultsValidator, runDirIn, smokeRun } from './helpers.ts';
 
 const CLI = fileURLToPath(new URL('../src/cli/bench-cli.ts', import.meta.url));
-const REPORT_CLI = fileURLToPath(new URL('../src/cli/report-cli.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 describe('pnpm bench, end to end', () => {
-  it('--help lists every flag; a bad flag exits 2 naming it', () => {
-    const help = spawnSync(process.execPath, ['--import', 'tsx', CLI, '--help'], { encoding: 'utf8' });
+  it('--help lists every flag; a bad flag exits 2 naming it', async () => {
+    const help = await bench(['--help']);
     expect(help.status).toBe(0);
     for (const flag of ['--scenario', '--variants', '--requests', '--duration', '--smtp-latency', '--repeats', '--out', '--mongo', '--mongo-uri', '--capacity', '--quick']) {
       expect(help.stdout).toContain(flag);
     }
     // Every scenario of scenarios/, each with its description.
     for (const name of listScenarios()) expect(help.stdout).toMatch(new RegExp(`^  ${name} +\\S`, 'm'));
-    const bad = spawnSync(process.execPath, ['--import', 'tsx', CLI, '--variants', 'inline,pigeon'], { encoding: 'utf8' });
+    const bad = await bench(['--variants', 'inline,pigeon']);
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain('unknown variant "pigeon"');
-    const unknown = spawnSync(process.execPath, ['--import', 'tsx', CLI, '--scenario', 'nope'], { encoding: 'utf8' });
+    const unknown = await bench(['--scenario', 'nope']);
     expect(unknown.status).toBe(2);
     expect(unknown.stderr).toContain('available:');
-  }, 60_000);
+  });
 
-  it('reports an unwritable output folder before any load', () => {
+  it('reports an unwritable output folder before any load', async () => {
     const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'mb-unwritable-')), 'a-file');
-    spawnSync('touch', [file]);
-    const res = spawnSync(process.execPath, ['--import', 'tsx', CLI, '--scenario', 'smoke', '--out', path.join(file, 'sub')], { encoding: 'utf8' });
+    writeFileSync(file, '');
+    const res = await bench(['--scenario', 'smoke', '--out', path.join(file, 'sub')]);
     expect(res.status).toBe(2);
     expect(res.stderr).toContain('cannot write results');
-  }, 60_000);
+  });
 
-  it('runs the smoke scenario: every file matches the schema and the accounting adds up', () => {
-    const out = mkdtempSync(path.join(os.tmpdir(), 'mb-e2e-'));
-    const res = spawnSync(process.execPath, ['--import', 'tsx', CLI, '--scenario', 'smoke', '--mongo', 'standin', '--out', out], {
-      encoding: 'utf8',
-      timeout: 240_000,
-    });
+  it('runs the smoke scenario (a process): every file matches the schema and the accounting adds up', async () => {
+    const res = await smokeRun();
     expect(res.stderr).toContain('estimated');
     expect(res.status, res.stderr).toBe(0);
     expect(res.stdout).toMatch(/^variant +req\/s +avg send ms/m);
     expect(Math.max(...res.stdout.split('\n').map((l) => l.length))).toBeLessThanOrEqual(120);
-    const runDir = runDirIn(out);
+    const { runDir } = res;
     const validate = resultsValidator();
     const check = (file: string) => {
       const data = readJson(path.join(runDir, file));
@@ -78,16 +74,24 @@ describe('pnpm bench, end to end', () => {
       }
       expect(cell.server.series.length).toBeGreaterThanOrEqual(1);
       expect(cell.server.shutdown).not.toBeNull();
+      // Each cell has its .jtl beside it, a row per request.
+      const jtl = readFileSync(path.join(runDir, file.replace(/\.json$/, '.jtl')), 'utf8').trimEnd().split('\n');
+      expect(jtl[0]).toMatch(/^timeStamp,elapsed,label,responseCode,/);
+      expect(jtl).toHaveLength(31);
+      expect(jtl[1]).toMatch(new RegExp(`^\\d{13},\\d+,${cell.label},201,OK,`));
     }
     const summary = check('summary.json');
     expect(summary.rows).toHaveLength(5);
-    expect(readFileSync(path.join(runDir, 'summary.md'), 'utf8')).toContain('## 30 requests over 2 s');
-  }, 300_000);
+    expect(summary.thresholds).toEqual([{ expr: 'lost==0', cells: 5, failed: [] }]);
+    const md = readFileSync(path.join(runDir, 'summary.md'), 'utf8');
+    expect(md).toContain('## 30 requests over 2 s');
+    expect(md).toContain('Threshold `lost==0` met by all 5 cells');
+  });
 
-  it('a failed --threshold exits 99 after writing everything; --json parses; each cell has its .jtl; the verdict comes first', () => {
+  it('a failed --threshold exits 99 after writing everything; --json parses; the verdict comes first', async () => {
     const out = mkdtempSync(path.join(os.tmpdir(), 'mb-thresholds-'));
     const args = ['--scenario', 'smoke', '--variants', 'inline', '--threshold', 'p99<1ms', '--threshold', 'lost==0', '--json', '--mongo', 'standin', '--out', out];
-    const res = spawnSync(process.execPath, ['--import', 'tsx', CLI, ...args], { encoding: 'utf8', timeout: 240_000 });
+    const res = await bench(args);
     expect(res.status, res.stderr).toBe(99);
     const summary = JSON.parse(res.stdout);
     expect(summary.thresholds).toEqual([
@@ -95,10 +99,6 @@ describe('pnpm bench, end to end', () => {
       { expr: 'lost==0', cells: 1, failed: [] },
     ]);
     const runDir = runDirIn(out);
-    const jtl = readFileSync(path.join(runDir, 'inline/30.jtl'), 'utf8').trimEnd().split('\n');
-    expect(jtl[0]).toMatch(/^timeStamp,elapsed,label,responseCode,/);
-    expect(jtl).toHaveLength(31);
-    expect(jtl[1]).toMatch(/^\d{13},\d+,inline,201,OK,/);
     const md = readFileSync(path.join(runDir, 'summary.md'), 'utf8');
     expect(md.indexOf('## Verdict')).toBeLessThan(md.indexOf('## 30 requests'));
     expect(md).toContain('Threshold `p99<1ms` FAILED by 1 of 1 cells');
@@ -110,16 +110,23 @@ describe('pnpm bench, end to end', () => {
 
     // pnpm report writes elsewhere, never into the run's folder, and the same run gives the same bytes.
     const before = readFileSync(path.join(runDir, 'report.html'));
-    const reports = [1, 2].map(() => {
-      const r = spawnSync(process.execPath, ['--import', 'tsx', REPORT_CLI, runDir], { encoding: 'utf8' });
+    const reports: string[] = [];
+    for (const _ of [1, 2]) {
+      const r = await report([runDir]);
       expect(r.status, r.stderr).toBe(0);
-      return r.stdout.split('\n')[0] as string;
-    });
+      reports.push(r.stdout.split('\n')[0] as string);
+    }
     expect(reports[0]).not.toBe(reports[1]);
     for (const file of reports) expect(path.dirname(file).startsWith(os.tmpdir())).toBe(true);
     expect(readFileSync(reports[0] as string)).toEqual(readFileSync(reports[1] as string));
+    // The run's own report and pnpm report's are the same page: one summary, rendered once each.
+    expect(readFileSync(reports[0] as string)).toEqual(before);
     expect(readFileSync(path.join(runDir, 'report.html'))).toEqual(before);
-  }, 300_000);
+    // --rejudge judges the stored cells again by today's rules: here the same verdict.
+    const rejudged = await report([runDir, '--rejudge']);
+    expect(rejudged.status, rejudged.stderr).toBe(0);
+    expect(readFileSync(rejudged.stdout.split('\n')[0] as string)).toEqual(before);
+  });
 
   it('Ctrl-C during a run stops every child process, writes partial results marked incomplete, exits 130', async () => {
     const out = mkdtempSync(path.join(os.tmpdir(), 'mb-sigint-'));

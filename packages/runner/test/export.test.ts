@@ -10,21 +10,19 @@ import { spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMongo, type MongoHandle } from '@mailbench/mongo';
 import { startSmtpSink, type SmtpSink } from '@mailbench/smtp-sink';
 import { stagesCount } from '@mailbench/loadgen';
 import { findArtillery, findJMeter, findK6, jmeterCommand, runCommand } from '../src/services/engines.ts';
-import { startApiByHand } from './helpers.ts';
+import { bench, startApiByHand } from './helpers.ts';
 import { artilleryScript, exportSchedules, jmeterGroups, jmeterPlan, k6Script } from '../src/export/export.ts';
 
-const CLI = fileURLToPath(new URL('../src/cli/bench-cli.ts', import.meta.url));
 const REQUIRE_ENGINES = process.env.MAILBENCH_REQUIRE_ENGINES === '1';
 
-function exportScript(engine: string, args: string[]): string {
+async function exportScript(engine: string, args: string[]): Promise<string> {
   const out = mkdtempSync(path.join(os.tmpdir(), `mb-export-${engine}-`));
-  const r = spawnSync(process.execPath, ['--import', 'tsx', CLI, '--export', engine, ...args, '--out', out], { encoding: 'utf8' });
+  const r = await bench(['--export', engine, ...args, '--out', out]);
   expect(r.status, r.stderr).toBe(0);
   const file = r.stdout.trim().split('\n')[0] as string;
   expect(path.dirname(file)).toBe(out);
@@ -67,9 +65,9 @@ describe('export: shape', () => {
     expect(k6).toMatch(/\{ target: 5, duration: '3s' \},\s+\{ target: 2, duration: '0s' \},\s+\{ target: 10, duration: '4s' \}/);
   });
 
-  it('several request counts: one script each, named by the count; the k6 script parses as a module', () => {
+  it('several request counts: one script each, named by the count; the k6 script parses as a module', async () => {
     const out = mkdtempSync(path.join(os.tmpdir(), 'mb-export-'));
-    const r = spawnSync(process.execPath, ['--import', 'tsx', CLI, '--export', 'k6', '--requests', '10,20', '--duration', '5s', '--out', out], { encoding: 'utf8' });
+    const r = await bench(['--export', 'k6', '--requests', '10,20', '--duration', '5s', '--out', out]);
     expect(r.status, r.stderr).toBe(0);
     const files = r.stdout.trim().split('\n');
     expect(files.map((f) => path.basename(f))).toEqual(['default-10.k6.js', 'default-20.k6.js']);
@@ -102,7 +100,7 @@ describe('export: run by the engines against the built-in API', () => {
   const artillery = findArtillery();
   it.skipIf(!artillery && !REQUIRE_ENGINES)('Artillery runs the exported script: exactly 125 answers of 201, and twice in a row (bodies unique across runs)', async () => {
     expect(artillery, 'Artillery is not installed: pnpm setup:engines').not.toBeNull();
-    const file = exportScript('artillery', ['--target', url, '--requests', '125', '--duration', '10s']);
+    const file = await exportScript('artillery', ['--target', url, '--requests', '125', '--duration', '10s']);
     for (const round of [1, 2]) {
       sink.reset();
       const report = path.join(path.dirname(file), `report-${round}.json`);
@@ -120,7 +118,7 @@ describe('export: run by the engines against the built-in API', () => {
   const jmeter = findJMeter();
   it.skipIf(!jmeter && !REQUIRE_ENGINES)('JMeter (Debian 2.13) runs the exported plan: exactly 125 samples, every one a 201', async () => {
     expect(jmeter, 'JMeter is not installed: pnpm setup:engines').not.toBeNull();
-    const file = exportScript('jmeter', ['--target', url, '--requests', '125', '--duration', '10s']);
+    const file = await exportScript('jmeter', ['--target', url, '--requests', '125', '--duration', '10s']);
     sink.reset();
     const jtl = path.join(path.dirname(file), 'out.jtl');
     const cmd = jmeterCommand(jmeter as string, ['-n', '-t', file, '-l', jtl, '-j', path.join(path.dirname(file), 'jmeter.log'), '-Jjmeter.save.saveservice.print_field_names=true']);
@@ -137,7 +135,7 @@ describe('export: run by the engines against the built-in API', () => {
 
   const k6 = findK6();
   it.skipIf(!k6)('k6 runs the exported script (not run where k6 is not installed: it has no package here)', async () => {
-    const file = exportScript('k6', ['--target', url, '--requests', '50', '--duration', '5s']);
+    const file = await exportScript('k6', ['--target', url, '--requests', '50', '--duration', '5s']);
     const r = await runCommand(k6 as string, ['run', '--quiet', file], { cwd: path.dirname(file), timeoutMs: 60_000 });
     expect(r.code, r.stderr.slice(-2000)).toBe(0);
     expect(r.stdout).toMatch(/http_reqs[.\s:]+50\b/);

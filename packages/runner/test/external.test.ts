@@ -5,28 +5,25 @@
  * Also: what --target refuses, a target that does not answer, a sink on every interface, and a
  * run on a MongoDB the harness did not start (MONGODB_URI) that cleans up only its own.
  */
-import { spawnSync, type ChildProcess } from 'node:child_process';
+import { type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MongoClient } from 'mongodb';
 import { startMongo, type MongoHandle } from '@mailbench/mongo';
 import { parseBenchArgs } from '../src/cli/args.ts';
 import { freePort } from '../src/targets/reference-targets.ts';
-import { readJson, resultsValidator, runDirIn, startApiByHand } from './helpers.ts';
-
-const CLI = fileURLToPath(new URL('../src/cli/bench-cli.ts', import.meta.url));
+import { bench as benchInProcess, readJson, resultsValidator, runDirIn, startApiByHand } from './helpers.ts';
 
 /**
  * The CLI on the smoke scenario unless a test names another: its generator thresholds are the
  * ones meant for a test beside other tests (a run judged on `default`'s 10 ms p99 turns invalid
  * whenever a shared machine is busy for a moment, which says nothing about what is tested here).
  */
-function bench(args: string[], timeout = 120_000) {
+function bench(args: string[]) {
   const scenario = args.includes('--scenario') ? [] : ['--scenario', 'smoke'];
-  return spawnSync(process.execPath, ['--import', 'tsx', CLI, ...scenario, ...args], { encoding: 'utf8', timeout });
+  return benchInProcess([...scenario, ...args]);
 }
 
 function withDb(uri: string, db: string): string {
@@ -60,7 +57,7 @@ describe('pnpm bench --target: an API the harness did not start', () => {
     await users.insertOne({ username: 'someone_else', email: 'someone@example.test' });
     await client.db('target_app').collection('orders').insertOne({ item: 'kept' });
     const out = mkdtempSync(path.join(os.tmpdir(), 'mb-target-'));
-    const r = bench(['--target', api.url, '--smtp-port', String(smtpPort), '--target-mongo-uri', withDb(mongo.uri, 'target_app'), '--requests', '125', '--duration', '10s', '--out', out]);
+    const r = await bench(['--target', api.url, '--smtp-port', String(smtpPort), '--target-mongo-uri', withDb(mongo.uri, 'target_app'), '--requests', '125', '--duration', '10s', '--out', out]);
     expect(r.status, r.stderr).toBe(0);
     const dir = runDirIn(out);
     const run = readJson(path.join(dir, 'run.json'));
@@ -87,9 +84,9 @@ describe('pnpm bench --target: an API the harness did not start', () => {
     expect(await client.db('target_app').collection('orders').countDocuments()).toBe(1);
   }, 120_000);
 
-  it('without --target-mongo-uri the stored-users check is skipped and said to be; --label names the cells', () => {
+  it('without --target-mongo-uri the stored-users check is skipped and said to be; --label names the cells', async () => {
     const out = mkdtempSync(path.join(os.tmpdir(), 'mb-target-'));
-    const r = bench(['--target', api.url, '--label', 'my-api', '--smtp-port', String(smtpPort), '--requests', '20', '--duration', '2s', '--quick', '--out', out]);
+    const r = await bench(['--target', api.url, '--label', 'my-api', '--smtp-port', String(smtpPort), '--requests', '20', '--duration', '2s', '--quick', '--out', out]);
     expect(r.status, r.stderr).toBe(0);
     const dir = runDirIn(out);
     const cell = readJson(path.join(dir, 'my-api', '20.json'));
@@ -103,21 +100,21 @@ describe('pnpm bench --target: an API the harness did not start', () => {
   it('a target that does not answer fails its cell with the reason (exit 3)', async () => {
     const closed = await freePort();
     const out = mkdtempSync(path.join(os.tmpdir(), 'mb-target-'));
-    const r = bench(['--target', `http://127.0.0.1:${closed}`, '--requests', '5', '--duration', '1s', '--quick', '--out', out]);
+    const r = await bench(['--target', `http://127.0.0.1:${closed}`, '--requests', '5', '--duration', '1s', '--quick', '--out', out]);
     expect(r.status, r.stderr).toBe(3);
     const cell = readJson(path.join(runDirIn(out), 'external', '5.json'));
     expect(cell.status).toBe('failed');
     expect(cell.error).toContain('does not answer HTTP');
   }, 60_000);
 
-  it('refuses, with exit 2, what needs the harness\'s own API', () => {
-    const crash = bench(['--scenario', 'crash', '--target', api.url]);
+  it('refuses, with exit 2, what needs the harness\'s own API', async () => {
+    const crash = await bench(['--scenario', 'crash', '--target', api.url]);
     expect(crash.status).toBe(2);
     expect(crash.stderr).toContain('owns no process to crash');
-    const variants = bench(['--target', api.url, '--variants', 'inline']);
+    const variants = await bench(['--target', api.url, '--variants', 'inline']);
     expect(variants.status).toBe(2);
     expect(variants.stderr).toContain('--variants');
-    const capacity = bench(['--target', api.url, '--capacity']);
+    const capacity = await bench(['--target', api.url, '--capacity']);
     expect(capacity.status).toBe(2);
     expect(capacity.stderr).toContain('capacity');
   });
@@ -143,7 +140,7 @@ describe('infrastructure the harness did not start', () => {
   it('on a MongoDB given by --mongo-uri it drops only its own databases; the sink can listen on every interface', async () => {
     await client.db('their_data').collection('things').insertOne({ keep: true });
     const out = mkdtempSync(path.join(os.tmpdir(), 'mb-infra-'));
-    const r = bench(['--variants', 'inline', '--requests', '10', '--duration', '2s', '--quick', '--mongo-uri', mongo.uri, '--smtp-host', '0.0.0.0', '--out', out]);
+    const r = await bench(['--variants', 'inline', '--requests', '10', '--duration', '2s', '--quick', '--mongo-uri', mongo.uri, '--smtp-host', '0.0.0.0', '--out', out]);
     expect(r.status, r.stderr).toBe(0);
     const dir = runDirIn(out);
     const run = readJson(path.join(dir, 'run.json'));

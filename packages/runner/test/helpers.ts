@@ -1,6 +1,6 @@
 /** What several runner tests share: reading result files, the results schema, and the API started by hand. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
@@ -91,4 +91,51 @@ export function commandOf(pid: number): string {
   } catch {
     return `${pid}`;
   }
+}
+
+export interface CliResult {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** The stream a CLI writes to, kept as text. */
+function capture(into: string[]) {
+  return { write: (text: string) => into.push(text), isTTY: false };
+}
+
+/**
+ * `pnpm bench ARGS` in this process: the CLI's own main with its streams captured, what a spawned
+ * run shows (exit code, stdout, stderr) without a process of its own. Processes are kept for what
+ * only a process can show (signals, orphans).
+ */
+export async function bench(args: string[], env: NodeJS.ProcessEnv = {}, signal = new AbortController().signal): Promise<CliResult> {
+  const { benchMain } = await import('../src/cli/bench-main.ts');
+  const out: string[] = [];
+  const err: string[] = [];
+  const status = await benchMain(args, { stdout: capture(out), stderr: capture(err), signal, env: { ...process.env, ...env } });
+  return { status, stdout: out.join(''), stderr: err.join('') };
+}
+
+/** `pnpm report ARGS` in this process. */
+export async function report(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  const { reportMain } = await import('../src/cli/report-main.ts');
+  const out: string[] = [];
+  const err: string[] = [];
+  const status = await reportMain(args, { stdout: capture(out), stderr: capture(err), env: { ...process.env, ...env } });
+  return { status, stdout: out.join(''), stderr: err.join('') };
+}
+
+/**
+ * The suite's one spawned smoke run (smoke-run.setup.ts), once it has ended: its CLI result and
+ * its run folder.
+ */
+export async function smokeRun(): Promise<CliResult & { runDir: string; args: string[] }> {
+  const { inject } = await import('vitest');
+  const out = inject('smokeRunOut');
+  const file = path.join(out, 'cli.json');
+  const deadline = Date.now() + 240_000;
+  while (!existsSync(file) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  const cli = readJson(file) as CliResult & { args: string[] };
+  return { ...cli, runDir: runDirIn(path.join(out, 'results')) };
 }

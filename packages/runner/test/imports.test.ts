@@ -123,6 +123,41 @@ export function upwardImports(graph: Map<string, string[]>, srcDir: string): str
   return found;
 }
 
+/** Whether a declaration is erased when compiled: `import type`, or every name in it a type. */
+function typeOnly(s: ts.ImportDeclaration | ts.ExportDeclaration): boolean {
+  if (ts.isExportDeclaration(s)) return s.isTypeOnly;
+  const clause = s.importClause;
+  if (!clause) return false; // import 'x': run for its effects
+  if (clause.isTypeOnly) return true;
+  const named = clause.namedBindings;
+  return !clause.name && named !== undefined && ts.isNamedImports(named) && named.elements.length > 0 && named.elements.every((e) => e.isTypeOnly);
+}
+
+/** The modules a file loads before it runs: its import and export declarations that survive compilation (not import()). */
+function staticSpecifiers(file: string): string[] {
+  const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest);
+  return source.statements.flatMap((s) =>
+    (ts.isImportDeclaration(s) || ts.isExportDeclaration(s)) && !typeOnly(s) && s.moduleSpecifier && ts.isStringLiteral(s.moduleSpecifier) ? [s.moduleSpecifier.text] : [],
+  );
+}
+
+/** Every npm package a file loads at start, through the workspace's files it loads. */
+export function loadedAtStart(entry: string, entries = new Map<string, string>()): Set<string> {
+  const npm = new Set<string>();
+  const seen = new Set<string>();
+  const visit = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    for (const spec of staticSpecifiers(file)) {
+      if (spec.startsWith('.')) visit(path.resolve(path.dirname(file), spec));
+      else if (entries.has(spec)) visit(entries.get(spec)!);
+      else if (!spec.startsWith('node:')) npm.add(spec.split('/').slice(0, spec.startsWith('@') ? 2 : 1).join('/'));
+    }
+  };
+  visit(entry);
+  return npm;
+}
+
 const SRC_FILES = readdirSync(PACKAGES).flatMap((pkg) => sourceFiles(path.join(PACKAGES, pkg, 'src')));
 const RUNNER_SRC = path.join(PACKAGES, 'runner/src');
 
@@ -133,7 +168,7 @@ describe('import graph', () => {
   it('reads the imports, across packages too', () => {
     const arrows = [...graph.values()].reduce((n, t) => n + t.length, 0);
     expect(arrows).toBeGreaterThan(150);
-    const cli = path.join(RUNNER_SRC, 'cli/bench-cli.ts');
+    const cli = path.join(RUNNER_SRC, 'cli/bench-main.ts');
     expect(graph.get(cli)!.some((t) => t.startsWith(path.join(RUNNER_SRC, 'run')))).toBe(true);
     const contract = path.join(PACKAGES, 'target-api/src/contract/index.ts');
     expect([...graph.values()].some((t) => t.includes(contract))).toBe(true);
@@ -158,6 +193,15 @@ describe('import graph', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('loads neither the charts nor the database driver for --help and usage errors', () => {
+    const loaded = loadedAtStart(path.join(RUNNER_SRC, 'cli/bench-cli.ts'), workspaceEntries());
+    expect(loaded.has('ajv')).toBe(true); // the scenarios are read, to list them
+    expect([...loaded].filter((p) => /^(vega|vega-lite|mongodb|undici|autocannon)$/.test(p))).toEqual([]);
+    // What a run needs comes with it: run.ts loads them.
+    const run = loadedAtStart(path.join(RUNNER_SRC, 'run/run.ts'), workspaceEntries());
+    expect(['vega', 'mongodb'].filter((p) => run.has(p))).toEqual(['vega', 'mongodb']);
   });
 
   it(`keeps the runner's folders in their order, top to bottom: ${RUNNER_LAYERS.join(' > ')}`, () => {

@@ -22,7 +22,7 @@ import { Progress } from '../src/run/progress.ts';
 import { runBench } from '../src/run/run.ts';
 import { checkSemantics, loadScenario } from '../src/config/scenario.ts';
 import { endingSentence, verdictSentences } from '../src/summary/verdict.ts';
-import { alive, commandOf, descendants, readJson } from './helpers.ts';
+import { alive, bench as runCli, commandOf, descendants, readJson } from './helpers.ts';
 import type { Scenario } from '../src/shapes/scenario.ts';
 import { redactUri } from '../src/services/services.ts';
 import { prepareRunDir } from '../src/results/run-dir.ts';
@@ -102,15 +102,12 @@ describe('lost or mixed data', () => {
     expect(endingSentence({ endedAt: null, runner: { pid: process.pid, hostname: os.hostname() } } as never)).toMatch(/still in progress/);
   });
 
-  it.skipIf(process.getuid?.() !== 0 && !requireEngines)('a full disk: a named error, exit 1, no temp file, run.json listing exactly the files there', () => {
+  it.skipIf(process.getuid?.() !== 0 && !requireEngines)('a full disk: a named error, exit 1, no temp file, run.json listing exactly the files there', async () => {
     const mount = mkdtempSync(path.join(os.tmpdir(), 'mb-full-'));
     const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=200k', 'tmpfs', mount], { encoding: 'utf8' });
     expect(mounted.status, `mount a 200 KB tmpfs: ${mounted.stderr}`).toBe(0);
     try {
-      const res = spawnSync(process.execPath, ['--import', 'tsx', CLI, '--scenario', 'smoke', '--variants', 'no-email,inline,background', '--mongo', 'standin', '--out', mount], {
-        encoding: 'utf8',
-        timeout: 180_000,
-      });
+      const res = await runCli(['--scenario', 'smoke', '--variants', 'no-email,inline,background', '--mongo', 'standin', '--out', mount]);
       expect(res.status, res.stderr).toBe(1);
       expect(res.stderr).toMatch(/ERR_RESULTS_WRITE: cannot write .*ENOSPC: no space left on device/);
       expect(res.stderr).not.toMatch(/\n\s+at /); // a message, not a stack trace

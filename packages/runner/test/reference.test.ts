@@ -10,7 +10,6 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { applyOverrides, parseBenchArgs } from '../src/cli/args.ts';
 import { findJMeter } from '../src/services/engines.ts';
@@ -19,17 +18,13 @@ import { withDatabase } from '../src/targets/reference-targets.ts';
 import { SignupNames } from '../src/config/requests.ts';
 import { applyQuick, loadScenario } from '../src/config/scenario.ts';
 import { subjectFacts, withoutSeedStackWhenMissing } from '../src/config/subjects.ts';
-import { readJson, resultsValidator, runDirIn } from './helpers.ts';
+import { bench, readJson, resultsValidator, runDirIn } from './helpers.ts';
 import { REFERENCE_NAMES } from '../src/shapes/scenario.ts';
 import { seedStackMissing } from '../src/config/references.ts';
 import { planCells } from '../src/run/plan.ts';
 
-const CLI = fileURLToPath(new URL('../src/cli/bench-cli.ts', import.meta.url));
 const REQUIRE = process.env.MAILBENCH_REQUIRE_ENGINES === '1';
 
-function bench(args: string[], timeout = 300_000) {
-  return spawnSync(process.execPath, ['--import', 'tsx', CLI, ...args], { encoding: 'utf8', timeout });
-}
 
 function scenarioFile(data: Record<string, unknown>): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'mb-ref-'));
@@ -131,7 +126,7 @@ describe("JMeter's log read back into a cell", () => {
 
 const seedMissing = seedStackMissing();
 describe.skipIf(seedMissing.length > 0 && !REQUIRE)('the reference targets, run by the CLI (pnpm setup:seed)', () => {
-  it('every target starts per cell, stores its users, sends its e-mails through the sink, at each swept latency; each is probed', () => {
+  it('every target starts per cell, stores its users, sends its e-mails through the sink, at each swept latency; each is probed', async () => {
     expect(seedMissing, 'the seed stack is missing: pnpm setup:seed').toEqual([]);
     const out = mkdtempSync(path.join(os.tmpdir(), 'mb-ref-out-'));
     const file = scenarioFile({
@@ -150,7 +145,7 @@ describe.skipIf(seedMissing.length > 0 && !REQUIRE)('the reference targets, run 
       behindThresholdMs: 100,
       stallThresholdMs: 1000,
     });
-    const r = bench(['--scenario', file, '--out', out, '--json']);
+    const r = await bench(['--scenario', file, '--out', out, '--json']);
     expect(r.status, r.stderr.slice(-3000)).toBe(0);
     const dir = runDirIn(out);
     const run = readJson(path.join(dir, 'run.json'));
@@ -187,10 +182,10 @@ describe.skipIf(seedMissing.length > 0 && !REQUIRE)('the reference targets, run 
 
 const jmeter = findJMeter();
 describe.skipIf(!jmeter && !REQUIRE)('--engine jmeter', () => {
-  it('JMeter sends the cell: every thread a sign-up, read back with its intended time, every e-mail accounted', () => {
+  it('JMeter sends the cell: every thread a sign-up, read back with its intended time, every e-mail accounted', async () => {
     expect(jmeter, 'JMeter is not installed: pnpm setup:engines').not.toBeNull();
     const out = mkdtempSync(path.join(os.tmpdir(), 'mb-jm-out-'));
-    const r = bench(['--scenario', 'smoke', '--variants', 'inline', '--requests', '20', '--duration', '2s', '--engine', 'jmeter', '--out', out]);
+    const r = await bench(['--scenario', 'smoke', '--variants', 'inline', '--requests', '20', '--duration', '2s', '--engine', 'jmeter', '--out', out]);
     // JMeter's threads may start late (its start-up): that is the cell judged invalid (exit 3), said, not hidden.
     expect([0, 3], r.stderr.slice(-3000)).toContain(r.status);
     const dir = runDirIn(out);

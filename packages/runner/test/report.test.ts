@@ -1,17 +1,14 @@
 /**
- * The report, in a real browser: a smoke run's report.html opened from a file URL in headless
+ * The report, in a real browser: the suite's smoke run's report.html opened from a file URL in headless
  * Chromium (Debian's, installed by .ci/run). No console errors, every chart drew its points,
  * a screenshot is saved. Skipped, saying why, where no Chromium is installed.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { smokeRun } from './helpers.ts';
 
-const CLI = fileURLToPath(new URL('../src/cli/bench-cli.ts', import.meta.url));
-const REPORT_CLI = fileURLToPath(new URL('../src/cli/report-cli.ts', import.meta.url));
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
 
@@ -20,16 +17,10 @@ describe.skipIf(!haveChromium && !process.env.CI)('report.html in headless Chrom
   it('opens offline with no console errors, and every chart has drawn its data points', async () => {
     expect(haveChromium, `no Chromium at ${CHROMIUM}: .ci/run installs Debian's chromium (or set CHROMIUM_PATH)`).toBe(true);
     const { chromium } = await import('playwright-core');
-    const out = mkdtempSync(path.join(os.tmpdir(), 'mb-report-'));
-    const run = spawnSync(process.execPath, ['--import', 'tsx', CLI, '--scenario', 'smoke', '--variants', 'inline,background,outbox', '--mongo', 'standin', '--out', out], {
-      encoding: 'utf8',
-      timeout: 240_000,
-    });
+    const run = await smokeRun();
     expect(run.status, run.stderr).toBe(0);
-    const runDir = path.join(out, readdirSync(out)[0] as string);
+    const { runDir } = run;
     expect(existsSync(path.join(runDir, 'report.html'))).toBe(true); // written by pnpm bench itself
-    const again = spawnSync(process.execPath, ['--import', 'tsx', REPORT_CLI, runDir], { encoding: 'utf8' });
-    expect(again.status, again.stderr).toBe(0);
     const html = readFileSync(path.join(runDir, 'report.html'), 'utf8');
     expect(html).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org)/); // nothing to fetch, nothing to run
     const charts = readdirSync(path.join(runDir, 'charts')).filter((f) => f.endsWith('.svg'));

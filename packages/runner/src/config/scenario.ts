@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parseLatency, validateLatency, type LatencySpec } from '@mailbench/smtp-sink';
 import { DEFAULT_OPTIONS, type Variant } from '@mailbench/target-api/contract';
-import { stagesCount, stagesDurationMs, validateStages, type RateStage } from '@mailbench/loadgen';
+import { stagesCount, stagesDurationMs, validateStages, type RateStage } from '@mailbench/loadgen/schedule';
 import { UsageError } from '../shapes/errors.ts';
 import { factorValues, labelWith, sweepProblems } from './factors.ts';
 import { SCENARIOS_DIR, SCHEMA_DIR } from '../shapes/paths.ts';

@@ -7,7 +7,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { stagesCount, type RateStage } from '@mailbench/loadgen';
+import { stagesCount, type RateStage } from '@mailbench/loadgen/schedule';
 import { PASSWORD } from '../config/requests.ts';
 import { safeFileName } from '../results/files.ts';
 import type { Scenario } from '../shapes/scenario.ts';

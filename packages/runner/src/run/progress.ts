@@ -18,7 +18,7 @@ export class Progress {
   private lineOpen = false;
   private readonly write: (text: string) => void;
 
-  constructor(stream: NodeJS.WriteStream = process.stderr) {
+  constructor(stream: { write(text: string): unknown; isTTY?: boolean } = process.stderr) {
     this.tty = Boolean(stream.isTTY);
     this.write = (text) => stream.write(text);
   }

@@ -3,7 +3,7 @@
  * and the configuration that actually ran: the first thing summary.md and report.html show.
  */
 import os from 'node:os';
-import { describeStages } from '@mailbench/loadgen';
+import { describeStages } from '@mailbench/loadgen/schedule';
 import { measuredFlags } from '../config/flags.ts';
 import { describeSweep } from '../config/factors.ts';
 import { describeLatency } from '@mailbench/smtp-sink';

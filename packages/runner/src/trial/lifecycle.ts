@@ -177,8 +177,9 @@ export async function warmUp(ctx: CellContext, server: CellTarget, sendsMail: bo
 export async function measure(ctx: CellContext, spec: CellSpec, server: CellTarget, window: CellWindow, signal: AbortSignal): Promise<OpenLoopResult> {
   const s = ctx.scenario;
   const share = s.faults.badInput?.share;
-  window.setT0(Date.now());
   if (s.engine === 'jmeter') {
+    // JMeter says when it started only in its log, read afterwards: its faults count from here.
+    window.start(Date.now());
     ctx.onPhase?.(`JMeter: ${spec.requests} threads started over ${s.durationSec} s, a request each`);
     const run = await runJMeterCell(s, spec.requests, server.url, ctx.names, signal, (x) => answeredAsMeant(x.i, x.status, share));
     window.setT0(run.t0EpochMs);
@@ -194,6 +195,8 @@ export async function measure(ctx: CellContext, spec: CellSpec, server: CellTarg
     request: (i) => ctx.names.measured(i, share),
     expected: (x) => answeredAsMeant(x.i, x.status, share),
     onProgress: ctx.onProgress,
+    // The faults count from the schedule's real start, not from when the generator was asked.
+    onStart: (t0EpochMs) => window.start(t0EpochMs),
     signal,
   });
   window.setT0(run.t0EpochMs);

@@ -14,6 +14,8 @@ export type FaultLog = NonNullable<CellResult['faults']>;
 export interface CellWindow {
   series: ServerSample[];
   faultLog: FaultLog;
+  /** The measured schedule starts at t0 (epoch ms): the series and the log count from it, and the faults are armed from it. */
+  start(t0EpochMs: number): void;
   /** The schedule's real start, once the generator reports it (times in the series and the log count from it). */
   setT0(epochMs: number): void;
   /** When the SMTP outage ended (epoch ms), or null. */
@@ -38,10 +40,14 @@ export function openCellWindow(server: CellTarget, sink: SmtpSink, faults: Fault
       (err: Error) => (contractError ??= err),
     );
   }, 1000);
-  const clock = scheduleFaults(server, sink, faults, () => t0);
+  const clock = faultClock(server, sink, faults, () => t0);
   return {
     series,
     faultLog: clock.log,
+    start(epochMs) {
+      t0 = epochMs;
+      clock.arm();
+    },
     setT0: (epochMs) => (t0 = epochMs),
     smtpUpAtEpochMs: clock.smtpUpAtEpochMs,
     endFaults: clock.end,
@@ -71,36 +77,47 @@ function sampleOf(m: MetricsResponse, tSec: number, sinkAccepted: number): Serve
   };
 }
 
-/** Arms the crash and SMTP-outage timers; a fault that cannot be carried out fails the cell. */
-function scheduleFaults(server: CellTarget, sink: SmtpSink, faults: Faults, t0: () => number) {
+/**
+ * The crash and SMTP-outage timers, armed once the schedule has started, at their times into it
+ * (a generator slow to start does not move a fault before the load); a fault that cannot be
+ * carried out fails the cell.
+ */
+function faultClock(server: CellTarget, sink: SmtpSink, faults: Faults, t0: () => number) {
   const timers: NodeJS.Timeout[] = [];
   const log: FaultLog = { crash: null, smtpDown: null, badInput: null };
   let smtpUpAt: number | null = null;
+  let armed = false;
   const at = (sec: number, fn: () => void | Promise<void>) => {
     timers.push(
       setTimeout(() => {
         void Promise.resolve(fn()).catch((err: unknown) => server.fail(`fault injection failed: ${(err as Error).message}`));
-      }, sec * 1000),
+      }, Math.max(0, t0() + sec * 1000 - Date.now())),
     );
   };
-  if (faults.crash) {
-    at(faults.crash.atSec, async () => {
-      const crash = await server.crash();
-      log.crash = { killedAtSec: round2((crash.killedAtEpochMs - t0()) / 1000), downSec: round2(crash.downSec), killedPid: crash.killedPid, restartedPid: crash.restartedPid };
-    });
-  }
-  if (faults.smtpDown) {
-    const { fromSec, forSec } = faults.smtpDown;
-    at(fromSec, () => sink.setAvailable(false, { dropConnections: true }));
-    at(fromSec + forSec, () => {
-      sink.setAvailable(true);
-      smtpUpAt = Date.now();
-    });
-  }
+  const arm = () => {
+    if (armed) return;
+    armed = true;
+    if (faults.crash) {
+      at(faults.crash.atSec, async () => {
+        const crash = await server.crash();
+        log.crash = { killedAtSec: round2((crash.killedAtEpochMs - t0()) / 1000), downSec: round2(crash.downSec), killedPid: crash.killedPid, restartedPid: crash.restartedPid };
+      });
+    }
+    if (faults.smtpDown) {
+      const { fromSec, forSec } = faults.smtpDown;
+      at(fromSec, () => sink.setAvailable(false, { dropConnections: true }));
+      at(fromSec + forSec, () => {
+        sink.setAvailable(true);
+        smtpUpAt = Date.now();
+      });
+    }
+  };
   return {
     log,
+    arm,
     smtpUpAtEpochMs: () => smtpUpAt,
     end() {
+      armed = true; // a fault not yet armed never fires
       for (const t of timers) clearTimeout(t);
       timers.length = 0;
       sink.setAvailable(true);
