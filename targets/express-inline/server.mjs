@@ -18,7 +18,12 @@ function setting(name, fallback) {
 
 const port = Number(setting('MB_PORT', '3000'));
 const delayMs = Number(setting('MB_EMAIL_DELAY_MS', '0'));
-const transport = nodemailer.createTransport({ host: setting('MB_SMTP_HOST', '127.0.0.1'), port: Number(setting('MB_SMTP_PORT', '2525')), secure: false, ignoreTLS: true });
+const transport = nodemailer.createTransport({
+  host: setting('MB_SMTP_HOST', '127.0.0.1'),
+  port: Number(setting('MB_SMTP_PORT', '2525')),
+  secure: false,
+  ignoreTLS: true,
+});
 
 const User = mongoose.model(
   'User',
@@ -48,15 +53,24 @@ app.use(express.json({ limit: '16kb' }));
 
 app.post('/api/users', async (req, res, next) => {
   try {
-    if (!req.is('application/json')) return res.status(415).json({ error: 'expected application/json' });
+    if (!req.is('application/json'))
+      return res.status(415).json({ error: 'expected application/json' });
     const { username, email, password } = req.body ?? {};
-    if (![username, email, password].every((v) => typeof v === 'string' && v.length > 0)) return res.status(400).json({ error: 'missing or empty fields' });
-    if (username.length > 32 || !email.includes('@')) return res.status(400).json({ error: 'invalid username or email' });
+    if (![username, email, password].every((v) => typeof v === 'string' && v.length > 0))
+      return res.status(400).json({ error: 'missing or empty fields' });
+    if (username.length > 32 || !email.includes('@'))
+      return res.status(400).json({ error: 'invalid username or email' });
     let user;
     try {
-      user = await User.create({ username, email, password, confirmToken: crypto.randomBytes(18).toString('base64url') });
+      user = await User.create({
+        username,
+        email,
+        password,
+        confirmToken: crypto.randomBytes(18).toString('base64url'),
+      });
     } catch (err) {
-      if (err?.code === 11000) return res.status(409).json({ error: 'username or email already registered' });
+      if (err?.code === 11000)
+        return res.status(409).json({ error: 'username or email already registered' });
       throw err;
     }
     await sendConfirmation(user);
@@ -69,9 +83,14 @@ app.post('/api/users', async (req, res, next) => {
 app.get('/health', (_req, res) => res.json({ ok: true, mode: 'inline', delayMs }));
 
 // Body-parser's own errors (malformed JSON, too large) keep their status.
-app.use((err, _req, res, _next) => res.status(err.status ?? 500).json({ error: err.type ?? err.message }));
+app.use((err, _req, res, _next) =>
+  res.status(err.status ?? 500).json({ error: err.type ?? err.message }),
+);
 
 await mongoose.connect(setting('MB_MONGO_URI'), { autoIndex: true });
 await User.init(); // the unique indexes exist before the first sign-up
-const server = app.listen(port, '127.0.0.1', () => console.log(`express-inline listening on 127.0.0.1:${server.address().port}`));
-for (const signal of ['SIGTERM', 'SIGINT']) process.on(signal, () => server.close(() => mongoose.disconnect().then(() => process.exit(0))));
+const server = app.listen(port, '127.0.0.1', () =>
+  console.log(`express-inline listening on 127.0.0.1:${server.address().port}`),
+);
+for (const signal of ['SIGTERM', 'SIGINT'])
+  process.on(signal, () => server.close(() => mongoose.disconnect().then(() => process.exit(0))));

@@ -25,9 +25,13 @@ export interface FloorDone {
 
 const EARLY_WAKE_MS = 2;
 const SPIN_MS = 0.25;
-/** Keep-alive sockets the schedule cycles over (the responder answers pipelined requests in order). */
+/**
+ * Keep-alive sockets the schedule cycles over (the responder answers pipelined requests in order).
+ */
 const KEEP_ALIVE_SOCKETS = 16;
-/** A per-request connection is opened this long before its request is due, as the generator does. */
+/**
+ * A per-request connection is opened this long before its request is due, as the generator does.
+ */
 const LEAD_MS = 30;
 
 function open(port: number): Socket {
@@ -37,10 +41,16 @@ function open(port: number): Socket {
   return socket;
 }
 
-async function send(start: Pick<FloorStart, 'port' | 'count' | 'durationMs' | 'connection'>, prefix: string): Promise<FloorDone> {
+async function send(
+  start: Pick<FloorStart, 'port' | 'count' | 'durationMs' | 'connection'>,
+  prefix: string,
+): Promise<FloorDone> {
   const { port, count, durationMs, connection } = start;
   const requests = Array.from({ length: count }, (_, i) =>
-    Buffer.from(`GET ${prefix}${i} HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\n${connection === 'per-request' ? 'connection: close\r\n' : ''}\r\n`, 'latin1'),
+    Buffer.from(
+      `GET ${prefix}${i} HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\n${connection === 'per-request' ? 'connection: close\r\n' : ''}\r\n`,
+      'latin1',
+    ),
   );
   const intended = evenDueTimes(count, durationMs);
   const sent = new Float64Array(count);
@@ -64,14 +74,19 @@ async function send(start: Pick<FloorStart, 'port' | 'count' | 'durationMs' | 'c
         }
         while (next < count && (intended[next] as number) <= now) {
           const i = next++;
-          const socket = perRequest ? (own[i] as Socket) : (shared[i % KEEP_ALIVE_SOCKETS] as Socket);
+          const socket = perRequest
+            ? (own[i] as Socket)
+            : (shared[i % KEEP_ALIVE_SOCKETS] as Socket);
           socket.write(requests[i] as Buffer);
           sent[i] = performance.now() - t0;
         }
         if (next >= count) return resolve();
         const due = intended[next] as number;
         // Wake for whichever comes first: the next request, or the next connection to open.
-        const wake = perRequest && opened < count ? Math.min(due, (intended[opened] as number) - LEAD_MS) : due;
+        const wake =
+          perRequest && opened < count
+            ? Math.min(due, (intended[opened] as number) - LEAD_MS)
+            : due;
         const wait = wake - (performance.now() - t0);
         if (wait > EARLY_WAKE_MS + 0.5) return void setTimeout(tick, wait - EARLY_WAKE_MS);
         if (wait > SPIN_MS) return void setImmediate(tick);
@@ -84,12 +99,17 @@ async function send(start: Pick<FloorStart, 'port' | 'count' | 'durationMs' | 'c
   for (const socket of shared) socket.destroy();
   await Promise.race([Promise.all(closed), new Promise((r) => setTimeout(r, 5000))]);
   for (const socket of own) socket?.destroy();
-  return { t0EpochMs: performance.timeOrigin + t0, intended: Array.from(intended), sent: Array.from(sent) };
+  return {
+    t0EpochMs: performance.timeOrigin + t0,
+    intended: Array.from(intended),
+    sent: Array.from(sent),
+  };
 }
 
 process.on('message', (start: FloorStart) => {
   void (async () => {
-    if (start.warmupCount > 0) await send({ ...start, count: start.warmupCount, durationMs: 1000 }, '/w/');
+    if (start.warmupCount > 0)
+      await send({ ...start, count: start.warmupCount, durationMs: 1000 }, '/w/');
     process.send?.(await send(start, `/r/${start.run}/`));
   })();
 });

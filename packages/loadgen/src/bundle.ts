@@ -8,8 +8,13 @@ import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { build } from 'esbuild';
 
-/** Bundles each entry (name → source file) into outdir/<name>.js; returns outdir/<name>.js by name. */
-export async function bundleForNode(entries: Record<string, string>, outdir: string): Promise<Record<string, string>> {
+/**
+ * Bundles each entry (name → source file) into outdir/<name>.js; returns outdir/<name>.js by name.
+ */
+export async function bundleForNode(
+  entries: Record<string, string>,
+  outdir: string,
+): Promise<Record<string, string>> {
   const result = await build({
     entryPoints: entries,
     outdir,
@@ -27,5 +32,7 @@ export async function bundleForNode(entries: Record<string, string>, outdir: str
     writeFileSync(tmp, file.contents);
     renameSync(tmp, file.path);
   }
-  return Object.fromEntries(Object.keys(entries).map((name) => [name, path.join(outdir, `${name}.js`)]));
+  return Object.fromEntries(
+    Object.keys(entries).map((name) => [name, path.join(outdir, `${name}.js`)]),
+  );
 }

@@ -35,9 +35,16 @@ export interface ClosedLoopResult {
 
 export async function runClosedLoop(options: ClosedLoopOptions): Promise<ClosedLoopResult> {
   if (!Number.isInteger(options.connections) || options.connections <= 0) {
-    throw new LoadgenError('ERR_LOADGEN_OPTION_INVALID', `connections must be a whole number > 0, got ${options.connections}`);
+    throw new LoadgenError(
+      'ERR_LOADGEN_OPTION_INVALID',
+      `connections must be a whole number > 0, got ${options.connections}`,
+    );
   }
-  if (!(options.durationSec > 0)) throw new LoadgenError('ERR_LOADGEN_OPTION_INVALID', `durationSec must be > 0, got ${options.durationSec}`);
+  if (!(options.durationSec > 0))
+    throw new LoadgenError(
+      'ERR_LOADGEN_OPTION_INVALID',
+      `durationSec must be > 0, got ${options.durationSec}`,
+    );
   const url = await probeBaseUrl(options.baseUrl);
   let counter = 0;
   const first = options.request(0);
@@ -52,19 +59,32 @@ export async function runClosedLoop(options: ClosedLoopOptions): Promise<ClosedL
         path: first.path,
         setupRequest: (req) => {
           const spec = options.request(counter++);
-          return { ...req, method: spec.method, path: spec.path, headers: spec.headers ?? {}, body: spec.body ?? '' } as typeof req;
+          return {
+            ...req,
+            method: spec.method,
+            path: spec.path,
+            headers: spec.headers ?? {},
+            body: spec.body ?? '',
+          } as typeof req;
         },
       },
     ],
   });
   const statusCounts: Record<string, number> = {};
-  for (const [code, stat] of Object.entries(result.statusCodeStats ?? {})) statusCounts[code] = (stat as { count: number }).count;
+  for (const [code, stat] of Object.entries(result.statusCodeStats ?? {}))
+    statusCounts[code] = (stat as { count: number }).count;
   return {
     connections: options.connections,
     durationSec: options.durationSec,
     requestsPerSec: result.requests.average,
     total: result.requests.total,
-    latencyMs: { mean: result.latency.mean, p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, max: result.latency.max },
+    latencyMs: {
+      mean: result.latency.mean,
+      p50: result.latency.p50,
+      p90: result.latency.p90,
+      p99: result.latency.p99,
+      max: result.latency.max,
+    },
     statusCounts,
     errors: result.errors,
     timeouts: result.timeouts,

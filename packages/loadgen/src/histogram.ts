@@ -1,7 +1,17 @@
 import * as hdr from 'hdr-histogram-js';
 import type { LatencySummary } from './types.ts';
 
-const EMPTY: LatencySummary = { count: 0, mean: 0, p50: 0, p75: 0, p90: 0, p99: 0, p999: 0, max: 0, min: 0 };
+const EMPTY: LatencySummary = {
+  count: 0,
+  mean: 0,
+  p50: 0,
+  p75: 0,
+  p90: 0,
+  p99: 0,
+  p999: 0,
+  max: 0,
+  min: 0,
+};
 
 /**
  * HdrHistogram summary of millisecond values, recorded at microsecond resolution with

@@ -44,7 +44,9 @@ export interface WorkerDone extends SampleColumns {
 
 /** A timer wakes the thread this long before a due time (timers fire up to ~1 ms late)... */
 const EARLY_WAKE_MS = 2;
-/** ...then it yields to I/O with setImmediate until this close, and waits out the rest on the CPU. */
+/**
+ * ...then it yields to I/O with setImmediate until this close, and waits out the rest on the CPU.
+ */
 const SPIN_MS = 0.25;
 
 function errorCodeOf(err: unknown): string {
@@ -123,7 +125,8 @@ class WarmSockets {
       waiting = false;
       this.opening--;
       socket.setKeepAlive(true, 60_000);
-      // Read while it waits, so that a close by the server is seen (an HTTP server sends nothing first).
+      // Read while it waits, so that a close by the server is seen (an HTTP server sends nothing
+      // first).
       socket.resume();
       this.ready.push(socket);
     });
@@ -244,7 +247,10 @@ function buildOptions(requests: RequestSpec[], start: WorkerStart): Dispatcher.D
   });
 }
 
-/** Opens a request's own connection this long before it is due (a loopback connect takes well under 1 ms; a busy thread, longer). */
+/**
+ * Opens a request's own connection this long before it is due (a loopback connect takes well under
+ * 1 ms; a busy thread, longer).
+ */
 const LEAD_MS = 30;
 /** Spare sockets kept for a keep-alive pool whose connections are all busy. */
 const KEEP_ALIVE_SPARES = 4;
@@ -290,18 +296,26 @@ async function runSchedule(
 
   // The overall timeout: requests leave in order, so the overdue ones are the oldest unfinished.
   let oldest = 0;
-  const sweep = setInterval(() => {
-    const now = performance.now() - t0;
-    while (oldest < run.sentCount && (run.end[oldest] !== 0 || run.errorIndex[oldest] !== -1)) oldest++;
-    for (let i = oldest; i < run.sentCount && (run.intended[i] as number) + start.timeoutMs <= now; i++) {
-      const abort = run.abort[i];
-      if (abort && run.end[i] === 0) {
-        const timedOut = new RequestTimeoutError('the request did not complete within timeoutMs');
-        state.fail(i, timedOut);
-        abort(timedOut);
+  const sweep = setInterval(
+    () => {
+      const now = performance.now() - t0;
+      while (oldest < run.sentCount && (run.end[oldest] !== 0 || run.errorIndex[oldest] !== -1))
+        oldest++;
+      for (
+        let i = oldest;
+        i < run.sentCount && (run.intended[i] as number) + start.timeoutMs <= now;
+        i++
+      ) {
+        const abort = run.abort[i];
+        if (abort && run.end[i] === 0) {
+          const timedOut = new RequestTimeoutError('the request did not complete within timeoutMs');
+          state.fail(i, timedOut);
+          abort(timedOut);
+        }
       }
-    }
-  }, Math.min(100, start.timeoutMs / 4));
+    },
+    Math.min(100, start.timeoutMs / 4),
+  );
 
   let next = 0;
   let warmed = 0;
@@ -311,7 +325,10 @@ async function runSchedule(
       while (next < n && (run.intended[next] as number) <= now) {
         const i = next++;
         run.sentCount++;
-        pool.dispatch(options[i] as Dispatcher.DispatchOptions, new RequestHandler(i, state) as Dispatcher.DispatchHandler);
+        pool.dispatch(
+          options[i] as Dispatcher.DispatchOptions,
+          new RequestHandler(i, state) as Dispatcher.DispatchHandler,
+        );
       }
       if (perRequest) {
         while (warmed < n && (run.intended[warmed] as number) <= now + LEAD_MS) {
@@ -323,7 +340,8 @@ async function runSchedule(
       }
       if (next >= n) return;
       const due = run.intended[next] as number;
-      const wake = perRequest && warmed < n ? Math.min(due, (run.intended[warmed] as number) - LEAD_MS) : due;
+      const wake =
+        perRequest && warmed < n ? Math.min(due, (run.intended[warmed] as number) - LEAD_MS) : due;
       const wait = wake - (performance.now() - t0);
       if (wait > EARLY_WAKE_MS + 0.5) return void setTimeout(tick, wait - EARLY_WAKE_MS);
       // Wait out the last fraction of a millisecond on the CPU, once per wake-up and only after a
@@ -359,7 +377,15 @@ parentPort?.once('message', async (start: WorkerStart) => {
   if (start.warmup && start.warmup.requests.length > 0) {
     await runSchedule(pool, warm, start.warmup.requests, start.warmup.due, start, 'warmup', []);
   }
-  const { run, t0 } = await runSchedule(pool, warm, start.requests, start.due, start, 'measure', errorCodes);
+  const { run, t0 } = await runSchedule(
+    pool,
+    warm,
+    start.requests,
+    start.due,
+    start,
+    'measure',
+    errorCodes,
+  );
   warm.close();
   const done: WorkerDone = {
     type: 'done',
@@ -373,6 +399,13 @@ parentPort?.once('message', async (start: WorkerStart) => {
     errorCodes,
     warmSockets: { opened: warm.opened, used: warm.used },
   };
-  parentPort?.postMessage(done, [done.intended.buffer, done.sent.buffer, done.end.buffer, done.status.buffer, done.errorIndex.buffer, done.bytes.buffer] as ArrayBuffer[]);
+  parentPort?.postMessage(done, [
+    done.intended.buffer,
+    done.sent.buffer,
+    done.end.buffer,
+    done.status.buffer,
+    done.errorIndex.buffer,
+    done.bytes.buffer,
+  ] as ArrayBuffer[]);
   await pool.close().catch(() => {});
 });

@@ -10,7 +10,13 @@ import { LoadgenError } from './errors.ts';
 import { summarize } from './histogram.ts';
 import { probeBaseUrl } from './probe.ts';
 import { evenDueTimes, stageDueTimes, stagesDurationMs } from './schedule.ts';
-import type { OpenLoopOptions, OpenLoopResult, ProgressEvent, RequestSpec, Sample } from './types.ts';
+import type {
+  OpenLoopOptions,
+  OpenLoopResult,
+  ProgressEvent,
+  RequestSpec,
+  Sample,
+} from './types.ts';
 import type { WorkerDone, WorkerStart } from './open-loop-worker.ts';
 
 let scheduler: Promise<string> | null = null;
@@ -21,12 +27,19 @@ let scheduler: Promise<string> | null = null;
  * tsx instead, to compare the two.
  */
 function schedulerFile(): Promise<string | URL> {
-  if (process.env.MAILBENCH_LOADER === 'tsx') return Promise.resolve(new URL('./open-loop-worker-boot.mjs', import.meta.url));
-  scheduler ??= bundleForNode({ 'open-loop-worker': fileURLToPath(new URL('./open-loop-worker.ts', import.meta.url)) }, fileURLToPath(new URL('../dist/', import.meta.url))).then(
+  if (process.env.MAILBENCH_LOADER === 'tsx')
+    return Promise.resolve(new URL('./open-loop-worker-boot.mjs', import.meta.url));
+  scheduler ??= bundleForNode(
+    { 'open-loop-worker': fileURLToPath(new URL('./open-loop-worker.ts', import.meta.url)) },
+    fileURLToPath(new URL('../dist/', import.meta.url)),
+  ).then(
     (files) => files['open-loop-worker'] as string,
     (err: Error) => {
       scheduler = null;
-      throw new LoadgenError('ERR_LOADGEN_BUILD', `could not bundle the scheduler thread: ${err.message}`);
+      throw new LoadgenError(
+        'ERR_LOADGEN_BUILD',
+        `could not bundle the scheduler thread: ${err.message}`,
+      );
     },
   );
   return scheduler;
@@ -37,30 +50,39 @@ function invalid(message: string): LoadgenError {
 }
 
 /** The measured schedule: how many requests, over how long, each due when. */
-export function resolveSchedule(options: Pick<OpenLoopOptions, 'count' | 'durationMs' | 'stages'>): { count: number; durationMs: number; due: Float64Array } {
+export function resolveSchedule(
+  options: Pick<OpenLoopOptions, 'count' | 'durationMs' | 'stages'>,
+): { count: number; durationMs: number; due: Float64Array } {
   if (options.stages !== undefined) {
-    if (options.count !== undefined || options.durationMs !== undefined) throw invalid('give either stages, or count and durationMs, not both');
+    if (options.count !== undefined || options.durationMs !== undefined)
+      throw invalid('give either stages, or count and durationMs, not both');
     const due = stageDueTimes(options.stages);
     return { count: due.length, durationMs: stagesDurationMs(options.stages), due };
   }
   const { count, durationMs } = options;
-  if (count === undefined || !Number.isInteger(count) || count <= 0) throw invalid(`count must be a whole number > 0, got ${count}`);
-  if (durationMs === undefined || !Number.isFinite(durationMs) || durationMs <= 0) throw invalid(`durationMs must be > 0, got ${durationMs}`);
+  if (count === undefined || !Number.isInteger(count) || count <= 0)
+    throw invalid(`count must be a whole number > 0, got ${count}`);
+  if (durationMs === undefined || !Number.isFinite(durationMs) || durationMs <= 0)
+    throw invalid(`durationMs must be > 0, got ${durationMs}`);
   return { count, durationMs, due: evenDueTimes(count, durationMs) };
 }
 
 export function validateOpenLoopOptions(options: OpenLoopOptions): void {
   resolveSchedule(options);
-  if (typeof options.request !== 'function') throw invalid('request must be a function (i) => ({ method, path, headers, body })');
+  if (typeof options.request !== 'function')
+    throw invalid('request must be a function (i) => ({ method, path, headers, body })');
   const timeoutMs = options.timeoutMs ?? 30_000;
-  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw invalid(`timeoutMs must be > 0, got ${timeoutMs}`);
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0)
+    throw invalid(`timeoutMs must be > 0, got ${timeoutMs}`);
   const connection = options.connection ?? 'per-request';
   if (connection !== 'per-request' && connection !== 'keep-alive') {
     throw invalid(`connection must be per-request or keep-alive, got ${String(connection)}`);
   }
   if (options.warmup) {
-    if (!Number.isInteger(options.warmup.count) || options.warmup.count < 0) throw invalid(`warmup.count must be a whole number >= 0, got ${options.warmup.count}`);
-    if (options.warmup.count > 0 && !(options.warmup.durationMs > 0)) throw invalid(`warmup.durationMs must be > 0, got ${options.warmup.durationMs}`);
+    if (!Number.isInteger(options.warmup.count) || options.warmup.count < 0)
+      throw invalid(`warmup.count must be a whole number >= 0, got ${options.warmup.count}`);
+    if (options.warmup.count > 0 && !(options.warmup.durationMs > 0))
+      throw invalid(`warmup.durationMs must be > 0, got ${options.warmup.durationMs}`);
   }
 }
 
@@ -77,7 +99,8 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopRes
   const connection = options.connection ?? 'per-request';
   const timeoutMs = options.timeoutMs ?? 30_000;
   const behindThresholdMs = options.behindThresholdMs ?? 10;
-  // Build every request up front: the worker only schedules, and a slow factory cannot delay a dispatch.
+  // Build every request up front: the worker only schedules, and a slow factory cannot delay a
+  // dispatch.
   const requests = buildRequests(schedule.count, options.request);
   const warmup = options.warmup && options.warmup.count > 0 ? options.warmup : null;
   const start: WorkerStart = {
@@ -87,7 +110,13 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopRes
     timeoutMs,
     progressIntervalMs: options.progressIntervalMs ?? 500,
     warmup: warmup
-      ? { requests: buildRequests(warmup.count, warmup.request ?? ((i) => options.request(schedule.count + i))), due: evenDueTimes(warmup.count, warmup.durationMs) }
+      ? {
+          requests: buildRequests(
+            warmup.count,
+            warmup.request ?? ((i) => options.request(schedule.count + i)),
+          ),
+          due: evenDueTimes(warmup.count, warmup.durationMs),
+        }
       : null,
     requests,
     due: schedule.due,
@@ -98,25 +127,46 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopRes
   const onAbort = () => void worker.terminate();
   options.signal?.addEventListener('abort', onAbort, { once: true });
   const done = await new Promise<WorkerDone>((resolve, reject) => {
-    worker.on('message', (message: (ProgressEvent & { type: 'progress' }) | { type: 'started'; phase: ProgressEvent['phase']; t0EpochMs: number } | WorkerDone) => {
-      if (message.type === 'progress') {
-        const { type: _type, ...event } = message;
-        options.onProgress?.(event);
-      } else if (message.type === 'started') {
-        if (message.phase === 'measure') options.onStart?.(message.t0EpochMs);
-      } else if (message.type === 'done') {
-        resolve(message);
-      }
-    });
+    worker.on(
+      'message',
+      (
+        message:
+          | (ProgressEvent & { type: 'progress' })
+          | { type: 'started'; phase: ProgressEvent['phase']; t0EpochMs: number }
+          | WorkerDone,
+      ) => {
+        if (message.type === 'progress') {
+          const { type: _type, ...event } = message;
+          options.onProgress?.(event);
+        } else if (message.type === 'started') {
+          if (message.phase === 'measure') options.onStart?.(message.t0EpochMs);
+        } else if (message.type === 'done') {
+          resolve(message);
+        }
+      },
+    );
     worker.once('error', reject);
     worker.once('exit', (code) => {
-      if (options.signal?.aborted) reject(new LoadgenError('ERR_LOADGEN_ABORTED', 'the open-loop run was aborted'));
-      else reject(new LoadgenError('ERR_LOADGEN_WORKER', `the scheduler thread exited with code ${code} before finishing`));
+      if (options.signal?.aborted)
+        reject(new LoadgenError('ERR_LOADGEN_ABORTED', 'the open-loop run was aborted'));
+      else
+        reject(
+          new LoadgenError(
+            'ERR_LOADGEN_WORKER',
+            `the scheduler thread exited with code ${code} before finishing`,
+          ),
+        );
     });
     worker.postMessage(start);
   }).finally(() => options.signal?.removeEventListener('abort', onAbort));
   await worker.terminate();
-  return buildResult(done, schedule, connection, behindThresholdMs, options.expected ?? isExpected2xx);
+  return buildResult(
+    done,
+    schedule,
+    connection,
+    behindThresholdMs,
+    options.expected ?? isExpected2xx,
+  );
 }
 
 function buildResult(
@@ -139,7 +189,18 @@ function buildResult(
       bytes: done.bytes[i] as number,
     };
   }
-  return resultFromSamples(samples, { t0EpochMs: done.t0EpochMs, durationMs: schedule.durationMs, connection, behindThresholdMs, scheduler: 'worker-thread', connectionsAhead: done.warmSockets }, expected);
+  return resultFromSamples(
+    samples,
+    {
+      t0EpochMs: done.t0EpochMs,
+      durationMs: schedule.durationMs,
+      connection,
+      behindThresholdMs,
+      scheduler: 'worker-thread',
+      connectionsAhead: done.warmSockets,
+    },
+    expected,
+  );
 }
 
 /** The default of `expected`: the request got a 2xx. */
@@ -154,7 +215,15 @@ export function isExpected2xx(sample: Pick<Sample, 'status'>): boolean {
  */
 export function resultFromSamples(
   samples: Sample[],
-  run: Pick<OpenLoopResult, 't0EpochMs' | 'durationMs' | 'connection' | 'behindThresholdMs' | 'scheduler' | 'connectionsAhead'>,
+  run: Pick<
+    OpenLoopResult,
+    | 't0EpochMs'
+    | 'durationMs'
+    | 'connection'
+    | 'behindThresholdMs'
+    | 'scheduler'
+    | 'connectionsAhead'
+  >,
   expected: (sample: Sample) => boolean = isExpected2xx,
 ): OpenLoopResult {
   const n = samples.length;

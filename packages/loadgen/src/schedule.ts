@@ -7,8 +7,12 @@
  */
 import { LoadgenError } from './errors.ts';
 
-/** One stage: `rate` per second for `durationSec`, or a linear ramp from `from` to `to` per second. */
-export type RateStage = { durationSec: number; rate: number } | { durationSec: number; from: number; to: number };
+/**
+ * One stage: `rate` per second for `durationSec`, or a linear ramp from `from` to `to` per second.
+ */
+export type RateStage =
+  | { durationSec: number; rate: number }
+  | { durationSec: number; from: number; to: number };
 
 function invalid(message: string): LoadgenError {
   return new LoadgenError('ERR_LOADGEN_OPTION_INVALID', message);
@@ -16,20 +20,28 @@ function invalid(message: string): LoadgenError {
 
 /** The rates at a stage's start and end. */
 export function stageRates(stage: RateStage): { from: number; to: number } {
-  return 'rate' in stage ? { from: stage.rate, to: stage.rate } : { from: stage.from, to: stage.to };
+  return 'rate' in stage
+    ? { from: stage.rate, to: stage.rate }
+    : { from: stage.from, to: stage.to };
 }
 
 export function validateStages(stages: RateStage[]): void {
-  if (!Array.isArray(stages) || stages.length === 0) throw invalid('stages must be a non-empty list');
+  if (!Array.isArray(stages) || stages.length === 0)
+    throw invalid('stages must be a non-empty list');
   stages.forEach((stage, k) => {
     const { from, to } = stageRates(stage);
-    if (!(stage.durationSec > 0) || !Number.isFinite(stage.durationSec)) throw invalid(`stage ${k + 1}: durationSec must be > 0, got ${stage.durationSec}`);
-    if (!(from >= 0) || !(to >= 0) || !Number.isFinite(from) || !Number.isFinite(to)) throw invalid(`stage ${k + 1}: rates must be finite and >= 0`);
+    if (!(stage.durationSec > 0) || !Number.isFinite(stage.durationSec))
+      throw invalid(`stage ${k + 1}: durationSec must be > 0, got ${stage.durationSec}`);
+    if (!(from >= 0) || !(to >= 0) || !Number.isFinite(from) || !Number.isFinite(to))
+      throw invalid(`stage ${k + 1}: rates must be finite and >= 0`);
   });
   if (stagesCount(stages) < 1) throw invalid('the stages schedule no request at all');
 }
 
-/** Requests the stages schedule: the integral of the rate, rounded down (a fraction of a request is not sent). */
+/**
+ * Requests the stages schedule: the integral of the rate, rounded down (a fraction of a request is
+ * not sent).
+ */
 export function stagesCount(stages: RateStage[]): number {
   let total = 0;
   for (const stage of stages) {
@@ -86,7 +98,9 @@ export function describeStages(stages: RateStage[]): string {
   return stages
     .map((stage) => {
       const { from, to } = stageRates(stage);
-      return from === to ? `${fmt(from)}/s for ${fmt(stage.durationSec)} s` : `${fmt(from)}→${fmt(to)}/s over ${fmt(stage.durationSec)} s`;
+      return from === to
+        ? `${fmt(from)}/s for ${fmt(stage.durationSec)} s`
+        : `${fmt(from)}→${fmt(to)}/s over ${fmt(stage.durationSec)} s`;
     })
     .join(', then ');
 }

@@ -15,7 +15,10 @@ export interface Sample {
   i: number;
   /** When the schedule said to send it: i · T / N, or the stages' due time. */
   intendedMs: number;
-  /** When the HTTP client wrote it to its connection (undici's onConnect); a late connection shows here. */
+  /**
+   * When the HTTP client wrote it to its connection (undici's onConnect); a late connection shows
+   * here.
+   */
   sentMs: number;
   /** When the response body ended, or the error happened. */
   endMs: number;
@@ -54,7 +57,10 @@ export interface OpenLoopOptions {
   count?: number;
   /** Length of the schedule: request i is due at t0 + i · durationMs / count. */
   durationMs?: number;
-  /** Stages of arrival rate instead of count and durationMs: each due time in closed form (see schedule.ts). */
+  /**
+   * Stages of arrival rate instead of count and durationMs: each due time in closed form (see
+   * schedule.ts).
+   */
   stages?: RateStage[];
   request: (i: number) => RequestSpec;
   connection?: ConnectionMode;
@@ -84,16 +90,28 @@ export interface OpenLoopResult {
   count: number;
   durationMs: number;
   connection: ConnectionMode;
-  /** Where the scheduler ran: mailbench's worker thread, or JMeter (its log read back; see the runner's --engine). */
+  /**
+   * Where the scheduler ran: mailbench's worker thread, or JMeter (its log read back; see the
+   * runner's --engine).
+   */
   scheduler: 'worker-thread' | 'jmeter';
   samples: Sample[];
-  /** Samples that got the answer they were meant to get (by default a 2xx): the headline figures are theirs. */
+  /**
+   * Samples that got the answer they were meant to get (by default a 2xx): the headline figures are
+   * theirs.
+   */
   expectedResponses: number;
-  /** end − intended of the expected answers: what a user of the service waits (free of coordinated omission). */
+  /**
+   * end − intended of the expected answers: what a user of the service waits (free of coordinated
+   * omission).
+   */
   latencyFromIntended: LatencySummary;
   /** end − sent of the expected answers: what JMeter reports as elapsed. */
   latencyFromSend: LatencySummary;
-  /** The same over every sample, failures and transport errors included (k6's http_req_duration without its tag). */
+  /**
+   * The same over every sample, failures and transport errors included (k6's http_req_duration
+   * without its tag).
+   */
   latencyAll: { fromIntended: LatencySummary; fromSend: LatencySummary };
   /** sent − intended: how late the generator was. */
   dispatchError: LatencySummary;

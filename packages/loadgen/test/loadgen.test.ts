@@ -2,7 +2,14 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LoadgenError, runClosedLoop, runOpenLoop, stageDueTimes, stagesCount, summarize } from '../src/index.ts';
+import {
+  LoadgenError,
+  runClosedLoop,
+  runOpenLoop,
+  stageDueTimes,
+  stagesCount,
+  summarize,
+} from '../src/index.ts';
 
 interface TestServer {
   url: string;
@@ -18,7 +25,10 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 
-/** A server whose behaviour per request is chosen by its path: /delay/MS, /hang, /reset, anything else 200. */
+/**
+ * A server whose behaviour per request is chosen by its path: /delay/MS, /hang, /reset, anything
+ * else 200.
+ */
 async function startServer(): Promise<TestServer> {
   const state = { bodies: [] as string[], inFlight: 0, maxInFlight: 0, requests: 0 };
   const server: Server = createServer(async (req: IncomingMessage, res) => {
@@ -72,7 +82,13 @@ async function startServer(): Promise<TestServer> {
 describe('runOpenLoop', () => {
   it('says when it fell behind: 3000 requests due within 100 ms cannot all leave on time', async () => {
     const server = await startServer();
-    const r = await runOpenLoop({ baseUrl: server.url, count: 3000, durationMs: 100, connection: 'keep-alive', request: () => ({ method: 'GET', path: '/' }) });
+    const r = await runOpenLoop({
+      baseUrl: server.url,
+      count: 3000,
+      durationMs: 100,
+      connection: 'keep-alive',
+      request: () => ({ method: 'GET', path: '/' }),
+    });
     expect(r.samples.length).toBe(3000);
     expect(r.dispatchError.p99).toBeGreaterThan(r.behindThresholdMs);
     expect(r.generatorBehind).toBe(true);
@@ -86,7 +102,12 @@ describe('runOpenLoop', () => {
       baseUrl: server.url,
       count: 20,
       durationMs: 2000,
-      request: (i) => ({ method: 'POST', path: '/delay/1000', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ i }) }),
+      request: (i) => ({
+        method: 'POST',
+        path: '/delay/1000',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ i }),
+      }),
       onProgress: (e) => events.push(e.inFlight),
       onStart: (t0) => starts.push(t0),
       progressIntervalMs: 100,
@@ -114,8 +135,17 @@ describe('runOpenLoop', () => {
       count: 200,
       durationMs: 1000,
       connection: 'keep-alive',
-      request: (i) => ({ method: 'POST', path: '/', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: `u${i}` }) }),
-      warmup: { count: 10, durationMs: 200, request: (i) => ({ method: 'POST', path: '/', body: `warm${i}` }) },
+      request: (i) => ({
+        method: 'POST',
+        path: '/',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ user: `u${i}` }),
+      }),
+      warmup: {
+        count: 10,
+        durationMs: 200,
+        request: (i) => ({ method: 'POST', path: '/', body: `warm${i}` }),
+      },
     });
     const measured = server.bodies.filter((b) => !b.startsWith('warm'));
     expect(measured.length).toBe(200);
@@ -180,7 +210,13 @@ describe('runOpenLoop', () => {
     const requestSockets: unknown[] = [];
     server.raw.on('connection', (socket) => sockets.add(socket));
     server.raw.on('request', (req: IncomingMessage) => requestSockets.push(req.socket));
-    const result = await runOpenLoop({ baseUrl: server.url, count: 60, durationMs: 600, connection: 'per-request', request: (i) => ({ method: 'GET', path: `/n/${i}` }) });
+    const result = await runOpenLoop({
+      baseUrl: server.url,
+      count: 60,
+      durationMs: 600,
+      connection: 'per-request',
+      request: (i) => ({ method: 'GET', path: `/n/${i}` }),
+    });
     expect(result.statusCounts).toEqual({ '200': 60 });
     expect(requestSockets.length).toBe(60);
     expect(new Set(requestSockets).size).toBe(60);
@@ -202,12 +238,16 @@ describe('runOpenLoop', () => {
     });
     const raw = result.samples.map((s) => s.endMs - s.intendedMs).sort((a, b) => a - b);
     const exact = (p: number) => raw[Math.ceil((p / 100) * raw.length) - 1] as number;
-    const close = (summary: number, value: number) => expect(Math.abs(summary - value)).toBeLessThanOrEqual(value * 0.002 + 0.002);
+    const close = (summary: number, value: number) =>
+      expect(Math.abs(summary - value)).toBeLessThanOrEqual(value * 0.002 + 0.002);
     close(result.latencyFromIntended.p50, exact(50));
     close(result.latencyFromIntended.p90, exact(90));
     close(result.latencyFromIntended.p99, exact(99));
     expect(result.latencyFromIntended.max).toBeCloseTo(raw[raw.length - 1] as number, 3);
-    expect(result.latencyFromIntended.mean).toBeCloseTo(raw.reduce((a, b) => a + b, 0) / raw.length, 3);
+    expect(result.latencyFromIntended.mean).toBeCloseTo(
+      raw.reduce((a, b) => a + b, 0) / raw.length,
+      3,
+    );
     const dispatch = result.samples.map((s) => s.sentMs - s.intendedMs);
     expect(result.dispatchError.max).toBeCloseTo(Math.max(...dispatch), 3);
     expect(result.generatorBehind).toBe(result.dispatchError.p99 > result.behindThresholdMs);
@@ -228,15 +268,25 @@ describe('runOpenLoop', () => {
   it('rejects bad options before sending any request', async () => {
     const server = await startServer();
     const request = () => ({ method: 'GET' as const, path: '/' });
-    await expect(runOpenLoop({ baseUrl: server.url, count: 0, durationMs: 1000, request })).rejects.toThrow(/count must be/);
-    await expect(runOpenLoop({ baseUrl: server.url, count: 10, durationMs: 0, request })).rejects.toThrow(/durationMs must be > 0/);
-    await expect(runOpenLoop({ baseUrl: server.url, count: 10, durationMs: -5, request })).rejects.toMatchObject({ code: 'ERR_LOADGEN_OPTION_INVALID' });
-    await expect(runOpenLoop({ baseUrl: 'not a url', count: 10, durationMs: 100, request })).rejects.toThrow(/not a URL/);
+    await expect(
+      runOpenLoop({ baseUrl: server.url, count: 0, durationMs: 1000, request }),
+    ).rejects.toThrow(/count must be/);
+    await expect(
+      runOpenLoop({ baseUrl: server.url, count: 10, durationMs: 0, request }),
+    ).rejects.toThrow(/durationMs must be > 0/);
+    await expect(
+      runOpenLoop({ baseUrl: server.url, count: 10, durationMs: -5, request }),
+    ).rejects.toMatchObject({ code: 'ERR_LOADGEN_OPTION_INVALID' });
+    await expect(
+      runOpenLoop({ baseUrl: 'not a url', count: 10, durationMs: 100, request }),
+    ).rejects.toThrow(/not a URL/);
     expect(server.requests).toBe(0);
     const closed = await startServer();
     const deadUrl = closed.url;
     await closed.close();
-    const err = await runOpenLoop({ baseUrl: deadUrl, count: 10, durationMs: 100, request }).catch((e: unknown) => e);
+    const err = await runOpenLoop({ baseUrl: deadUrl, count: 10, durationMs: 100, request }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(LoadgenError);
     expect((err as LoadgenError).code).toBe('ERR_LOADGEN_UNREACHABLE');
     expect((err as Error).message).toContain('is the server running');
@@ -245,12 +295,18 @@ describe('runOpenLoop', () => {
 
 describe('stages of arrival rate', () => {
   it('schedules the integral of the rate exactly, at the due times of the closed form', () => {
-    // 10/s for 2 s (20 requests), then 10 → 30/s over 2 s (40 more), then 0 → 4/s over 1 s (2 more).
-    const stages = [{ durationSec: 2, rate: 10 }, { durationSec: 2, from: 10, to: 30 }, { durationSec: 1, from: 0, to: 4 }];
+    // 10/s for 2 s (20 requests), then 10 → 30/s over 2 s (40 more), then 0 → 4/s over 1 s (2
+    // more).
+    const stages = [
+      { durationSec: 2, rate: 10 },
+      { durationSec: 2, from: 10, to: 30 },
+      { durationSec: 1, from: 0, to: 4 },
+    ];
     const due = stageDueTimes(stages);
     expect(stagesCount(stages)).toBe(62);
     expect(due.length).toBe(62);
-    for (let i = 1; i < due.length; i++) expect(due[i]).toBeGreaterThanOrEqual(due[i - 1] as number);
+    for (let i = 1; i < due.length; i++)
+      expect(due[i]).toBeGreaterThanOrEqual(due[i - 1] as number);
     expect(due[19]).toBeCloseTo(1900, 6); // constant stage: i / rate
     expect(due[20]).toBeCloseTo(2000, 6);
     // In the ramp Λ(t) = 20 + 10t + 5t²: the 30th request (k = 30) is due where 10t + 5t² = 10.
@@ -271,13 +327,25 @@ describe('stages of arrival rate', () => {
 
   it('runOpenLoop sends a ramp on its due times', async () => {
     const server = await startServer();
-    const r = await runOpenLoop({ baseUrl: server.url, stages: [{ durationSec: 1, from: 20, to: 60 }], connection: 'keep-alive', request: () => ({ method: 'GET', path: '/' }) });
+    const r = await runOpenLoop({
+      baseUrl: server.url,
+      stages: [{ durationSec: 1, from: 20, to: 60 }],
+      connection: 'keep-alive',
+      request: () => ({ method: 'GET', path: '/' }),
+    });
     expect(r.count).toBe(40);
     expect(server.requests).toBe(40);
     expect(r.durationMs).toBe(1000);
     const expected = stageDueTimes([{ durationSec: 1, from: 20, to: 60 }]);
     for (const s of r.samples) expect(s.intendedMs).toBeCloseTo(expected[s.i] as number, 6);
-    await expect(runOpenLoop({ baseUrl: server.url, stages: [{ durationSec: 1, rate: 5 }], count: 5, request: () => ({ method: 'GET', path: '/' }) })).rejects.toThrow(/either stages/);
+    await expect(
+      runOpenLoop({
+        baseUrl: server.url,
+        stages: [{ durationSec: 1, rate: 5 }],
+        count: 5,
+        request: () => ({ method: 'GET', path: '/' }),
+      }),
+    ).rejects.toThrow(/either stages/);
   });
 });
 
@@ -288,13 +356,25 @@ describe('runClosedLoop', () => {
       baseUrl: server.url,
       connections: 4,
       durationSec: 1,
-      request: (i) => ({ method: 'POST', path: '/', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ n: i }) }),
+      request: (i) => ({
+        method: 'POST',
+        path: '/',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ n: i }),
+      }),
     });
     expect(result.total).toBeGreaterThan(10);
     expect(result.requestsPerSec).toBeGreaterThan(0);
     expect(result.errors).toBe(0);
     expect(new Set(server.bodies).size).toBe(server.bodies.length);
     expect(server.bodies.length).toBeGreaterThanOrEqual(result.total);
-    await expect(runClosedLoop({ baseUrl: server.url, connections: 0, durationSec: 1, request: () => ({ method: 'GET', path: '/' }) })).rejects.toThrow(/connections/);
+    await expect(
+      runClosedLoop({
+        baseUrl: server.url,
+        connections: 0,
+        durationSec: 1,
+        request: () => ({ method: 'GET', path: '/' }),
+      }),
+    ).rejects.toThrow(/connections/);
   });
 });

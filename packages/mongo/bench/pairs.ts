@@ -11,7 +11,13 @@ import { startMongo } from '../src/index.ts';
 
 const argv = process.argv.slice(2);
 while (argv[0] === '--') argv.shift();
-const { values } = parseArgs({ args: argv, options: { seconds: { type: 'string', default: '10' }, callers: { type: 'string', default: '10' } } });
+const { values } = parseArgs({
+  args: argv,
+  options: {
+    seconds: { type: 'string', default: '10' },
+    callers: { type: 'string', default: '10' },
+  },
+});
 const seconds = Number(values.seconds);
 const callers = Number(values.callers);
 
@@ -29,7 +35,12 @@ async function caller(deadline: number) {
     const i = next++;
     const started = performance.now();
     const email = `user${i}@example.test`;
-    await users.insertOne({ username: `user${i}`, email, passwordHash: 'x'.repeat(64), createdAt: new Date() });
+    await users.insertOne({
+      username: `user${i}`,
+      email,
+      passwordHash: 'x'.repeat(64),
+      createdAt: new Date(),
+    });
     const found = await users.findOne({ email });
     if (!found) throw new Error(`inserted ${email} but findOne did not return it`);
     latencies.push(performance.now() - started);
@@ -56,12 +67,17 @@ const started = performance.now();
 await Promise.all(Array.from({ length: callers }, () => caller(started + seconds * 1000)));
 const elapsed = (performance.now() - started) / 1000;
 latencies.sort((a, b) => a - b);
-const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))]?.toFixed(2);
+const pct = (p: number) =>
+  latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))]?.toFixed(2);
 const serverCpuAfter = cpuSecondsOf(mongo.pid);
 const clientCpu = process.cpuUsage(clientCpuBefore);
 const count = await users.countDocuments();
-console.log(`engine ${mongo.engine} ${mongo.version} on ${os.cpus()[0]?.model}, ${os.cpus().length} cores, Node ${process.version}`);
-console.log(`${callers} callers, ${elapsed.toFixed(1)} s: ${(pairs / elapsed).toFixed(0)} insertOne+findOne pairs/s; pair latency p50 ${pct(50)} ms, p99 ${pct(99)} ms; ${count} documents`);
+console.log(
+  `engine ${mongo.engine} ${mongo.version} on ${os.cpus()[0]?.model}, ${os.cpus().length} cores, Node ${process.version}`,
+);
+console.log(
+  `${callers} callers, ${elapsed.toFixed(1)} s: ${(pairs / elapsed).toFixed(0)} insertOne+findOne pairs/s; pair latency p50 ${pct(50)} ms, p99 ${pct(99)} ms; ${count} documents`,
+);
 const clientShare = (clientCpu.user + clientCpu.system) / 1e6 / elapsed;
 console.log(`driver process CPU: ${(clientShare * 100).toFixed(0)}% of one core`);
 if (serverCpuBefore !== null && serverCpuAfter !== null) {

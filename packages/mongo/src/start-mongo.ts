@@ -21,7 +21,10 @@ export interface StartMongoOptions {
   uri?: string;
   /** Which engine to start when no uri is given. Default 'auto'. */
   engine?: MongoChoice;
-  /** Let mongodb-memory-server download a mongod (needs internet). Default: MAILBENCH_MONGOD_DOWNLOAD=1. */
+  /**
+   * Let mongodb-memory-server download a mongod (needs internet). Default:
+   * MAILBENCH_MONGOD_DOWNLOAD=1.
+   */
   allowDownload?: boolean;
   /** Receives the one-line notes (which engine serves, how to change it). Default: stderr. */
   log?: (line: string) => void;
@@ -53,13 +56,18 @@ export class MongoStartError extends Error {
 const STANDIN_CLI = fileURLToPath(new URL('./standin/cli.ts', import.meta.url));
 
 async function readVersion(uri: string, timeoutMs: number): Promise<string> {
-  const client = new MongoClient(uri, { serverSelectionTimeoutMS: timeoutMs, connectTimeoutMS: timeoutMs });
+  const client = new MongoClient(uri, {
+    serverSelectionTimeoutMS: timeoutMs,
+    connectTimeoutMS: timeoutMs,
+  });
   try {
     await client.connect();
     const admin = client.db('admin');
     await admin.command({ ping: 1 });
     const info = await admin.command({ buildInfo: 1 });
-    return String(info.version ?? 'unknown') + (info.mailbenchStandin ? ' (mailbench stand-in)' : '');
+    return (
+      String(info.version ?? 'unknown') + (info.mailbenchStandin ? ' (mailbench stand-in)' : '')
+    );
   } finally {
     await client.close();
   }
@@ -100,8 +108,12 @@ const MONGOD_HELP =
 
 async function startMongod(allowDownload: boolean): Promise<MongoHandle> {
   const systemBinary = process.env.MONGOMS_SYSTEM_BINARY ?? findOnPath('mongod') ?? undefined;
-  // mongodb-memory-server reads its settings from the environment; pin the ones that make it fail fast.
-  const saved = { download: process.env.MONGOMS_RUNTIME_DOWNLOAD, retries: process.env.MONGOMS_MAX_RETRIES };
+  // mongodb-memory-server reads its settings from the environment; pin the ones that make it fail
+  // fast.
+  const saved = {
+    download: process.env.MONGOMS_RUNTIME_DOWNLOAD,
+    retries: process.env.MONGOMS_MAX_RETRIES,
+  };
   if (!allowDownload) process.env.MONGOMS_RUNTIME_DOWNLOAD = 'false';
   process.env.MONGOMS_MAX_RETRIES = '0';
   try {
@@ -117,7 +129,14 @@ async function startMongod(allowDownload: boolean): Promise<MongoHandle> {
     const stop = async () => {
       await server.stop({ doCleanup: true, force: true });
     };
-    return { uri, engine: 'mongod', version, pid: server.instanceInfo?.instance.mongodProcess?.pid ?? null, stop, close: stop };
+    return {
+      uri,
+      engine: 'mongod',
+      version,
+      pid: server.instanceInfo?.instance.mongodProcess?.pid ?? null,
+      stop,
+      close: stop,
+    };
   } catch (err) {
     throw new MongoStartError(
       'ERR_MONGO_NO_MONGOD',
@@ -144,7 +163,10 @@ export async function startStandin(): Promise<MongoHandle> {
   });
   const ready = once(child, 'message') as Promise<[{ type: string; uri: string; version: string }]>;
   const exited = once(child, 'exit').then(([code]) => {
-    throw new MongoStartError('ERR_MONGO_STANDIN_FAILED', `the MongoDB stand-in exited with code ${String(code)} before it was ready:\n${stderr}`);
+    throw new MongoStartError(
+      'ERR_MONGO_STANDIN_FAILED',
+      `the MongoDB stand-in exited with code ${String(code)} before it was ready:\n${stderr}`,
+    );
   });
   const [message] = await Promise.race([ready, exited]);
   exited.catch(() => {});
@@ -159,7 +181,14 @@ export async function startStandin(): Promise<MongoHandle> {
     await gone;
     clearTimeout(timer);
   };
-  return { uri: message.uri, engine: 'standin', version: message.version, pid: child.pid ?? null, stop, close: stop };
+  return {
+    uri: message.uri,
+    engine: 'standin',
+    version: message.version,
+    pid: child.pid ?? null,
+    stop,
+    close: stop,
+  };
 }
 
 export async function startMongo(options: StartMongoOptions = {}): Promise<MongoHandle> {
@@ -167,7 +196,10 @@ export async function startMongo(options: StartMongoOptions = {}): Promise<Mongo
   const uri = options.uri ?? process.env.MONGODB_URI;
   const choice = options.engine ?? 'auto';
   if (!MONGO_CHOICES.includes(choice)) {
-    throw new MongoStartError('ERR_MONGO_CHOICE_INVALID', `unknown MongoDB engine "${String(choice)}"; use one of ${MONGO_CHOICES.join(', ')}`);
+    throw new MongoStartError(
+      'ERR_MONGO_CHOICE_INVALID',
+      `unknown MongoDB engine "${String(choice)}"; use one of ${MONGO_CHOICES.join(', ')}`,
+    );
   }
   if (uri) {
     const handle = await useExternal(uri, options.connectTimeoutMs ?? 5000);

@@ -4,7 +4,15 @@
  * are asserted for both, so the stand-in's fidelity is checked, not assumed.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Double, Int32, Long, MongoClient, type MongoServerError, ObjectId, type Db } from 'mongodb';
+import {
+  Double,
+  Int32,
+  Long,
+  MongoClient,
+  type MongoServerError,
+  ObjectId,
+  type Db,
+} from 'mongodb';
 import { startStandin, type MongoHandle } from '../src/index.ts';
 
 interface Target {
@@ -22,8 +30,14 @@ const targets: Target[] = [
   },
 ];
 const externalUri = process.env.MONGODB_URI;
-if (externalUri) targets.push({ name: 'MONGODB_URI', start: async () => ({ uri: externalUri, stop: async () => {} }) });
-else describe.skip('conformance against a real mongod (skipped: set MONGODB_URI to run it)', () => it('needs MONGODB_URI', () => {}));
+if (externalUri)
+  targets.push({
+    name: 'MONGODB_URI',
+    start: async () => ({ uri: externalUri, stop: async () => {} }),
+  });
+else
+  describe.skip('conformance against a real mongod (skipped: set MONGODB_URI to run it)', () =>
+    it('needs MONGODB_URI', () => {}));
 
 async function rejectionOf(promise: Promise<unknown>): Promise<MongoServerError> {
   try {
@@ -73,7 +87,15 @@ for (const target of targets) {
 
     it('inserts with kind-1 sequences, keeps number types, puts _id first', async () => {
       const c = freshDb().collection('types');
-      await c.insertMany([{ i: new Int32(1), d: new Double(2), l: Long.fromNumber(3), s: 'x', nested: { a: new Double(1) } }]);
+      await c.insertMany([
+        {
+          i: new Int32(1),
+          d: new Double(2),
+          l: Long.fromNumber(3),
+          s: 'x',
+          nested: { a: new Double(1) },
+        },
+      ]);
       await c.insertOne({ name: 'late-id', _id: 'custom' } as never);
       const raw = await c.findOne({ s: 'x' }, { promoteValues: false });
       expect(raw?.i).toBeInstanceOf(Int32);
@@ -91,12 +113,20 @@ for (const target of targets) {
       await users.insertOne({ email: 'a@example.test' });
       const err = await rejectionOf(users.insertOne({ email: 'a@example.test' }));
       expect(err.code).toBe(11000);
-      expect(err.message).toBe(`E11000 duplicate key error collection: ${d.databaseName}.users index: email_1 dup key: { email: "a@example.test" }`);
+      expect(err.message).toBe(
+        `E11000 duplicate key error collection: ${d.databaseName}.users index: email_1 dup key: { email: "a@example.test" }`,
+      );
       expect(err.keyPattern).toEqual({ email: 1 });
       expect(err.keyValue).toEqual({ email: 'a@example.test' });
       // Unordered inserts go on past the duplicate.
-      const bulk = await rejectionOf(users.insertMany([{ email: 'b@x' }, { email: 'a@example.test' }, { email: 'c@x' }], { ordered: false }));
-      expect((bulk as unknown as { result: { insertedCount: number } }).result.insertedCount).toBe(2);
+      const bulk = await rejectionOf(
+        users.insertMany([{ email: 'b@x' }, { email: 'a@example.test' }, { email: 'c@x' }], {
+          ordered: false,
+        }),
+      );
+      expect((bulk as unknown as { result: { insertedCount: number } }).result.insertedCount).toBe(
+        2,
+      );
       expect(await users.countDocuments()).toBe(3);
     });
 
@@ -104,7 +134,10 @@ for (const target of targets) {
       const d = freshDb();
       const c = d.collection('pairs');
       await c.createIndex({ a: 1, b: -1 }, { unique: true });
-      await c.insertMany([{ a: 1, b: 1 }, { a: 1, b: 2 }]);
+      await c.insertMany([
+        { a: 1, b: 1 },
+        { a: 1, b: 2 },
+      ]);
       const err = await rejectionOf(c.insertOne({ a: 1, b: 2 }));
       expect(err.code).toBe(11000);
       expect(err.message).toContain('index: a_1_b_-1 dup key: { a: 1, b: 2 }');
@@ -135,7 +168,9 @@ for (const target of targets) {
       await c.insertOne({ _id: new ObjectId('64b7f0f0f0f0f0f0f0f0f0f0') });
       const err = await rejectionOf(c.insertOne({ _id: new ObjectId('64b7f0f0f0f0f0f0f0f0f0f0') }));
       expect(err.code).toBe(11000);
-      expect(err.message).toContain("index: _id_ dup key: { _id: ObjectId('64b7f0f0f0f0f0f0f0f0f0f0') }");
+      expect(err.message).toContain(
+        "index: _id_ dup key: { _id: ObjectId('64b7f0f0f0f0f0f0f0f0f0f0') }",
+      );
     });
 
     it('lists, creates idempotently and conflicts on indexes', async () => {
@@ -145,7 +180,10 @@ for (const target of targets) {
       await c.createIndex({ createdAt: -1 });
       const indexes = await c.listIndexes().toArray();
       expect(indexes.map((i) => i.name)).toEqual(['_id_', 'email_1', 'createdAt_-1']);
-      expect(indexes.find((i) => i.name === 'email_1')).toMatchObject({ key: { email: 1 }, unique: true });
+      expect(indexes.find((i) => i.name === 'email_1')).toMatchObject({
+        key: { email: 1 },
+        unique: true,
+      });
       const err = await rejectionOf(c.createIndex({ email: 1 }, { name: 'other' }));
       expect(err.code).toBe(85);
       const missing = await rejectionOf(freshDb().collection('nope').listIndexes().toArray());
@@ -160,7 +198,8 @@ for (const target of targets) {
         { name: 'cid', age: 35, address: { city: 'Oslo' } },
         { name: 'dan', age: new Double(25.0) },
       ]);
-      const names = async (filter: object) => (await c.find(filter).sort({ name: 1 }).toArray()).map((d) => d.name);
+      const names = async (filter: object) =>
+        (await c.find(filter).sort({ name: 1 }).toArray()).map((d) => d.name);
       expect(await names({ 'address.city': 'Oslo' })).toEqual(['ann', 'cid']);
       expect(await names({ tags: 'b' })).toEqual(['ann', 'bob']);
       expect(await names({ tags: ['b'] })).toEqual(['bob']);
@@ -175,15 +214,25 @@ for (const target of targets) {
       expect(await names({ tags: { $exists: true } })).toEqual(['ann', 'bob']);
       expect(await names({ tags: { $exists: false } })).toEqual(['cid', 'dan']);
       expect(await names({ $or: [{ age: 35 }, { name: 'bob' }] })).toEqual(['bob', 'cid']);
-      expect(await names({ $and: [{ age: { $gte: 25 } }, { 'address.city': 'Oslo' }] })).toEqual(['ann', 'cid']);
+      expect(await names({ $and: [{ age: { $gte: 25 } }, { 'address.city': 'Oslo' }] })).toEqual([
+        'ann',
+        'cid',
+      ]);
       expect(await names({ age: { $gt: 'a' } })).toEqual([]); // no cross-type ordering
       expect(await names({ missing: null })).toEqual(['ann', 'bob', 'cid', 'dan']);
     });
 
     it('projects, sorts, skips and limits', async () => {
       const c = freshDb().collection('proj');
-      await c.insertMany(Array.from({ length: 10 }, (_, i) => ({ n: i, odd: i % 2 === 1, inner: { x: i, y: -i } })));
-      const docs = await c.find({}, { projection: { _id: 0, n: 1, 'inner.x': 1 } }).sort({ odd: -1, n: -1 }).skip(1).limit(3).toArray();
+      await c.insertMany(
+        Array.from({ length: 10 }, (_, i) => ({ n: i, odd: i % 2 === 1, inner: { x: i, y: -i } })),
+      );
+      const docs = await c
+        .find({}, { projection: { _id: 0, n: 1, 'inner.x': 1 } })
+        .sort({ odd: -1, n: -1 })
+        .skip(1)
+        .limit(3)
+        .toArray();
       expect(docs).toEqual([
         { n: 7, inner: { x: 7 } },
         { n: 5, inner: { x: 5 } },
@@ -207,7 +256,9 @@ for (const target of targets) {
       await cursor.next();
       expect(cursor.id?.toString()).not.toBe('0');
       await cursor.close(); // killCursors
-      const afterKill = await rejectionOf(db.command({ getMore: cursor.id as Long, collection: 'many' }));
+      const afterKill = await rejectionOf(
+        db.command({ getMore: cursor.id as Long, collection: 'many' }),
+      );
       expect(afterKill.code).toBe(43);
     });
 
@@ -221,7 +272,9 @@ for (const target of targets) {
       expect(await c.countDocuments({ i: { $gt: 100 } })).toBe(0);
       const counted = await c.aggregate([{ $match: { even: false } }, { $count: 'odd' }]).toArray();
       expect(counted).toEqual([{ odd: 12 }]);
-      const grouped = await c.aggregate([{ $group: { _id: '$even', n: { $sum: 1 } } }, { $sort: { _id: 1 } }]).toArray();
+      const grouped = await c
+        .aggregate([{ $group: { _id: '$even', n: { $sum: 1 } } }, { $sort: { _id: 1 } }])
+        .toArray();
       expect(grouped).toEqual([
         { _id: false, n: 12 },
         { _id: true, n: 13 },
@@ -232,8 +285,14 @@ for (const target of targets) {
 
     it('updates with $set, $unset, $inc, $setOnInsert and upsert', async () => {
       const c = freshDb().collection('upd');
-      await c.insertMany([{ k: 1, n: new Int32(1), gone: true }, { k: 2, n: new Int32(5) }]);
-      const r1 = await c.updateOne({ k: 1 }, { $set: { 'a.b': 'deep' }, $unset: { gone: '' }, $inc: { n: 2 } });
+      await c.insertMany([
+        { k: 1, n: new Int32(1), gone: true },
+        { k: 2, n: new Int32(5) },
+      ]);
+      const r1 = await c.updateOne(
+        { k: 1 },
+        { $set: { 'a.b': 'deep' }, $unset: { gone: '' }, $inc: { n: 2 } },
+      );
       expect(r1).toMatchObject({ matchedCount: 1, modifiedCount: 1, upsertedCount: 0 });
       const one = await c.findOne({ k: 1 }, { projection: { _id: 0 }, promoteValues: false });
       expect(one).toEqual({ k: new Int32(1), n: new Int32(3), a: { b: 'deep' } });
@@ -241,16 +300,31 @@ for (const target of targets) {
       expect(same).toMatchObject({ matchedCount: 1, modifiedCount: 0 });
       const many = await c.updateMany({}, { $inc: { n: new Double(0.5) } });
       expect(many).toMatchObject({ matchedCount: 2, modifiedCount: 2 });
-      const up = await c.updateOne({ k: 3 }, { $set: { v: 'x' }, $setOnInsert: { created: true } }, { upsert: true });
+      const up = await c.updateOne(
+        { k: 3 },
+        { $set: { v: 'x' }, $setOnInsert: { created: true } },
+        { upsert: true },
+      );
       expect(up.upsertedCount).toBe(1);
       expect(up.upsertedId).toBeInstanceOf(ObjectId);
-      expect(await c.findOne({ k: 3 }, { projection: { _id: 0 } })).toEqual({ k: 3, v: 'x', created: true });
-      const again = await c.updateOne({ k: 3 }, { $set: { v: 'y' }, $setOnInsert: { created: false } }, { upsert: true });
+      expect(await c.findOne({ k: 3 }, { projection: { _id: 0 } })).toEqual({
+        k: 3,
+        v: 'x',
+        created: true,
+      });
+      const again = await c.updateOne(
+        { k: 3 },
+        { $set: { v: 'y' }, $setOnInsert: { created: false } },
+        { upsert: true },
+      );
       expect(again).toMatchObject({ matchedCount: 1, modifiedCount: 1, upsertedCount: 0 });
       expect((await c.findOne({ k: 3 }))?.created).toBe(true);
       const replaced = await c.replaceOne({ k: 2 }, { k: 2, replaced: true });
       expect(replaced.modifiedCount).toBe(1);
-      expect(await c.findOne({ k: 2 }, { projection: { _id: 0 } })).toEqual({ k: 2, replaced: true });
+      expect(await c.findOne({ k: 2 }, { projection: { _id: 0 } })).toEqual({
+        k: 2,
+        replaced: true,
+      });
     });
 
     it('refuses to change _id and unknown update operators', async () => {
@@ -269,7 +343,9 @@ for (const target of targets) {
       await c.insertMany([{ u: 1 }, { u: 2 }]);
       const err = await rejectionOf(c.updateOne({ u: 2 }, { $set: { u: 1 } }));
       expect(err.code).toBe(11000);
-      expect(err.message).toBe(`E11000 duplicate key error collection: ${d.databaseName}.uu index: u_1 dup key: { u: 1 }`);
+      expect(err.message).toBe(
+        `E11000 duplicate key error collection: ${d.databaseName}.uu index: u_1 dup key: { u: 1 }`,
+      );
       expect(await c.countDocuments({ u: 2 })).toBe(1);
     });
 
@@ -280,19 +356,35 @@ for (const target of targets) {
         { job: 'b', state: 'pending', due: 1 },
         { job: 'c', state: 'sent', due: 0 },
       ]);
-      const claimed = await c.findOneAndUpdate({ state: 'pending' }, { $set: { state: 'claimed' } }, { sort: { due: 1 }, returnDocument: 'after' });
+      const claimed = await c.findOneAndUpdate(
+        { state: 'pending' },
+        { $set: { state: 'claimed' } },
+        { sort: { due: 1 }, returnDocument: 'after' },
+      );
       expect(claimed).toMatchObject({ job: 'b', state: 'claimed' });
-      const before = await c.findOneAndUpdate({ job: 'a' }, { $inc: { tries: 1 } }, { returnDocument: 'before' });
+      const before = await c.findOneAndUpdate(
+        { job: 'a' },
+        { $inc: { tries: 1 } },
+        { returnDocument: 'before' },
+      );
       expect(before?.tries).toBeUndefined();
       const none = await c.findOneAndUpdate({ state: 'nothing' }, { $set: { x: 1 } });
       expect(none).toBeNull();
-      const meta = await c.findOneAndUpdate({ job: 'z' }, { $set: { state: 'new' } }, { upsert: true, returnDocument: 'after', includeResultMetadata: true });
+      const meta = await c.findOneAndUpdate(
+        { job: 'z' },
+        { $set: { state: 'new' } },
+        { upsert: true, returnDocument: 'after', includeResultMetadata: true },
+      );
       expect(meta.value).toMatchObject({ job: 'z', state: 'new' });
       expect(meta.lastErrorObject).toMatchObject({ n: 1, updatedExisting: false });
       const removed = await c.findOneAndDelete({ state: 'sent' });
       expect(removed?.job).toBe('c');
       expect(await c.countDocuments()).toBe(3);
-      const projected = await c.findOneAndUpdate({ job: 'a' }, { $set: { y: 1 } }, { projection: { _id: 0, job: 1 }, returnDocument: 'after' });
+      const projected = await c.findOneAndUpdate(
+        { job: 'a' },
+        { $set: { y: 1 } },
+        { projection: { _id: 0, job: 1 }, returnDocument: 'after' },
+      );
       expect(projected).toEqual({ job: 'a' });
     });
 
@@ -304,7 +396,9 @@ for (const target of targets) {
       const err = await rejectionOf(c.findOneAndUpdate({ u: 2 }, { $set: { u: 1 } }));
       expect(err.code).toBe(11000);
       expect(err.codeName).toBe('DuplicateKey');
-      expect(err.message).toBe(`E11000 duplicate key error collection: ${d.databaseName}.fam index: u_1 dup key: { u: 1 }`);
+      expect(err.message).toBe(
+        `E11000 duplicate key error collection: ${d.databaseName}.fam index: u_1 dup key: { u: 1 }`,
+      );
       expect(err.keyValue).toEqual({ u: 1 });
       expect((err as unknown as { writeErrors?: unknown }).writeErrors).toBeUndefined();
     });
@@ -321,7 +415,9 @@ for (const target of targets) {
       const d = freshDb();
       await d.collection('one').insertOne({ x: 1 });
       await d.collection('two').insertOne({ x: 1 });
-      const names = (await d.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name).sort();
+      const names = (await d.listCollections({}, { nameOnly: true }).toArray())
+        .map((c) => c.name)
+        .sort();
       expect(names).toEqual(['one', 'two']);
       const filtered = await d.listCollections({ name: 'two' }).toArray();
       expect(filtered.map((c) => c.name)).toEqual(['two']);
@@ -355,40 +451,82 @@ for (const target of targets) {
         const c = freshDb().collection('outbox');
         await c.createIndex({ state: 1, due: 1 });
         const now = Date.now();
-        // Every document pending and due, as in a backlog; one expired claim ('sending') among them.
-        await c.insertMany(Array.from({ length: size }, (_, i) => ({ i, state: 'pending', due: new Date(now - size + i) })));
-        await c.insertOne({ i: -1, state: 'sending', due: new Date(now - 5 * size), lease: new Date(now - 1) });
-        const claim = { $or: [{ state: 'pending', due: { $lte: new Date(now) } }, { state: 'sending', lease: { $lt: new Date(now) } }] };
+        // Every document pending and due, as in a backlog; one expired claim ('sending') among
+        // them.
+        await c.insertMany(
+          Array.from({ length: size }, (_, i) => ({
+            i,
+            state: 'pending',
+            due: new Date(now - size + i),
+          })),
+        );
+        await c.insertOne({
+          i: -1,
+          state: 'sending',
+          due: new Date(now - 5 * size),
+          lease: new Date(now - 1),
+        });
+        const claim = {
+          $or: [
+            { state: 'pending', due: { $lte: new Date(now) } },
+            { state: 'sending', lease: { $lt: new Date(now) } },
+          ],
+        };
         const explained = await client.db(c.dbName).command({
-          explain: { findAndModify: c.collectionName, query: claim, sort: { due: 1 }, update: { $set: { state: 'sending' } } },
+          explain: {
+            findAndModify: c.collectionName,
+            query: claim,
+            sort: { due: 1 },
+            update: { $set: { state: 'sending' } },
+          },
           verbosity: 'executionStats',
         });
-        const stats = (explained as { executionStats: { totalDocsExamined: number; nReturned: number } }).executionStats;
+        const stats = (
+          explained as { executionStats: { totalDocsExamined: number; nReturned: number } }
+        ).executionStats;
         expect(stats.nReturned).toBe(1);
         examined[size] = stats.totalDocsExamined;
         // The claim itself: the expired one first (earliest due), then the earliest pending ones.
         const started = performance.now();
-        const first = await c.findOneAndUpdate(claim, { $set: { state: 'sending', lease: new Date(now + 60_000) } }, { sort: { due: 1 } });
-        for (let k = 0; k < 49; k++) await c.findOneAndUpdate(claim, { $set: { state: 'sending', lease: new Date(now + 60_000) } }, { sort: { due: 1 } });
+        const first = await c.findOneAndUpdate(
+          claim,
+          { $set: { state: 'sending', lease: new Date(now + 60_000) } },
+          { sort: { due: 1 } },
+        );
+        for (let k = 0; k < 49; k++)
+          await c.findOneAndUpdate(
+            claim,
+            { $set: { state: 'sending', lease: new Date(now + 60_000) } },
+            { sort: { due: 1 } },
+          );
         claimMs[size] = (performance.now() - started) / 50;
         expect(first?.i).toBe(-1);
         expect(await c.countDocuments({ state: 'sending' })).toBe(50);
-        expect((await c.find({ state: 'sending' }).sort({ due: 1 }).toArray()).map((d) => d.i)).toEqual([-1, ...Array.from({ length: 49 }, (_, k) => k)]);
+        expect(
+          (await c.find({ state: 'sending' }).sort({ due: 1 }).toArray()).map((d) => d.i),
+        ).toEqual([-1, ...Array.from({ length: 49 }, (_, k) => k)]);
       }
       // Behaviour, not speed: the claim reads a handful of documents whatever the backlog.
       expect(examined[100]).toBeLessThanOrEqual(3);
       expect(examined[10_000]).toBeLessThanOrEqual(3);
-      process.stderr.write(`[conformance ${target.name}] claim among 100 / 10 000 pending: ${claimMs[100]?.toFixed(2)} / ${claimMs[10_000]?.toFixed(2)} ms each\n`);
+      process.stderr.write(
+        `[conformance ${target.name}] claim among 100 / 10 000 pending: ${claimMs[100]?.toFixed(2)} / ${claimMs[10_000]?.toFixed(2)} ms each\n`,
+      );
     });
 
     it('uses the unique index for lookups among many documents', async () => {
       const c = freshDb().collection('big');
       await c.createIndex({ email: 1 }, { unique: true });
-      await c.insertMany(Array.from({ length: 20_000 }, (_, i) => ({ email: `u${i}@example.test` })));
+      await c.insertMany(
+        Array.from({ length: 20_000 }, (_, i) => ({ email: `u${i}@example.test` })),
+      );
       const started = performance.now();
-      for (let i = 0; i < 200; i++) expect(await c.findOne({ email: `u${i * 97}@example.test` })).not.toBeNull();
+      for (let i = 0; i < 200; i++)
+        expect(await c.findOne({ email: `u${i * 97}@example.test` })).not.toBeNull();
       // Not a speed assertion: printed so a regression to scanning is visible in the log.
-      process.stderr.write(`[conformance ${target.name}] 200 indexed findOne among 20k docs: ${(performance.now() - started).toFixed(0)} ms\n`);
+      process.stderr.write(
+        `[conformance ${target.name}] 200 indexed findOne among 20k docs: ${(performance.now() - started).toFixed(0)} ms\n`,
+      );
     });
   });
 }

@@ -32,14 +32,20 @@ async function open(): Promise<Socket> {
   return socket;
 }
 
-/** Resolves with the first reply's body, or null if the socket closed or nothing came within waitMs. */
-function nextReply(socket: Socket, waitMs = 500): Promise<Record<string, unknown> | 'closed' | null> {
+/**
+ * Resolves with the first reply's body, or null if the socket closed or nothing came within waitMs.
+ */
+function nextReply(
+  socket: Socket,
+  waitMs = 500,
+): Promise<Record<string, unknown> | 'closed' | null> {
   return new Promise((resolve) => {
     let buf = Buffer.alloc(0);
     const timer = setTimeout(() => done(null), waitMs);
     const onData = (chunk: Buffer) => {
       buf = Buffer.concat([buf, chunk]);
-      if (buf.length >= 4 && buf.length >= buf.readInt32LE(0)) done(BSON.deserialize(buf.subarray(21, buf.readInt32LE(0))));
+      if (buf.length >= 4 && buf.length >= buf.readInt32LE(0))
+        done(BSON.deserialize(buf.subarray(21, buf.readInt32LE(0))));
     };
     const onClose = () => done('closed');
     function done(value: Record<string, unknown> | 'closed' | null) {

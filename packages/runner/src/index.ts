@@ -1,8 +1,8 @@
 /** The runner as a library: run a scenario, load and report a run folder, compare two. */
 export { runBench } from './run/run.ts';
+export type { BenchPlan, BenchOutcome } from './run/plan.ts';
 export { planCells, estimateCellSec } from './run/plan.ts';
 export { makeRunId } from './results/run-dir.ts';
-export type { BenchPlan, BenchOutcome } from './run/run.ts';
 export { parseBenchArgs, applyOverrides, benchHelp } from './cli/args.ts';
 export { loadScenario, listScenarios, applyQuick } from './config/scenario.ts';
 export type { Scenario } from './shapes/scenario.ts';

@@ -14,24 +14,41 @@ import { nextRate, type SearchSettings } from '../src/search/ladder.ts';
 import { judgeStep, mailShareOf, slope } from '../src/search/step.ts';
 import { inlineHttpLimit } from '../src/judge/model.ts';
 import { applyOverrides, parseBenchArgs } from '../src/cli/args.ts';
-import { parseStages } from '../src/config/flags.ts';
 import { loadScenario } from '../src/config/scenario.ts';
 import type { StepResult, CapacityResult } from '../src/shapes/results.ts';
 import { bracketOf, type StepOutcome } from '../src/judge/brackets.ts';
 import { scaleAroundLimit } from '../src/run/plan.ts';
 import type { RunInfo } from '../src/shapes/run.ts';
 import { bench } from './helpers.ts';
+import { parseStages } from '../src/config/flag-values.ts';
 
-const SETTINGS: SearchSettings = { startRate: 8, growth: 1.5, maxRate: 3000, bisections: 4, resolution: 0.1 };
+const SETTINGS: SearchSettings = {
+  startRate: 8,
+  growth: 1.5,
+  maxRate: 3000,
+  bisections: 4,
+  resolution: 0.1,
+};
 
 /** Runs a whole search against a server whose limits are given; returns the steps it ran. */
-function search(http: number, mail: number | null, generatorAt = Number.POSITIVE_INFINITY, settings = SETTINGS): StepOutcome[] {
+function search(
+  http: number,
+  mail: number | null,
+  generatorAt = Number.POSITIVE_INFINITY,
+  settings = SETTINGS,
+): StepOutcome[] {
   const steps: StepOutcome[] = [];
   for (let guard = 0; guard < 50; guard++) {
     const next = nextRate(steps, settings, mail !== null);
     if (!next) return steps;
     const r = next.ratePerSec;
-    steps.push({ ratePerSec: r, phase: next.phase, httpOk: r <= http, mailOk: mail === null ? null : r <= mail, generatorLimited: r >= generatorAt });
+    steps.push({
+      ratePerSec: r,
+      phase: next.phase,
+      httpOk: r <= http,
+      mailOk: mail === null ? null : r <= mail,
+      generatorLimited: r >= generatorAt,
+    });
   }
   throw new Error('the search did not end');
 }
@@ -78,8 +95,20 @@ describe('breaking-point search', () => {
   });
 });
 
-function stepWith(p: Partial<StepResult> & { dispatchP99: number; sendP99: number; intendedP99: number }): StepResult {
-  const lat = (p99: number) => ({ count: 100, mean: p99 / 2, p50: p99 / 2, p75: p99, p90: p99, p99, p999: p99, max: p99, min: 1 });
+function stepWith(
+  p: Partial<StepResult> & { dispatchP99: number; sendP99: number; intendedP99: number },
+): StepResult {
+  const lat = (p99: number) => ({
+    count: 100,
+    mean: p99 / 2,
+    p50: p99 / 2,
+    p75: p99,
+    p90: p99,
+    p99,
+    p999: p99,
+    max: p99,
+    min: 1,
+  });
   return {
     status: 'ok',
     errors: 0,
@@ -99,7 +128,7 @@ describe('a step judged against the SLO', () => {
     expect(s.generatorLimited).toBe(true);
     expect(s.httpOk).toBe(false);
   });
-  it('a failure the server shows without the generator is the server\'s, late generator or not', () => {
+  it("a failure the server shows without the generator is the server's, late generator or not", () => {
     const s = stepWith({ dispatchP99: 150, sendP99: 2500, intendedP99: 2650 });
     judgeStep(s, limits);
     expect(s.generatorLimited).toBe(false);
@@ -117,8 +146,25 @@ describe('a step judged against the SLO', () => {
   it('a step where every request failed owes no e-mail and gets no mail verdict, not a pass', () => {
     expect(mailShareOf(0, 0)).toBeNull();
     expect(mailShareOf(40, 38)).toBe(0.95);
-    const emails = { owed: 0, deliveredByDeadline: 0, share: mailShareOf(0, 0), deadlineSec: 20, deliveredRatePerSec: 0, backlogAtDeadline: 0, backlogGrowthPerSec: 0, meanBacklog: 0, lagMs: null };
-    const s = stepWith({ dispatchP99: 1, sendP99: 1, intendedP99: 1, errors: 100, latencyMs: null, emails });
+    const emails = {
+      owed: 0,
+      deliveredByDeadline: 0,
+      share: mailShareOf(0, 0),
+      deadlineSec: 20,
+      deliveredRatePerSec: 0,
+      backlogAtDeadline: 0,
+      backlogGrowthPerSec: 0,
+      meanBacklog: 0,
+      lagMs: null,
+    };
+    const s = stepWith({
+      dispatchP99: 1,
+      sendP99: 1,
+      intendedP99: 1,
+      errors: 100,
+      latencyMs: null,
+      emails,
+    });
     judgeStep(s, limits);
     expect(s.httpOk).toBe(false);
     expect(s.mailOk).toBeNull();
@@ -131,49 +177,108 @@ describe('the model', () => {
     expect(inlineHttpLimit(10, 2500, 2000, 20)).toBe(10);
   });
   it('slope() is least squares', () => {
-    expect(slope([{ t: 1, y: 3 }, { t: 2, y: 5 }, { t: 3, y: 7 }])).toBeCloseTo(2, 9);
-    expect(slope([{ t: 1, y: 3 }, { t: 2, y: 5 }])).toBeNull();
+    expect(
+      slope([
+        { t: 1, y: 3 },
+        { t: 2, y: 5 },
+        { t: 3, y: 7 },
+      ]),
+    ).toBeCloseTo(2, 9);
+    expect(
+      slope([
+        { t: 1, y: 3 },
+        { t: 2, y: 5 },
+      ]),
+    ).toBeNull();
   });
 });
 
 describe('flags', () => {
   it('--stages, factor sweeps and breaking-point settings parse; mixing what cannot mix exits as usage', () => {
-    expect(parseStages('10/s:20s,10-40/s:1m')).toEqual([{ durationSec: 20, rate: 10 }, { durationSec: 60, from: 10, to: 40 }]);
+    expect(parseStages('10/s:20s,10-40/s:1m')).toEqual([
+      { durationSec: 20, rate: 10 },
+      { durationSec: 60, from: 10, to: 40 },
+    ]);
     expect(() => parseStages('fast:10s')).toThrow(/RATE\/s:DURATION/);
-    const a = parseBenchArgs(['--smtp-connections', '5,10,20', '--hash-cost', '12', '--slo-p99', '1.5s', '--step', '25s']);
-    expect(a.overrides).toMatchObject({ smtpConnections: [5, 10, 20], hashCost: 12, sloP99Ms: 1500, stepSec: 25 });
-    expect(() => parseBenchArgs(['--smtp-connections', '5,10', '--hash-cost', '0,14'])).toThrow(/one factor at a time/);
-    expect(() => parseBenchArgs(['--stages', '5/s:10s', '--requests', '50'])).toThrow(/--stages replaces/);
+    const a = parseBenchArgs([
+      '--smtp-connections',
+      '5,10,20',
+      '--hash-cost',
+      '12',
+      '--slo-p99',
+      '1.5s',
+      '--step',
+      '25s',
+    ]);
+    expect(a.overrides).toMatchObject({
+      smtpConnections: [5, 10, 20],
+      hashCost: 12,
+      sloP99Ms: 1500,
+      stepSec: 25,
+    });
+    expect(() => parseBenchArgs(['--smtp-connections', '5,10', '--hash-cost', '0,14'])).toThrow(
+      /one factor at a time/,
+    );
+    expect(() => parseBenchArgs(['--stages', '5/s:10s', '--requests', '50'])).toThrow(
+      /--stages replaces/,
+    );
   });
 });
 
 describe('--around-limit', () => {
   it("puts the matrix at the original's ratios to its ~13/s, of the slowest variant's capacity", () => {
     const scenario = loadScenario('default');
-    const probe = (variant: CapacityResult['variant'], requestsPerSec: number, status: CapacityResult['status'] = 'ok') => ({ variant, requestsPerSec, status }) as CapacityResult;
+    const probe = (
+      variant: CapacityResult['variant'],
+      requestsPerSec: number,
+      status: CapacityResult['status'] = 'ok',
+    ) => ({ variant, requestsPerSec, status }) as CapacityResult;
     const run = { scenario } as RunInfo;
-    const scaled = scaleAroundLimit(scenario, [probe('no-email', 40), probe('inline', 10), probe('outbox', 2, 'failed')], run);
+    const scaled = scaleAroundLimit(
+      scenario,
+      [probe('no-email', 40), probe('inline', 10), probe('outbox', 2, 'failed')],
+      run,
+    );
     // 750/60 = 12.5/s is 0.96 of 13/s; at 10/s over 60 s that is 577 requests.
     expect(scaled.requests).toEqual([577, 615, 654, 769]);
-    expect(run.aroundLimit).toMatchObject({ limitPerSec: 10, limitedBy: 'inline', originalLimitPerSec: 13 });
-    expect(() => scaleAroundLimit(scenario, [probe('inline', 0, 'failed')], run)).toThrow(/no capacity probe succeeded/);
+    expect(run.aroundLimit).toMatchObject({
+      limitPerSec: 10,
+      limitedBy: 'inline',
+      originalLimitPerSec: 13,
+    });
+    expect(() => scaleAroundLimit(scenario, [probe('inline', 0, 'failed')], run)).toThrow(
+      /no capacity probe succeeded/,
+    );
   });
 
   it("--variants without the scenario's A/A variant drops the twin instead of failing", () => {
-    const s = applyOverrides(loadScenario('default'), parseBenchArgs(['--variants', 'no-email,inline']).overrides);
+    const s = applyOverrides(
+      loadScenario('default'),
+      parseBenchArgs(['--variants', 'no-email,inline']).overrides,
+    );
     expect(s.aaControl).toBeNull();
-    const kept = applyOverrides(loadScenario('default'), parseBenchArgs(['--variants', 'inline', '--aa-control', 'inline']).overrides);
+    const kept = applyOverrides(
+      loadScenario('default'),
+      parseBenchArgs(['--variants', 'inline', '--aa-control', 'inline']).overrides,
+    );
     expect(kept.aaControl).toBe('inline');
   });
 });
 
-const SCHEMA = JSON.parse(readFileSync(fileURLToPath(new URL('../schema/results.schema.json', import.meta.url)), 'utf8'));
+const SCHEMA = JSON.parse(
+  readFileSync(fileURLToPath(new URL('../schema/results.schema.json', import.meta.url)), 'utf8'),
+);
 
 describe('pnpm bench --scenario breaking-point, end to end', () => {
   it('finds where inline breaks behind 2 connections at 300 ms, writes the steps, the model and the charts', async () => {
     const out = mkdtempSync(path.join(os.tmpdir(), 'mb-bp-'));
     const scenario = path.join(out, 'bp.json');
-    const base = JSON.parse(readFileSync(fileURLToPath(new URL('../../../scenarios/breaking-point.json', import.meta.url)), 'utf8'));
+    const base = JSON.parse(
+      readFileSync(
+        fileURLToPath(new URL('../../../scenarios/breaking-point.json', import.meta.url)),
+        'utf8',
+      ),
+    );
     delete base.$schema;
     base.variants = ['inline'];
     base.smtp = { latency: '300ms' };
@@ -181,7 +286,13 @@ describe('pnpm bench --scenario breaking-point, end to end', () => {
     base.hashCost = 0;
     base.warmup = { requests: 5, durationSec: 1 };
     // Short steps for a test (a real search uses 20 s or more): c/L = 6.7/s.
-    base.breakingPoint = { ...base.breakingPoint, stepSec: 4, startRate: 4, growth: 2, bisections: 1 };
+    base.breakingPoint = {
+      ...base.breakingPoint,
+      stepSec: 4,
+      startRate: 4,
+      growth: 2,
+      bisections: 1,
+    };
     writeFileSync(scenario, JSON.stringify(base));
     const r = await bench(['--scenario', scenario, '--out', path.join(out, 'results'), '--json']);
     expect(r.status, r.stderr).toBe(0);
@@ -190,7 +301,8 @@ describe('pnpm bench --scenario breaking-point, end to end', () => {
     expect(bp.label).toBe('inline');
     expect(bp.predicted.mailRatePerSec).toBeCloseTo(6.67, 1);
     expect(bp.limitedBy).toBe('slo');
-    // The model for a 4 s window puts the limit near 6.7 · (1 + 1.7/4) ≈ 9.5/s: between the rungs 8 and 16.
+    // The model for a 4 s window puts the limit near 6.7 · (1 + 1.7/4) ≈ 9.5/s: between the rungs 8
+    // and 16.
     expect(bp.httpBracket.hi).toBeLessThanOrEqual(16);
     expect(bp.httpBracket.hi).toBeGreaterThan(bp.predicted.mailRatePerSec);
     expect(bp.steps.length).toBeGreaterThanOrEqual(3);

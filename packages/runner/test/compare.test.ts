@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { compareSamples, median, MIN_RELATIVE_CHANGE, renderComparison, renderComparisonHtml } from '../src/summary/compare.ts';
+import {
+  compareSamples,
+  median,
+  MIN_RELATIVE_CHANGE,
+  renderComparison,
+  renderComparisonHtml,
+} from '../src/summary/compare.ts';
 
 describe('the comparison decision rule', () => {
   it('calls a difference real only when repeats do not overlap and the change is large enough', () => {
@@ -35,7 +41,14 @@ describe('the comparison decision rule', () => {
 });
 
 describe('rendering a comparison', () => {
-  const row = (repeats: number) => ({ variant: 'inline', requests: 750, metric: 'avg from intended (ms)', repeatsA: repeats, repeatsB: repeats, ...compareSamples(Array(repeats).fill(50), Array(repeats).fill(80)) });
+  const row = (repeats: number) => ({
+    variant: 'inline',
+    requests: 750,
+    metric: 'avg from intended (ms)',
+    repeatsA: repeats,
+    repeatsB: repeats,
+    ...compareSamples(Array(repeats).fill(50), Array(repeats).fill(80)),
+  });
 
   it('says once that single repeats allow no significance, and calls no row', () => {
     const md = renderComparison([row(1), row(1)], 'A', 'B');

@@ -11,7 +11,16 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { listScenarios } from '../src/config/scenario.ts';
-import { alive, bench, descendants, readJson, report, resultsValidator, runDirIn, smokeRun } from './helpers.ts';
+import {
+  alive,
+  bench,
+  descendants,
+  readJson,
+  report,
+  resultsValidator,
+  runDirIn,
+  smokeRun,
+} from './helpers.ts';
 
 const CLI = fileURLToPath(new URL('../src/cli/bench-cli.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -20,11 +29,24 @@ describe('pnpm bench, end to end', () => {
   it('--help lists every flag; a bad flag exits 2 naming it', async () => {
     const help = await bench(['--help']);
     expect(help.status).toBe(0);
-    for (const flag of ['--scenario', '--variants', '--requests', '--duration', '--smtp-latency', '--repeats', '--out', '--mongo', '--mongo-uri', '--capacity', '--quick']) {
+    for (const flag of [
+      '--scenario',
+      '--variants',
+      '--requests',
+      '--duration',
+      '--smtp-latency',
+      '--repeats',
+      '--out',
+      '--mongo',
+      '--mongo-uri',
+      '--capacity',
+      '--quick',
+    ]) {
       expect(help.stdout).toContain(flag);
     }
     // Every scenario of scenarios/, each with its description.
-    for (const name of listScenarios()) expect(help.stdout).toMatch(new RegExp(`^  ${name} +\\S`, 'm'));
+    for (const name of listScenarios())
+      expect(help.stdout).toMatch(new RegExp(`^  ${name} +\\S`, 'm'));
     const bad = await bench(['--variants', 'inline,pigeon']);
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain('unknown variant "pigeon"');
@@ -56,7 +78,11 @@ describe('pnpm bench, end to end', () => {
       return data;
     };
     const run = check('run.json');
-    expect(run).toMatchObject({ complete: true, interrupted: false, database: { engine: 'standin' } });
+    expect(run).toMatchObject({
+      complete: true,
+      interrupted: false,
+      database: { engine: 'standin' },
+    });
     expect(run.versions.fastify).toMatch(/^\d+\./);
     expect(run.versions.mongodb).toMatch(/^\d+\./);
     expect(run.cells).toHaveLength(5);
@@ -75,7 +101,9 @@ describe('pnpm bench, end to end', () => {
       expect(cell.server.series.length).toBeGreaterThanOrEqual(1);
       expect(cell.server.shutdown).not.toBeNull();
       // Each cell has its .jtl beside it, a row per request.
-      const jtl = readFileSync(path.join(runDir, file.replace(/\.json$/, '.jtl')), 'utf8').trimEnd().split('\n');
+      const jtl = readFileSync(path.join(runDir, file.replace(/\.json$/, '.jtl')), 'utf8')
+        .trimEnd()
+        .split('\n');
       expect(jtl[0]).toMatch(/^timeStamp,elapsed,label,responseCode,/);
       expect(jtl).toHaveLength(31);
       expect(jtl[1]).toMatch(new RegExp(`^\\d{13},\\d+,${cell.label},201,OK,`));
@@ -90,25 +118,46 @@ describe('pnpm bench, end to end', () => {
 
   it('a failed --threshold exits 99 after writing everything; --json parses; the verdict comes first', async () => {
     const out = mkdtempSync(path.join(os.tmpdir(), 'mb-thresholds-'));
-    const args = ['--scenario', 'smoke', '--variants', 'inline', '--threshold', 'p99<1ms', '--threshold', 'lost==0', '--json', '--mongo', 'standin', '--out', out];
+    const args = [
+      '--scenario',
+      'smoke',
+      '--variants',
+      'inline',
+      '--threshold',
+      'p99<1ms',
+      '--threshold',
+      'lost==0',
+      '--json',
+      '--mongo',
+      'standin',
+      '--out',
+      out,
+    ];
     const res = await bench(args);
     expect(res.status, res.stderr).toBe(99);
     const summary = JSON.parse(res.stdout);
     expect(summary.thresholds).toEqual([
-      { expr: 'p99<1ms', cells: 1, failed: [{ file: 'inline/30.json', actual: expect.any(Number), note: null }] },
+      {
+        expr: 'p99<1ms',
+        cells: 1,
+        failed: [{ file: 'inline/30.json', actual: expect.any(Number), note: null }],
+      },
       { expr: 'lost==0', cells: 1, failed: [] },
     ]);
     const runDir = runDirIn(out);
     const md = readFileSync(path.join(runDir, 'summary.md'), 'utf8');
     expect(md.indexOf('## Verdict')).toBeLessThan(md.indexOf('## 30 requests'));
     expect(md).toContain('Threshold `p99<1ms` FAILED by 1 of 1 cells');
-    expect(md).toContain('overridden by `--variants inline` `--threshold p99<1ms` `--threshold lost==0`');
+    expect(md).toContain(
+      'overridden by `--variants inline` `--threshold p99<1ms` `--threshold lost==0`',
+    );
     const html = readFileSync(path.join(runDir, 'report.html'), 'utf8');
     expect(html.indexOf('<section id="verdict">')).toBeGreaterThan(0);
     expect(html.indexOf('<section')).toBe(html.indexOf('<section id="verdict">')); // the first section
     expect(html).toContain('<code>--threshold p99&#60;1ms</code>');
 
-    // pnpm report writes elsewhere, never into the run's folder, and the same run gives the same bytes.
+    // pnpm report writes elsewhere, never into the run's folder, and the same run gives the same
+    // bytes.
     const before = readFileSync(path.join(runDir, 'report.html'));
     const reports: string[] = [];
     for (const _ of [1, 2]) {
@@ -130,7 +179,11 @@ describe('pnpm bench, end to end', () => {
 
   it('Ctrl-C during a run stops every child process, writes partial results marked incomplete, exits 130', async () => {
     const out = mkdtempSync(path.join(os.tmpdir(), 'mb-sigint-'));
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, '--scenario', 'smoke', '--mongo', 'standin', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', CLI, '--scenario', 'smoke', '--mongo', 'standin', '--out', out],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => {
       stderr += c.toString();
@@ -138,12 +191,15 @@ describe('pnpm bench, end to end', () => {
     child.stdout.resume();
     // Wait until the second cell is under way: a server, the stand-in and a loadgen thread exist.
     const deadline = Date.now() + 120_000;
-    while (!/\[2\/5\] inline 30 req/.test(stderr) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    while (!/\[2\/5\] inline 30 req/.test(stderr) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
     expect(stderr).toMatch(/\[2\/5\] inline 30 req/);
     const children = descendants(child.pid!);
     expect(children.length).toBeGreaterThanOrEqual(2); // the stand-in and the API server
     child.kill('SIGINT');
-    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    const code = await new Promise<number | null>((resolve) =>
+      child.once('exit', (c) => resolve(c)),
+    );
     expect(code).toBe(130);
     await new Promise((r) => setTimeout(r, 300));
     expect(children.filter(alive)).toEqual([]);
@@ -166,19 +222,32 @@ describe('pnpm bench, end to end', () => {
   it('Ctrl-C in a terminal on `pnpm bench` counts once: partial results marked interrupted', async () => {
     const out = mkdtempSync(path.join(os.tmpdir(), 'mb-ctrlc-'));
     const command = `pnpm bench --scenario smoke --variants inline,background,outbox --mongo standin --out ${out}`;
-    const term = spawn('script', ['-qec', command, '/dev/null'], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    const term = spawn('script', ['-qec', command, '/dev/null'], {
+      cwd: ROOT,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let output = '';
     term.stdout.on('data', (c: Buffer) => {
       output += c.toString();
     });
     const deadline = Date.now() + 120_000;
-    while (!/\[1\/3\] inline 30 req \d+s: sent/.test(output) && Date.now() < deadline && term.exitCode === null) await new Promise((r) => setTimeout(r, 100));
+    while (
+      !/\[1\/3\] inline 30 req \d+s: sent/.test(output) &&
+      Date.now() < deadline &&
+      term.exitCode === null
+    )
+      await new Promise((r) => setTimeout(r, 100));
     expect(output).toMatch(/\[1\/3\] inline 30 req \d+s: sent/);
     term.stdin.write('\x03');
-    const code = await new Promise<number | null>((resolve) => term.once('exit', (c) => resolve(c)));
+    const code = await new Promise<number | null>((resolve) =>
+      term.once('exit', (c) => resolve(c)),
+    );
     expect(output).not.toContain('second interrupt');
     expect(output).toContain('INCOMPLETE');
     expect(code).toBe(130);
-    expect(readJson(path.join(runDirIn(out), 'run.json'))).toMatchObject({ complete: false, interrupted: true });
+    expect(readJson(path.join(runDirIn(out), 'run.json'))).toMatchObject({
+      complete: false,
+      interrupted: true,
+    });
   }, 180_000);
 });

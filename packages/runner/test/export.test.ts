@@ -14,9 +14,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMongo, type MongoHandle } from '@mailbench/mongo';
 import { startSmtpSink, type SmtpSink } from '@mailbench/smtp-sink';
 import { stagesCount } from '@mailbench/loadgen';
-import { findArtillery, findJMeter, findK6, jmeterCommand, runCommand } from '../src/services/engines.ts';
+import {
+  findArtillery,
+  findJMeter,
+  findK6,
+  jmeterCommand,
+  runCommand,
+} from '../src/services/engines.ts';
 import { bench, startApiByHand } from './helpers.ts';
-import { artilleryScript, exportSchedules, jmeterGroups, jmeterPlan, k6Script } from '../src/export/export.ts';
+import { jmeterGroups, jmeterPlan } from '../src/export/export.ts';
+import { k6Script } from '../src/export/k6.ts';
+import { artilleryScript } from '../src/export/artillery.ts';
+import { exportSchedules } from '../src/export/schedules.ts';
 
 const REQUIRE_ENGINES = process.env.MAILBENCH_REQUIRE_ENGINES === '1';
 
@@ -36,7 +45,9 @@ const stages = [{ durationSec: 3, rate: 5 }, ramp];
 describe('export: shape', () => {
   it('the even schedule: Artillery arrivalCount, JMeter N threads over the ramp-up, k6 constant arrival rate', () => {
     const [schedule] = exportSchedules({ requests: [125], durationSec: 10, stages: null });
-    const yml = artilleryScript(schedule!, { timeoutSec: 60 }, 'http://127.0.0.1:3000', 'p.cjs', ['header']);
+    const yml = artilleryScript(schedule!, { timeoutSec: 60 }, 'http://127.0.0.1:3000', 'p.cjs', [
+      'header',
+    ]);
     expect(yml).toMatch(/duration: 10\n\s+arrivalCount: 125/);
     expect(yml).toContain('url: "/api/users"');
     const jmx = jmeterPlan(schedule!, { timeoutSec: 60 }, 'http://127.0.0.1:3000', ['header']);
@@ -48,7 +59,7 @@ describe('export: shape', () => {
     expect(k6).toMatch(/rate: 125,\s+timeUnit: '10s',\s+duration: '10s'/);
   });
 
-  it('stages: the same count in every engine\'s form, ramps included', () => {
+  it("stages: the same count in every engine's form, ramps included", () => {
     const [schedule] = exportSchedules({ requests: [stagesCount(stages)], durationSec: 7, stages });
     expect(schedule!.count).toBe(stagesCount(stages));
     // JMeter: one group per constant stage, one per second of a ramp; the total holds.
@@ -62,12 +73,23 @@ describe('export: shape', () => {
     const k6 = k6Script(schedule!, { timeoutSec: 60 }, 'http://x', []);
     expect(k6).toContain("executor: 'ramping-arrival-rate'");
     // 5/s held for 3 s, a jump to 2/s, a ramp to 10/s over 4 s.
-    expect(k6).toMatch(/\{ target: 5, duration: '3s' \},\s+\{ target: 2, duration: '0s' \},\s+\{ target: 10, duration: '4s' \}/);
+    expect(k6).toMatch(
+      /\{ target: 5, duration: '3s' \},\s+\{ target: 2, duration: '0s' \},\s+\{ target: 10, duration: '4s' \}/,
+    );
   });
 
   it('several request counts: one script each, named by the count; the k6 script parses as a module', async () => {
     const out = mkdtempSync(path.join(os.tmpdir(), 'mb-export-'));
-    const r = await bench(['--export', 'k6', '--requests', '10,20', '--duration', '5s', '--out', out]);
+    const r = await bench([
+      '--export',
+      'k6',
+      '--requests',
+      '10,20',
+      '--duration',
+      '5s',
+      '--out',
+      out,
+    ]);
     expect(r.status, r.stderr).toBe(0);
     const files = r.stdout.trim().split('\n');
     expect(files.map((f) => path.basename(f))).toEqual(['default-10.k6.js', 'default-20.k6.js']);
@@ -87,7 +109,22 @@ let url: string;
 beforeAll(async () => {
   mongo = await startMongo({ engine: 'standin' });
   sink = await startSmtpSink();
-  ({ child: api, url } = await startApiByHand(['--variant', 'background', '--port', '0', '--mongo-uri', mongo.uri, '--db-name', 'exported', '--smtp-port', String(sink.port), '--hash-cost', '0', '--log-level', 'silent']));
+  ({ child: api, url } = await startApiByHand([
+    '--variant',
+    'background',
+    '--port',
+    '0',
+    '--mongo-uri',
+    mongo.uri,
+    '--db-name',
+    'exported',
+    '--smtp-port',
+    String(sink.port),
+    '--hash-cost',
+    '0',
+    '--log-level',
+    'silent',
+  ]));
 }, 60_000);
 
 afterAll(async () => {
@@ -98,46 +135,101 @@ afterAll(async () => {
 
 describe('export: run by the engines against the built-in API', () => {
   const artillery = findArtillery();
-  it.skipIf(!artillery && !REQUIRE_ENGINES)('Artillery runs the exported script: exactly 125 answers of 201, and twice in a row (bodies unique across runs)', async () => {
-    expect(artillery, 'Artillery is not installed: pnpm setup:engines').not.toBeNull();
-    const file = await exportScript('artillery', ['--target', url, '--requests', '125', '--duration', '10s']);
-    for (const round of [1, 2]) {
-      sink.reset();
-      const report = path.join(path.dirname(file), `report-${round}.json`);
-      const r = await runCommand(artillery as string, ['run', file, '--output', report], { cwd: path.dirname(file), timeoutMs: 90_000, env: { ...process.env, ARTILLERY_DISABLE_TELEMETRY: 'true' } });
-      expect(r.code, r.stderr.slice(-2000)).toBe(0);
-      const counters = JSON.parse(readFileSync(report, 'utf8')).aggregate.counters as Record<string, number>;
-      expect(counters['http.requests']).toBe(125);
-      expect(counters['http.codes.201']).toBe(125);
-      expect(counters['vusers.failed'] ?? 0).toBe(0);
-      await sink.waitFor(125, { timeoutMs: 20_000 });
-      expect(sink.registrationCounts().size).toBe(125);
-    }
-  }, 240_000);
+  it.skipIf(!artillery && !REQUIRE_ENGINES)(
+    'Artillery runs the exported script: exactly 125 answers of 201, and twice in a row (bodies unique across runs)',
+    async () => {
+      expect(artillery, 'Artillery is not installed: pnpm setup:engines').not.toBeNull();
+      const file = await exportScript('artillery', [
+        '--target',
+        url,
+        '--requests',
+        '125',
+        '--duration',
+        '10s',
+      ]);
+      for (const round of [1, 2]) {
+        sink.reset();
+        const report = path.join(path.dirname(file), `report-${round}.json`);
+        const r = await runCommand(artillery as string, ['run', file, '--output', report], {
+          cwd: path.dirname(file),
+          timeoutMs: 90_000,
+          env: { ...process.env, ARTILLERY_DISABLE_TELEMETRY: 'true' },
+        });
+        expect(r.code, r.stderr.slice(-2000)).toBe(0);
+        const counters = JSON.parse(readFileSync(report, 'utf8')).aggregate.counters as Record<
+          string,
+          number
+        >;
+        expect(counters['http.requests']).toBe(125);
+        expect(counters['http.codes.201']).toBe(125);
+        expect(counters['vusers.failed'] ?? 0).toBe(0);
+        await sink.waitFor(125, { timeoutMs: 20_000 });
+        expect(sink.registrationCounts().size).toBe(125);
+      }
+    },
+    240_000,
+  );
 
   const jmeter = findJMeter();
-  it.skipIf(!jmeter && !REQUIRE_ENGINES)('JMeter (Debian 2.13) runs the exported plan: exactly 125 samples, every one a 201', async () => {
-    expect(jmeter, 'JMeter is not installed: pnpm setup:engines').not.toBeNull();
-    const file = await exportScript('jmeter', ['--target', url, '--requests', '125', '--duration', '10s']);
-    sink.reset();
-    const jtl = path.join(path.dirname(file), 'out.jtl');
-    const cmd = jmeterCommand(jmeter as string, ['-n', '-t', file, '-l', jtl, '-j', path.join(path.dirname(file), 'jmeter.log'), '-Jjmeter.save.saveservice.print_field_names=true']);
-    const r = await runCommand(cmd.command, cmd.args, { cwd: path.dirname(file), timeoutMs: 120_000 });
-    expect(r.code, `${r.stdout.slice(-1500)}\n${r.stderr.slice(-1500)}`).toBe(0);
-    const [header, ...rows] = readFileSync(jtl, 'utf8').trim().split('\n');
-    const code = (header as string).split(',').indexOf('responseCode');
-    expect(code).toBeGreaterThanOrEqual(0);
-    expect(rows.length).toBe(125);
-    expect(rows.filter((row) => row.split(',')[code] === '201').length).toBe(125);
-    await sink.waitFor(125, { timeoutMs: 20_000 });
-    expect(sink.registrationCounts().size).toBe(125);
-  }, 240_000);
+  it.skipIf(!jmeter && !REQUIRE_ENGINES)(
+    'JMeter (Debian 2.13) runs the exported plan: exactly 125 samples, every one a 201',
+    async () => {
+      expect(jmeter, 'JMeter is not installed: pnpm setup:engines').not.toBeNull();
+      const file = await exportScript('jmeter', [
+        '--target',
+        url,
+        '--requests',
+        '125',
+        '--duration',
+        '10s',
+      ]);
+      sink.reset();
+      const jtl = path.join(path.dirname(file), 'out.jtl');
+      const cmd = jmeterCommand(jmeter as string, [
+        '-n',
+        '-t',
+        file,
+        '-l',
+        jtl,
+        '-j',
+        path.join(path.dirname(file), 'jmeter.log'),
+        '-Jjmeter.save.saveservice.print_field_names=true',
+      ]);
+      const r = await runCommand(cmd.command, cmd.args, {
+        cwd: path.dirname(file),
+        timeoutMs: 120_000,
+      });
+      expect(r.code, `${r.stdout.slice(-1500)}\n${r.stderr.slice(-1500)}`).toBe(0);
+      const [header, ...rows] = readFileSync(jtl, 'utf8').trim().split('\n');
+      const code = (header as string).split(',').indexOf('responseCode');
+      expect(code).toBeGreaterThanOrEqual(0);
+      expect(rows.length).toBe(125);
+      expect(rows.filter((row) => row.split(',')[code] === '201').length).toBe(125);
+      await sink.waitFor(125, { timeoutMs: 20_000 });
+      expect(sink.registrationCounts().size).toBe(125);
+    },
+    240_000,
+  );
 
   const k6 = findK6();
-  it.skipIf(!k6)('k6 runs the exported script (not run where k6 is not installed: it has no package here)', async () => {
-    const file = await exportScript('k6', ['--target', url, '--requests', '50', '--duration', '5s']);
-    const r = await runCommand(k6 as string, ['run', '--quiet', file], { cwd: path.dirname(file), timeoutMs: 60_000 });
-    expect(r.code, r.stderr.slice(-2000)).toBe(0);
-    expect(r.stdout).toMatch(/http_reqs[.\s:]+50\b/);
-  }, 90_000);
+  it.skipIf(!k6)(
+    'k6 runs the exported script (not run where k6 is not installed: it has no package here)',
+    async () => {
+      const file = await exportScript('k6', [
+        '--target',
+        url,
+        '--requests',
+        '50',
+        '--duration',
+        '5s',
+      ]);
+      const r = await runCommand(k6 as string, ['run', '--quiet', file], {
+        cwd: path.dirname(file),
+        timeoutMs: 60_000,
+      });
+      expect(r.code, r.stderr.slice(-2000)).toBe(0);
+      expect(r.stdout).toMatch(/http_reqs[.\s:]+50\b/);
+    },
+    90_000,
+  );
 });

@@ -1,4 +1,7 @@
-/** What several runner tests share: reading result files, the results schema, and the API started by hand. */
+/**
+ * What several runner tests share: reading result files, the results schema, and the API started by
+ * hand.
+ */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -7,7 +10,9 @@ import { expect } from 'vitest';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 
-const SCHEMA = JSON.parse(readFileSync(fileURLToPath(new URL('../schema/results.schema.json', import.meta.url)), 'utf8'));
+const SCHEMA = JSON.parse(
+  readFileSync(fileURLToPath(new URL('../schema/results.schema.json', import.meta.url)), 'utf8'),
+);
 const API = fileURLToPath(new URL('../../target-api/src/server.ts', import.meta.url));
 
 export function readJson(file: string): Record<string, any> {
@@ -28,9 +33,16 @@ export function resultsValidator() {
   return ajv.compile(SCHEMA);
 }
 
-/** The built-in API as a process of the test's own, as a user would start it: the harness does not know it. */
-export async function startApiByHand(args: string[]): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', API, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * The built-in API as a process of the test's own, as a user would start it: the harness does not
+ * know it.
+ */
+export async function startApiByHand(
+  args: string[],
+): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', API, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`the API did not start: ${out}`)), 20_000);
@@ -109,11 +121,20 @@ function capture(into: string[]) {
  * run shows (exit code, stdout, stderr) without a process of its own. Processes are kept for what
  * only a process can show (signals, orphans).
  */
-export async function bench(args: string[], env: NodeJS.ProcessEnv = {}, signal = new AbortController().signal): Promise<CliResult> {
+export async function bench(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  signal = new AbortController().signal,
+): Promise<CliResult> {
   const { benchMain } = await import('../src/cli/bench-main.ts');
   const out: string[] = [];
   const err: string[] = [];
-  const status = await benchMain(args, { stdout: capture(out), stderr: capture(err), signal, env: { ...process.env, ...env } });
+  const status = await benchMain(args, {
+    stdout: capture(out),
+    stderr: capture(err),
+    signal,
+    env: { ...process.env, ...env },
+  });
   return { status, stdout: out.join(''), stderr: err.join('') };
 }
 
@@ -122,7 +143,11 @@ export async function report(args: string[], env: NodeJS.ProcessEnv = {}): Promi
   const { reportMain } = await import('../src/cli/report-main.ts');
   const out: string[] = [];
   const err: string[] = [];
-  const status = await reportMain(args, { stdout: capture(out), stderr: capture(err), env: { ...process.env, ...env } });
+  const status = await reportMain(args, {
+    stdout: capture(out),
+    stderr: capture(err),
+    env: { ...process.env, ...env },
+  });
   return { status, stdout: out.join(''), stderr: err.join('') };
 }
 

@@ -1,5 +1,6 @@
 /**
- * The import graph of every package's src, read with the TypeScript compiler's pre-processor (type-only
+ * The import graph of every package's src, read with the TypeScript compiler's pre-processor
+ * (type-only
  * imports included: a circle of types is still a circle for a reader): no circle anywhere, and
  * the runner's phase folders importing only downwards, in the order of RUNNER_LAYERS.
  */
@@ -42,7 +43,9 @@ function sourceFiles(dir: string): string[] {
   });
 }
 
-/** The files a workspace package's name (and sub-path) stands for, from its package.json exports. */
+/**
+ * The files a workspace package's name (and sub-path) stands for, from its package.json exports.
+ */
 function workspaceEntries(): Map<string, string> {
   const entries = new Map<string, string>();
   for (const pkg of readdirSync(PACKAGES)) {
@@ -54,8 +57,14 @@ function workspaceEntries(): Map<string, string> {
   return entries;
 }
 
-/** Every file's imports (static, type-only, re-exports and dynamic) that resolve to a file of the set. */
-export function importGraph(files: string[], entries = new Map<string, string>()): Map<string, string[]> {
+/**
+ * Every file's imports (static, type-only, re-exports and dynamic) that resolve to a file of the
+ * set.
+ */
+export function importGraph(
+  files: string[],
+  entries = new Map<string, string>(),
+): Map<string, string[]> {
   const known = new Set(files);
   const graph = new Map<string, string[]>();
   for (const file of files) {
@@ -63,12 +72,17 @@ export function importGraph(files: string[], entries = new Map<string, string>()
     const targets = info.importedFiles.map(({ fileName }) =>
       fileName.startsWith('.') ? path.resolve(path.dirname(file), fileName) : entries.get(fileName),
     );
-    graph.set(file, [...new Set(targets.filter((t): t is string => t !== undefined && known.has(t)))]);
+    graph.set(file, [
+      ...new Set(targets.filter((t): t is string => t !== undefined && known.has(t))),
+    ]);
   }
   return graph;
 }
 
-/** The circles of a graph: its strongly connected components of more than one file (or a file importing itself). */
+/**
+ * The circles of a graph: its strongly connected components of more than one file (or a file
+ * importing itself).
+ */
 export function circles(graph: Map<string, string[]>): string[][] {
   let next = 0;
   const index = new Map<string, number>();
@@ -130,14 +144,28 @@ function typeOnly(s: ts.ImportDeclaration | ts.ExportDeclaration): boolean {
   if (!clause) return false; // import 'x': run for its effects
   if (clause.isTypeOnly) return true;
   const named = clause.namedBindings;
-  return !clause.name && named !== undefined && ts.isNamedImports(named) && named.elements.length > 0 && named.elements.every((e) => e.isTypeOnly);
+  return (
+    !clause.name &&
+    named !== undefined &&
+    ts.isNamedImports(named) &&
+    named.elements.length > 0 &&
+    named.elements.every((e) => e.isTypeOnly)
+  );
 }
 
-/** The modules a file loads before it runs: its import and export declarations that survive compilation (not import()). */
+/**
+ * The modules a file loads before it runs: its import and export declarations that survive
+ * compilation (not import()).
+ */
 function staticSpecifiers(file: string): string[] {
   const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest);
   return source.statements.flatMap((s) =>
-    (ts.isImportDeclaration(s) || ts.isExportDeclaration(s)) && !typeOnly(s) && s.moduleSpecifier && ts.isStringLiteral(s.moduleSpecifier) ? [s.moduleSpecifier.text] : [],
+    (ts.isImportDeclaration(s) || ts.isExportDeclaration(s)) &&
+    !typeOnly(s) &&
+    s.moduleSpecifier &&
+    ts.isStringLiteral(s.moduleSpecifier)
+      ? [s.moduleSpecifier.text]
+      : [],
   );
 }
 
@@ -151,14 +179,22 @@ export function loadedAtStart(entry: string, entries = new Map<string, string>()
     for (const spec of staticSpecifiers(file)) {
       if (spec.startsWith('.')) visit(path.resolve(path.dirname(file), spec));
       else if (entries.has(spec)) visit(entries.get(spec)!);
-      else if (!spec.startsWith('node:')) npm.add(spec.split('/').slice(0, spec.startsWith('@') ? 2 : 1).join('/'));
+      else if (!spec.startsWith('node:'))
+        npm.add(
+          spec
+            .split('/')
+            .slice(0, spec.startsWith('@') ? 2 : 1)
+            .join('/'),
+        );
     }
   };
   visit(entry);
   return npm;
 }
 
-const SRC_FILES = readdirSync(PACKAGES).flatMap((pkg) => sourceFiles(path.join(PACKAGES, pkg, 'src')));
+const SRC_FILES = readdirSync(PACKAGES).flatMap((pkg) =>
+  sourceFiles(path.join(PACKAGES, pkg, 'src')),
+);
 const RUNNER_SRC = path.join(PACKAGES, 'runner/src');
 
 describe('import graph', () => {
@@ -198,7 +234,9 @@ describe('import graph', () => {
   it('loads neither the charts nor the database driver for --help and usage errors', () => {
     const loaded = loadedAtStart(path.join(RUNNER_SRC, 'cli/bench-cli.ts'), workspaceEntries());
     expect(loaded.has('ajv')).toBe(true); // the scenarios are read, to list them
-    expect([...loaded].filter((p) => /^(vega|vega-lite|mongodb|undici|autocannon)$/.test(p))).toEqual([]);
+    expect(
+      [...loaded].filter((p) => /^(vega|vega-lite|mongodb|undici|autocannon)$/.test(p)),
+    ).toEqual([]);
     // What a run needs comes with it: run.ts loads them.
     const run = loadedAtStart(path.join(RUNNER_SRC, 'run/run.ts'), workspaceEntries());
     expect(['vega', 'mongodb'].filter((p) => run.has(p))).toEqual(['vega', 'mongodb']);
@@ -209,6 +247,8 @@ describe('import graph', () => {
     // The check sees an arrow that runs back up.
     const shapes = path.join(RUNNER_SRC, 'shapes/results.ts');
     const cli = path.join(RUNNER_SRC, 'cli/bench-cli.ts');
-    expect(upwardImports(new Map([[shapes, [cli]]]), RUNNER_SRC)).toEqual(['shapes/results.ts -> cli/bench-cli.ts']);
+    expect(upwardImports(new Map([[shapes, [cli]]]), RUNNER_SRC)).toEqual([
+      'shapes/results.ts -> cli/bench-cli.ts',
+    ]);
   });
 });

@@ -14,7 +14,8 @@ import type { Scenario } from '../src/shapes/scenario.ts';
 import type { CellResult } from '../src/shapes/results.ts';
 import { parseThreshold } from '../src/config/thresholds.ts';
 
-const fixture = (name: string) => JSON.parse(readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8'));
+const fixture = (name: string) =>
+  JSON.parse(readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8'));
 /** A cell recorded by pnpm bench (schema version 1), read as today's. */
 const GOOD: CellResult = migrateCell(fixture('good-inline-cell.json'), undefined);
 GOOD.emails.arrivedByAddress = GOOD.emails.delivered;
@@ -28,7 +29,10 @@ function cell(change: (c: CellResult) => void): CellResult {
   return c;
 }
 
-/** Every figure the runner derives from the samples, derived again (as the runner does) after a test changed them. */
+/**
+ * Every figure the runner derives from the samples, derived again (as the runner does) after a test
+ * changed them.
+ */
 function fromSamples(c: CellResult): void {
   const s = c.samples!;
   const samples: Sample[] = s.status.map((status, i) => ({
@@ -40,13 +44,23 @@ function fromSamples(c: CellResult): void {
     error: s.error[i] ?? null,
     bytes: 0,
   }));
-  const run = resultFromSamples(samples, { t0EpochMs: 0, durationMs: c.durationSec * 1000, connection: c.connection, behindThresholdMs: 10, scheduler: 'worker-thread', connectionsAhead: { opened: 0, used: 0 } });
+  const run = resultFromSamples(samples, {
+    t0EpochMs: 0,
+    durationMs: c.durationSec * 1000,
+    connection: c.connection,
+    behindThresholdMs: 10,
+    scheduler: 'worker-thread',
+    connectionsAhead: { opened: 0, used: 0 },
+  });
   const ok = samples.filter((x) => x.status >= 200 && x.status < 300).length;
   Object.assign(c, {
     statusCounts: run.statusCounts,
     errorCounts: run.errorCounts,
     expectedResponses: run.expectedResponses,
-    latencyMs: run.expectedResponses > 0 ? { fromIntended: run.latencyFromIntended, fromSend: run.latencyFromSend } : null,
+    latencyMs:
+      run.expectedResponses > 0
+        ? { fromIntended: run.latencyFromIntended, fromSend: run.latencyFromSend }
+        : null,
     latencyAllMs: run.latencyAll,
     dispatchErrorMs: run.dispatchError,
     throughputPerSec: Math.round(run.throughputPerSec * 100) / 100,
@@ -72,14 +86,23 @@ describe('judgeCell', () => {
       c.samples!.status = c.samples!.status.map(() => 500);
       fromSamples(c);
       c.accounting.usersInDb = 0;
-      Object.assign(c.emails, { expected: 0, delivered: 0, arrivedByAddress: 0, arrivedByRegistrationId: 0 });
+      Object.assign(c.emails, {
+        expected: 0,
+        delivered: 0,
+        arrivedByAddress: 0,
+        arrivedByRegistrationId: 0,
+      });
     });
     const j = judgeCell(c, SCENARIO);
     expect(j.valid).toBe(true);
     expect(j.reasons).toContain('system: 100 of 100 requests got no 2xx (500: 100)');
     // Fast failures are not fast requests: there is no latency to pass a threshold with.
     expect(c.latencyMs).toBeNull();
-    expect(evaluateThresholds([parseThreshold('p99<500ms'), parseThreshold('errors<1%')], c).map((r) => r.passed)).toEqual([false, false]);
+    expect(
+      evaluateThresholds([parseThreshold('p99<500ms'), parseThreshold('errors<1%')], c).map(
+        (r) => r.passed,
+      ),
+    ).toEqual([false, false]);
   });
 
   it('background silently losing 60 of 100 e-mails without a fault', () => {
@@ -92,7 +115,9 @@ describe('judgeCell', () => {
   });
 
   it('a drain that timed out with 30 owed e-mails missing: invalid', () => {
-    const c = cell((c) => Object.assign(c.emails, { delivered: 70, lost: 30, drainTimedOut: true }));
+    const c = cell((c) =>
+      Object.assign(c.emails, { delivered: 70, lost: 30, drainTimedOut: true }),
+    );
     expect(codes(c)).toEqual(['measurement:drain-timed-out', 'system:mail-lost']);
     expect(judgeCell(c, SCENARIO).valid).toBe(false);
   });
@@ -142,7 +167,11 @@ describe('judgeCell', () => {
       fromSamples(c);
       Object.assign(c.emails, { expected: 95, delivered: 95, deliveredNotOwed: 5 });
     });
-    expect(codes(c)).toEqual(['measurement:latency-censored', 'system:http-errors', 'system:stray-users']);
+    expect(codes(c)).toEqual([
+      'measurement:latency-censored',
+      'system:http-errors',
+      'system:stray-users',
+    ]);
   });
 
   it('stored figures that contradict the samples: each identity named', () => {
@@ -153,8 +182,18 @@ describe('judgeCell', () => {
       ['errors-identity', (c) => (c.errors = 3)],
       ['timeouts-identity', (c) => (c.timeouts = 2)],
       ['expected-identity', (c) => (c.expectedResponses = 99)],
-      ['summary-identity', (c) => (c.latencyMs = { ...c.latencyMs!, fromIntended: { ...c.latencyMs!.fromIntended, mean: 1 } })],
-      ['summary-identity', (c) => (c.dispatchErrorMs = { ...c.dispatchErrorMs!, p99: 0.001, max: 0.001 })],
+      [
+        'summary-identity',
+        (c) =>
+          (c.latencyMs = {
+            ...c.latencyMs!,
+            fromIntended: { ...c.latencyMs!.fromIntended, mean: 1 },
+          }),
+      ],
+      [
+        'summary-identity',
+        (c) => (c.dispatchErrorMs = { ...c.dispatchErrorMs!, p99: 0.001, max: 0.001 }),
+      ],
       ['throughput-identity', (c) => (c.throughputPerSec = 99)],
       ['owed-identity', (c) => Object.assign(c.emails, { expected: 90, delivered: 90 })],
       ['attribution-identity', (c) => (c.emails.arrivedByRegistrationId = 99)],
@@ -176,10 +215,18 @@ describe('judgeCell', () => {
   it('e-mails the server gave up on or still stores at shutdown are its own outcomes, not lost', () => {
     const c = cell((c) => {
       c.variant = 'background';
-      Object.assign(c.emails, { delivered: 70, abandoned: 20, held: 10, arrivedByAddress: 70, arrivedByRegistrationId: 70 });
+      Object.assign(c.emails, {
+        delivered: 70,
+        abandoned: 20,
+        held: 10,
+        arrivedByAddress: 70,
+        arrivedByRegistrationId: 70,
+      });
     });
     expect(codes(c)).toEqual(['system:mail-abandoned', 'system:mail-held']);
-    expect(judgeCell(c, SCENARIO).reasons[0]).toContain('20 of 100 owed e-mails abandoned at shutdown');
+    expect(judgeCell(c, SCENARIO).reasons[0]).toContain(
+      '20 of 100 owed e-mails abandoned at shutdown',
+    );
   });
 
   it('outcomes that do not add up to what was owed: invalid', () => {
@@ -198,7 +245,12 @@ describe('judgeCell', () => {
       c.status = 'failed';
       c.error = 'the API server exited during the cell (code 1, signal null)';
     });
-    expect(judgeCell(c, SCENARIO)).toMatchObject({ valid: false, reasons: ['measurement: cell failed: the API server exited during the cell (code 1, signal null)'] });
+    expect(judgeCell(c, SCENARIO)).toMatchObject({
+      valid: false,
+      reasons: [
+        'measurement: cell failed: the API server exited during the cell (code 1, signal null)',
+      ],
+    });
   });
 });
 
@@ -210,21 +262,48 @@ describe('ranking variants across repeats', () => {
       { label: 'outbox', values: [55, 56, 60] },
       { label: 'no-email', values: [49, 50, 51] },
     ]);
-    // background vs no-email: disjoint ranges, but 10 % apart: "<"; background vs outbox overlap: "~".
-    expect(r).toEqual({ requests: 10, metric: 'avgFromSendMs', n: 3, order: 'no-email < background ~ outbox < inline' });
+    // background vs no-email: disjoint ranges, but 10 % apart: "<"; background vs outbox overlap:
+    // "~".
+    expect(r).toEqual({
+      requests: 10,
+      metric: 'avgFromSendMs',
+      n: 3,
+      order: 'no-email < background ~ outbox < inline',
+    });
     // Disjoint but only 2 % apart: not detectable either.
-    expect(rankVariants(10, [{ label: 'a', values: [100, 100.5, 101] }, { label: 'b', values: [102, 102.5, 103] }]).order).toBe('a ~ b');
+    expect(
+      rankVariants(10, [
+        { label: 'a', values: [100, 100.5, 101] },
+        { label: 'b', values: [102, 102.5, 103] },
+      ]).order,
+    ).toBe('a ~ b');
   });
 
   it('claims no order from single repeats', () => {
-    expect(rankVariants(10, [{ label: 'inline', values: [80] }, { label: 'background', values: [55] }]).order).toBeNull();
+    expect(
+      rankVariants(10, [
+        { label: 'inline', values: [80] },
+        { label: 'background', values: [55] },
+      ]).order,
+    ).toBeNull();
   });
 });
 
 describe('thresholds', () => {
   it('parses [LABEL:]METRIC OP VALUE[UNIT] and names what is wrong', () => {
-    expect(parseThreshold('inline:p99<2s')).toEqual({ expr: 'inline:p99<2s', label: 'inline', metric: 'p99', op: '<', value: 2000, percent: false });
-    expect(parseThreshold('errors<1%')).toMatchObject({ metric: 'errors', value: 0.01, percent: true });
+    expect(parseThreshold('inline:p99<2s')).toEqual({
+      expr: 'inline:p99<2s',
+      label: 'inline',
+      metric: 'p99',
+      op: '<',
+      value: 2000,
+      percent: false,
+    });
+    expect(parseThreshold('errors<1%')).toMatchObject({
+      metric: 'errors',
+      value: 0.01,
+      percent: true,
+    });
     expect(parseThreshold('lost==0')).toMatchObject({ metric: 'lost', op: '==', value: 0 });
     expect(() => parseThreshold('p99 is small')).toThrow(/not understood/);
     expect(() => parseThreshold('speed<5')).toThrow(/unknown metric "speed"/);
@@ -234,17 +313,35 @@ describe('thresholds', () => {
 
   it('evaluates on the cells they name, in their unit', () => {
     const p99 = GOOD.latencyMs!.fromIntended.p99;
-    expect(evaluateThresholds([parseThreshold(`p99<${Math.ceil(p99 + 1)}ms`)], GOOD)).toEqual([{ expr: `p99<${Math.ceil(p99 + 1)}ms`, passed: true, actual: Math.round(p99 * 100) / 100, note: null }]);
+    expect(evaluateThresholds([parseThreshold(`p99<${Math.ceil(p99 + 1)}ms`)], GOOD)).toEqual([
+      {
+        expr: `p99<${Math.ceil(p99 + 1)}ms`,
+        passed: true,
+        actual: Math.round(p99 * 100) / 100,
+        note: null,
+      },
+    ]);
     expect(evaluateThresholds([parseThreshold('p99<1ms')], GOOD)[0]?.passed).toBe(false);
     expect(evaluateThresholds([parseThreshold('outbox:p99<1ms')], GOOD)).toEqual([]); // names another variant
     const lossy = cell((c) => Object.assign(c.emails, { delivered: 98, lost: 2 }));
-    expect(evaluateThresholds([parseThreshold('lost<1%'), parseThreshold('lost<=2')], lossy).map((r) => [r.passed, r.actual])).toEqual([[false, 2], [true, 2]]);
+    expect(
+      evaluateThresholds([parseThreshold('lost<1%'), parseThreshold('lost<=2')], lossy).map((r) => [
+        r.passed,
+        r.actual,
+      ]),
+    ).toEqual([
+      [false, 2],
+      [true, 2],
+    ]);
   });
 
   it('never lets a latency censored by timeouts pass a "less than"', () => {
     const censored = cell((c) => {
       c.timeouts = 1;
     });
-    expect(evaluateThresholds([parseThreshold('max<60s')], censored)[0]).toMatchObject({ passed: false, note: expect.stringContaining('timeouts') });
+    expect(evaluateThresholds([parseThreshold('max<60s')], censored)[0]).toMatchObject({
+      passed: false,
+      note: expect.stringContaining('timeouts'),
+    });
   });
 });

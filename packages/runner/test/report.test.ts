@@ -1,5 +1,6 @@
 /**
- * The report, in a real browser: the suite's smoke run's report.html opened from a file URL in headless
+ * The report, in a real browser: the suite's smoke run's report.html opened from a file URL in
+ * headless
  * Chromium (Debian's, installed by .ci/run). No console errors, every chart drew its points,
  * a screenshot is saved. Skipped, saying why, where no Chromium is installed.
  */
@@ -15,7 +16,10 @@ const haveChromium = existsSync(CHROMIUM);
 // Skipped only on a developer's machine without Chromium; in CI (CI=true) a missing browser fails.
 describe.skipIf(!haveChromium && !process.env.CI)('report.html in headless Chromium', () => {
   it('opens offline with no console errors, and every chart has drawn its data points', async () => {
-    expect(haveChromium, `no Chromium at ${CHROMIUM}: .ci/run installs Debian's chromium (or set CHROMIUM_PATH)`).toBe(true);
+    expect(
+      haveChromium,
+      `no Chromium at ${CHROMIUM}: .ci/run installs Debian's chromium (or set CHROMIUM_PATH)`,
+    ).toBe(true);
     const { chromium } = await import('playwright-core');
     const run = await smokeRun();
     expect(run.status, run.stderr).toBe(0);
@@ -28,7 +32,15 @@ describe.skipIf(!haveChromium && !process.env.CI)('report.html in headless Chrom
 
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     try {
       const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
@@ -44,13 +56,19 @@ describe.skipIf(!haveChromium && !process.env.CI)('report.html in headless Chrom
           id: s.id,
           expected: Number(s.getAttribute('data-points')),
           marks: s.querySelectorAll('svg g.role-mark path, svg g.role-mark line').length,
-          width: (s.querySelector('svg') as unknown as { getBoundingClientRect(): { width: number } } | null)?.getBoundingClientRect().width ?? 0,
+          width:
+            (
+              s.querySelector('svg') as unknown as {
+                getBoundingClientRect(): { width: number };
+              } | null
+            )?.getBoundingClientRect().width ?? 0,
         })),
       );
       expect(drawn.length).toBe(charts.length);
       for (const chart of drawn) {
         expect(chart.expected, chart.id).toBeGreaterThan(0);
-        // Every data point is drawn (a line chart draws its points as symbols, plus the line itself).
+        // Every data point is drawn (a line chart draws its points as symbols, plus the line
+        // itself).
         expect(chart.marks, chart.id).toBeGreaterThanOrEqual(chart.expected);
         expect(chart.width, chart.id).toBeGreaterThan(100);
       }

@@ -15,15 +15,28 @@ const CLI = fileURLToPath(new URL('../src/cli/bench-cli.ts', import.meta.url));
 
 declare module 'vitest' {
   export interface ProvidedContext {
-    /** The smoke run's --out folder; its exit code and output land in cli.json there when it ends. */
+    /**
+     * The smoke run's --out folder; its exit code and output land in cli.json there when it ends.
+     */
     smokeRunOut: string;
   }
 }
 
 export default function setup(project: TestProject) {
   const out = mkdtempSync(path.join(os.tmpdir(), 'mb-smoke-run-'));
-  const args = ['--scenario', 'smoke', '--mongo', 'standin', '--threshold', 'lost==0', '--out', path.join(out, 'results')];
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const args = [
+    '--scenario',
+    'smoke',
+    '--mongo',
+    'standin',
+    '--threshold',
+    'lost==0',
+    '--out',
+    path.join(out, 'results'),
+  ];
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));

@@ -19,17 +19,27 @@ function sourceFiles(dir: string): string[] {
 }
 
 const PACKAGES = path.join(REPO_ROOT, 'packages');
-const SRC_FILES = readdirSync(PACKAGES).flatMap((pkg) => sourceFiles(path.join(PACKAGES, pkg, 'src')));
+const SRC_FILES = readdirSync(PACKAGES).flatMap((pkg) =>
+  sourceFiles(path.join(PACKAGES, pkg, 'src')),
+);
 
 function longFunctions(file: string, maxLines: number): string[] {
-  const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true);
+  const source = ts.createSourceFile(
+    file,
+    readFileSync(file, 'utf8'),
+    ts.ScriptTarget.Latest,
+    true,
+  );
   const found: string[] = [];
   const visit = (node: ts.Node) => {
     if (ts.isFunctionLike(node) && 'body' in node && node.body) {
       const first = source.getLineAndCharacterOfPosition(node.getStart()).line;
       const last = source.getLineAndCharacterOfPosition(node.getEnd()).line;
       const name = node.name?.getText(source) ?? '(anonymous)';
-      if (last - first + 1 > maxLines) found.push(`${path.relative(REPO_ROOT, file)}:${first + 1} ${name} (${last - first + 1} lines)`);
+      if (last - first + 1 > maxLines)
+        found.push(
+          `${path.relative(REPO_ROOT, file)}:${first + 1} ${name} (${last - first + 1} lines)`,
+        );
     }
     ts.forEachChild(node, visit);
   };
@@ -53,25 +63,39 @@ describe('code structure', () => {
     const runnerFiles = sourceFiles(path.join(PACKAGES, 'runner/src'));
     expect(runnerFiles.length).toBeGreaterThan(40);
     const lines = (f: string) => readFileSync(f, 'utf8').split('\n').length;
-    expect(runnerFiles.filter((f) => lines(f) > 400).map((f) => path.relative(REPO_ROOT, f))).toEqual([]);
-    expect(runnerFiles.filter((f) => !/^(\/\*\*|\/\/)/.test(readFileSync(f, 'utf8'))).map((f) => path.relative(REPO_ROOT, f))).toEqual([]);
+    expect(
+      runnerFiles.filter((f) => lines(f) > 400).map((f) => path.relative(REPO_ROOT, f)),
+    ).toEqual([]);
+    expect(
+      runnerFiles
+        .filter((f) => !/^(\/\*\*|\/\/)/.test(readFileSync(f, 'utf8')))
+        .map((f) => path.relative(REPO_ROOT, f)),
+    ).toEqual([]);
   });
 
   it('names a variant in quotes in at most three source files (registry, strategies, presentation)', () => {
-    const files = SRC_FILES.filter((f) => /['"]worker-pool['"]/.test(readFileSync(f, 'utf8'))).map((f) => path.relative(REPO_ROOT, f));
+    const files = SRC_FILES.filter((f) => /['"]worker-pool['"]/.test(readFileSync(f, 'utf8'))).map(
+      (f) => path.relative(REPO_ROOT, f),
+    );
     expect(files.length, files.join(', ')).toBeLessThanOrEqual(3);
   });
 
   it('lets the runner import the API only through its contract', () => {
     const runnerFiles = sourceFiles(path.join(PACKAGES, 'runner/src'));
-    const imports = runnerFiles.flatMap((f) => [...readFileSync(f, 'utf8').matchAll(/from '(@mailbench\/target-api[^']*)'/g)].map((m) => m[1]));
+    const imports = runnerFiles.flatMap((f) =>
+      [...readFileSync(f, 'utf8').matchAll(/from '(@mailbench\/target-api[^']*)'/g)].map(
+        (m) => m[1],
+      ),
+    );
     expect(imports.length).toBeGreaterThan(0);
     expect([...new Set(imports)]).toEqual(['@mailbench/target-api/contract']);
   });
 
   it('keeps the contract free of server code', () => {
     const contract = sourceFiles(path.join(PACKAGES, 'target-api/src/contract'));
-    const imports = contract.flatMap((f) => [...readFileSync(f, 'utf8').matchAll(/from '([^']+)'/g)].map((m) => m[1] ?? ''));
+    const imports = contract.flatMap((f) =>
+      [...readFileSync(f, 'utf8').matchAll(/from '([^']+)'/g)].map((m) => m[1] ?? ''),
+    );
     expect(imports.filter((i) => !i.startsWith('./') && !i.startsWith('node:'))).toEqual([]);
   });
 });

@@ -50,16 +50,26 @@ async function runCase(c: Case) {
     maxMessages: Infinity,
   });
   // Warm-up: open the pool's connections.
-  await Promise.all(Array.from({ length: c.maxConnections }, (_, i) => transport.sendMail(message(`warm-${i}`))));
+  await Promise.all(
+    Array.from({ length: c.maxConnections }, (_, i) => transport.sendMail(message(`warm-${i}`))),
+  );
   const started = performance.now();
-  const results = await Promise.allSettled(Array.from({ length: c.messages }, (_, i) => transport.sendMail(message(`m-${i}`))));
+  const results = await Promise.allSettled(
+    Array.from({ length: c.messages }, (_, i) => transport.sendMail(message(`m-${i}`))),
+  );
   const seconds = (performance.now() - started) / 1000;
   const stats = await childStats(child);
   transport.close();
   child.disconnect();
   await once(child, 'exit');
   const failed = results.filter((r) => r.status === 'rejected').length;
-  return { ...c, seconds, perSec: (c.messages - failed) / seconds, failed, accepted: stats.messages.accepted - c.maxConnections };
+  return {
+    ...c,
+    seconds,
+    perSec: (c.messages - failed) / seconds,
+    failed,
+    accepted: stats.messages.accepted - c.maxConnections,
+  };
 }
 
 function message(id: string) {
@@ -74,10 +84,14 @@ function message(id: string) {
 }
 
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
-process.stderr.write(`smtp-sink throughput on ${cpu}, ${os.cpus().length} cores, Node ${process.version}\n`);
+process.stderr.write(
+  `smtp-sink throughput on ${cpu}, ${os.cpus().length} cores, Node ${process.version}\n`,
+);
 console.log('| case | messages | seconds | accepted msg/s | failed |');
 console.log('|---|---:|---:|---:|---:|');
 for (const c of cases) {
   const r = await runCase(c);
-  console.log(`| ${r.name} | ${r.messages} | ${r.seconds.toFixed(2)} | ${r.perSec.toFixed(1)} | ${r.failed} |`);
+  console.log(
+    `| ${r.name} | ${r.messages} | ${r.seconds.toFixed(2)} | ${r.perSec.toFixed(1)} | ${r.failed} |`,
+  );
 }

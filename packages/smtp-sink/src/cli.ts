@@ -46,7 +46,8 @@ function toNumber(flag: string, text: string | undefined, fallback: number): num
 function toDuration(flag: string, text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback;
   const value = parseDurationMs(text);
-  if (!Number.isFinite(value)) throw new SinkOptionError(flag, `"${text}" is not a duration (e.g. 500ms, 2s)`);
+  if (!Number.isFinite(value))
+    throw new SinkOptionError(flag, `"${text}" is not a duration (e.g. 500ms, 2s)`);
   return value;
 }
 
@@ -83,7 +84,11 @@ export function parseSinkArgs(argv: string[]): SinkCliConfig {
     permFailRate: toNumber('--perm-fail', values['perm-fail'], 0),
     seed: toNumber('--seed', values.seed, 1),
   };
-  return { options, statsEveryMs: toDuration('--stats-every', values['stats-every'], 5000), help: values.help ?? false };
+  return {
+    options,
+    statsEveryMs: toDuration('--stats-every', values['stats-every'], 5000),
+    help: values.help ?? false,
+  };
 }
 
 export function formatStats(s: SinkStats): string {
@@ -114,10 +119,15 @@ async function main(): Promise<void> {
     return;
   }
   const sink = await startSmtpSink(config.options);
-  process.stdout.write(`smtp-sink listening on ${sink.host}:${sink.port} (latency ${describeLatency(sink.latency)})\n`);
+  process.stdout.write(
+    `smtp-sink listening on ${sink.host}:${sink.port} (latency ${describeLatency(sink.latency)})\n`,
+  );
   const timer =
     config.statsEveryMs > 0
-      ? setInterval(() => process.stderr.write(`[smtp-sink] ${formatStats(sink.stats())}\n`), config.statsEveryMs)
+      ? setInterval(
+          () => process.stderr.write(`[smtp-sink] ${formatStats(sink.stats())}\n`),
+          config.statsEveryMs,
+        )
       : undefined;
   const stop = async () => {
     if (timer) clearInterval(timer);

@@ -12,14 +12,29 @@ export interface MessageDraw {
   fault: FaultOutcome;
 }
 
-export function createDraws(options: { latency: LatencySpec; seed: number; tempFailRate: number; permFailRate: number }) {
+export function createDraws(options: {
+  latency: LatencySpec;
+  seed: number;
+  tempFailRate: number;
+  permFailRate: number;
+}) {
   const { seed, tempFailRate, permFailRate } = options;
   let latency = options.latency;
   let latencyRandom: Random = createRandom(seed);
   let faultRandom: Random = createRandom(seed ^ 0x5bd1e995);
   const faultOf = (draw: number): FaultOutcome => {
-    if (draw < permFailRate) return { refused: true, code: 550, message: '5.7.1 Message rejected by the sink (injected permanent failure)' };
-    if (draw < permFailRate + tempFailRate) return { refused: true, code: 451, message: '4.3.0 Temporary failure (injected), try again later' };
+    if (draw < permFailRate)
+      return {
+        refused: true,
+        code: 550,
+        message: '5.7.1 Message rejected by the sink (injected permanent failure)',
+      };
+    if (draw < permFailRate + tempFailRate)
+      return {
+        refused: true,
+        code: 451,
+        message: '4.3.0 Temporary failure (injected), try again later',
+      };
     return { refused: false };
   };
   return {

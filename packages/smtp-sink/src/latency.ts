@@ -64,31 +64,55 @@ function parseLatencyText(text: string, option: string): LatencySpec {
       if (min === undefined || max === undefined) {
         throw new SinkOptionError(option, 'uniform needs a range such as uniform:100ms-300ms');
       }
-      return { kind: 'uniform', minMs: requireDuration(option, min), maxMs: requireDuration(option, max) };
+      return {
+        kind: 'uniform',
+        minMs: requireDuration(option, min),
+        maxMs: requireDuration(option, max),
+      };
     }
     case 'normal': {
       const [mean, sd] = args.split(',');
       if (mean === undefined || sd === undefined) {
-        throw new SinkOptionError(option, 'normal needs a mean and a standard deviation, e.g. normal:200ms,50ms');
+        throw new SinkOptionError(
+          option,
+          'normal needs a mean and a standard deviation, e.g. normal:200ms,50ms',
+        );
       }
-      return { kind: 'normal', meanMs: requireDuration(option, mean), sdMs: requireDuration(option, sd) };
+      return {
+        kind: 'normal',
+        meanMs: requireDuration(option, mean),
+        sdMs: requireDuration(option, sd),
+      };
     }
     case 'lognormal': {
       const [median, p99] = args.split(',');
       if (median === undefined || p99 === undefined) {
-        throw new SinkOptionError(option, 'lognormal needs a median and a p99, e.g. lognormal:200ms,2s');
+        throw new SinkOptionError(
+          option,
+          'lognormal needs a median and a p99, e.g. lognormal:200ms,2s',
+        );
       }
-      return { kind: 'lognormal', medianMs: requireDuration(option, median), p99Ms: requireDuration(option, p99) };
+      return {
+        kind: 'lognormal',
+        medianMs: requireDuration(option, median),
+        p99Ms: requireDuration(option, p99),
+      };
     }
     default:
-      throw new SinkOptionError(option, `unknown distribution "${kind}"; use one of ${LATENCY_KINDS.join(', ')}`);
+      throw new SinkOptionError(
+        option,
+        `unknown distribution "${kind}"; use one of ${LATENCY_KINDS.join(', ')}`,
+      );
   }
 }
 
 /** Throws naming the option unless the value is a finite number of milliseconds >= 0. */
 export function requireNonNegative(option: string, value: unknown): void {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new SinkOptionError(option, `must be a finite number of milliseconds >= 0, got ${String(value)}`);
+    throw new SinkOptionError(
+      option,
+      `must be a finite number of milliseconds >= 0, got ${String(value)}`,
+    );
   }
 }
 
@@ -114,12 +138,17 @@ export function validateLatency(spec: LatencySpec | number, option = 'latency'):
     case 'lognormal':
       requireNonNegative(`${option}.medianMs`, spec.medianMs);
       requireNonNegative(`${option}.p99Ms`, spec.p99Ms);
-      if (spec.medianMs <= 0) throw new SinkOptionError(`${option}.medianMs`, 'must be > 0 for a log-normal');
-      if (spec.p99Ms < spec.medianMs) throw new SinkOptionError(`${option}.p99Ms`, 'must be >= medianMs');
+      if (spec.medianMs <= 0)
+        throw new SinkOptionError(`${option}.medianMs`, 'must be > 0 for a log-normal');
+      if (spec.p99Ms < spec.medianMs)
+        throw new SinkOptionError(`${option}.p99Ms`, 'must be >= medianMs');
       break;
     default: {
       const kind = (spec as { kind?: unknown }).kind;
-      throw new SinkOptionError(`${option}.kind`, `unknown distribution "${String(kind)}"; use one of ${LATENCY_KINDS.join(', ')}`);
+      throw new SinkOptionError(
+        `${option}.kind`,
+        `unknown distribution "${String(kind)}"; use one of ${LATENCY_KINDS.join(', ')}`,
+      );
     }
   }
   return spec;

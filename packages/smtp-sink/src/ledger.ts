@@ -47,7 +47,8 @@ export class SinkLedger {
   overRateLimit(): boolean {
     if (this.maxMessagesPerSec === 0) return false;
     const now = performance.now();
-    while (this.acceptedTimes.length > 0 && (this.acceptedTimes[0] ?? 0) <= now - 1000) this.acceptedTimes.shift();
+    while (this.acceptedTimes.length > 0 && (this.acceptedTimes[0] ?? 0) <= now - 1000)
+      this.acceptedTimes.shift();
     return this.acceptedTimes.length >= this.maxMessagesPerSec;
   }
 
@@ -72,8 +73,19 @@ export class SinkLedger {
   stats(): SinkStats {
     const c = this.counters;
     return {
-      connections: { total: c.connectionsTotal, active: this.activeSessions.size, maxActive: c.maxActive, refused: c.refused },
-      messages: { accepted: c.accepted, rejected: this.rejectedTotal(), rejectedByCode: { ...c.rejectedByCode }, inProgress: c.inProgress, bytes: c.bytes },
+      connections: {
+        total: c.connectionsTotal,
+        active: this.activeSessions.size,
+        maxActive: c.maxActive,
+        refused: c.refused,
+      },
+      messages: {
+        accepted: c.accepted,
+        rejected: this.rejectedTotal(),
+        rejectedByCode: { ...c.rejectedByCode },
+        inProgress: c.inProgress,
+        bytes: c.bytes,
+      },
       registrations: this.registrationCounts.size,
       duplicates: c.duplicates,
       unattributed: c.unattributed,

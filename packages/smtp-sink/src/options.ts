@@ -1,15 +1,24 @@
 /** The sink's options, filled with their defaults and checked once, naming the bad one. */
-import { requireNonNegative, SinkOptionError, validateLatency, type LatencySpec } from './latency.ts';
+import {
+  requireNonNegative,
+  SinkOptionError,
+  validateLatency,
+  type LatencySpec,
+} from './latency.ts';
 import type { SmtpSinkOptions } from './types.ts';
 
-export type ResolvedSinkOptions = Required<Omit<SmtpSinkOptions, 'latency'>> & { latency: LatencySpec };
+export type ResolvedSinkOptions = Required<Omit<SmtpSinkOptions, 'latency'>> & {
+  latency: LatencySpec;
+};
 
 function requireRate(option: string, value: number): void {
-  if (!Number.isFinite(value) || value < 0 || value > 1) throw new SinkOptionError(option, `must be a share between 0 and 1, got ${value}`);
+  if (!Number.isFinite(value) || value < 0 || value > 1)
+    throw new SinkOptionError(option, `must be a share between 0 and 1, got ${value}`);
 }
 
 function requireCount(option: string, value: number): void {
-  if (!Number.isInteger(value) || value < 0) throw new SinkOptionError(option, `must be a whole number >= 0, got ${value}`);
+  if (!Number.isInteger(value) || value < 0)
+    throw new SinkOptionError(option, `must be a whole number >= 0, got ${value}`);
 }
 
 export function resolveSinkOptions(options: SmtpSinkOptions): ResolvedSinkOptions {
@@ -27,7 +36,8 @@ export function resolveSinkOptions(options: SmtpSinkOptions): ResolvedSinkOption
     closeTimeoutMs: options.closeTimeoutMs ?? 1000,
     keepRecords: options.keepRecords ?? true,
   };
-  if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535) throw new SinkOptionError('port', `must be a port number 0-65535, got ${o.port}`);
+  if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535)
+    throw new SinkOptionError('port', `must be a port number 0-65535, got ${o.port}`);
   requireNonNegative('greetingDelayMs', o.greetingDelayMs);
   requireNonNegative('perRecipientDelayMs', o.perRecipientDelayMs);
   requireNonNegative('closeTimeoutMs', o.closeTimeoutMs);
@@ -35,7 +45,9 @@ export function resolveSinkOptions(options: SmtpSinkOptions): ResolvedSinkOption
   requireCount('maxMessagesPerSec', o.maxMessagesPerSec);
   requireRate('tempFailRate', o.tempFailRate);
   requireRate('permFailRate', o.permFailRate);
-  if (o.tempFailRate + o.permFailRate > 1) throw new SinkOptionError('tempFailRate', 'tempFailRate + permFailRate must not exceed 1');
-  if (!Number.isInteger(o.seed)) throw new SinkOptionError('seed', `must be an integer, got ${o.seed}`);
+  if (o.tempFailRate + o.permFailRate > 1)
+    throw new SinkOptionError('tempFailRate', 'tempFailRate + permFailRate must not exceed 1');
+  if (!Number.isInteger(o.seed))
+    throw new SinkOptionError('seed', `must be an integer, got ${o.seed}`);
   return o;
 }

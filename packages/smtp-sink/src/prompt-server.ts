@@ -15,7 +15,11 @@ class PromptConnection extends SMTPConnection {
     this._setListeners(() => {
       const server = this._server as SMTPServer;
       if (server.options.maxClients && server.connections.size > server.options.maxClients) {
-        return this.send(421, `${this.name} Too many connected clients, try again in a moment`, false);
+        return this.send(
+          421,
+          `${this.name} Too many connected clients, try again in a moment`,
+          false,
+        );
       }
       this.connectionReady();
     });
@@ -24,7 +28,10 @@ class PromptConnection extends SMTPConnection {
 
 export class PromptSMTPServer extends SMTPServer {
   /** As smtp-server's own connect, with the connection above. */
-  override connect(socket: net.Socket | tls.TLSSocket, socketOptions?: SMTPConnectionOptions | null): void {
+  override connect(
+    socket: net.Socket | tls.TLSSocket,
+    socketOptions?: SMTPConnectionOptions | null,
+  ): void {
     const connection = new PromptConnection(this, socket, socketOptions);
     this.connections.add(connection);
     connection.on('error', (err: Error) => this._onError(err));

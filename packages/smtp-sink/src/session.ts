@@ -35,7 +35,8 @@ export function readHeader(headers: string, name: string): string | null {
   const wanted = name.toLowerCase();
   for (const line of unfolded.split(/\r?\n/)) {
     const colon = line.indexOf(':');
-    if (colon > 0 && line.slice(0, colon).trim().toLowerCase() === wanted) return line.slice(colon + 1).trim();
+    if (colon > 0 && line.slice(0, colon).trim().toLowerCase() === wanted)
+      return line.slice(colon + 1).trim();
   }
   return null;
 }
@@ -44,10 +45,18 @@ function nowEpochMs(): number {
   return performance.timeOrigin + performance.now();
 }
 
-function recordOf(raw: Buffer, size: number, session: SMTPServerSession, delayMs: number): SinkRecord {
+function recordOf(
+  raw: Buffer,
+  size: number,
+  session: SMTPServerSession,
+  delayMs: number,
+): SinkRecord {
   const headerEnd = raw.indexOf(HEADER_END);
   const headers = (headerEnd === -1 ? raw : raw.subarray(0, headerEnd)).toString('utf8');
-  const body = headerEnd === -1 ? '' : raw.subarray(headerEnd + 4, headerEnd + 4 + MAX_BODY_KEPT).toString('utf8');
+  const body =
+    headerEnd === -1
+      ? ''
+      : raw.subarray(headerEnd + 4, headerEnd + 4 + MAX_BODY_KEPT).toString('utf8');
   return {
     messageId: readHeader(headers, 'Message-ID'),
     registrationId: readHeader(headers, 'X-Registration-Id'),
@@ -69,8 +78,16 @@ export function createSessionHandlers(
   draws: ReturnType<typeof createDraws>,
   state: SinkState,
 ): Handlers {
-  /** After the message's drawn latency: refuse it (outage, fault, rate limit) or accept and record it. */
-  function settleMessage(raw: Buffer, size: number, session: SMTPServerSession, callback: (err?: Error | null) => void): void {
+  /**
+   * After the message's drawn latency: refuse it (outage, fault, rate limit) or accept and record
+   * it.
+   */
+  function settleMessage(
+    raw: Buffer,
+    size: number,
+    session: SMTPServerSession,
+    callback: (err?: Error | null) => void,
+  ): void {
     ledger.counters.inProgress += 1;
     ledger.lastActivityMs = performance.now();
     // Decide the outcome now, from the seeded streams, in arrival order.
@@ -89,7 +106,12 @@ export function createSessionHandlers(
       }
       if (ledger.overRateLimit()) {
         ledger.countRejection(451);
-        return callback(smtpError(451, `4.7.0 Rate limit of ${options.maxMessagesPerSec} messages/s exceeded, try again later`));
+        return callback(
+          smtpError(
+            451,
+            `4.7.0 Rate limit of ${options.maxMessagesPerSec} messages/s exceeded, try again later`,
+          ),
+        );
       }
       const record = recordOf(raw, size, session, draw.delayMs);
       ledger.accept(record);
@@ -107,9 +129,16 @@ export function createSessionHandlers(
         callback(smtpError(421, message));
       };
       if (state.closed) return refuse('4.3.2 Service shutting down', false);
-      if (!state.available) return refuse('4.3.2 Service not available (the sink is set unavailable), try again later', true);
+      if (!state.available)
+        return refuse(
+          '4.3.2 Service not available (the sink is set unavailable), try again later',
+          true,
+        );
       if (options.maxConnections > 0 && ledger.activeSessions.size >= options.maxConnections) {
-        return refuse(`4.7.0 Too many connections (limit ${options.maxConnections}), try again in a moment`, true);
+        return refuse(
+          `4.7.0 Too many connections (limit ${options.maxConnections}), try again in a moment`,
+          true,
+        );
       }
       ledger.connectionOpened(session.id);
       state.later(options.greetingDelayMs, () => callback());

@@ -34,7 +34,10 @@ export interface SmtpSink {
   records(): readonly SinkRecord[];
   /** Registration id → how many messages carried it. */
   registrationCounts(): ReadonlyMap<string, number>;
-  /** Resolves when `count` distinct registrations have arrived; rejects on timeout naming what is missing. */
+  /**
+   * Resolves when `count` distinct registrations have arrived; rejects on timeout naming what is
+   * missing.
+   */
   waitFor(count: number, options: WaitForOptions): Promise<SinkStats>;
   /** Resolves when no message is in progress and none arrived for `quietMs`. */
   waitForIdle(options: { quietMs: number; timeoutMs: number }): Promise<void>;
@@ -51,19 +54,26 @@ export interface SmtpSink {
   close(): Promise<void>;
 }
 
-
 async function listen(server: SMTPServer, host: string, port: number): Promise<number> {
   server.listen(port, host);
   await Promise.race([
     once(server.server, 'listening'),
     once(server.server, 'error').then(([err]) => {
-      throw Object.assign(new Error(`smtp-sink could not listen on ${host}:${port}: ${(err as Error).message}`), { code: 'ERR_SINK_LISTEN' });
+      throw Object.assign(
+        new Error(`smtp-sink could not listen on ${host}:${port}: ${(err as Error).message}`),
+        { code: 'ERR_SINK_LISTEN' },
+      );
     }),
   ]);
   return (server.server.address() as AddressInfo).port;
 }
 
-function waitForRegistrations(ledger: SinkLedger, events: EventEmitter, count: number, timeoutMs: number): Promise<SinkStats> {
+function waitForRegistrations(
+  ledger: SinkLedger,
+  events: EventEmitter,
+  count: number,
+  timeoutMs: number,
+): Promise<SinkStats> {
   if (ledger.registrationCounts.size >= count) return Promise.resolve(ledger.stats());
   return new Promise<SinkStats>((resolve, reject) => {
     const onMsg = () => {
@@ -79,7 +89,13 @@ function waitForRegistrations(ledger: SinkLedger, events: EventEmitter, count: n
       const message =
         `smtp-sink waited ${timeoutMs} ms for ${count} registrations: ${have} arrived, ${count - have} missing ` +
         `(${c.accepted} messages accepted, ${c.unattributed} without X-Registration-Id, ${ledger.rejectedTotal()} rejected)`;
-      reject(Object.assign(new Error(message), { code: 'ERR_SINK_WAIT_TIMEOUT', arrived: have, missing: count - have }));
+      reject(
+        Object.assign(new Error(message), {
+          code: 'ERR_SINK_WAIT_TIMEOUT',
+          arrived: have,
+          missing: count - have,
+        }),
+      );
     }, timeoutMs);
     events.on('message', onMsg);
   });
@@ -91,7 +107,12 @@ async function waitForQuiet(ledger: SinkLedger, quietMs: number, timeoutMs: numb
     const quietFor = performance.now() - ledger.lastActivityMs;
     if (ledger.counters.inProgress === 0 && quietFor >= quietMs) return;
     if (performance.now() > deadline) {
-      throw Object.assign(new Error(`smtp-sink did not become idle within ${timeoutMs} ms (${ledger.counters.inProgress} in progress)`), { code: 'ERR_SINK_NOT_IDLE' });
+      throw Object.assign(
+        new Error(
+          `smtp-sink did not become idle within ${timeoutMs} ms (${ledger.counters.inProgress} in progress)`,
+        ),
+        { code: 'ERR_SINK_NOT_IDLE' },
+      );
     }
     await new Promise((r) => setTimeout(r, Math.max(5, Math.min(50, quietMs - quietFor))));
   }
@@ -146,7 +167,10 @@ export async function startSmtpSink(input: SmtpSinkOptions = {}): Promise<SmtpSi
       if (value || !opts.dropConnections) return;
       for (const connection of server.connections) {
         state.droppedSessions.add(connection.session.id);
-        connection.send(421, '4.3.2 Service not available (the sink is set unavailable), closing connection');
+        connection.send(
+          421,
+          '4.3.2 Service not available (the sink is set unavailable), closing connection',
+        );
         connection.close();
       }
     },

@@ -2,7 +2,13 @@ import { connect } from 'node:net';
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import nodemailer, { type Transporter } from 'nodemailer';
-import { createRandom, parseLatency, startSmtpSink, type SmtpSink, type SmtpSinkOptions } from '../src/index.ts';
+import {
+  createRandom,
+  parseLatency,
+  startSmtpSink,
+  type SmtpSink,
+  type SmtpSinkOptions,
+} from '../src/index.ts';
 
 const open: SmtpSink[] = [];
 const transports: Transporter[] = [];
@@ -43,14 +49,22 @@ afterEach(async () => {
 describe('smtp-sink', () => {
   it('accepts a message and records its headers, recipients and size', async () => {
     const s = await sink();
-    const info = await transport(s).sendMail({ ...mail('reg-1', 'a@example.test'), messageId: '<m1@mailbench.test>' });
+    const info = await transport(s).sendMail({
+      ...mail('reg-1', 'a@example.test'),
+      messageId: '<m1@mailbench.test>',
+    });
     expect(info.accepted).toEqual(['a@example.test']);
     const [record] = s.records();
     expect(record?.registrationId).toBe('reg-1');
     expect(record?.messageId).toBe('<m1@mailbench.test>');
     expect(record?.recipients).toEqual(['a@example.test']);
     expect(record?.sizeBytes).toBeGreaterThan(100);
-    expect(s.stats()).toMatchObject({ registrations: 1, duplicates: 0, unattributed: 0, messages: { accepted: 1, rejected: 0 } });
+    expect(s.stats()).toMatchObject({
+      registrations: 1,
+      duplicates: 0,
+      unattributed: 0,
+      messages: { accepted: 1, rejected: 0 },
+    });
   });
 
   it('applies the latency when the data ends, bounded on both sides', async () => {
@@ -138,10 +152,12 @@ describe('smtp-sink', () => {
   it('refuses every connection while set unavailable, and recovers', async () => {
     const s = await sink();
     s.setAvailable(false);
-    const err = await transport(s).sendMail(mail('down')).then(
-      () => null,
-      (e: { responseCode?: number }) => e,
-    );
+    const err = await transport(s)
+      .sendMail(mail('down'))
+      .then(
+        () => null,
+        (e: { responseCode?: number }) => e,
+      );
     expect(err?.responseCode).toBe(421);
     s.setAvailable(true);
     await transport(s).sendMail(mail('up'));
@@ -151,7 +167,9 @@ describe('smtp-sink', () => {
   it('rejects beyond the messages-per-second limit with a 4xx', async () => {
     const s = await sink({ maxMessagesPerSec: 3 });
     const t = transport(s, { pool: true, maxConnections: 1 });
-    const results = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => t.sendMail(mail(`rate-${i}`))));
+    const results = await Promise.allSettled(
+      Array.from({ length: 6 }, (_, i) => t.sendMail(mail(`rate-${i}`))),
+    );
     const rejected = results.filter((r) => r.status === 'rejected');
     expect(results.filter((r) => r.status === 'fulfilled').length).toBe(3);
     expect(rejected.length).toBe(3);
@@ -162,7 +180,8 @@ describe('smtp-sink', () => {
     const n = 120;
     const tempFailRate = 0.2;
     const permFailRate = 0.1;
-    // The fault stream is the documented one: createRandom(seed ^ 0x5bd1e995), one draw per message.
+    // The fault stream is the documented one: createRandom(seed ^ 0x5bd1e995), one draw per
+    // message.
     const random = createRandom(42 ^ 0x5bd1e995);
     let expectedPerm = 0;
     let expectedTemp = 0;
@@ -175,8 +194,12 @@ describe('smtp-sink', () => {
 
     const s = await sink({ tempFailRate, permFailRate, seed: 42 });
     const t = transport(s, { pool: true, maxConnections: 4 });
-    const outcomes = await Promise.allSettled(Array.from({ length: n }, (_, i) => t.sendMail(mail(`f-${i}`))));
-    const codes = outcomes.map((o) => (o.status === 'fulfilled' ? 250 : (o.reason as { responseCode: number }).responseCode));
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: n }, (_, i) => t.sendMail(mail(`f-${i}`))),
+    );
+    const codes = outcomes.map((o) =>
+      o.status === 'fulfilled' ? 250 : (o.reason as { responseCode: number }).responseCode,
+    );
     expect(codes.filter((c) => c === 550).length).toBe(expectedPerm);
     expect(codes.filter((c) => c === 451).length).toBe(expectedTemp);
     expect(s.stats().messages).toMatchObject({
@@ -194,10 +217,20 @@ describe('smtp-sink', () => {
     await t.sendMail(mail('dup'));
     await t.sendMail(mail('single'));
     await t.sendMail(mail(null));
-    expect(s.stats()).toMatchObject({ registrations: 2, duplicates: 2, unattributed: 1, messages: { accepted: 5 } });
+    expect(s.stats()).toMatchObject({
+      registrations: 2,
+      duplicates: 2,
+      unattributed: 1,
+      messages: { accepted: 5 },
+    });
     expect(s.registrationCounts().get('dup')).toBe(3);
     s.reset();
-    expect(s.stats()).toMatchObject({ registrations: 0, duplicates: 0, unattributed: 0, messages: { accepted: 0 } });
+    expect(s.stats()).toMatchObject({
+      registrations: 0,
+      duplicates: 0,
+      unattributed: 0,
+      messages: { accepted: 0 },
+    });
     expect(s.records()).toEqual([]);
   });
 
@@ -207,8 +240,11 @@ describe('smtp-sink', () => {
     while (s.stats().messages.inProgress === 0) await new Promise((r) => setTimeout(r, 10));
     s.reset();
     expect(s.stats().messages.inProgress).toBe(1);
-    // Still busy: waiting for 100 ms of quiet must not succeed while the message sits in its latency.
-    await expect(s.waitForIdle({ quietMs: 100, timeoutMs: 150 })).rejects.toMatchObject({ code: 'ERR_SINK_NOT_IDLE' });
+    // Still busy: waiting for 100 ms of quiet must not succeed while the message sits in its
+    // latency.
+    await expect(s.waitForIdle({ quietMs: 100, timeoutMs: 150 })).rejects.toMatchObject({
+      code: 'ERR_SINK_NOT_IDLE',
+    });
     await sending;
     expect(s.stats().messages.inProgress).toBe(0);
     await s.waitForIdle({ quietMs: 50, timeoutMs: 2000 });
@@ -245,7 +281,9 @@ describe('smtp-sink', () => {
   it('close() with open connections finishes promptly', async () => {
     const s = await sink({ latency: 10_000, closeTimeoutMs: 500 });
     const t = transport(s, { pool: true, maxConnections: 3 });
-    const pending = Array.from({ length: 3 }, (_, i) => t.sendMail(mail(`slow-${i}`)).catch((e: unknown) => e));
+    const pending = Array.from({ length: 3 }, (_, i) =>
+      t.sendMail(mail(`slow-${i}`)).catch((e: unknown) => e),
+    );
     await new Promise((r) => setTimeout(r, 400));
     expect(s.stats().messages.inProgress).toBe(3);
     const started = performance.now();
@@ -257,8 +295,12 @@ describe('smtp-sink', () => {
 
   it('rejects bad options naming the option', async () => {
     await expect(startSmtpSink({ latency: -5 })).rejects.toThrow(/"latency"/);
-    await expect(startSmtpSink({ latency: { kind: 'fixed', ms: -1 } })).rejects.toThrow(/"latency.ms"/);
-    await expect(startSmtpSink({ latency: { kind: 'pareto' } as never })).rejects.toThrow(/"latency.kind".*unknown distribution "pareto"/);
+    await expect(startSmtpSink({ latency: { kind: 'fixed', ms: -1 } })).rejects.toThrow(
+      /"latency.ms"/,
+    );
+    await expect(startSmtpSink({ latency: { kind: 'pareto' } as never })).rejects.toThrow(
+      /"latency.kind".*unknown distribution "pareto"/,
+    );
     await expect(startSmtpSink({ tempFailRate: 1.5 })).rejects.toThrow(/"tempFailRate"/);
     await expect(startSmtpSink({ maxConnections: -1 })).rejects.toThrow(/"maxConnections"/);
     await expect(startSmtpSink({ port: 70000 })).rejects.toThrow(/"port"/);

@@ -24,18 +24,26 @@ interface ValidationIssue {
 }
 
 /** One entry per bad field, named as the client sent it. */
-export function describeValidation(issues: ValidationIssue[]): Array<{ field: string; message: string }> {
+export function describeValidation(
+  issues: ValidationIssue[],
+): Array<{ field: string; message: string }> {
   const fields = new Map<string, string[]>();
   for (const issue of issues) {
     const missing = issue.params.missingProperty;
-    const field = typeof missing === 'string' ? missing : issue.instancePath.replace(/^\//, '').replaceAll('/', '.') || '(body)';
+    const field =
+      typeof missing === 'string'
+        ? missing
+        : issue.instancePath.replace(/^\//, '').replaceAll('/', '.') || '(body)';
     const message = typeof missing === 'string' ? 'is required' : (issue.message ?? 'is invalid');
     fields.set(field, [...(fields.get(field) ?? []), message]);
   }
   return [...fields].map(([field, messages]) => ({ field, message: messages.join('; ') }));
 }
 
-/** 400 with every bad field for validation errors; other 4xx as they are; anything else a logged 500. */
+/**
+ * 400 with every bad field for validation errors; other 4xx as they are; anything else a logged
+ * 500.
+ */
 function setErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, _request, reply) => {
     if (err.validation) {
@@ -47,7 +55,8 @@ function setErrorHandler(app: FastifyInstance): void {
         fields,
       });
     }
-    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    const status =
+      err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
     if (status === 500) app.log.error(err);
     return reply.code(status).send({
       error: status === 500 ? 'Internal Server Error' : err.name,
@@ -95,7 +104,11 @@ export async function buildApp(input: BuildAppOptions): Promise<FastifyInstance>
   setErrorHandler(app);
   countRequests(app, metrics);
 
-  await app.register(dbPlugin, { uri: options.mongoUri, dbName: options.dbName, strategyIndexes: strategyFor(options.variant).indexes });
+  await app.register(dbPlugin, {
+    uri: options.mongoUri,
+    dbName: options.dbName,
+    strategyIndexes: strategyFor(options.variant).indexes,
+  });
   await app.register(mailerPlugin, { smtp: options.smtp });
   await app.register(strategyPlugin, {
     options,

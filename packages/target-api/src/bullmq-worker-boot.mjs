@@ -1,4 +1,5 @@
-// A forked process does not inherit the TypeScript loader: register tsx here, then load the real worker.
+// A forked process does not inherit the TypeScript loader: register tsx here, then load the real
+// worker.
 import { register } from 'tsx/esm/api';
 
 register();

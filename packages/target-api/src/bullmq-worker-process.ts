@@ -29,7 +29,12 @@ const report = () => {
   reportScheduled = true;
   setImmediate(() => {
     reportScheduled = false;
-    if (worker) void send({ type: 'counters', counters: { ...worker.counters }, busy: mail.queued + mail.inFlight });
+    if (worker)
+      void send({
+        type: 'counters',
+        counters: { ...worker.counters },
+        busy: mail.queued + mail.inFlight,
+      });
   });
 };
 
@@ -53,7 +58,14 @@ process.on('SIGTERM', () => void stop(config.drainTimeoutMs));
 process.on('SIGINT', () => void stop(config.drainTimeoutMs));
 
 try {
-  worker = await startSendWorker(config.redisUrl, config.queueName, config.bullmq, mail, log, report);
+  worker = await startSendWorker(
+    config.redisUrl,
+    config.queueName,
+    config.bullmq,
+    mail,
+    log,
+    report,
+  );
   await send({ type: 'ready' });
 } catch (err) {
   log(`cannot start: ${(err as Error).message}`);

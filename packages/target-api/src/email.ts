@@ -11,7 +11,10 @@ export interface Registration {
 }
 
 /** What a strategy hands to a transport: plain data, so it can cross to a worker thread. */
-export type MailMessage = Pick<SendMailOptions, 'from' | 'to' | 'subject' | 'text' | 'html' | 'messageId'> & {
+export type MailMessage = Pick<
+  SendMailOptions,
+  'from' | 'to' | 'subject' | 'text' | 'html' | 'messageId'
+> & {
   headers: Record<string, string>;
 };
 
@@ -23,7 +26,11 @@ export function confirmationLink(baseUrl: string, token: string): string {
   return `${baseUrl.replace(/\/$/, '')}/api/users/confirm?token=${encodeURIComponent(token)}`;
 }
 
-export function buildConfirmationMail(registration: Registration, baseUrl: string, from: string): MailMessage {
+export function buildConfirmationMail(
+  registration: Registration,
+  baseUrl: string,
+  from: string,
+): MailMessage {
   const link = confirmationLink(baseUrl, registration.confirmToken);
   return {
     from,
@@ -50,7 +57,12 @@ export function createMailTransport(smtp: SmtpOptions): Transporter {
     socketTimeout: smtp.sendTimeoutMs,
   };
   if (smtp.transport === 'pooled') {
-    return nodemailer.createTransport({ ...common, pool: true, maxConnections: smtp.maxConnections, maxMessages: smtp.maxMessages });
+    return nodemailer.createTransport({
+      ...common,
+      pool: true,
+      maxConnections: smtp.maxConnections,
+      maxMessages: smtp.maxMessages,
+    });
   }
   return nodemailer.createTransport(common);
 }
@@ -62,7 +74,10 @@ export type SendOutcome =
       temporary: boolean;
       code: number | null;
       message: string;
-      /** True when the send was given up before it reached the transport: it will never be delivered. */
+      /**
+       * True when the send was given up before it reached the transport: it will never be
+       * delivered.
+       */
       cancelled: boolean;
     };
 

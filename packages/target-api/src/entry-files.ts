@@ -7,5 +7,8 @@ const COMPILED = import.meta.url.endsWith('.js');
 
 export function entryFile(name: 'mail-worker' | 'bullmq-worker-process'): URL {
   if (COMPILED) return new URL(`./${name}.js`, import.meta.url);
-  return new URL(name === 'mail-worker' ? './mail-worker-boot.mjs' : './bullmq-worker-boot.mjs', import.meta.url);
+  return new URL(
+    name === 'mail-worker' ? './mail-worker-boot.mjs' : './bullmq-worker-boot.mjs',
+    import.meta.url,
+  );
 }

@@ -78,10 +78,28 @@ export class MailQueue {
         if (k >= 0) {
           this.waiting.splice(k, 1);
           this.unsettled.delete(message);
-          decide({ ok: false, temporary: true, code: null, cancelled: true, message: `send timed out after ${this.timeoutMs} ms waiting for a connection: cancelled, never sent` }, true);
+          decide(
+            {
+              ok: false,
+              temporary: true,
+              code: null,
+              cancelled: true,
+              message: `send timed out after ${this.timeoutMs} ms waiting for a connection: cancelled, never sent`,
+            },
+            true,
+          );
           this.notifyIdle();
         } else {
-          decide({ ok: false, temporary: true, code: null, cancelled: false, message: `send timed out after ${this.timeoutMs} ms in the SMTP transaction, which may still complete` }, false);
+          decide(
+            {
+              ok: false,
+              temporary: true,
+              code: null,
+              cancelled: false,
+              message: `send timed out after ${this.timeoutMs} ms in the SMTP transaction, which may still complete`,
+            },
+            false,
+          );
         }
       }, this.timeoutMs);
       this.waiting.push(entry);
@@ -89,7 +107,10 @@ export class MailQueue {
     });
   }
 
-  /** Waits until nothing waits and nothing is in the transport, up to timeoutMs; returns how many are left. */
+  /**
+   * Waits until nothing waits and nothing is in the transport, up to timeoutMs; returns how many
+   * are left.
+   */
   async idle(timeoutMs: number): Promise<number> {
     if (this.queued + this.inFlight === 0) return 0;
     let timer: NodeJS.Timeout | undefined;
@@ -114,7 +135,10 @@ export class MailQueue {
   }
 }
 
-/** The gate for a transport: as many sends at once as a pooled transport has connections (a per-message one opens as many as asked). */
+/**
+ * The gate for a transport: as many sends at once as a pooled transport has connections (a
+ * per-message one opens as many as asked).
+ */
 export function createMailQueue(smtp: SmtpOptions, transport: () => Transporter): MailQueue {
   const slots = smtp.transport === 'pooled' ? smtp.maxConnections : Number.POSITIVE_INFINITY;
   return new MailQueue(transport, slots, smtp.sendTimeoutMs);

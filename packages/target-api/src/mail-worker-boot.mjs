@@ -1,4 +1,5 @@
-// Worker threads do not inherit the TypeScript loader: register tsx here, then load the real worker.
+// Worker threads do not inherit the TypeScript loader: register tsx here, then load the real
+// worker.
 import { register } from 'tsx/esm/api';
 
 register();

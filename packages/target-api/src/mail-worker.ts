@@ -1,6 +1,7 @@
 /**
  * A piscina worker: each thread owns one SMTP transport behind its own gate, with its share of
- * the process's connection budget, and sends the messages it is handed. A task ends when the transport has settled, so the main thread counts
+ * the process's connection budget, and sends the messages it is handed. A task ends when the
+ * transport has settled, so the main thread counts
  * a message in flight for as long as it really is.
  */
 import { workerData } from 'node:worker_threads';
@@ -12,7 +13,10 @@ import { connectionShare } from './contract/options.ts';
 const data = workerData as { smtp: SmtpOptions; threads: number; slotCounter: SharedArrayBuffer };
 const slot = Atomics.add(new Int32Array(data.slotCounter), 0, 1) % data.threads;
 /** This thread's share of the process's connection budget. */
-export const smtp: SmtpOptions = { ...data.smtp, maxConnections: connectionShare(data.smtp.maxConnections, data.threads, slot) };
+export const smtp: SmtpOptions = {
+  ...data.smtp,
+  maxConnections: connectionShare(data.smtp.maxConnections, data.threads, slot),
+};
 let queue: MailQueue | undefined;
 
 export interface MailTask {

@@ -20,7 +20,8 @@ export class Metrics {
    * runner's drain polling every 200 ms, must not cut the sampler's windows short.
    */
   read(emails: MailCounters, resetWindow = true): MetricsSnapshot {
-    // An empty window (a process just started) has a NaN mean, which JSON would turn into null: report 0.
+    // An empty window (a process just started) has a NaN mean, which JSON would turn into null:
+    // report 0.
     const ms = (ns: number) => (Number.isFinite(ns) ? Math.round((ns / 1e6) * 100) / 100 : 0);
     const cpu = process.cpuUsage(this.lastCpu);
     const now = performance.now();
@@ -40,8 +41,16 @@ export class Metrics {
         max: ms(this.loop.max),
         mean: ms(this.loop.mean),
       },
-      cpu: { userMs: Math.round(cpu.user / 1000), systemMs: Math.round(cpu.system / 1000), sinceLastMs: Math.round(sinceLastMs) },
-      memory: { rssMiB: mib(mem.rss), heapUsedMiB: mib(mem.heapUsed), heapTotalMiB: mib(mem.heapTotal) },
+      cpu: {
+        userMs: Math.round(cpu.user / 1000),
+        systemMs: Math.round(cpu.system / 1000),
+        sinceLastMs: Math.round(sinceLastMs),
+      },
+      memory: {
+        rssMiB: mib(mem.rss),
+        heapUsedMiB: mib(mem.heapUsed),
+        heapTotalMiB: mib(mem.heapTotal),
+      },
       requests: { total: this.requestsTotal, inFlight: this.requestsInFlight },
       emails,
     };

@@ -5,7 +5,9 @@ function scryptAsync(password: string, salt: Buffer, cost: number): Promise<Buff
   const r = 8;
   const p = 1;
   return new Promise((resolve, reject) => {
-    scrypt(password, salt, 32, { N, r, p, maxmem: 256 * N * r }, (err, key) => (err ? reject(err) : resolve(key)));
+    scrypt(password, salt, 32, { N, r, p, maxmem: 256 * N * r }, (err, key) =>
+      err ? reject(err) : resolve(key),
+    );
   });
 }
 

@@ -34,23 +34,37 @@ const signupSchema = {
 } as const;
 
 const confirmSchema = {
-  querystring: { type: 'object', required: ['token'], properties: { token: { type: 'string', minLength: 1, maxLength: 200 } } },
+  querystring: {
+    type: 'object',
+    required: ['token'],
+    properties: { token: { type: 'string', minLength: 1, maxLength: 200 } },
+  },
 } as const;
 
 /** Where this server listens, on loopback: the default base of the confirmation link. */
 function ownUrl(app: FastifyInstance): string {
   const address = app.server.address();
-  return typeof address === 'object' && address ? `http://127.0.0.1:${address.port}` : 'http://127.0.0.1';
+  return typeof address === 'object' && address
+    ? `http://127.0.0.1:${address.port}`
+    : 'http://127.0.0.1';
 }
 
-/** POST /api/users: hash, build the e-mail, store the user (with the strategy's fields), hand the e-mail to the strategy. */
+/**
+ * POST /api/users: hash, build the e-mail, store the user (with the strategy's fields), hand the
+ * e-mail to the strategy.
+ */
 export function registerSignupRoute(app: FastifyInstance, options: AppOptions): void {
   app.post<{ Body: SignupBody }>('/api/users', { schema: signupSchema }, async (request, reply) => {
     const { username, password } = request.body;
     const email = request.body.email.toLowerCase();
     const passwordHash = await hashPassword(password, options.hashCost);
     const _id = new ObjectId();
-    const registration = { id: _id.toHexString(), username, email, confirmToken: randomBytes(24).toString('base64url') };
+    const registration = {
+      id: _id.toHexString(),
+      username,
+      email,
+      confirmToken: randomBytes(24).toString('base64url'),
+    };
     // Never from the request: a Host header is the client's to choose, and the link is the user's.
     const baseUrl = options.publicUrl ?? ownUrl(app);
     const message = buildConfirmationMail(registration, baseUrl, options.mailFrom);
@@ -68,8 +82,15 @@ export function registerSignupRoute(app: FastifyInstance, options: AppOptions): 
       await app.mongo.users.insertOne(doc);
     } catch (err) {
       if (err instanceof MongoServerError && err.code === 11000) {
-        const field = Object.keys((err.keyPattern as Record<string, unknown> | undefined) ?? {})[0] ?? 'unknown';
-        return reply.code(409).send({ error: 'Conflict', code: 'ERR_DUPLICATE', field, message: `${field} is already registered` });
+        const field =
+          Object.keys((err.keyPattern as Record<string, unknown> | undefined) ?? {})[0] ??
+          'unknown';
+        return reply.code(409).send({
+          error: 'Conflict',
+          code: 'ERR_DUPLICATE',
+          field,
+          message: `${field} is already registered`,
+        });
       }
       throw err;
     }
@@ -80,25 +101,45 @@ export function registerSignupRoute(app: FastifyInstance, options: AppOptions): 
 
 /** GET /api/users/confirm?token=…: marks the user confirmed. */
 export function registerConfirmRoute(app: FastifyInstance): void {
-  app.get<{ Querystring: { token: string } }>('/api/users/confirm', { schema: confirmSchema }, async (request, reply) => {
-    const user = await app.mongo.users.findOneAndUpdate(
-      { confirmToken: request.query.token },
-      { $set: { confirmedAt: new Date() } },
-      { returnDocument: 'after', projection: { _id: 1, confirmedAt: 1 } },
-    );
-    if (!user) return reply.code(404).send({ error: 'Not Found', code: 'ERR_TOKEN_UNKNOWN', message: 'unknown confirmation token' });
-    return { id: user._id.toHexString(), confirmed: true };
-  });
+  app.get<{ Querystring: { token: string } }>(
+    '/api/users/confirm',
+    { schema: confirmSchema },
+    async (request, reply) => {
+      const user = await app.mongo.users.findOneAndUpdate(
+        { confirmToken: request.query.token },
+        { $set: { confirmedAt: new Date() } },
+        { returnDocument: 'after', projection: { _id: 1, confirmedAt: 1 } },
+      );
+      if (!user)
+        return reply.code(404).send({
+          error: 'Not Found',
+          code: 'ERR_TOKEN_UNKNOWN',
+          message: 'unknown confirmation token',
+        });
+      return { id: user._id.toHexString(), confirmed: true };
+    },
+  );
 }
 
 /** GET /healthz, GET /metrics and GET /mail/failures (the contract's shapes). */
-export function registerOpsRoutes(app: FastifyInstance, options: AppOptions, metrics: Metrics, shutdown: () => ShutdownReport | null): void {
+export function registerOpsRoutes(
+  app: FastifyInstance,
+  options: AppOptions,
+  metrics: Metrics,
+  shutdown: () => ShutdownReport | null,
+): void {
   app.get('/healthz', async () => ({ status: 'ok', variant: options.variant }));
-  app.get<{ Querystring: { reset?: string } }>('/metrics', async (request): Promise<MetricsResponse> => ({
-    variant: options.variant,
-    hashCost: options.hashCost,
-    ...metrics.read(await app.emailStrategy.counters(), request.query.reset === 'window'),
-    shutdown: shutdown(),
-  }));
-  app.get('/mail/failures', async (): Promise<MailFailuresResponse> => ({ failures: await app.emailStrategy.failures() }));
+  app.get<{ Querystring: { reset?: string } }>(
+    '/metrics',
+    async (request): Promise<MetricsResponse> => ({
+      variant: options.variant,
+      hashCost: options.hashCost,
+      ...metrics.read(await app.emailStrategy.counters(), request.query.reset === 'window'),
+      shutdown: shutdown(),
+    }),
+  );
+  app.get(
+    '/mail/failures',
+    async (): Promise<MailFailuresResponse> => ({ failures: await app.emailStrategy.failures() }),
+  );
 }

@@ -28,7 +28,9 @@ try {
 }
 
 const report = (r: ShutdownReport) => {
-  process.stderr.write(`[target-api] shutdown: ${r.drained} e-mails drained, ${r.abandoned} abandoned\n`);
+  process.stderr.write(
+    `[target-api] shutdown: ${r.drained} e-mails drained, ${r.abandoned} abandoned\n`,
+  );
   process.send?.({ type: 'shutdown', ...r } satisfies ShutdownMessage);
 };
 
@@ -41,8 +43,15 @@ try {
 }
 const address = app.server.address();
 const port = typeof address === 'object' && address ? address.port : config.port;
-process.stderr.write(`[target-api] ${options.variant} listening on http://${config.host}:${port} (pid ${process.pid})\n`);
-process.send?.({ type: 'ready', port, variant: options.variant, pid: process.pid } satisfies ReadyMessage);
+process.stderr.write(
+  `[target-api] ${options.variant} listening on http://${config.host}:${port} (pid ${process.pid})\n`,
+);
+process.send?.({
+  type: 'ready',
+  port,
+  variant: options.variant,
+  pid: process.pid,
+} satisfies ReadyMessage);
 
 /**
  * How long requests still being received or answered may take once shutdown begins. Then every
@@ -56,7 +65,10 @@ async function stop(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
   process.stderr.write(`[target-api] ${signal}: closing\n`);
-  const force = setTimeout(() => fail('shutdown took too long, exiting', 1), HTTP_GRACE_MS + options.drainTimeoutMs + 10_000);
+  const force = setTimeout(
+    () => fail('shutdown took too long, exiting', 1),
+    HTTP_GRACE_MS + options.drainTimeoutMs + 10_000,
+  );
   force.unref();
   const cut = setTimeout(() => {
     process.stderr.write(`[target-api] connections still open after ${HTTP_GRACE_MS} ms: cut\n`);

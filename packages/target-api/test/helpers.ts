@@ -4,7 +4,12 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { MongoClient } from 'mongodb';
 import { startMongo, type MongoHandle } from '@mailbench/mongo';
-import { startSmtpSink, type SmtpSink, type SmtpSinkOptions, type SinkRecord } from '@mailbench/smtp-sink';
+import {
+  startSmtpSink,
+  type SmtpSink,
+  type SmtpSinkOptions,
+  type SinkRecord,
+} from '@mailbench/smtp-sink';
 import { buildApp, type BuildAppOptions } from '../src/index.ts';
 
 export const SERVER_ENTRY = fileURLToPath(new URL('../src/server.ts', import.meta.url));
@@ -52,7 +57,11 @@ export async function startStack(
   };
 }
 
-export async function countUsers(mongo: MongoHandle, dbName: string, filter: object = {}): Promise<number> {
+export async function countUsers(
+  mongo: MongoHandle,
+  dbName: string,
+  filter: object = {},
+): Promise<number> {
   const client = new MongoClient(mongo.uri);
   try {
     return await client.db(dbName).collection('users').countDocuments(filter);
@@ -62,7 +71,11 @@ export async function countUsers(mongo: MongoHandle, dbName: string, filter: obj
 }
 
 export function signupBody(i: number | string) {
-  return { username: `user_${i}`, email: `user${i}@example.test`, password: 'correct horse battery' };
+  return {
+    username: `user_${i}`,
+    email: `user${i}@example.test`,
+    password: 'correct horse battery',
+  };
 }
 
 /** The confirmation link in a delivered message's text part (the body may be quoted-printable). */
@@ -83,7 +96,10 @@ export interface ForkedServer {
 
 /** Forks the real entry file, as the runner does, and waits for its IPC "ready". */
 export async function forkServer(args: string[]): Promise<ForkedServer> {
-  const child = fork(SERVER_ENTRY, args, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+  const child = fork(SERVER_ENTRY, args, {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+  });
   let stderr = '';
   child.stderr?.on('data', (c: Buffer) => {
     stderr += c.toString();
@@ -94,7 +110,9 @@ export async function forkServer(args: string[]): Promise<ForkedServer> {
     child.on('message', (m: { type?: string; port?: number }) => {
       if (m.type === 'ready' && typeof m.port === 'number') resolve(m.port);
     });
-    child.once('exit', (code) => reject(new Error(`server exited with ${code} before ready:\n${stderr}`)));
+    child.once('exit', (code) =>
+      reject(new Error(`server exited with ${code} before ready:\n${stderr}`)),
+    );
   });
   const port = await ready;
   return { child, port, url: `http://127.0.0.1:${port}`, messages, stderr: () => stderr };
@@ -105,7 +123,14 @@ export async function waitForExit(child: ChildProcess): Promise<void> {
   await once(child, 'exit');
 }
 
-export async function postSignup(url: string, body: object): Promise<{ status: number; json: Record<string, unknown> }> {
-  const res = await fetch(`${url}/api/users`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+export async function postSignup(
+  url: string,
+  body: object,
+): Promise<{ status: number; json: Record<string, unknown> }> {
+  const res = await fetch(`${url}/api/users`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   return { status: res.status, json: (await res.json()) as Record<string, unknown> };
 }

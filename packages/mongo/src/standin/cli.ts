@@ -18,7 +18,11 @@ let values: { host?: string | undefined; port?: string | undefined; help?: boole
 try {
   ({ values } = parseArgs({
     args: argv,
-    options: { host: { type: 'string' }, port: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      host: { type: 'string' },
+      port: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
   }));
 } catch (err) {
   process.stderr.write(`mongo-standin: ${(err as Error).message}\n\n${HELP}`);

@@ -6,7 +6,14 @@
 import { BSON, Long, ObjectId } from 'bson';
 import { CommandError, badValue, failedToParse, notImplemented, typeMismatch } from './errors.ts';
 import { explainCommand } from './explain.ts';
-import { compileFilter, compileProjection, equalityFields, getPath, parseSort, sortDocuments } from './query.ts';
+import {
+  compileFilter,
+  compileProjection,
+  equalityFields,
+  getPath,
+  parseSort,
+  sortDocuments,
+} from './query.ts';
 import { parseIndexSpec, Store, type Collection } from './store.ts';
 import { applyOperators, applyReplacement, classifyUpdate } from './update.ts';
 import { cloneValue, isDocument, toNumber, truthy, valuesEqual, type Doc } from './values.ts';
@@ -57,7 +64,8 @@ export class CommandContext {
   constructor() {
     const h = (handler: Handler, fields: string[] = []) => ({ handler, fields });
     this.handlers = {
-      // The handshake grows new fields with each driver release; a server ignores those it does not know.
+      // The handshake grows new fields with each driver release; a server ignores those it does not
+      // know.
       hello: h((_c, _db, conn) => this.hello(conn, false), ['*']),
       isMaster: h((_c, _db, conn) => this.hello(conn, true), ['*']),
       ping: h(() => ({ ok: 1 })),
@@ -68,18 +76,51 @@ export class CommandContext {
       listIndexes: h((c, db) => this.listIndexes(c, db), ['cursor']),
       dropIndexes: h((c, db) => this.dropIndexes(c, db), ['index']),
       create: h((c, db) => this.create(c, db)),
-      insert: h((c, db) => this.insert(c, db), ['documents', 'ordered', 'bypassDocumentValidation']),
-      find: h((c, db) => this.find(c, db), ['filter', 'projection', 'sort', 'skip', 'limit', 'batchSize', 'singleBatch', 'noCursorTimeout']),
+      insert: h(
+        (c, db) => this.insert(c, db),
+        ['documents', 'ordered', 'bypassDocumentValidation'],
+      ),
+      find: h(
+        (c, db) => this.find(c, db),
+        [
+          'filter',
+          'projection',
+          'sort',
+          'skip',
+          'limit',
+          'batchSize',
+          'singleBatch',
+          'noCursorTimeout',
+        ],
+      ),
       getMore: h((c, db) => this.getMore(c, db), ['collection', 'batchSize']),
       killCursors: h((c) => this.killCursors(c), ['cursors']),
-      aggregate: h((c, db) => this.aggregate(c, db), ['pipeline', 'cursor', 'explain', 'allowDiskUse']),
+      aggregate: h(
+        (c, db) => this.aggregate(c, db),
+        ['pipeline', 'cursor', 'explain', 'allowDiskUse'],
+      ),
       count: h((c, db) => this.count(c, db), ['query', 'skip', 'limit']),
       update: h((c, db) => this.update(c, db), ['updates', 'ordered', 'bypassDocumentValidation']),
-      findAndModify: h((c, db) => this.findAndModify(c, db), ['query', 'sort', 'update', 'new', 'upsert', 'remove', 'fields', 'bypassDocumentValidation']),
+      findAndModify: h(
+        (c, db) => this.findAndModify(c, db),
+        [
+          'query',
+          'sort',
+          'update',
+          'new',
+          'upsert',
+          'remove',
+          'fields',
+          'bypassDocumentValidation',
+        ],
+      ),
       delete: h((c, db) => this.delete(c, db), ['deletes', 'ordered']),
       drop: h((c, db) => this.drop(c, db)),
       dropDatabase: h((_c, db) => this.dropDatabase(db)),
-      listCollections: h((c, db) => this.listCollections(c, db), ['filter', 'nameOnly', 'authorizedCollections', 'cursor']),
+      listCollections: h(
+        (c, db) => this.listCollections(c, db),
+        ['filter', 'nameOnly', 'authorizedCollections', 'cursor'],
+      ),
       listDatabases: h((c) => this.listDatabases(c), ['nameOnly', 'filter', 'authorizedDatabases']),
       explain: h((c, db) => explainCommand(this.store, c, db), ['verbosity']),
     };
@@ -100,16 +141,31 @@ export class CommandContext {
       }
       const db = typeof command.$db === 'string' ? command.$db : 'admin';
       for (const field of Object.keys(command)) {
-        if (field === name || GENERIC_FIELDS.has(field) || entry.fields.includes(field) || entry.fields[0] === '*') continue;
+        if (
+          field === name ||
+          GENERIC_FIELDS.has(field) ||
+          entry.fields.includes(field) ||
+          entry.fields[0] === '*'
+        )
+          continue;
         if (field === 'txnNumber' || field === 'autocommit' || field === 'startTransaction') {
-          throw new CommandError(20, 'IllegalOperation', 'Transaction numbers are only allowed on a replica set member or mongos');
+          throw new CommandError(
+            20,
+            'IllegalOperation',
+            'Transaction numbers are only allowed on a replica set member or mongos',
+          );
         }
         throw notImplemented(`${name}.${field} is not supported by the mailbench stand-in`);
       }
       return entry.handler(command, db, conn);
     } catch (err) {
       if (err instanceof CommandError) return err.toReply();
-      return { ok: 0, errmsg: `internal error in the mailbench stand-in: ${(err as Error).message}`, code: 1, codeName: 'InternalError' };
+      return {
+        ok: 0,
+        errmsg: `internal error in the mailbench stand-in: ${(err as Error).message}`,
+        code: 1,
+        codeName: 'InternalError',
+      };
     }
   }
 
@@ -148,7 +204,11 @@ export class CommandContext {
   private collectionName(command: Doc, field: string): string {
     const value = command[field];
     if (typeof value !== 'string') {
-      throw new CommandError(73, 'InvalidNamespace', `collection name has invalid type ${Array.isArray(value) ? 'array' : typeof value}`);
+      throw new CommandError(
+        73,
+        'InvalidNamespace',
+        `collection name has invalid type ${Array.isArray(value) ? 'array' : typeof value}`,
+      );
     }
     return value;
   }
@@ -156,13 +216,19 @@ export class CommandContext {
   private createIndexes(command: Doc, db: string): Doc {
     const name = this.collectionName(command, Object.keys(command)[0] as string);
     const indexes = command.indexes;
-    if (!Array.isArray(indexes) || indexes.length === 0) throw badValue('Must specify at least one index to create');
+    if (!Array.isArray(indexes) || indexes.length === 0)
+      throw badValue('Must specify at least one index to create');
     const specs = indexes.map(parseIndexSpec);
     const { collection, created } = this.store.ensureCollection(db, name);
     const before = collection.indexes.size;
     let allExisted = true;
     for (const spec of specs) if (collection.createIndex(spec) === 'created') allExisted = false;
-    const reply: Doc = { numIndexesBefore: before, numIndexesAfter: collection.indexes.size, createdCollectionAutomatically: created, ok: 1 };
+    const reply: Doc = {
+      numIndexesBefore: before,
+      numIndexesAfter: collection.indexes.size,
+      createdCollectionAutomatically: created,
+      ok: 1,
+    };
     if (allExisted) reply.note = 'all indexes already exist';
     return reply;
   }
@@ -170,8 +236,14 @@ export class CommandContext {
   private listIndexes(command: Doc, db: string): Doc {
     const name = this.collectionName(command, Object.keys(command)[0] as string);
     const collection = this.store.collection(db, name);
-    if (!collection) throw new CommandError(26, 'NamespaceNotFound', `ns does not exist: ${db}.${name}`);
-    return this.cursorReply(`${db}.${name}`, collection.listIndexes(), batchSizeOf(command.cursor), false);
+    if (!collection)
+      throw new CommandError(26, 'NamespaceNotFound', `ns does not exist: ${db}.${name}`);
+    return this.cursorReply(
+      `${db}.${name}`,
+      collection.listIndexes(),
+      batchSizeOf(command.cursor),
+      false,
+    );
   }
 
   private dropIndexes(command: Doc, db: string): Doc {
@@ -187,14 +259,17 @@ export class CommandContext {
     } else if (Array.isArray(index)) {
       for (const n of index) collection.dropIndex(String(n));
     } else {
-      throw notImplemented('dropIndexes by key pattern is not supported by the mailbench stand-in; give the index name');
+      throw notImplemented(
+        'dropIndexes by key pattern is not supported by the mailbench stand-in; give the index name',
+      );
     }
     return { nIndexesWas: before, ok: 1 };
   }
 
   private create(command: Doc, db: string): Doc {
     const name = this.collectionName(command, 'create');
-    if (this.store.collection(db, name)) throw new CommandError(48, 'NamespaceExists', `Collection ${db}.${name} already exists.`);
+    if (this.store.collection(db, name))
+      throw new CommandError(48, 'NamespaceExists', `Collection ${db}.${name} already exists.`);
     this.store.ensureCollection(db, name);
     return { ok: 1 };
   }
@@ -202,9 +277,14 @@ export class CommandContext {
   private insert(command: Doc, db: string): Doc {
     const name = this.collectionName(command, 'insert');
     const documents = command.documents;
-    if (!Array.isArray(documents)) throw typeMismatch("BSON field 'insert.documents' is missing or not an array");
+    if (!Array.isArray(documents))
+      throw typeMismatch("BSON field 'insert.documents' is missing or not an array");
     if (documents.length > MAX_WRITE_BATCH_SIZE) {
-      throw new CommandError(16, 'InvalidLength', `Write batch sizes must be between 1 and ${MAX_WRITE_BATCH_SIZE}. Got ${documents.length} operations.`);
+      throw new CommandError(
+        16,
+        'InvalidLength',
+        `Write batch sizes must be between 1 and ${MAX_WRITE_BATCH_SIZE}. Got ${documents.length} operations.`,
+      );
     }
     const ordered = command.ordered === undefined ? true : truthy(command.ordered);
     const { collection } = this.store.ensureCollection(db, name);
@@ -247,12 +327,23 @@ export class CommandContext {
       if (limit > 0) docs = docs.slice(0, limit);
     }
     const out = projection ? docs.map(projection) : docs;
-    const batchSize = command.batchSize === undefined ? DEFAULT_BATCH : nonNegative(command.batchSize, 'batchSize');
+    const batchSize =
+      command.batchSize === undefined ? DEFAULT_BATCH : nonNegative(command.batchSize, 'batchSize');
     return this.cursorReply(`${db}.${name}`, out, batchSize, singleBatch);
   }
 
-  private cursorReply(ns: string, docs: Doc[], batchSize: number | undefined, singleBatch: boolean): Doc {
-    const size = batchSize === undefined || batchSize === 0 ? (singleBatch ? docs.length : Math.min(DEFAULT_BATCH, docs.length)) : batchSize;
+  private cursorReply(
+    ns: string,
+    docs: Doc[],
+    batchSize: number | undefined,
+    singleBatch: boolean,
+  ): Doc {
+    const size =
+      batchSize === undefined || batchSize === 0
+        ? singleBatch
+          ? docs.length
+          : Math.min(DEFAULT_BATCH, docs.length)
+        : batchSize;
     const first = takeBatch(docs, 0, size);
     let id = Long.ZERO;
     if (!singleBatch && first.length < docs.length) {
@@ -266,17 +357,28 @@ export class CommandContext {
   private getMore(command: Doc, db: string): Doc {
     const raw = command.getMore;
     if (!(raw instanceof Long)) {
-      throw typeMismatch(`BSON field 'getMore.getMore' is the wrong type '${typeof raw}', expected type 'long'`);
+      throw typeMismatch(
+        `BSON field 'getMore.getMore' is the wrong type '${typeof raw}', expected type 'long'`,
+      );
     }
     const key = raw.toBigInt().toString();
     const cursor = this.cursors.get(key);
     if (!cursor) throw new CommandError(43, 'CursorNotFound', `cursor id ${key} not found`);
     const collection = this.collectionName(command, 'collection');
     if (cursor.ns !== `${db}.${collection}`) {
-      throw new CommandError(13, 'Unauthorized', `Requested getMore on namespace '${db}.${collection}', but cursor belongs to a different namespace ${cursor.ns}`);
+      throw new CommandError(
+        13,
+        'Unauthorized',
+        `Requested getMore on namespace '${db}.${collection}', but cursor belongs to a different namespace ${cursor.ns}`,
+      );
     }
-    const batchSize = command.batchSize === undefined ? 0 : nonNegative(command.batchSize, 'batchSize');
-    const next = takeBatch(cursor.docs, cursor.position, batchSize === 0 ? Number.POSITIVE_INFINITY : batchSize);
+    const batchSize =
+      command.batchSize === undefined ? 0 : nonNegative(command.batchSize, 'batchSize');
+    const next = takeBatch(
+      cursor.docs,
+      cursor.position,
+      batchSize === 0 ? Number.POSITIVE_INFINITY : batchSize,
+    );
     cursor.position += next.length;
     let id = raw;
     if (cursor.position >= cursor.docs.length) {
@@ -288,28 +390,46 @@ export class CommandContext {
 
   private killCursors(command: Doc): Doc {
     const ids = command.cursors;
-    if (!Array.isArray(ids)) throw typeMismatch("BSON field 'killCursors.cursors' is missing or not an array");
+    if (!Array.isArray(ids))
+      throw typeMismatch("BSON field 'killCursors.cursors' is missing or not an array");
     const killed: Long[] = [];
     const notFound: Long[] = [];
     for (const id of ids) {
       const key = id instanceof Long ? id.toBigInt().toString() : String(id);
-      (this.cursors.delete(key) ? killed : notFound).push(id instanceof Long ? id : Long.fromString(key));
+      (this.cursors.delete(key) ? killed : notFound).push(
+        id instanceof Long ? id : Long.fromString(key),
+      );
     }
-    return { cursorsKilled: killed, cursorsNotFound: notFound, cursorsAlive: [], cursorsUnknown: [], ok: 1 };
+    return {
+      cursorsKilled: killed,
+      cursorsNotFound: notFound,
+      cursorsAlive: [],
+      cursorsUnknown: [],
+      ok: 1,
+    };
   }
 
   private aggregate(command: Doc, db: string): Doc {
     const name = this.collectionName(command, 'aggregate');
-    if (command.explain) throw notImplemented('aggregate explain is not supported by the mailbench stand-in');
+    if (command.explain)
+      throw notImplemented('aggregate explain is not supported by the mailbench stand-in');
     const pipeline = command.pipeline;
-    if (!Array.isArray(pipeline)) throw typeMismatch("'pipeline' option must be specified as an array");
-    if (!isDocument(command.cursor)) throw failedToParse("The 'cursor' option is required, except for aggregate with the explain argument");
+    if (!Array.isArray(pipeline))
+      throw typeMismatch("'pipeline' option must be specified as an array");
+    if (!isDocument(command.cursor))
+      throw failedToParse(
+        "The 'cursor' option is required, except for aggregate with the explain argument",
+      );
     const collection = this.store.collection(db, name);
     let docs: Doc[] = collection ? [...collection.docs.values()] : [];
     let first = true;
     for (const stage of pipeline) {
       if (!isDocument(stage) || Object.keys(stage).length !== 1) {
-        throw new CommandError(40323, 'Location40323', 'A pipeline stage specification object must contain exactly one field.');
+        throw new CommandError(
+          40323,
+          'Location40323',
+          'A pipeline stage specification object must contain exactly one field.',
+        );
       }
       const [op, arg] = Object.entries(stage)[0] as [string, unknown];
       switch (op) {
@@ -336,7 +456,11 @@ export class CommandContext {
         }
         case '$count': {
           if (typeof arg !== 'string' || arg === '' || arg.startsWith('$') || arg.includes('.')) {
-            throw new CommandError(40156, 'Location40156', 'the count field must be a non-empty string without $ or .');
+            throw new CommandError(
+              40156,
+              'Location40156',
+              'the count field must be a non-empty string without $ or .',
+            );
           }
           docs = docs.length === 0 ? [] : [{ [arg]: docs.length }];
           break;
@@ -345,7 +469,11 @@ export class CommandContext {
           docs = group(docs, arg);
           break;
         default:
-          throw new CommandError(40324, 'Location40324', `Unrecognized pipeline stage name: '${op}'`);
+          throw new CommandError(
+            40324,
+            'Location40324',
+            `Unrecognized pipeline stage name: '${op}'`,
+          );
       }
       first = false;
     }
@@ -357,7 +485,8 @@ export class CommandContext {
     const collection = this.store.collection(db, name);
     if (!collection) return { n: 0, ok: 1 };
     const query = optionalDocument(command, 'query', 'count');
-    let n = query && Object.keys(query).length > 0 ? collection.find(query).length : collection.docs.size;
+    let n =
+      query && Object.keys(query).length > 0 ? collection.find(query).length : collection.docs.size;
     const skip = nonNegative(command.skip, 'skip');
     n = Math.max(0, n - skip);
     const limit = command.limit === undefined ? 0 : Math.abs(toNumber(command.limit));
@@ -368,7 +497,8 @@ export class CommandContext {
   private update(command: Doc, db: string): Doc {
     const name = this.collectionName(command, 'update');
     const updates = command.updates;
-    if (!Array.isArray(updates)) throw typeMismatch("BSON field 'update.updates' is missing or not an array");
+    if (!Array.isArray(updates))
+      throw typeMismatch("BSON field 'update.updates' is missing or not an array");
     const ordered = command.ordered === undefined ? true : truthy(command.ordered);
     let n = 0;
     let nModified = 0;
@@ -380,7 +510,9 @@ export class CommandContext {
         if (!isDocument(statement)) throw typeMismatch('each update statement must be an object');
         for (const field of Object.keys(statement)) {
           if (!['q', 'u', 'multi', 'upsert', 'collation', 'arrayFilters', 'hint'].includes(field)) {
-            throw notImplemented(`update statement field '${field}' is not supported by the mailbench stand-in`);
+            throw notImplemented(
+              `update statement field '${field}' is not supported by the mailbench stand-in`,
+            );
           }
           if (field === 'collation' || field === 'arrayFilters' || field === 'hint') {
             throw notImplemented(`update.${field} is not supported by the mailbench stand-in`);
@@ -388,7 +520,11 @@ export class CommandContext {
         }
         const q = isDocument(statement.q) ? statement.q : {};
         const multi = truthy(statement.multi);
-        const result = this.applyUpdate(db, name, q, statement.u, { multi, upsert: truthy(statement.upsert), sort: [] });
+        const result = this.applyUpdate(db, name, q, statement.u, {
+          multi,
+          upsert: truthy(statement.upsert),
+          sort: [],
+        });
         n += result.matched;
         nModified += result.modified;
         if (result.upsertedId !== undefined) {
@@ -416,9 +552,12 @@ export class CommandContext {
     options: { multi: boolean; upsert: boolean; sort: Array<[string, 1 | -1]> },
   ): { matched: number; modified: number; upsertedId?: unknown; before?: Doc; after?: Doc } {
     const kind = classifyUpdate(update);
-    if (kind === 'replacement' && options.multi) throw failedToParse('multi update is not supported for replacement-style update');
+    if (kind === 'replacement' && options.multi)
+      throw failedToParse('multi update is not supported for replacement-style update');
     const existing = this.store.collection(db, name);
-    const targets = existing ? existing.findSorted(filter, options.sort, options.multi ? 0 : 1) : [];
+    const targets = existing
+      ? existing.findSorted(filter, options.sort, options.multi ? 0 : 1)
+      : [];
     if (targets.length === 0) {
       if (!options.upsert) return { matched: 0, modified: 0 };
       const { collection } = this.store.ensureCollection(db, name);
@@ -450,7 +589,11 @@ export class CommandContext {
       } else {
         ({ doc: after, changed } = applyOperators(before, update as Doc, false));
         if (!valuesEqual(after._id, before._id)) {
-          throw new CommandError(66, 'ImmutableField', "Performing an update on the path '_id' would modify the immutable field '_id'");
+          throw new CommandError(
+            66,
+            'ImmutableField',
+            "Performing an update on the path '_id' would modify the immutable field '_id'",
+          );
         }
       }
       if (changed) {
@@ -461,7 +604,10 @@ export class CommandContext {
       lastBefore = before;
       lastAfter = changed ? after : before;
     }
-    const result: { matched: number; modified: number; before?: Doc; after?: Doc } = { matched: targets.length, modified };
+    const result: { matched: number; modified: number; before?: Doc; after?: Doc } = {
+      matched: targets.length,
+      modified,
+    };
     if (lastBefore) result.before = lastBefore;
     if (lastAfter) result.after = lastAfter;
     return result;
@@ -475,46 +621,61 @@ export class CommandContext {
     const returnNew = truthy(command.new);
     const upsert = truthy(command.upsert);
     const projection = compileProjection(command.fields);
-    const shape = (doc: Doc | undefined) => (doc === undefined ? null : projection ? projection(doc) : doc);
+    const shape = (doc: Doc | undefined) =>
+      doc === undefined ? null : projection ? projection(doc) : doc;
     if (remove) {
-      if (command.update !== undefined) throw failedToParse('Cannot specify both an update and remove=true');
+      if (command.update !== undefined)
+        throw failedToParse('Cannot specify both an update and remove=true');
       if (upsert) throw failedToParse('Cannot specify both upsert=true and remove=true');
-      if (returnNew) throw failedToParse('Cannot specify both new=true and remove=true; \'remove\' always returns the deleted document');
+      if (returnNew)
+        throw failedToParse(
+          "Cannot specify both new=true and remove=true; 'remove' always returns the deleted document",
+        );
       const collection = this.store.collection(db, name);
       const target = collection ? collection.findSorted(query, sort, 1)[0] : undefined;
       if (target && collection) collection.delete(target);
       return { lastErrorObject: { n: target ? 1 : 0 }, value: shape(target), ok: 1 };
     }
-    if (command.update === undefined) throw failedToParse('Either an update or remove=true must be specified');
+    if (command.update === undefined)
+      throw failedToParse('Either an update or remove=true must be specified');
     // A duplicate key here is thrown, so it becomes a top-level error as mongod reports it.
-    const result = this.applyUpdate(db, name, query, command.update, { multi: false, upsert, sort });
-      if (result.upsertedId !== undefined) {
-        return {
-          lastErrorObject: { n: 1, updatedExisting: false, upserted: result.upsertedId },
-          value: returnNew ? shape(result.after) : null,
-          ok: 1,
-        };
-      }
+    const result = this.applyUpdate(db, name, query, command.update, {
+      multi: false,
+      upsert,
+      sort,
+    });
+    if (result.upsertedId !== undefined) {
       return {
-        lastErrorObject: { n: result.matched, updatedExisting: result.matched > 0 },
-        value: shape(returnNew ? result.after : result.before),
+        lastErrorObject: { n: 1, updatedExisting: false, upserted: result.upsertedId },
+        value: returnNew ? shape(result.after) : null,
         ok: 1,
       };
+    }
+    return {
+      lastErrorObject: { n: result.matched, updatedExisting: result.matched > 0 },
+      value: shape(returnNew ? result.after : result.before),
+      ok: 1,
+    };
   }
 
   private delete(command: Doc, db: string): Doc {
     const name = this.collectionName(command, 'delete');
     const deletes = command.deletes;
-    if (!Array.isArray(deletes)) throw typeMismatch("BSON field 'delete.deletes' is missing or not an array");
+    if (!Array.isArray(deletes))
+      throw typeMismatch("BSON field 'delete.deletes' is missing or not an array");
     const collection = this.store.collection(db, name);
     let n = 0;
     for (const statement of deletes) {
       if (!isDocument(statement)) throw typeMismatch('each delete statement must be an object');
       for (const field of Object.keys(statement)) {
-        if (field !== 'q' && field !== 'limit') throw notImplemented(`delete statement field '${field}' is not supported by the mailbench stand-in`);
+        if (field !== 'q' && field !== 'limit')
+          throw notImplemented(
+            `delete statement field '${field}' is not supported by the mailbench stand-in`,
+          );
       }
       const limit = toNumber(statement.limit);
-      if (limit !== 0 && limit !== 1) throw failedToParse('The limit field in delete objects must be 0 or 1');
+      if (limit !== 0 && limit !== 1)
+        throw failedToParse('The limit field in delete objects must be 0 or 1');
       if (!collection) continue;
       const q = isDocument(statement.q) ? statement.q : {};
       for (const doc of collection.find(q, limit)) {
@@ -529,13 +690,15 @@ export class CommandContext {
     const name = this.collectionName(command, 'drop');
     const dropped = this.store.dropCollection(db, name);
     // Like mongod 7.0: dropping a collection that does not exist succeeds.
-    for (const [key, cursor] of this.cursors) if (cursor.ns === `${db}.${name}`) this.cursors.delete(key);
+    for (const [key, cursor] of this.cursors)
+      if (cursor.ns === `${db}.${name}`) this.cursors.delete(key);
     return dropped ? { nIndexesWas: dropped.indexes.size, ns: `${db}.${name}`, ok: 1 } : { ok: 1 };
   }
 
   private dropDatabase(db: string): Doc {
     this.store.dropDatabase(db);
-    for (const [key, cursor] of this.cursors) if (cursor.ns.startsWith(`${db}.`)) this.cursors.delete(key);
+    for (const [key, cursor] of this.cursors)
+      if (cursor.ns.startsWith(`${db}.`)) this.cursors.delete(key);
     return { dropped: db, ok: 1 };
   }
 
@@ -564,12 +727,14 @@ export class CommandContext {
     let databases: Doc[] = [...this.store.databases.entries()].map(([name, collections]) => {
       if (nameOnly) return { name };
       let size = 0;
-      for (const c of collections.values()) for (const d of c.docs.values()) size += BSON.calculateObjectSize(d);
+      for (const c of collections.values())
+        for (const d of c.docs.values()) size += BSON.calculateObjectSize(d);
       return { name, sizeOnDisk: size, empty: size === 0 };
     });
     if (filter) databases = databases.filter(compilePredicate(filter));
     const reply: Doc = { databases, ok: 1 };
-    if (!nameOnly) reply.totalSize = databases.reduce((sum, d) => sum + toNumber(d.sizeOnDisk ?? 0), 0);
+    if (!nameOnly)
+      reply.totalSize = databases.reduce((sum, d) => sum + toNumber(d.sizeOnDisk ?? 0), 0);
     return reply;
   }
 }
@@ -585,17 +750,25 @@ function group(docs: Doc[], spec: unknown): Doc[] {
   const keyOf = (doc: Doc): unknown => {
     const id = spec._id;
     if (typeof id === 'string' && id.startsWith('$')) return getPath(doc, id.slice(1)) ?? null;
-    if (isDocument(id)) throw notImplemented('$group with a compound _id is not supported by the mailbench stand-in');
+    if (isDocument(id))
+      throw notImplemented('$group with a compound _id is not supported by the mailbench stand-in');
     return id;
   };
   const accumulators = Object.entries(spec)
     .filter(([k]) => k !== '_id')
     .map(([field, acc]) => {
       if (!isDocument(acc) || Object.keys(acc).length !== 1) {
-        throw new CommandError(40234, 'Location40234', `The field '${field}' must be an accumulator object`);
+        throw new CommandError(
+          40234,
+          'Location40234',
+          `The field '${field}' must be an accumulator object`,
+        );
       }
       const [op, arg] = Object.entries(acc)[0] as [string, unknown];
-      if (op !== '$sum') throw notImplemented(`accumulator ${op} is not supported by the mailbench stand-in (only $sum)`);
+      if (op !== '$sum')
+        throw notImplemented(
+          `accumulator ${op} is not supported by the mailbench stand-in (only $sum)`,
+        );
       return { field, arg };
     });
   const groups = new Map<string, { id: unknown; sums: number[] }>();
@@ -608,7 +781,8 @@ function group(docs: Doc[], spec: unknown): Doc[] {
       groups.set(key, g);
     }
     accumulators.forEach(({ arg }, i) => {
-      const value = typeof arg === 'string' && arg.startsWith('$') ? getPath(doc, arg.slice(1)) : arg;
+      const value =
+        typeof arg === 'string' && arg.startsWith('$') ? getPath(doc, arg.slice(1)) : arg;
       const n = toNumber(value);
       if (!Number.isNaN(n)) g.sums[i] = (g.sums[i] ?? 0) + n;
     });
@@ -622,12 +796,13 @@ function group(docs: Doc[], spec: unknown): Doc[] {
   });
 }
 
-
 function optionalDocument(command: Doc, field: string, commandName: string): Doc | undefined {
   const value = command[field];
   if (value === undefined || value === null) return undefined;
   if (!isDocument(value)) {
-    throw typeMismatch(`BSON field '${commandName}.${field}' is the wrong type '${Array.isArray(value) ? 'array' : typeof value}', expected type 'object'`);
+    throw typeMismatch(
+      `BSON field '${commandName}.${field}' is the wrong type '${Array.isArray(value) ? 'array' : typeof value}', expected type 'object'`,
+    );
   }
   return value;
 }
@@ -635,7 +810,8 @@ function optionalDocument(command: Doc, field: string, commandName: string): Doc
 function nonNegative(value: unknown, name: string): number {
   if (value === undefined || value === null) return 0;
   const n = toNumber(value);
-  if (!Number.isInteger(n) || n < 0) throw badValue(`${name} must be a non-negative integer, got ${String(value)}`);
+  if (!Number.isInteger(n) || n < 0)
+    throw badValue(`${name} must be a non-negative integer, got ${String(value)}`);
   return n;
 }
 
@@ -663,7 +839,11 @@ function takeBatch(docs: Doc[], start: number, count: number): Doc[] {
 function checkSize(doc: Doc): void {
   const size = BSON.calculateObjectSize(doc);
   if (size > MAX_BSON_OBJECT_SIZE) {
-    throw new CommandError(10334, 'BSONObjectTooLarge', `BSONObj size: ${size} (0x${size.toString(16)}) is invalid. Size must be between 0 and 16793600(16MB)`);
+    throw new CommandError(
+      10334,
+      'BSONObjectTooLarge',
+      `BSONObj size: ${size} (0x${size.toString(16)}) is invalid. Size must be between 0 and 16793600(16MB)`,
+    );
   }
 }
 
@@ -677,4 +857,3 @@ function prepareForInsert(raw: Doc): Doc {
   for (const [k, v] of Object.entries(raw)) if (k !== '_id') out[k] = v;
   return out;
 }
-

@@ -3,7 +3,12 @@ export class CommandError extends Error {
   readonly code: number;
   readonly codeName: string;
   readonly extra: Record<string, unknown>;
-  constructor(code: number, codeName: string, message: string, extra: Record<string, unknown> = {}) {
+  constructor(
+    code: number,
+    codeName: string,
+    message: string,
+    extra: Record<string, unknown> = {},
+  ) {
     super(message);
     this.code = code;
     this.codeName = codeName;

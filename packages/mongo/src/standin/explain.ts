@@ -15,18 +15,24 @@ export function explainCommand(store: Store, command: Doc, db: string): Doc {
   const name = Object.keys(inner)[0] ?? '';
   const isFind = name === 'find';
   if (!isFind && name !== 'findAndModify' && name !== 'findandmodify') {
-    throw notImplemented(`explain of '${name}' is not supported by the mailbench stand-in (only find and findAndModify)`);
+    throw notImplemented(
+      `explain of '${name}' is not supported by the mailbench stand-in (only find and findAndModify)`,
+    );
   }
   const collectionName = inner[name];
   if (typeof collectionName !== 'string') throw failedToParse(`${name} needs a collection name`);
   const filter = isFind ? inner.filter : inner.query;
-  if (filter !== undefined && !isDocument(filter)) throw failedToParse(`${name}'s filter must be a document`);
+  if (filter !== undefined && !isDocument(filter))
+    throw failedToParse(`${name}'s filter must be a document`);
   const limit = isFind ? Math.abs(toNumber(inner.limit ?? 0)) : 1;
   const stats: ReadStats = { docsExamined: 0, walked: false };
   const collection = store.collection(db, collectionName);
   const docs = collection ? collection.findSorted(filter, parseSort(inner.sort), limit, stats) : [];
   return {
-    queryPlanner: { namespace: `${db}.${collectionName}`, winningPlan: { stage: stats.walked ? 'IXSCAN' : 'COLLSCAN' } },
+    queryPlanner: {
+      namespace: `${db}.${collectionName}`,
+      winningPlan: { stage: stats.walked ? 'IXSCAN' : 'COLLSCAN' },
+    },
     executionStats: { nReturned: docs.length, totalDocsExamined: stats.docsExamined },
     ok: 1,
   };

@@ -68,7 +68,11 @@ export class OrderedEntries {
       return;
     }
     const entry = { values, seq, id };
-    this.entries.splice(this.search((e) => this.compareEntries(e, entry)), 0, entry);
+    this.entries.splice(
+      this.search((e) => this.compareEntries(e, entry)),
+      0,
+      entry,
+    );
   }
 
   remove(id: string, seq: number, doc: Doc): void {

@@ -29,7 +29,9 @@ interface Walk {
   step: 1 | -1;
   /** Where the sort field sits in the index's fields. */
   position: number;
-  /** True for a sort value past the filter's bound in the walk's direction: nothing further matches. */
+  /**
+   * True for a sort value past the filter's bound in the walk's direction: nothing further matches.
+   */
   past: (value: unknown) => boolean;
 }
 
@@ -56,7 +58,12 @@ function boundOf(parts: Doc[], path: string, direction: 1 | -1): (value: unknown
   return (value) => tests.some((t) => t(value));
 }
 
-function planBranch(source: PlanSource, parts: Doc[], path: string, direction: 1 | -1): Walk | null {
+function planBranch(
+  source: PlanSource,
+  parts: Doc[],
+  path: string,
+  direction: 1 | -1,
+): Walk | null {
   const equal = pinned(parts);
   for (const index of source.walkable()) {
     const position = index.fields.indexOf(path);
@@ -97,7 +104,8 @@ export function findSortedByIndex(
   const [path, direction] = sort[0] as [string, 1 | -1];
   const whole = filter ?? {};
   const { $or: branches, ...rest } = whole;
-  if (branches !== undefined && !(Array.isArray(branches) && branches.every(isDocument))) return null;
+  if (branches !== undefined && !(Array.isArray(branches) && branches.every(isDocument)))
+    return null;
   const partsList = branches === undefined ? [[whole]] : (branches as Doc[]).map((b) => [rest, b]);
   const walks: Walk[] = [];
   for (const parts of partsList) {
@@ -114,7 +122,10 @@ export function findSortedByIndex(
     for (const walk of walks) {
       const entry = head(walk);
       if (!entry) continue;
-      const c = best ? compareValues(entry.values[walk.position], best.entry.values[best.walk.position]) * direction : -1;
+      const c = best
+        ? compareValues(entry.values[walk.position], best.entry.values[best.walk.position]) *
+          direction
+        : -1;
       if (!best || c < 0 || (c === 0 && entry.seq < best.entry.seq)) best = { walk, entry };
     }
     if (!best) return out;

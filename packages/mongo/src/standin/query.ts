@@ -3,7 +3,15 @@
  * the stand-in supports. Anything else is refused with BadValue, never ignored.
  */
 import { badValue, CommandError } from './errors.ts';
-import { cloneValue, compareValues, isDocument, truthy, typeOrder, valuesEqual, type Doc } from './values.ts';
+import {
+  cloneValue,
+  compareValues,
+  isDocument,
+  truthy,
+  typeOrder,
+  valuesEqual,
+  type Doc,
+} from './values.ts';
 
 /** Every value a dotted path reaches, traversing arrays as mongod does. */
 export function lookupPath(doc: unknown, path: string): unknown[] {
@@ -49,7 +57,17 @@ export function getPath(doc: Doc, path: string): unknown {
 
 type Predicate = (doc: Doc) => boolean;
 
-const COMPARISON_OPERATORS = new Set(['$eq', '$ne', '$gt', '$gte', '$lt', '$lte', '$in', '$nin', '$exists']);
+const COMPARISON_OPERATORS = new Set([
+  '$eq',
+  '$ne',
+  '$gt',
+  '$gte',
+  '$lt',
+  '$lte',
+  '$in',
+  '$nin',
+  '$exists',
+]);
 
 function isOperatorObject(v: unknown): v is Doc {
   if (!isDocument(v)) return false;
@@ -58,7 +76,11 @@ function isOperatorObject(v: unknown): v is Doc {
 }
 
 /** True when some candidate (or an element of an array candidate) satisfies `test`. */
-function anyValue(candidates: unknown[], test: (v: unknown) => boolean, includeArrays = true): boolean {
+function anyValue(
+  candidates: unknown[],
+  test: (v: unknown) => boolean,
+  includeArrays = true,
+): boolean {
   for (const c of candidates) {
     if (Array.isArray(c)) {
       if (includeArrays && test(c)) return true;
@@ -74,9 +96,11 @@ function compileOperator(path: string, op: string, arg: unknown): Predicate {
   const values = (doc: Doc) => lookupPath(doc, path);
   const range = (accept: (c: number) => boolean): Predicate => {
     if (arg instanceof RegExp) throw badValue(`${op} does not take a regular expression here`);
-    // Values of another type never satisfy a range operator in mongod (no cross-type ordering here).
+    // Values of another type never satisfy a range operator in mongod (no cross-type ordering
+    // here).
     const bracket = typeOrder(arg);
-    return (doc) => anyValue(values(doc), (v) => typeOrder(v) === bracket && accept(compareValues(v, arg)));
+    return (doc) =>
+      anyValue(values(doc), (v) => typeOrder(v) === bracket && accept(compareValues(v, arg)));
   };
   switch (op) {
     case '$eq':
@@ -95,7 +119,8 @@ function compileOperator(path: string, op: string, arg: unknown): Predicate {
     case '$nin': {
       if (!Array.isArray(arg)) throw badValue(`${op} needs an array`);
       const list = arg;
-      const test: Predicate = (doc) => anyValue(values(doc), (v) => list.some((x) => valuesEqual(v, x)));
+      const test: Predicate = (doc) =>
+        anyValue(values(doc), (v) => list.some((x) => valuesEqual(v, x)));
       return op === '$in' ? test : (doc) => !test(doc);
     }
     case '$exists': {
@@ -118,7 +143,8 @@ function compileField(path: string, condition: unknown): Predicate {
     });
     return (doc) => predicates.every((p) => p(doc));
   }
-  if (condition instanceof RegExp) throw badValue('regular expression filters are not supported by the mailbench stand-in');
+  if (condition instanceof RegExp)
+    throw badValue('regular expression filters are not supported by the mailbench stand-in');
   return compileOperator(path, '$eq', condition);
 }
 
@@ -149,9 +175,13 @@ export function compileFilter(filter: Doc | undefined | null): Predicate {
   const predicates: Predicate[] = [];
   for (const [key, condition] of Object.entries(filter)) {
     if (key.startsWith('$')) {
-      if (key === '$and' || key === '$or' || key === '$nor') predicates.push(compileLogical(key, condition));
+      if (key === '$and' || key === '$or' || key === '$nor')
+        predicates.push(compileLogical(key, condition));
       else if (key === '$comment') continue;
-      else throw badValue(`unknown top level operator: ${key}. If you have a field name that starts with a '$' symbol, consider using $getField or $setField.`);
+      else
+        throw badValue(
+          `unknown top level operator: ${key}. If you have a field name that starts with a '$' symbol, consider using $getField or $setField.`,
+        );
     } else {
       predicates.push(compileField(key, condition));
     }
@@ -188,7 +218,8 @@ export function inFields(filter: Doc | undefined | null): Map<string, unknown[]>
   const out = new Map<string, unknown[]>();
   if (!filter) return out;
   for (const [key, condition] of Object.entries(filter)) {
-    if (!key.startsWith('$') && isOperatorObject(condition) && Array.isArray(condition.$in)) out.set(key, condition.$in);
+    if (!key.startsWith('$') && isOperatorObject(condition) && Array.isArray(condition.$in))
+      out.set(key, condition.$in);
   }
   return out;
 }
@@ -199,16 +230,26 @@ export function parseSort(sort: unknown): SortSpec {
   if (sort === undefined || sort === null) return [];
   if (!isDocument(sort)) throw badValue('sort must be an object');
   return Object.entries(sort).map(([path, dir]) => {
-    const n = Number(typeof dir === 'object' && dir !== null && 'valueOf' in dir ? (dir as { valueOf(): unknown }).valueOf() : dir);
+    const n = Number(
+      typeof dir === 'object' && dir !== null && 'valueOf' in dir
+        ? (dir as { valueOf(): unknown }).valueOf()
+        : dir,
+    );
     if (n !== 1 && n !== -1) {
-      throw new CommandError(15974, 'Location15974', `Illegal key in $sort specification: ${path}: ${String(dir)}`);
+      throw new CommandError(
+        15974,
+        'Location15974',
+        `Illegal key in $sort specification: ${path}: ${String(dir)}`,
+      );
     }
     return [path, n];
   });
 }
 
 function sortKey(doc: Doc, path: string, direction: 1 | -1): unknown {
-  const values = lookupPath(doc, path).flatMap((v) => (Array.isArray(v) ? (v.length === 0 ? [undefined] : v) : [v]));
+  const values = lookupPath(doc, path).flatMap((v) =>
+    Array.isArray(v) ? (v.length === 0 ? [undefined] : v) : [v],
+  );
   // With arrays, ascending sorts use the smallest element, descending the largest.
   let best = values[0];
   for (const v of values) {
@@ -264,7 +305,8 @@ export function compileProjection(projection: unknown): Projector | null {
   const idEntry = entries.find(([p]) => p === '_id');
   const rest = entries.filter(([p]) => p !== '_id');
   const includeId = idEntry === undefined ? true : truthy(idEntry[1]);
-  const inclusion = rest.length > 0 ? truthy(rest[0]![1]) : idEntry !== undefined && truthy(idEntry[1]);
+  const inclusion =
+    rest.length > 0 ? truthy(rest[0]![1]) : idEntry !== undefined && truthy(idEntry[1]);
   for (const [path, v] of rest) {
     if (truthy(v) !== inclusion) {
       throw new CommandError(

@@ -43,7 +43,8 @@ function readCString(buf: Buffer, offset: number): [string, number] {
 function readDocument(buf: Buffer, offset: number, limit: number): [Doc, number] {
   if (offset + 5 > limit) throw new ProtocolError('document runs past the end of the message');
   const size = buf.readInt32LE(offset);
-  if (size < 5 || offset + size > limit) throw new ProtocolError('document size does not fit the message');
+  if (size < 5 || offset + size > limit)
+    throw new ProtocolError('document size does not fit the message');
   const doc = BSON.deserialize(buf.subarray(offset, offset + size), DESERIALIZE) as Doc;
   return [doc, offset + size];
 }
@@ -68,7 +69,8 @@ export function parseOpMsg(message: Buffer): { command: Doc; moreToCome: boolean
     } else if (kind === 1) {
       const size = message.readInt32LE(offset);
       const sectionEnd = offset + size;
-      if (size < 5 || sectionEnd > end) throw new ProtocolError('document sequence size does not fit the message');
+      if (size < 5 || sectionEnd > end)
+        throw new ProtocolError('document sequence size does not fit the message');
       let identifier: string;
       [identifier, offset] = readCString(message, offset + 4);
       const docs: Doc[] = [];
@@ -84,7 +86,8 @@ export function parseOpMsg(message: Buffer): { command: Doc; moreToCome: boolean
   }
   if (!command) throw new ProtocolError('OP_MSG without a body section');
   for (const [identifier, docs] of sequences) {
-    if (Object.hasOwn(command, identifier)) throw new ProtocolError(`field ${identifier} given both in the body and as a sequence`);
+    if (Object.hasOwn(command, identifier))
+      throw new ProtocolError(`field ${identifier} given both in the body and as a sequence`);
     command[identifier] = docs;
   }
   return { command, moreToCome: (flags & FLAG_MORE_TO_COME) !== 0 };
@@ -119,7 +122,11 @@ export function encodeOpReply(responseTo: number, reply: Doc): Buffer {
   fields.writeBigInt64LE(0n, 4); // cursorID
   fields.writeInt32LE(0, 12); // startingFrom
   fields.writeInt32LE(1, 16); // numberReturned
-  return Buffer.concat([header(16 + 20 + body.length, nextRequestId++, responseTo, OP_REPLY), fields, body]);
+  return Buffer.concat([
+    header(16 + 20 + body.length, nextRequestId++, responseTo, OP_REPLY),
+    fields,
+    body,
+  ]);
 }
 
 function handleOpQuery(context: CommandContext, message: Buffer, connection: { id: number }): Doc {
@@ -133,7 +140,12 @@ function handleOpQuery(context: CommandContext, message: Buffer, connection: { i
   const db = collection.endsWith('.$cmd') ? collection.slice(0, -5) : collection;
   const name = Object.keys(query)[0] ?? '';
   if (!['hello', 'isMaster', 'ismaster'].includes(name) || !collection.endsWith('.$cmd')) {
-    return { ok: 0, errmsg: `Unsupported OP_QUERY command: ${name}. The client driver may require an upgrade.`, code: 352, codeName: 'UnsupportedOpQueryCommand' };
+    return {
+      ok: 0,
+      errmsg: `Unsupported OP_QUERY command: ${name}. The client driver may require an upgrade.`,
+      code: 352,
+      codeName: 'UnsupportedOpQueryCommand',
+    };
   }
   return context.run({ ...query, $db: db }, connection);
 }
@@ -160,7 +172,8 @@ export async function startStandinServer(options: StandinOptions = {}): Promise<
           let buf = pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending);
           pending = [buf];
           const length = buf.readInt32LE(0);
-          if (length < 16 || length > MAX_MESSAGE_SIZE) throw new ProtocolError(`message length ${length} is out of bounds`);
+          if (length < 16 || length > MAX_MESSAGE_SIZE)
+            throw new ProtocolError(`message length ${length} is out of bounds`);
           if (pendingBytes < length) break;
           const message = buf.subarray(0, length);
           buf = buf.subarray(length);

@@ -7,7 +7,14 @@ import { UUID } from 'bson';
 import { CommandError, badValue, notImplemented } from './errors.ts';
 import { OrderedEntries } from './ordered-index.ts';
 import { findSortedByIndex, type PlanSource, type ReadStats } from './plan.ts';
-import { compileFilter, equalityFields, inFields, lookupPath, sortDocuments, type SortSpec } from './query.ts';
+import {
+  compileFilter,
+  equalityFields,
+  inFields,
+  lookupPath,
+  sortDocuments,
+  type SortSpec,
+} from './query.ts';
 import { canonicalKey, isDocument, renderDocument, toNumber, truthy, type Doc } from './values.ts';
 
 export interface IndexSpec {
@@ -22,21 +29,31 @@ class Index {
   readonly spec: IndexSpec;
   readonly fields: string[];
   readonly entries = new Map<string, Set<string>>();
-  /** The same entries in key order, for sorted walks; none for a partial or sparse index (not every document is in it). */
+  /**
+   * The same entries in key order, for sorted walks; none for a partial or sparse index (not every
+   * document is in it).
+   */
   readonly ordered: OrderedEntries | null;
   private readonly partial: ((doc: Doc) => boolean) | null;
 
   constructor(spec: IndexSpec) {
     this.spec = spec;
     this.fields = Object.keys(spec.key);
-    this.partial = spec.partialFilterExpression ? compileFilter(spec.partialFilterExpression) : null;
-    this.ordered = spec.partialFilterExpression || spec.sparse ? null : new OrderedEntries(spec.key);
+    this.partial = spec.partialFilterExpression
+      ? compileFilter(spec.partialFilterExpression)
+      : null;
+    this.ordered =
+      spec.partialFilterExpression || spec.sparse ? null : new OrderedEntries(spec.key);
   }
 
   /** Every key this document produces (several when an indexed field is an array). */
   keysOf(doc: Doc): string[] {
     if (this.partial && !this.partial(doc)) return [];
-    if (this.spec.sparse && this.fields.every((f) => lookupPath(doc, f).every((v) => v === undefined))) return [];
+    if (
+      this.spec.sparse &&
+      this.fields.every((f) => lookupPath(doc, f).every((v) => v === undefined))
+    )
+      return [];
     let keys: string[] = [''];
     for (const field of this.fields) {
       const values = new Set<string>();
@@ -49,7 +66,8 @@ class Index {
         }
       }
       const next: string[] = [];
-      for (const prefix of keys) for (const v of values) next.push(prefix === '' ? v : `${prefix}\u0000${v}`);
+      for (const prefix of keys)
+        for (const v of values) next.push(prefix === '' ? v : `${prefix}\u0000${v}`);
       keys = next;
     }
     return keys;
@@ -105,7 +123,8 @@ class Index {
     const out: Doc = { v: 2, key: this.spec.key, name: this.spec.name };
     if (this.spec.unique) out.unique = true;
     if (this.spec.sparse) out.sparse = true;
-    if (this.spec.partialFilterExpression) out.partialFilterExpression = this.spec.partialFilterExpression;
+    if (this.spec.partialFilterExpression)
+      out.partialFilterExpression = this.spec.partialFilterExpression;
     return out;
   }
 }
@@ -134,7 +153,10 @@ export class Collection implements PlanSource {
   constructor(db: string, name: string) {
     this.db = db;
     this.name = name;
-    this.indexes.set('_id_', new Index({ name: '_id_', key: { _id: 1 }, unique: true, sparse: false }));
+    this.indexes.set(
+      '_id_',
+      new Index({ name: '_id_', key: { _id: 1 }, unique: true, sparse: false }),
+    );
   }
 
   get ns(): string {
@@ -151,7 +173,10 @@ export class Collection implements PlanSource {
     const keysByIndex = new Map<Index, string[]>();
     for (const index of this.indexes.values()) {
       const keys = index === this.idIndex() ? [idKey] : index.keysOf(doc);
-      if (index.conflict(idKey, keys) !== null || (index === this.idIndex() && this.docs.has(idKey))) {
+      if (
+        index.conflict(idKey, keys) !== null ||
+        (index === this.idIndex() && this.docs.has(idKey))
+      ) {
         throw duplicateKeyError(this.ns, index, doc);
       }
       keysByIndex.set(index, keys);
@@ -172,7 +197,8 @@ export class Collection implements PlanSource {
       const newKeys = index.keysOf(after);
       if (index.conflict(idKey, newKeys) !== null) throw duplicateKeyError(this.ns, index, after);
       // Keys that did not change (the usual case: an update of other fields) keep their entries.
-      if (oldKeys.length !== newKeys.length || oldKeys.some((k, i) => k !== newKeys[i])) changes.push([index, oldKeys, newKeys]);
+      if (oldKeys.length !== newKeys.length || oldKeys.some((k, i) => k !== newKeys[i]))
+        changes.push([index, oldKeys, newKeys]);
     }
     const seq = this.seqs.get(idKey) ?? 0;
     for (const [index, oldKeys, newKeys] of changes) {
@@ -217,13 +243,17 @@ export class Collection implements PlanSource {
   findSorted(filter: Doc | undefined, sort: SortSpec, limit: number, stats?: ReadStats): Doc[] {
     const walked = findSortedByIndex(this, filter, sort, limit, stats);
     if (walked) return walked;
-    const docs = sortDocuments(this.find(filter, sort.length === 0 ? limit : 0, stats).slice(), sort);
+    const docs = sortDocuments(
+      this.find(filter, sort.length === 0 ? limit : 0, stats).slice(),
+      sort,
+    );
     return limit > 0 ? docs.slice(0, limit) : docs;
   }
 
   walkable(): OrderedEntries[] {
     const out: OrderedEntries[] = [];
-    for (const index of this.indexes.values()) if (index.ordered && !index.ordered.multikey) out.push(index.ordered);
+    for (const index of this.indexes.values())
+      if (index.ordered && !index.ordered.multikey) out.push(index.ordered);
     return out;
   }
 
@@ -238,12 +268,19 @@ export class Collection implements PlanSource {
       for (const index of this.indexes.values()) {
         if (index.spec.partialFilterExpression || index.spec.sparse) continue;
         const pinned = index.fields.map((f) => equal.get(f));
-        if (index.fields.every((f) => equal.has(f)) && pinned.every((v) => !Array.isArray(v) && !isDocument(v))) {
+        if (
+          index.fields.every((f) => equal.has(f)) &&
+          pinned.every((v) => !Array.isArray(v) && !isDocument(v))
+        ) {
           return this.docsFor([index.entries.get(index.keyOfValues(pinned))]);
         }
         const only = index.fields[0] as string;
         const list = inLists.get(only);
-        if (index.fields.length === 1 && list && list.every((v) => !Array.isArray(v) && !isDocument(v))) {
+        if (
+          index.fields.length === 1 &&
+          list &&
+          list.every((v) => !Array.isArray(v) && !isDocument(v))
+        ) {
           return this.docsFor(list.map((v) => index.entries.get(index.keyOfValues([v]))));
         }
       }
@@ -253,7 +290,10 @@ export class Collection implements PlanSource {
     return this.docs.values();
   }
 
-  /** The documents in the range of an ordered index whose first fields the filter pins, in natural order. */
+  /**
+   * The documents in the range of an ordered index whose first fields the filter pins, in natural
+   * order.
+   */
   private byPinnedPrefix(equal: Map<string, unknown>): Doc[] | null {
     let best: { index: OrderedEntries; width: number } | null = null;
     for (const index of this.walkable()) {
@@ -289,7 +329,8 @@ export class Collection implements PlanSource {
     for (const existing of this.indexes.values()) {
       const sameKey = renderDocument(existing.spec.key) === renderDocument(spec.key);
       if (existing.spec.name === spec.name) {
-        if (sameKey && existing.spec.unique === spec.unique && existing.spec.sparse === spec.sparse) return 'exists';
+        if (sameKey && existing.spec.unique === spec.unique && existing.spec.sparse === spec.sparse)
+          return 'exists';
         throw new CommandError(
           86,
           'IndexKeySpecsConflict',
@@ -297,7 +338,11 @@ export class Collection implements PlanSource {
         );
       }
       if (sameKey && !spec.partialFilterExpression && !existing.spec.partialFilterExpression) {
-        throw new CommandError(85, 'IndexOptionsConflict', `Index already exists with a different name: ${existing.spec.name}`);
+        throw new CommandError(
+          85,
+          'IndexOptionsConflict',
+          `Index already exists with a different name: ${existing.spec.name}`,
+        );
       }
     }
     const index = new Index(spec);
@@ -312,7 +357,8 @@ export class Collection implements PlanSource {
 
   dropIndex(name: string): void {
     if (name === '_id_') throw new CommandError(72, 'InvalidOptions', 'cannot drop _id index');
-    if (!this.indexes.delete(name)) throw new CommandError(27, 'IndexNotFound', `index not found with name [${name}]`);
+    if (!this.indexes.delete(name))
+      throw new CommandError(27, 'IndexNotFound', `index not found with name [${name}]`);
   }
 
   listIndexes(): Doc[] {
@@ -322,17 +368,32 @@ export class Collection implements PlanSource {
 
 export function parseIndexSpec(raw: unknown): IndexSpec {
   if (!isDocument(raw) || !isDocument(raw.key) || typeof raw.name !== 'string') {
-    throw new CommandError(9, 'FailedToParse', 'each index specification needs a key document and a name');
+    throw new CommandError(
+      9,
+      'FailedToParse',
+      'each index specification needs a key document and a name',
+    );
   }
   for (const [field, dir] of Object.entries(raw.key)) {
     const n = toNumber(dir);
     if (typeof dir === 'string' || (n !== 1 && n !== -1)) {
-      throw notImplemented(`index type ${JSON.stringify(String(dir))} on field "${field}" is not supported by the mailbench stand-in (only 1 and -1)`);
+      throw notImplemented(
+        `index type ${JSON.stringify(String(dir))} on field "${field}" is not supported by the mailbench stand-in (only 1 and -1)`,
+      );
     }
   }
-  const allowed = new Set(['key', 'name', 'unique', 'sparse', 'partialFilterExpression', 'v', 'background']);
+  const allowed = new Set([
+    'key',
+    'name',
+    'unique',
+    'sparse',
+    'partialFilterExpression',
+    'v',
+    'background',
+  ]);
   for (const option of Object.keys(raw)) {
-    if (!allowed.has(option)) throw notImplemented(`index option "${option}" is not supported by the mailbench stand-in`);
+    if (!allowed.has(option))
+      throw notImplemented(`index option "${option}" is not supported by the mailbench stand-in`);
   }
   const spec: IndexSpec = {
     name: raw.name,
@@ -341,7 +402,8 @@ export function parseIndexSpec(raw: unknown): IndexSpec {
     sparse: truthy(raw.sparse),
   };
   if (raw.partialFilterExpression !== undefined) {
-    if (!isDocument(raw.partialFilterExpression)) throw badValue('partialFilterExpression must be an object');
+    if (!isDocument(raw.partialFilterExpression))
+      throw badValue('partialFilterExpression must be an object');
     spec.partialFilterExpression = raw.partialFilterExpression;
   }
   return spec;
@@ -392,4 +454,3 @@ export function validateName(db: string, name: string): void {
     throw new CommandError(73, 'InvalidNamespace', `Invalid collection name: ${name}`);
   }
 }
-

@@ -13,7 +13,11 @@ export type UpdateKind = 'replacement' | 'operators';
 
 export function classifyUpdate(update: unknown): UpdateKind {
   if (Array.isArray(update)) {
-    throw new CommandError(238, 'NotImplemented', 'pipeline-style updates are not supported by the mailbench stand-in');
+    throw new CommandError(
+      238,
+      'NotImplemented',
+      'pipeline-style updates are not supported by the mailbench stand-in',
+    );
   }
   if (!isDocument(update)) throw failedToParse('update must be an object');
   const keys = Object.keys(update);
@@ -22,24 +26,38 @@ export function classifyUpdate(update: unknown): UpdateKind {
   if (dollar.length === 0) return 'replacement';
   for (const k of keys) {
     if (!k.startsWith('$')) {
-      throw failedToParse(`Unknown modifier: ${k}. Expected a valid update modifier or pipeline-style update specified as an array`);
+      throw failedToParse(
+        `Unknown modifier: ${k}. Expected a valid update modifier or pipeline-style update specified as an array`,
+      );
     }
     if (!SUPPORTED.has(k)) {
-      throw failedToParse(`Unknown modifier: ${k}. Expected a valid update modifier or pipeline-style update specified as an array`);
+      throw failedToParse(
+        `Unknown modifier: ${k}. Expected a valid update modifier or pipeline-style update specified as an array`,
+      );
     }
     const arg = update[k];
     if (!isDocument(arg)) {
-      throw failedToParse(`Modifiers operate on fields but we found type ${Array.isArray(arg) ? 'array' : typeof arg} instead.`);
+      throw failedToParse(
+        `Modifiers operate on fields but we found type ${Array.isArray(arg) ? 'array' : typeof arg} instead.`,
+      );
     }
   }
   return 'operators';
 }
 
 function immutableId(): CommandError {
-  return new CommandError(66, 'ImmutableField', "Performing an update on the path '_id' would modify the immutable field '_id'");
+  return new CommandError(
+    66,
+    'ImmutableField',
+    "Performing an update on the path '_id' would modify the immutable field '_id'",
+  );
 }
 
-function parentOf(doc: Doc, path: string, create: boolean): { parent: Doc | unknown[]; key: string } | null {
+function parentOf(
+  doc: Doc,
+  path: string,
+  create: boolean,
+): { parent: Doc | unknown[]; key: string } | null {
   const parts = path.split('.');
   let current: unknown = doc;
   for (let i = 0; i < parts.length - 1; i++) {
@@ -48,7 +66,11 @@ function parentOf(doc: Doc, path: string, create: boolean): { parent: Doc | unkn
     if (Array.isArray(current) && /^\d+$/.test(part)) next = current[Number(part)];
     else if (isDocument(current)) next = current[part];
     else {
-      throw new CommandError(28, 'PathNotViable', `Cannot create field '${part}' in element {${parts.slice(0, i).join('.')}: ${String(current)}}`);
+      throw new CommandError(
+        28,
+        'PathNotViable',
+        `Cannot create field '${part}' in element {${parts.slice(0, i).join('.')}: ${String(current)}}`,
+      );
     }
     if (next === undefined || next === null) {
       if (!create) return null;
@@ -60,7 +82,11 @@ function parentOf(doc: Doc, path: string, create: boolean): { parent: Doc | unkn
   }
   if (!isDocument(current) && !Array.isArray(current)) {
     if (!create) return null;
-    throw new CommandError(28, 'PathNotViable', `Cannot create field '${parts[parts.length - 1]}' in element {${path}: ${String(current)}}`);
+    throw new CommandError(
+      28,
+      'PathNotViable',
+      `Cannot create field '${parts[parts.length - 1]}' in element {${path}: ${String(current)}}`,
+    );
   }
   return { parent: current as Doc | unknown[], key: parts[parts.length - 1] as string };
 }
@@ -76,7 +102,11 @@ function setIn(parent: Doc | unknown[], key: string, value: unknown): void {
 
 function addNumbers(a: unknown, b: unknown, field: string, id: unknown): unknown {
   if (!isNumber(b)) {
-    throw new CommandError(14, 'TypeMismatch', `Cannot increment with non-numeric argument: {${field}: ${String(b)}}`);
+    throw new CommandError(
+      14,
+      'TypeMismatch',
+      `Cannot increment with non-numeric argument: {${field}: ${String(b)}}`,
+    );
   }
   if (a === undefined) return b;
   if (!isNumber(a)) {
@@ -88,7 +118,8 @@ function addNumbers(a: unknown, b: unknown, field: string, id: unknown): unknown
   }
   const sum = toNumber(a) + toNumber(b);
   // mongod's promotion: any double makes a double, any long a long, int32 overflow becomes a long.
-  const isDouble = (v: unknown) => v instanceof Double || (typeof v === 'number' && !Number.isInteger(v));
+  const isDouble = (v: unknown) =>
+    v instanceof Double || (typeof v === 'number' && !Number.isInteger(v));
   if (isDouble(a) || isDouble(b)) return new Double(sum);
   if (a instanceof Long || b instanceof Long) return Long.fromNumber(sum);
   if (sum > 2147483647 || sum < -2147483648) return Long.fromNumber(sum);
@@ -96,17 +127,26 @@ function addNumbers(a: unknown, b: unknown, field: string, id: unknown): unknown
 }
 
 /**
- * Applies an operator update to a copy of `doc`. Returns the new document and whether anything changed.
+ * Applies an operator update to a copy of `doc`. Returns the new document and whether anything
+ * changed.
  * `inserting` enables $setOnInsert.
  */
-export function applyOperators(doc: Doc, update: Doc, inserting: boolean): { doc: Doc; changed: boolean } {
+export function applyOperators(
+  doc: Doc,
+  update: Doc,
+  inserting: boolean,
+): { doc: Doc; changed: boolean } {
   const out = cloneValue(doc);
   let changed = false;
   const touched = new Set<string>();
   const claim = (path: string) => {
     for (const t of touched) {
       if (t === path || t.startsWith(`${path}.`) || path.startsWith(`${t}.`)) {
-        throw new CommandError(40, 'ConflictingUpdateOperators', `Updating the path '${path}' would create a conflict at '${t}'`);
+        throw new CommandError(
+          40,
+          'ConflictingUpdateOperators',
+          `Updating the path '${path}' would create a conflict at '${t}'`,
+        );
       }
     }
     touched.add(path);
@@ -130,7 +170,11 @@ export function applyOperators(doc: Doc, update: Doc, inserting: boolean): { doc
         throw immutableId();
       }
       if (path === '' || path.split('.').some((p) => p === '' || p.startsWith('$'))) {
-        throw new CommandError(56, 'EmptyFieldName', `The update path '${path}' contains an empty field name or a '$', which is not allowed.`);
+        throw new CommandError(
+          56,
+          'EmptyFieldName',
+          `The update path '${path}' contains an empty field name or a '$', which is not allowed.`,
+        );
       }
       switch (op) {
         case '$set':
@@ -171,10 +215,13 @@ function typeofDiffers(a: unknown, b: unknown): boolean {
   return ctor(a) !== ctor(b);
 }
 
-
 /** A replacement keeps the old `_id` (and refuses to change it). `_id` comes first. */
 export function applyReplacement(doc: Doc, replacement: Doc): Doc {
-  if (Object.hasOwn(replacement, '_id') && doc._id !== undefined && !valuesEqual(replacement._id, doc._id)) {
+  if (
+    Object.hasOwn(replacement, '_id') &&
+    doc._id !== undefined &&
+    !valuesEqual(replacement._id, doc._id)
+  ) {
     throw new CommandError(
       66,
       'ImmutableField',
@@ -186,7 +233,10 @@ export function applyReplacement(doc: Doc, replacement: Doc): Doc {
   else if (replacement._id !== undefined) out._id = cloneValue(replacement._id);
   for (const [k, v] of Object.entries(replacement)) {
     if (k === '_id') continue;
-    if (k.startsWith('$')) throw failedToParse(`The dollar ($) prefixed field '${k}' in '${k}' is not allowed in the context of an update's replacement document.`);
+    if (k.startsWith('$'))
+      throw failedToParse(
+        `The dollar ($) prefixed field '${k}' in '${k}' is not allowed in the context of an update's replacement document.`,
+      );
     out[k] = cloneValue(v);
   }
   return out;

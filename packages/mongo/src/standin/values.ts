@@ -4,7 +4,18 @@
  * Documents are held as deserialized with `promoteValues: false`, so numbers
  * stay Int32 / Double / Long and keep their type on the way back out.
  */
-import { Binary, Decimal128, Double, Int32, Long, ObjectId, Timestamp, BSONRegExp, MinKey, MaxKey } from 'bson';
+import {
+  Binary,
+  Decimal128,
+  Double,
+  Int32,
+  Long,
+  ObjectId,
+  Timestamp,
+  BSONRegExp,
+  MinKey,
+  MaxKey,
+} from 'bson';
 
 export type Doc = Record<string, unknown>;
 
@@ -26,7 +37,13 @@ export function isDocument(v: unknown): v is Doc {
 }
 
 export function isNumber(v: unknown): boolean {
-  return typeof v === 'number' || v instanceof Int32 || v instanceof Double || v instanceof Long || v instanceof Decimal128;
+  return (
+    typeof v === 'number' ||
+    v instanceof Int32 ||
+    v instanceof Double ||
+    v instanceof Long ||
+    v instanceof Decimal128
+  );
 }
 
 export function toNumber(v: unknown): number {
@@ -84,7 +101,8 @@ function compareNumbers(a: unknown, b: unknown): number {
   const x = exactNumber(a);
   const y = exactNumber(b);
   if (typeof x === 'bigint' && typeof y === 'bigint') return x < y ? -1 : x > y ? 1 : 0;
-  // One side is not an integer: below 2^53 every integer is a double, so comparing doubles is exact.
+  // One side is not an integer: below 2^53 every integer is a double, so comparing doubles is
+  // exact.
   const fx = Number(x);
   const fy = Number(y);
   if (Number.isNaN(fx)) return Number.isNaN(fy) ? 0 : -1;
@@ -163,7 +181,8 @@ export function valuesEqual(a: unknown, b: unknown): boolean {
  * used as the key of every index. Numbers of different types share a key.
  */
 export function canonicalKey(v: unknown): string {
-  // Quoted, so that no string can forge the separator of a compound key (\u0000) or a closing bracket.
+  // Quoted, so that no string can forge the separator of a compound key (\u0000) or a closing
+  // bracket.
   if (typeof v === 'string') return `s${JSON.stringify(v)}`;
   if (v === undefined || v === null) return 'z';
   if (v instanceof ObjectId) return `o${v.toHexString()}`;

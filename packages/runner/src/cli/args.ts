@@ -5,8 +5,17 @@
 import { parseArgs } from 'node:util';
 import { EXPORT_ENGINES, type ExportEngine } from '../export/export.ts';
 import { withStages } from '../config/scenario.ts';
-import { BENCH_FLAGS, flagsHelp, parseArgsOptions, usage, wrapText, type BenchFlag } from '../config/flags.ts';
-import { EXTERNAL, type TargetSpec, type Scenario, type Overrides, MONGO_ENGINES, type MongoEngineChoice } from '../shapes/scenario.ts';
+import { BENCH_FLAGS, type BenchFlag } from '../config/flags.ts';
+import {
+  EXTERNAL,
+  type TargetSpec,
+  type Scenario,
+  type Overrides,
+  MONGO_ENGINES,
+  type MongoEngineChoice,
+} from '../shapes/scenario.ts';
+import { usage } from '../config/flag-values.ts';
+import { flagsHelp, parseArgsOptions, wrapText } from '../config/flag-help.ts';
 
 export interface BenchArgs {
   help: boolean;
@@ -36,7 +45,10 @@ export function benchHelp(scenarios: Array<{ name: string; description: string }
   const list = scenarios
     .map((s) => {
       const [first = '', ...rest] = wrapText(s.description, 96 - width);
-      return [`  ${s.name.padEnd(width)}  ${first}`, ...rest.map((l) => `${' '.repeat(width + 4)}${l}`)].join('\n');
+      return [
+        `  ${s.name.padEnd(width)}  ${first}`,
+        ...rest.map((l) => `${' '.repeat(width + 4)}${l}`),
+      ].join('\n');
     })
     .join('\n');
   return `Usage: pnpm bench [options]
@@ -61,7 +73,10 @@ type Values = Record<string, string | boolean | Array<string | boolean> | undefi
 
 function mongoUri(text: string | undefined, flag = '--mongo-uri'): string | null {
   if (text === undefined) return null;
-  if (!/^mongodb(\+srv)?:\/\/[^/\s]+/.test(text)) throw usage(`${flag} must be a MongoDB connection string such as mongodb://127.0.0.1:27017/app, got "${text}"`);
+  if (!/^mongodb(\+srv)?:\/\/[^/\s]+/.test(text))
+    throw usage(
+      `${flag} must be a MongoDB connection string such as mongodb://127.0.0.1:27017/app, got "${text}"`,
+    );
   return text;
 }
 
@@ -72,8 +87,12 @@ function targetUrl(text: string): string {
   } catch {
     throw usage(`--target must be a base URL such as http://127.0.0.1:3000, got "${text}"`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw usage(`--target must be an http:// or https:// URL, got "${text}"`);
-  if (url.search || url.hash) throw usage(`--target is a base URL (the sign-up is POST <URL>/api/users): drop the query or fragment in "${text}"`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw usage(`--target must be an http:// or https:// URL, got "${text}"`);
+  if (url.search || url.hash)
+    throw usage(
+      `--target is a base URL (the sign-up is POST <URL>/api/users): drop the query or fragment in "${text}"`,
+    );
   return url.href.replace(/\/$/, '');
 }
 
@@ -83,25 +102,34 @@ function readTarget(values: Values): TargetSpec | undefined {
   const label = values.label as string | undefined;
   const db = values['target-mongo-uri'] as string | undefined;
   if (url === undefined) {
-    if (label !== undefined || db !== undefined) throw usage(`${label !== undefined ? '--label' : '--target-mongo-uri'} goes with --target URL`);
+    if (label !== undefined || db !== undefined)
+      throw usage(
+        `${label !== undefined ? '--label' : '--target-mongo-uri'} goes with --target URL`,
+      );
     return undefined;
   }
-  if (label !== undefined && !/^[a-z0-9][a-z0-9._-]*$/.test(label)) throw usage(`--label must be lowercase letters, digits, '.', '_' or '-', got "${label}"`);
+  if (label !== undefined && !/^[a-z0-9][a-z0-9._-]*$/.test(label))
+    throw usage(`--label must be lowercase letters, digits, '.', '_' or '-', got "${label}"`);
   const targetDb = mongoUri(db, '--target-mongo-uri');
-  if (targetDb !== null && !/^mongodb(\+srv)?:\/\/[^/]+\/[^/?]+/.test(targetDb)) throw usage(`--target-mongo-uri must name the database the target uses (mongodb://host:port/DATABASE), got "${targetDb}"`);
+  if (targetDb !== null && !/^mongodb(\+srv)?:\/\/[^/]+\/[^/?]+/.test(targetDb))
+    throw usage(
+      `--target-mongo-uri must name the database the target uses (mongodb://host:port/DATABASE), got "${targetDb}"`,
+    );
   return { url: targetUrl(url), label: label ?? EXTERNAL, mongoUri: targetDb };
 }
 
 function sinkPort(text: string | undefined): number | null {
   if (text === undefined) return null;
   const n = Number(text);
-  if (!Number.isInteger(n) || n < 1 || n > 65535) throw usage(`--smtp-port must be a port number 1-65535, got "${text}"`);
+  if (!Number.isInteger(n) || n < 1 || n > 65535)
+    throw usage(`--smtp-port must be a port number 1-65535, got "${text}"`);
   return n;
 }
 
 function exportEngine(text: string | undefined): ExportEngine | null {
   if (text === undefined) return null;
-  if (!(EXPORT_ENGINES as readonly string[]).includes(text)) throw usage(`--export must be one of ${EXPORT_ENGINES.join(', ')}, got "${text}"`);
+  if (!(EXPORT_ENGINES as readonly string[]).includes(text))
+    throw usage(`--export must be one of ${EXPORT_ENGINES.join(', ')}, got "${text}"`);
   return text as ExportEngine;
 }
 
@@ -113,33 +141,67 @@ function readOverrides(values: Values, flags: readonly BenchFlag[]): Overrides {
     if (given === undefined || given === false || !def.read) continue;
     for (const text of Array.isArray(given) ? given : [given]) def.read(String(text), o);
   }
-  const sweeps = [o.hashCosts, o.smtpConnections, o.agendaProcessEveryMs, o.queueConcurrency].filter((v) => (v?.length ?? 0) > 1);
-  if (sweeps.length > 1) throw usage('sweep one factor at a time: one of --hash-cost, --smtp-connections, --agenda-process-every, --queue-concurrency with several values');
-  if (o.stages && (o.requests || o.durationSec !== undefined)) throw usage('--stages replaces --requests and --duration; give one or the other');
+  const sweeps = [
+    o.hashCosts,
+    o.smtpConnections,
+    o.agendaProcessEveryMs,
+    o.queueConcurrency,
+  ].filter((v) => (v?.length ?? 0) > 1);
+  if (sweeps.length > 1)
+    throw usage(
+      'sweep one factor at a time: one of --hash-cost, --smtp-connections, --agenda-process-every, --queue-concurrency with several values',
+    );
+  if (o.stages && (o.requests || o.durationSec !== undefined))
+    throw usage('--stages replaces --requests and --duration; give one or the other');
   const target = readTarget(values);
   if (target) {
     o.target = target;
-    const builtIn = [o.variants && '--variants', o.aaControl && '--aa-control', (o.hashCost !== undefined || o.hashCosts) && '--hash-cost', o.smtpConnections && '--smtp-connections', o.agendaProcessEveryMs && '--agenda-process-every', o.queueConcurrency && '--queue-concurrency'].filter(Boolean);
-    if (builtIn.length > 0) throw usage(`${builtIn.join(', ')} set${builtIn.length === 1 ? 's' : ''} the built-in API, which --target replaces; the target has its own settings`);
+    const builtIn = [
+      o.variants && '--variants',
+      o.aaControl && '--aa-control',
+      (o.hashCost !== undefined || o.hashCosts) && '--hash-cost',
+      o.smtpConnections && '--smtp-connections',
+      o.agendaProcessEveryMs && '--agenda-process-every',
+      o.queueConcurrency && '--queue-concurrency',
+    ].filter(Boolean);
+    if (builtIn.length > 0)
+      throw usage(
+        `${builtIn.join(', ')} set${builtIn.length === 1 ? 's' : ''} the built-in API, which --target replaces; the target has its own settings`,
+      );
   }
   return o;
 }
 
-export function parseBenchArgs(argv: string[], flags: readonly BenchFlag[] = BENCH_FLAGS): BenchArgs {
+export function parseBenchArgs(
+  argv: string[],
+  flags: readonly BenchFlag[] = BENCH_FLAGS,
+): BenchArgs {
   const args = [...argv];
   while (args[0] === '--') args.shift();
   let values: Values;
   try {
-    ({ values } = parseArgs({ args, strict: true, allowPositionals: false, options: parseArgsOptions(flags) }));
+    ({ values } = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: parseArgsOptions(flags),
+    }));
   } catch (err) {
     throw usage(`${(err as Error).message}. See --help for the flags.`);
   }
   const mongo = (values.mongo as string | undefined) ?? 'auto';
-  if (!(MONGO_ENGINES as readonly string[]).includes(mongo)) throw usage(`--mongo must be one of ${MONGO_ENGINES.join(', ')}, got "${mongo}"`);
+  if (!(MONGO_ENGINES as readonly string[]).includes(mongo))
+    throw usage(`--mongo must be one of ${MONGO_ENGINES.join(', ')}, got "${mongo}"`);
   const overrides = readOverrides(values, flags);
-  if (overrides.target && values['around-limit'] === true) throw usage('--around-limit probes the built-in variants\' capacity; it does not run against --target');
+  if (overrides.target && values['around-limit'] === true)
+    throw usage(
+      "--around-limit probes the built-in variants' capacity; it does not run against --target",
+    );
   const smtpHost = (values['smtp-host'] as string | undefined) ?? null;
-  if (smtpHost !== null && !/^[A-Za-z0-9.:_-]+$/.test(smtpHost)) throw usage(`--smtp-host must be an interface address or host name such as 0.0.0.0, got "${smtpHost}"`);
+  if (smtpHost !== null && !/^[A-Za-z0-9.:_-]+$/.test(smtpHost))
+    throw usage(
+      `--smtp-host must be an interface address or host name such as 0.0.0.0, got "${smtpHost}"`,
+    );
   return {
     help: values.help === true,
     list: values.list === true,
@@ -157,13 +219,20 @@ export function parseBenchArgs(argv: string[], flags: readonly BenchFlag[] = BEN
 }
 
 export function applyOverrides(scenario: Scenario, o: Overrides): Scenario {
-  const out: Scenario = { ...scenario, smtp: { ...scenario.smtp }, capacity: { ...scenario.capacity }, transport: { ...scenario.transport }, breakingPoint: { ...scenario.breakingPoint } };
+  const out: Scenario = {
+    ...scenario,
+    smtp: { ...scenario.smtp },
+    capacity: { ...scenario.capacity },
+    transport: { ...scenario.transport },
+    breakingPoint: { ...scenario.breakingPoint },
+  };
   if (o.variants) out.variants = o.variants;
   if (o.requests || o.durationSec !== undefined) out.stages = null;
   if (o.stages) out.stages = o.stages;
   if (o.requests) out.requests = o.requests;
   // Other request counts than the scenario's: every swept value runs them all.
-  if (o.requests && out.sweep?.requestsAt) out.sweep = { factor: out.sweep.factor, values: out.sweep.values };
+  if (o.requests && out.sweep?.requestsAt)
+    out.sweep = { factor: out.sweep.factor, values: out.sweep.values };
   if (o.engine) out.engine = o.engine;
   out.reference = {
     ...out.reference,
@@ -172,15 +241,19 @@ export function applyOverrides(scenario: Scenario, o: Overrides): Scenario {
     ...(o.passwordHash ? { passwordHash: o.passwordHash } : {}),
   };
   if (o.hashCosts) out.sweep = { factor: 'hashCost', values: o.hashCosts };
-  if (o.smtpConnections?.length === 1) out.transport.maxConnections = o.smtpConnections[0] as number;
+  if (o.smtpConnections?.length === 1)
+    out.transport.maxConnections = o.smtpConnections[0] as number;
   else if (o.smtpConnections) out.sweep = { factor: 'smtpConnections', values: o.smtpConnections };
-  if (o.agendaProcessEveryMs?.length === 1) out.agenda = { ...out.agenda, processEveryMs: o.agendaProcessEveryMs[0] as number };
-  else if (o.agendaProcessEveryMs) out.sweep = { factor: 'agendaProcessEveryMs', values: o.agendaProcessEveryMs };
+  if (o.agendaProcessEveryMs?.length === 1)
+    out.agenda = { ...out.agenda, processEveryMs: o.agendaProcessEveryMs[0] as number };
+  else if (o.agendaProcessEveryMs)
+    out.sweep = { factor: 'agendaProcessEveryMs', values: o.agendaProcessEveryMs };
   if (o.queueConcurrency?.length === 1) {
     const concurrency = o.queueConcurrency[0] as number;
     out.agenda = { ...out.agenda, concurrency };
     out.bullmq = { ...out.bullmq, concurrency };
-  } else if (o.queueConcurrency) out.sweep = { factor: 'queueConcurrency', values: o.queueConcurrency };
+  } else if (o.queueConcurrency)
+    out.sweep = { factor: 'queueConcurrency', values: o.queueConcurrency };
   if (o.sloP99Ms !== undefined) out.breakingPoint.sloP99Ms = o.sloP99Ms;
   if (o.stepSec !== undefined) out.breakingPoint.stepSec = o.stepSec;
   if (o.durationSec !== undefined) out.durationSec = o.durationSec;

@@ -19,13 +19,20 @@ function onSignal(name: string): void {
     process.stderr.write('\nmailbench: second interrupt, exiting now\n');
     process.exit(130);
   }
-  process.stderr.write(`\nmailbench: ${name}: stopping every child process and writing partial results (again to force)\n`);
+  process.stderr.write(
+    `\nmailbench: ${name}: stopping every child process and writing partial results (again to force)\n`,
+  );
   controller.abort();
 }
 process.on('SIGINT', () => onSignal('SIGINT'));
 process.on('SIGTERM', () => onSignal('SIGTERM'));
 
-benchMain(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, signal: controller.signal, env: process.env }).then(
+benchMain(process.argv.slice(2), {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  signal: controller.signal,
+  env: process.env,
+}).then(
   (code) => {
     process.exitCode = code;
   },

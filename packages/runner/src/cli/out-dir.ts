@@ -4,7 +4,8 @@ import { REPO_ROOT } from '../shapes/paths.ts';
 
 /**
  * pnpm runs the script inside packages/runner; INIT_CWD is where the user typed the command.
- * The default folder is the repository's results/; a relative --out is taken from where the user is.
+ * The default folder is the repository's results/; a relative --out is taken from where the user
+ * is.
  */
 export function resolveOutDir(out: string | null, env: NodeJS.ProcessEnv = process.env): string {
   if (out === null) return path.join(REPO_ROOT, 'results');

@@ -33,38 +33,63 @@ function resolveRun(arg: string, env: NodeJS.ProcessEnv): string {
   if (existsSync(asGiven)) return asGiven;
   const inResults = path.join(resolveOutDir(null, env), arg);
   if (existsSync(inResults)) return inResults;
-  throw Object.assign(new Error(`no run "${arg}" (looked for ${asGiven} and ${inResults})`), { code: 'ERR_REPORT_NOT_A_RUN' });
+  throw Object.assign(new Error(`no run "${arg}" (looked for ${asGiven} and ${inResults})`), {
+    code: 'ERR_REPORT_NOT_A_RUN',
+  });
 }
 
 /** The newest run in results/ by its id (ids start with the time they were started). */
 function latestRun(resultsDir: string): string {
   const runs = readdirSync(resultsDir)
-    .filter((name) => /^\d{8}-\d{6}-/.test(name) && statSync(path.join(resultsDir, name)).isDirectory())
+    .filter(
+      (name) => /^\d{8}-\d{6}-/.test(name) && statSync(path.join(resultsDir, name)).isDirectory(),
+    )
     .sort();
   const newest = runs[runs.length - 1];
-  if (!newest) throw Object.assign(new Error(`no runs in ${resultsDir}; run pnpm bench first`), { code: 'ERR_REPORT_NOT_A_RUN' });
+  if (!newest)
+    throw Object.assign(new Error(`no runs in ${resultsDir}; run pnpm bench first`), {
+      code: 'ERR_REPORT_NOT_A_RUN',
+    });
   return path.join(resultsDir, newest);
 }
 
 function outDirFor(out: string | undefined, label: string, env: NodeJS.ProcessEnv): string {
-  return out !== undefined ? resolveOutDir(out, env) : mkdtempSync(path.join(os.tmpdir(), `mailbench-${label}-`));
+  return out !== undefined
+    ? resolveOutDir(out, env)
+    : mkdtempSync(path.join(os.tmpdir(), `mailbench-${label}-`));
 }
 
-function compare(dirs: string[], out: string | undefined, rejudge: boolean, { stdout, stderr, env }: Omit<CliIo, 'signal'>): number {
+function compare(
+  dirs: string[],
+  out: string | undefined,
+  rejudge: boolean,
+  { stdout, stderr, env }: Omit<CliIo, 'signal'>,
+): number {
   if (dirs.length !== 2) {
     stderr.write(`mailbench report: --compare needs two runs\n\n${HELP}`);
     return 2;
   }
   const [a, b] = dirs.map((dir) => loadRun(dir, { rejudge })) as [LoadedRun, LoadedRun];
   const differs = ['smtp', 'transport', 'hashCost', 'durationSec', 'connection', 'faults'].filter(
-    (k) => JSON.stringify(a.run.scenario[k as keyof typeof a.run.scenario]) !== JSON.stringify(b.run.scenario[k as keyof typeof b.run.scenario]),
+    (k) =>
+      JSON.stringify(a.run.scenario[k as keyof typeof a.run.scenario]) !==
+      JSON.stringify(b.run.scenario[k as keyof typeof b.run.scenario]),
   );
-  if (differs.length > 0) stderr.write(`mailbench report: warning: the runs differ in ${differs.join(', ')}: a difference may come from the configuration, not the code\n`);
-  const rows = compareRuns(a.cells.map((c) => c.result), b.cells.map((c) => c.result));
+  if (differs.length > 0)
+    stderr.write(
+      `mailbench report: warning: the runs differ in ${differs.join(', ')}: a difference may come from the configuration, not the code\n`,
+    );
+  const rows = compareRuns(
+    a.cells.map((c) => c.result),
+    b.cells.map((c) => c.result),
+  );
   const text = renderComparison(rows, a.run.runId, b.run.runId);
   const dir = outDirFor(out, 'compare', env);
   // Run ids come from run.json files, which anyone may have written: never a path.
-  const file = path.join(dir, `compare-${safeFileName(a.run.runId)}-vs-${safeFileName(b.run.runId)}.md`);
+  const file = path.join(
+    dir,
+    `compare-${safeFileName(a.run.runId)}-vs-${safeFileName(b.run.runId)}.md`,
+  );
   writeText(file, text);
   const html = file.replace(/\.md$/, '.html');
   writeText(html, renderComparisonHtml(rows, a.run.runId, b.run.runId));
@@ -72,12 +97,25 @@ function compare(dirs: string[], out: string | undefined, rejudge: boolean, { st
   return 0;
 }
 
-/** pnpm report as a function: argv in, an exit code out (report-cli.ts gives it the process's streams). */
-export async function reportMain(args: string[], { stdout, stderr, env }: Omit<CliIo, 'signal'>): Promise<number> {
+/**
+ * pnpm report as a function: argv in, an exit code out (report-cli.ts gives it the process's
+ * streams).
+ */
+export async function reportMain(
+  args: string[],
+  { stdout, stderr, env }: Omit<CliIo, 'signal'>,
+): Promise<number> {
   const argv = [...args];
   while (argv[0] === '--') argv.shift();
-  const options = { compare: { type: 'boolean' }, out: { type: 'string' }, rejudge: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const;
-  let parsed: ReturnType<typeof parseArgs<{ args: string[]; allowPositionals: true; options: typeof options }>>;
+  const options = {
+    compare: { type: 'boolean' },
+    out: { type: 'string' },
+    rejudge: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  } as const;
+  let parsed: ReturnType<
+    typeof parseArgs<{ args: string[]; allowPositionals: true; options: typeof options }>
+  >;
   try {
     parsed = parseArgs({ args: argv, allowPositionals: true, options });
   } catch (err) {
@@ -91,13 +129,17 @@ export async function reportMain(args: string[], { stdout, stderr, env }: Omit<C
   try {
     const dirs = parsed.positionals.map((p) => resolveRun(p, env));
     const rejudge = parsed.values.rejudge === true;
-    if (parsed.values.compare) return compare(dirs, parsed.values.out, rejudge, { stdout, stderr, env });
+    if (parsed.values.compare)
+      return compare(dirs, parsed.values.out, rejudge, { stdout, stderr, env });
     if (dirs.length > 1) {
       stderr.write(`mailbench report: one run at a time (or --compare A B)\n\n${HELP}`);
       return 2;
     }
     const dir = dirs[0] ?? latestRun(resolveOutDir(null, env));
-    const { html, charts } = await writeReport(loadRun(dir, { rejudge }), outDirFor(parsed.values.out, `report-${path.basename(dir)}`, env));
+    const { html, charts } = await writeReport(
+      loadRun(dir, { rejudge }),
+      outDirFor(parsed.values.out, `report-${path.basename(dir)}`, env),
+    );
     stdout.write(`${html}\n${charts.map((c) => `  ${c}`).join('\n')}\n`);
     return 0;
   } catch (err) {

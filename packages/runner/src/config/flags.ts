@@ -3,15 +3,35 @@
  * parsed and where the value goes, and whether it changes what is measured. parseArgs' options,
  * --help, the overrides and every summary's "overridden by" come from this table.
  */
-import type { RateStage } from '@mailbench/loadgen';
-import { parseDurationMs, parseLatency, type LatencySpec } from '@mailbench/smtp-sink';
-import { isVariant, VARIANTS, type Variant } from '@mailbench/target-api/contract';
-import { UsageError } from '../shapes/errors.ts';
-import { isRunnable } from './subjects.ts';
-import { CELL_ENGINES, REFERENCE_NAMES, type Runnable, THRESHOLD_METRICS, type Overrides } from '../shapes/scenario.ts';
+import { VARIANTS } from '@mailbench/target-api/contract';
+import {
+  CELL_ENGINES,
+  REFERENCE_NAMES,
+  THRESHOLD_METRICS,
+  type Overrides,
+} from '../shapes/scenario.ts';
 import { parseThreshold } from './thresholds.ts';
+import {
+  aaControl,
+  durationSec,
+  hashCost,
+  latency,
+  list,
+  oneOf,
+  parseStages,
+  positiveInt,
+  positiveInts,
+  variantList,
+} from './flag-values.ts';
 
-export type FlagGroup = 'what runs' | 'load' | 'SMTP' | 'the API' | 'the original\'s stack' | 'your own API' | 'output and CI';
+export type FlagGroup =
+  | 'what runs'
+  | 'load'
+  | 'SMTP'
+  | 'the API'
+  | "the original's stack"
+  | 'your own API'
+  | 'output and CI';
 
 export interface BenchFlag {
   name: string;
@@ -21,199 +41,343 @@ export interface BenchFlag {
   /** May be given several times (each value kept). */
   multiple?: boolean;
   group: FlagGroup;
-  /** Changes what is measured: named in every summary's "overridden by" (where results go or which database serves does not). */
+  /**
+   * Changes what is measured: named in every summary's "overridden by" (where results go or which
+   * database serves does not).
+   */
   measured: boolean;
   /** --help's lines for it. */
   help: string[];
-  /** Parses a given value into the overrides; flags without one are the run's own settings (args.ts). */
+  /**
+   * Parses a given value into the overrides; flags without one are the run's own settings
+   * (args.ts).
+   */
   read?: (text: string, into: Overrides) => void;
-}
-
-export function usage(message: string): UsageError {
-  return new UsageError('ERR_USAGE', message);
-}
-
-export function list(flag: string, text: string): string[] {
-  const items = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
-  if (items.length === 0) throw usage(`${flag} needs a comma-separated list, got "${text}"`);
-  return items;
-}
-
-export function positiveInt(flag: string, text: string, min = 1): number {
-  const n = Number(text);
-  if (text.trim() === '' || !Number.isInteger(n) || n < min) throw usage(`${flag} must be a whole number >= ${min}, got "${text}"`);
-  return n;
-}
-
-/** A comma-separated list of whole numbers >= 1, each once, in the order given. */
-function positiveInts(flag: string, text: string): number[] {
-  return [...new Set(list(flag, text).map((c) => positiveInt(flag, c)))];
-}
-
-export function variantList(text: string, flag = '--variants'): Runnable[] {
-  const names = list(flag, text);
-  for (const v of names) if (!isRunnable(v)) throw usage(`${flag}: unknown variant "${v}"; valid: ${VARIANTS.join(', ')}, and the reference targets ${REFERENCE_NAMES.join(', ')}`);
-  return [...new Set(names)] as Runnable[];
-}
-
-export function durationSec(text: string, flag = '--duration'): number {
-  // A bare number is seconds here, like the scenario's durationSec.
-  const ms = /^\s*\d+(\.\d+)?\s*$/.test(text) ? Number(text) * 1000 : parseDurationMs(text);
-  if (!Number.isFinite(ms) || ms <= 0) throw usage(`${flag} must be a positive duration such as 60s, 1.5m or 1500ms, got "${text}"`);
-  return ms / 1000;
-}
-
-/** "10/s:20s,10-40/s:60s": a constant stage, then a linear ramp. */
-export function parseStages(text: string): RateStage[] {
-  return list('--stages', text).map((item) => {
-    const m = /^(\d+(?:\.\d+)?)(?:-(\d+(?:\.\d+)?))?\/s:(.+)$/.exec(item);
-    if (!m) throw usage(`--stages: "${item}" is not RATE/s:DURATION or FROM-TO/s:DURATION (e.g. 10/s:20s or 10-40/s:1m)`);
-    const seconds = durationSec(m[3] as string, '--stages');
-    return m[2] === undefined ? { durationSec: seconds, rate: Number(m[1]) } : { durationSec: seconds, from: Number(m[1]), to: Number(m[2]) };
-  });
-}
-
-function hashCost(text: string): number {
-  const n = positiveInt('--hash-cost', text, 0);
-  if (n === 1 || n > 20) throw usage(`--hash-cost must be 0 (off) or 2-20, got "${text}"`);
-  return n;
-}
-
-function latency(text: string): LatencySpec {
-  try {
-    return parseLatency(text, '--smtp-latency');
-  } catch (err) {
-    throw usage((err as Error).message);
-  }
-}
-
-export function oneOf<T extends string>(flag: string, text: string, choices: readonly T[]): T {
-  if (!(choices as readonly string[]).includes(text)) throw usage(`${flag} must be one of ${choices.join(', ')}, got "${text}"`);
-  return text as T;
-}
-
-function aaControl(text: string): Variant {
-  const [v] = variantList(text, '--aa-control');
-  if (!isVariant(v!)) throw usage(`--aa-control: ${v} is a reference target; the A/A twin is for the built-in variants (${VARIANTS.join(', ')})`);
-  return v;
 }
 
 const flag = (f: BenchFlag): BenchFlag => f;
 
 /** The table. Order: as --help lists them, group by group. */
 export const BENCH_FLAGS: readonly BenchFlag[] = [
-  flag({ name: 'scenario', value: 'NAME|PATH', group: 'what runs', measured: false, help: ['scenario in scenarios/NAME.json, or a scenario file (default: default)'] }),
-  flag({ name: 'variants', value: 'LIST', group: 'what runs', measured: true, help: [`comma-separated subset of: ${VARIANTS.join(', ')};`, `or the reference targets: ${REFERENCE_NAMES.join(', ')}`], read: (t, o) => (o.variants = variantList(t)) }),
-  flag({ name: 'aa-control', value: 'VARIANT', group: 'what runs', measured: true, help: ['also run VARIANT as a twin (VARIANT-aa): the spread between the two is the noise floor'], read: (t, o) => (o.aaControl = aaControl(t)) }),
-  flag({ name: 'repeats', value: 'N', group: 'what runs', measured: true, help: ["repeats of each cell, interleaved A B C A B C (scenario's)"], read: (t, o) => (o.repeats = positiveInt('--repeats', t)) }),
-  flag({ name: 'quick', value: null, group: 'what runs', measured: true, help: ['same arrival rates, shorter windows: 10 s windows with request counts', 'scaled to match (750 over 60 s becomes 125 over 10 s), warm-up <= 2 s,', 'drain bound <= 60 s, capacity probe <= 5 s'] }),
-  flag({ name: 'capacity', value: null, group: 'what runs', measured: true, help: ['also run the closed-loop capacity probe per variant'], read: (_t, o) => (o.capacity = true) }),
-  flag({ name: 'around-limit', value: null, group: 'what runs', measured: true, help: ['probe every variant\'s capacity first, then run the request counts at the', 'ratios 750/800/850/1000 over 60 s had to the original stack\'s ~13/s', '(0.96, 1.03, 1.09, 1.28) of the slowest variant\'s capacity here'] }),
-  flag({ name: 'requests', value: 'LIST', group: 'load', measured: true, help: ["request counts, e.g. 750,800 (scenario's)"], read: (t, o) => (o.requests = positiveInts('--requests', t)) }),
-  flag({ name: 'duration', value: 'DUR', group: 'load', measured: true, help: ["measured window per cell: 60s, 1.5m, 90000ms; a bare number is seconds (scenario's)"], read: (t, o) => (o.durationSec = durationSec(t)) }),
-  flag({ name: 'stages', value: 'LIST', group: 'load', measured: true, help: ['a load profile instead of --requests/--duration: stages of arrival rate,', 'RATE/s:DUR or FROM-TO/s:DUR (a linear ramp), e.g. 10/s:20s,10-40/s:60s'], read: (t, o) => (o.stages = parseStages(t)) }),
-  flag({ name: 'connection', value: 'MODE', group: 'load', measured: true, help: ["per-request | keep-alive (scenario's)"], read: (t, o) => (o.connection = oneOf('--connection', t, ['per-request', 'keep-alive'] as const)) }),
-  flag({ name: 'engine', value: 'NAME', group: 'load', measured: true, help: ["what sends each cell's schedule: mailbench (default) | jmeter (the original's", "plan: N threads started over the window, loop 1; JMeter's log read back)"], read: (t, o) => (o.engine = oneOf('--engine', t, CELL_ENGINES)) }),
-  flag({ name: 'slo-p99', value: 'DUR', group: 'load', measured: true, help: ["breaking point: the SLO's p99 latency from intended (scenario's; default 2s)"], read: (t, o) => (o.sloP99Ms = durationSec(t, '--slo-p99') * 1000) }),
-  flag({ name: 'step', value: 'DUR', group: 'load', measured: true, help: ["breaking point: the measured window of each step (scenario's; >= 20 s)"], read: (t, o) => (o.stepSec = durationSec(t, '--step')) }),
-  flag({ name: 'smtp-latency', value: 'SPEC', group: 'SMTP', measured: true, help: ['sink latency: 500ms, uniform:100ms-300ms, normal:200ms,50ms, lognormal:200ms,2s'], read: (t, o) => (o.smtpLatency = latency(t)) }),
-  flag({ name: 'smtp-connections', value: 'N[,N…]', group: 'SMTP', measured: true, help: ['the SMTP connection budget of every variant (worker-pool splits it', 'across its threads; default 5); several values sweep it (inline.c10, …)'], read: (t, o) => (o.smtpConnections = positiveInts('--smtp-connections', t)) }),
+  flag({
+    name: 'scenario',
+    value: 'NAME|PATH',
+    group: 'what runs',
+    measured: false,
+    help: ['scenario in scenarios/NAME.json, or a scenario file (default: default)'],
+  }),
+  flag({
+    name: 'variants',
+    value: 'LIST',
+    group: 'what runs',
+    measured: true,
+    help: [
+      `comma-separated subset of: ${VARIANTS.join(', ')};`,
+      `or the reference targets: ${REFERENCE_NAMES.join(', ')}`,
+    ],
+    read: (t, o) => (o.variants = variantList(t)),
+  }),
+  flag({
+    name: 'aa-control',
+    value: 'VARIANT',
+    group: 'what runs',
+    measured: true,
+    help: [
+      'also run VARIANT as a twin (VARIANT-aa): the spread between the two is the noise floor',
+    ],
+    read: (t, o) => (o.aaControl = aaControl(t)),
+  }),
+  flag({
+    name: 'repeats',
+    value: 'N',
+    group: 'what runs',
+    measured: true,
+    help: ["repeats of each cell, interleaved A B C A B C (scenario's)"],
+    read: (t, o) => (o.repeats = positiveInt('--repeats', t)),
+  }),
+  flag({
+    name: 'quick',
+    value: null,
+    group: 'what runs',
+    measured: true,
+    help: [
+      'same arrival rates, shorter windows: 10 s windows with request counts',
+      'scaled to match (750 over 60 s becomes 125 over 10 s), warm-up <= 2 s,',
+      'drain bound <= 60 s, capacity probe <= 5 s',
+    ],
+  }),
+  flag({
+    name: 'capacity',
+    value: null,
+    group: 'what runs',
+    measured: true,
+    help: ['also run the closed-loop capacity probe per variant'],
+    read: (_t, o) => (o.capacity = true),
+  }),
+  flag({
+    name: 'around-limit',
+    value: null,
+    group: 'what runs',
+    measured: true,
+    help: [
+      "probe every variant's capacity first, then run the request counts at the",
+      "ratios 750/800/850/1000 over 60 s had to the original stack's ~13/s",
+      "(0.96, 1.03, 1.09, 1.28) of the slowest variant's capacity here",
+    ],
+  }),
+  flag({
+    name: 'requests',
+    value: 'LIST',
+    group: 'load',
+    measured: true,
+    help: ["request counts, e.g. 750,800 (scenario's)"],
+    read: (t, o) => (o.requests = positiveInts('--requests', t)),
+  }),
+  flag({
+    name: 'duration',
+    value: 'DUR',
+    group: 'load',
+    measured: true,
+    help: ["measured window per cell: 60s, 1.5m, 90000ms; a bare number is seconds (scenario's)"],
+    read: (t, o) => (o.durationSec = durationSec(t)),
+  }),
+  flag({
+    name: 'stages',
+    value: 'LIST',
+    group: 'load',
+    measured: true,
+    help: [
+      'a load profile instead of --requests/--duration: stages of arrival rate,',
+      'RATE/s:DUR or FROM-TO/s:DUR (a linear ramp), e.g. 10/s:20s,10-40/s:60s',
+    ],
+    read: (t, o) => (o.stages = parseStages(t)),
+  }),
+  flag({
+    name: 'connection',
+    value: 'MODE',
+    group: 'load',
+    measured: true,
+    help: ["per-request | keep-alive (scenario's)"],
+    read: (t, o) =>
+      (o.connection = oneOf('--connection', t, ['per-request', 'keep-alive'] as const)),
+  }),
+  flag({
+    name: 'engine',
+    value: 'NAME',
+    group: 'load',
+    measured: true,
+    help: [
+      "what sends each cell's schedule: mailbench (default) | jmeter (the original's",
+      "plan: N threads started over the window, loop 1; JMeter's log read back)",
+    ],
+    read: (t, o) => (o.engine = oneOf('--engine', t, CELL_ENGINES)),
+  }),
+  flag({
+    name: 'slo-p99',
+    value: 'DUR',
+    group: 'load',
+    measured: true,
+    help: ["breaking point: the SLO's p99 latency from intended (scenario's; default 2s)"],
+    read: (t, o) => (o.sloP99Ms = durationSec(t, '--slo-p99') * 1000),
+  }),
+  flag({
+    name: 'step',
+    value: 'DUR',
+    group: 'load',
+    measured: true,
+    help: ["breaking point: the measured window of each step (scenario's; >= 20 s)"],
+    read: (t, o) => (o.stepSec = durationSec(t, '--step')),
+  }),
+  flag({
+    name: 'smtp-latency',
+    value: 'SPEC',
+    group: 'SMTP',
+    measured: true,
+    help: ['sink latency: 500ms, uniform:100ms-300ms, normal:200ms,50ms, lognormal:200ms,2s'],
+    read: (t, o) => (o.smtpLatency = latency(t)),
+  }),
+  flag({
+    name: 'smtp-connections',
+    value: 'N[,N…]',
+    group: 'SMTP',
+    measured: true,
+    help: [
+      'the SMTP connection budget of every variant (worker-pool splits it',
+      'across its threads; default 5); several values sweep it (inline.c10, …)',
+    ],
+    read: (t, o) => (o.smtpConnections = positiveInts('--smtp-connections', t)),
+  }),
   flag({
     name: 'hash-cost',
     value: 'N[,N…]',
     group: 'the API',
     measured: true,
-    help: ["scrypt log2(N) per sign-up, 0 = off (scenario's; default scenarios 14);", 'several values sweep it: every variant once per value (inline.h12, …)'],
+    help: [
+      "scrypt log2(N) per sign-up, 0 = off (scenario's; default scenarios 14);",
+      'several values sweep it: every variant once per value (inline.h12, …)',
+    ],
     read: (t, o) => {
       const costs = [...new Set(list('--hash-cost', t).map(hashCost))];
       if (costs.length === 1) o.hashCost = costs[0] as number;
       else o.hashCosts = costs;
     },
   }),
-  flag({ name: 'agenda-process-every', value: 'MS[,MS…]', group: 'the API', measured: true, help: ['agenda: how often it looks for due jobs (default 5000);', 'several values sweep it (agenda.p1000, …)'], read: (t, o) => (o.agendaProcessEveryMs = positiveInts('--agenda-process-every', t)) }),
-  flag({ name: 'queue-concurrency', value: 'N[,N…]', group: 'the API', measured: true, help: ['agenda and bullmq: jobs sent at once (default: the SMTP connection', 'budget); several values sweep it (bullmq.q20, …)'], read: (t, o) => (o.queueConcurrency = positiveInts('--queue-concurrency', t)) }),
-  flag({ name: 'flask-workers', value: 'N', group: "the original's stack", measured: true, help: ["gunicorn workers of the Flask reference targets (scenario's; 20)"], read: (t, o) => (o.flaskWorkers = positiveInt('--flask-workers', t)) }),
-  flag({ name: 'flask-worker-class', value: 'K', group: "the original's stack", measured: true, help: ["gevent | sync: gunicorn's worker class for them (scenario's; gevent)"], read: (t, o) => (o.flaskWorkerClass = oneOf('--flask-worker-class', t, ['gevent', 'sync'] as const)) }),
-  flag({ name: 'password-hash', value: 'MODE', group: "the original's stack", measured: true, help: ["none | werkzeug: how the Flask targets store passwords (scenario's; none)"], read: (t, o) => (o.passwordHash = oneOf('--password-hash', t, ['none', 'werkzeug'] as const)) }),
-  flag({ name: 'target', value: 'URL', group: 'your own API', measured: true, help: ['load an API the harness did not start (base URL; POST URL/api/users) instead', 'of the built-in variants; the harness still runs the SMTP sink and counts', 'the e-mails (see the README\'s "Your own API" for the contract)'] }),
-  flag({ name: 'label', value: 'NAME', group: 'your own API', measured: true, help: ["what the target's cells are called and filed as (default: external)"] }),
-  flag({ name: 'target-mongo-uri', value: 'URI', group: 'your own API', measured: false, help: ['the database the target stores its users in (collection "users"), for', 'the stored-users check; without it the check is skipped, and the results say so'] }),
-  flag({ name: 'smtp-host', value: 'HOST', group: 'your own API', measured: false, help: ['interface the SMTP sink listens on (default: 127.0.0.1)'] }),
-  flag({ name: 'smtp-port', value: 'N', group: 'your own API', measured: false, help: ['port the SMTP sink listens on, for a target configured with a fixed one', '(default: a free port)'] }),
-  flag({ name: 'export', value: 'ENGINE', group: 'your own API', measured: false, help: ['write the scenario as a script for artillery | jmeter | k6 (with --target', 'URL, default http://127.0.0.1:3000) into --out, and exit without running'] }),
+  flag({
+    name: 'agenda-process-every',
+    value: 'MS[,MS…]',
+    group: 'the API',
+    measured: true,
+    help: [
+      'agenda: how often it looks for due jobs (default 5000);',
+      'several values sweep it (agenda.p1000, …)',
+    ],
+    read: (t, o) => (o.agendaProcessEveryMs = positiveInts('--agenda-process-every', t)),
+  }),
+  flag({
+    name: 'queue-concurrency',
+    value: 'N[,N…]',
+    group: 'the API',
+    measured: true,
+    help: [
+      'agenda and bullmq: jobs sent at once (default: the SMTP connection',
+      'budget); several values sweep it (bullmq.q20, …)',
+    ],
+    read: (t, o) => (o.queueConcurrency = positiveInts('--queue-concurrency', t)),
+  }),
+  flag({
+    name: 'flask-workers',
+    value: 'N',
+    group: "the original's stack",
+    measured: true,
+    help: ["gunicorn workers of the Flask reference targets (scenario's; 20)"],
+    read: (t, o) => (o.flaskWorkers = positiveInt('--flask-workers', t)),
+  }),
+  flag({
+    name: 'flask-worker-class',
+    value: 'K',
+    group: "the original's stack",
+    measured: true,
+    help: ["gevent | sync: gunicorn's worker class for them (scenario's; gevent)"],
+    read: (t, o) =>
+      (o.flaskWorkerClass = oneOf('--flask-worker-class', t, ['gevent', 'sync'] as const)),
+  }),
+  flag({
+    name: 'password-hash',
+    value: 'MODE',
+    group: "the original's stack",
+    measured: true,
+    help: ["none | werkzeug: how the Flask targets store passwords (scenario's; none)"],
+    read: (t, o) => (o.passwordHash = oneOf('--password-hash', t, ['none', 'werkzeug'] as const)),
+  }),
+  flag({
+    name: 'target',
+    value: 'URL',
+    group: 'your own API',
+    measured: true,
+    help: [
+      'load an API the harness did not start (base URL; POST URL/api/users) instead',
+      'of the built-in variants; the harness still runs the SMTP sink and counts',
+      'the e-mails (see the README\'s "Your own API" for the contract)',
+    ],
+  }),
+  flag({
+    name: 'label',
+    value: 'NAME',
+    group: 'your own API',
+    measured: true,
+    help: ["what the target's cells are called and filed as (default: external)"],
+  }),
+  flag({
+    name: 'target-mongo-uri',
+    value: 'URI',
+    group: 'your own API',
+    measured: false,
+    help: [
+      'the database the target stores its users in (collection "users"), for',
+      'the stored-users check; without it the check is skipped, and the results say so',
+    ],
+  }),
+  flag({
+    name: 'smtp-host',
+    value: 'HOST',
+    group: 'your own API',
+    measured: false,
+    help: ['interface the SMTP sink listens on (default: 127.0.0.1)'],
+  }),
+  flag({
+    name: 'smtp-port',
+    value: 'N',
+    group: 'your own API',
+    measured: false,
+    help: [
+      'port the SMTP sink listens on, for a target configured with a fixed one',
+      '(default: a free port)',
+    ],
+  }),
+  flag({
+    name: 'export',
+    value: 'ENGINE',
+    group: 'your own API',
+    measured: false,
+    help: [
+      'write the scenario as a script for artillery | jmeter | k6 (with --target',
+      'URL, default http://127.0.0.1:3000) into --out, and exit without running',
+    ],
+  }),
   flag({
     name: 'threshold',
     value: 'EXPR',
     multiple: true,
     group: 'output and CI',
     measured: true,
-    help: ['fail the run (exit 99) unless every cell it names meets it; repeatable:', '[LABEL:]METRIC OP VALUE, e.g. p99<500ms, inline:p99<2s, lost==0, errors<1%', `metrics: ${THRESHOLD_METRICS.join(', ')} (latency from intended)`],
+    help: [
+      'fail the run (exit 99) unless every cell it names meets it; repeatable:',
+      '[LABEL:]METRIC OP VALUE, e.g. p99<500ms, inline:p99<2s, lost==0, errors<1%',
+      `metrics: ${THRESHOLD_METRICS.join(', ')} (latency from intended)`,
+    ],
     read: (t, o) => (o.thresholds = [...(o.thresholds ?? []), parseThreshold(t)]),
   }),
-  flag({ name: 'out', value: 'DIR', group: 'output and CI', measured: false, help: ["results folder (default: the repository's results/)"] }),
-  flag({ name: 'mongo', value: 'ENGINE', group: 'output and CI', measured: false, help: ['auto | mongod | standin (default: auto)'] }),
-  flag({ name: 'mongo-uri', value: 'URI', group: 'output and CI', measured: false, help: ['use this MongoDB (also MONGODB_URI)'] }),
-  flag({ name: 'json', value: null, group: 'output and CI', measured: false, help: ['print summary.json on stdout instead of the Markdown summary'] }),
-  flag({ name: 'list', value: null, group: 'output and CI', measured: false, help: ['list the scenarios and exit'] }),
-  flag({ name: 'help', value: null, short: 'h', group: 'output and CI', measured: false, help: ['show this help'] }),
+  flag({
+    name: 'out',
+    value: 'DIR',
+    group: 'output and CI',
+    measured: false,
+    help: ["results folder (default: the repository's results/)"],
+  }),
+  flag({
+    name: 'mongo',
+    value: 'ENGINE',
+    group: 'output and CI',
+    measured: false,
+    help: ['auto | mongod | standin (default: auto)'],
+  }),
+  flag({
+    name: 'mongo-uri',
+    value: 'URI',
+    group: 'output and CI',
+    measured: false,
+    help: ['use this MongoDB (also MONGODB_URI)'],
+  }),
+  flag({
+    name: 'json',
+    value: null,
+    group: 'output and CI',
+    measured: false,
+    help: ['print summary.json on stdout instead of the Markdown summary'],
+  }),
+  flag({
+    name: 'list',
+    value: null,
+    group: 'output and CI',
+    measured: false,
+    help: ['list the scenarios and exit'],
+  }),
+  flag({
+    name: 'help',
+    value: null,
+    short: 'h',
+    group: 'output and CI',
+    measured: false,
+    help: ['show this help'],
+  }),
 ];
-
-/** parseArgs' options for a table of flags. */
-export function parseArgsOptions(flags: readonly BenchFlag[] = BENCH_FLAGS) {
-  return Object.fromEntries(
-    flags.map((f) => [f.name, { type: f.value === null ? ('boolean' as const) : ('string' as const), ...(f.multiple ? { multiple: true } : {}), ...(f.short ? { short: f.short } : {}) }]),
-  );
-}
-
-/** Words filled into lines of at most `width` characters (a longer word stands alone). */
-export function wrapText(text: string, width: number): string[] {
-  const lines: string[] = [];
-  let line = '';
-  for (const word of text.split(/\s+/).filter(Boolean)) {
-    if (line && line.length + 1 + word.length > width) {
-      lines.push(line);
-      line = word;
-    } else {
-      line = line ? `${line} ${word}` : word;
-    }
-  }
-  if (line) lines.push(line);
-  return lines;
-}
-
-/** --help's option lines, group by group, within `width` columns. */
-export function flagsHelp(flags: readonly BenchFlag[] = BENCH_FLAGS, width = 100): string {
-  const indent = ' '.repeat(25);
-  const groups = [...new Set(flags.map((f) => f.group))];
-  return groups
-    .map((group) => {
-      const lines = flags
-        .filter((f) => f.group === group)
-        .flatMap((f) => {
-          const head = `${f.short ? `-${f.short}, ` : ''}--${f.name}${f.value ? ` ${f.value}` : ''}`;
-          const [first = '', ...rest] = wrapText(f.help.join(' '), width - indent.length);
-          const top = head.length <= 22 ? [`  ${head.padEnd(23)}${first}`] : [`  ${head}`, `${indent}${first}`];
-          return [...top, ...rest.map((l) => `${indent}${l}`)];
-        });
-      return `${group[0]!.toUpperCase()}${group.slice(1)}:\n${lines.join('\n')}`;
-    })
-    .join('\n\n');
-}
-
-/**
- * The flags of a command line that change what is measured, as typed ("--flask-workers 1"): what
- * a run records as its overrides.
- */
-export function measuredFlags(argv: string[], flags: readonly BenchFlag[] = BENCH_FLAGS): string[] {
-  const byName = new Map(flags.map((f) => [`--${f.name}`, f]));
-  const out: string[] = [];
-  for (let k = 0; k < argv.length; k++) {
-    const arg = argv[k] as string;
-    const def = byName.get(arg.split('=')[0] as string);
-    if (!def) continue;
-    const takesValue = def.value !== null && !arg.includes('=');
-    const text = takesValue && argv[k + 1] !== undefined ? `${arg} ${argv[++k]}` : arg;
-    if (def.measured) out.push(text);
-  }
-  return out;
-}

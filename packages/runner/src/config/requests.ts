@@ -9,7 +9,13 @@ import type { RequestSpec } from '@mailbench/loadgen';
 
 export const PASSWORD = 'mailbench-password-1';
 
-export const BAD_INPUT_KINDS = ['malformed-json', 'oversized', 'wrong-content-type', 'invalid-fields', 'duplicate'] as const;
+export const BAD_INPUT_KINDS = [
+  'malformed-json',
+  'oversized',
+  'wrong-content-type',
+  'invalid-fields',
+  'duplicate',
+] as const;
 export type BadInputKind = (typeof BAD_INPUT_KINDS)[number];
 export const BAD_INPUT_STATUS: Record<BadInputKind, number> = {
   'malformed-json': 400,
@@ -30,12 +36,16 @@ export class SignupNames {
   private readonly recipient: RegExp;
 
   constructor(tag: string) {
-    if (!/^[a-z0-9]{1,16}$/.test(tag)) throw new Error(`a run tag is 1-16 lowercase letters or digits, got ${JSON.stringify(tag)}`);
+    if (!/^[a-z0-9]{1,16}$/.test(tag))
+      throw new Error(`a run tag is 1-16 lowercase letters or digits, got ${JSON.stringify(tag)}`);
     this.tag = tag;
     this.recipient = new RegExp(`^u(\\d+)\\.${tag}@example\\.test$`);
   }
 
-  /** The names of one cell or step of the run (each needs its own users: an external database is not dropped between them). */
+  /**
+   * The names of one cell or step of the run (each needs its own users: an external database is not
+   * dropped between them).
+   */
   forCell(key: string): SignupNames {
     return new SignupNames(`${this.tag}x${key}`);
   }
@@ -68,7 +78,11 @@ export class SignupNames {
       method: 'POST',
       path: '/api/users',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username: this.username(prefix, i), email: this.email(prefix, i), password: PASSWORD }),
+      body: JSON.stringify({
+        username: this.username(prefix, i),
+        email: this.email(prefix, i),
+        password: PASSWORD,
+      }),
     };
   }
 
@@ -84,20 +98,46 @@ export class SignupNames {
     const email = this.email('u', i);
     switch (kind) {
       case 'malformed-json':
-        return { method: 'POST', path: '/api/users', headers: json, body: `{"username": "${username}", "email": "${email}",` };
+        return {
+          method: 'POST',
+          path: '/api/users',
+          headers: json,
+          body: `{"username": "${username}", "email": "${email}",`,
+        };
       case 'oversized':
-        return { ...this.signup('u', i), body: JSON.stringify({ username, email, password: PASSWORD, padding: 'x'.repeat(20 * 1024) }) };
+        return {
+          ...this.signup('u', i),
+          body: JSON.stringify({
+            username,
+            email,
+            password: PASSWORD,
+            padding: 'x'.repeat(20 * 1024),
+          }),
+        };
       case 'wrong-content-type':
-        return { method: 'POST', path: '/api/users', headers: { 'content-type': 'text/plain' }, body: `username=${username}&email=${email}` };
+        return {
+          method: 'POST',
+          path: '/api/users',
+          headers: { 'content-type': 'text/plain' },
+          body: `username=${username}&email=${email}`,
+        };
       case 'invalid-fields':
-        return { method: 'POST', path: '/api/users', headers: json, body: JSON.stringify({ username: `U${i}!`, email: 'not-an-address', password: 'short' }) };
+        return {
+          method: 'POST',
+          path: '/api/users',
+          headers: json,
+          body: JSON.stringify({ username: `U${i}!`, email: 'not-an-address', password: 'short' }),
+        };
       case 'duplicate':
         // The previous request's user again: it is a valid sign-up scheduled just before.
         return this.signup('u', i - 1);
     }
   }
 
-  /** Request i of a measured schedule under a bad-input share (none: every request is a good sign-up). */
+  /**
+   * Request i of a measured schedule under a bad-input share (none: every request is a good
+   * sign-up).
+   */
   measured(i: number, share: number | undefined): RequestSpec {
     const kind = badInputKind(i, share);
     return kind ? this.bad(kind, i) : this.signup('u', i);

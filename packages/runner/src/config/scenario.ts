@@ -1,25 +1,39 @@
-/** Scenarios: JSON files in scenarios/ (or any path), validated against schema/scenario.schema.json. */
+/**
+ * Scenarios: JSON files in scenarios/ (or any path), validated against schema/scenario.schema.json.
+ */
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parseLatency, validateLatency, type LatencySpec } from '@mailbench/smtp-sink';
 import { DEFAULT_OPTIONS, type Variant } from '@mailbench/target-api/contract';
-import { stagesCount, stagesDurationMs, validateStages, type RateStage } from '@mailbench/loadgen/schedule';
+import { stagesCount, stagesDurationMs, type RateStage } from '@mailbench/loadgen/schedule';
 import { UsageError } from '../shapes/errors.ts';
-import { factorValues, labelWith, sweepProblems } from './factors.ts';
+import { factorValues, labelWith } from './factors.ts';
 import { SCENARIOS_DIR, SCHEMA_DIR } from '../shapes/paths.ts';
-import { type FactorValue, type Threshold, EXTERNAL, type Subject, type BreakingPointSettings, type Scenario } from '../shapes/scenario.ts';
-import { isReference } from './references.ts';
+import {
+  type FactorValue,
+  type Threshold,
+  EXTERNAL,
+  type Subject,
+  type BreakingPointSettings,
+  type Scenario,
+} from '../shapes/scenario.ts';
 import { parseThreshold } from './thresholds.ts';
+import { checkSemantics, invalidScenario } from './scenario-rules.ts';
 
 interface ScenarioSchema {
-  properties: Record<string, { default?: unknown; properties?: Record<string, { default?: unknown }> }>;
+  properties: Record<
+    string,
+    { default?: unknown; properties?: Record<string, { default?: unknown }> }
+  >;
 }
 
 /** schema/scenario.schema.json, read once. */
 let schemaText: ScenarioSchema | undefined;
 function scenarioSchema(): ScenarioSchema {
-  schemaText ??= JSON.parse(readFileSync(path.join(SCHEMA_DIR, 'scenario.schema.json'), 'utf8')) as ScenarioSchema;
+  schemaText ??= JSON.parse(
+    readFileSync(path.join(SCHEMA_DIR, 'scenario.schema.json'), 'utf8'),
+  ) as ScenarioSchema;
   return schemaText;
 }
 
@@ -34,14 +48,20 @@ function validate(data: unknown): ErrorObject[] {
 }
 
 function describeError(e: ErrorObject): string {
-  const where = e.instancePath === '' ? '(top level)' : e.instancePath.slice(1).replaceAll('/', '.');
-  if (e.keyword === 'additionalProperties') return `${where}: unknown field "${String(e.params.additionalProperty)}"`;
-  if (e.keyword === 'enum') return `${where}: must be one of ${(e.params.allowedValues as unknown[]).map(String).join(', ')}`;
-  if (e.keyword === 'required') return `${where}: missing field "${String(e.params.missingProperty)}"`;
+  const where =
+    e.instancePath === '' ? '(top level)' : e.instancePath.slice(1).replaceAll('/', '.');
+  if (e.keyword === 'additionalProperties')
+    return `${where}: unknown field "${String(e.params.additionalProperty)}"`;
+  if (e.keyword === 'enum')
+    return `${where}: must be one of ${(e.params.allowedValues as unknown[]).map(String).join(', ')}`;
+  if (e.keyword === 'required')
+    return `${where}: missing field "${String(e.params.missingProperty)}"`;
   return `${where}: ${e.message ?? 'is invalid'}`;
 }
 
-/** A top-level default of the scenario schema (the one place scenario-level defaults are written). */
+/**
+ * A top-level default of the scenario schema (the one place scenario-level defaults are written).
+ */
 export function scenarioDefault<K extends keyof Scenario>(field: K): Scenario[K] {
   return structuredClone(scenarioSchema().properties[field]?.default) as Scenario[K];
 }
@@ -49,7 +69,9 @@ export function scenarioDefault<K extends keyof Scenario>(field: K): Scenario[K]
 /** The breaking-point block's defaults, from the schema. */
 export function breakingPointDefaults(): BreakingPointSettings {
   const block = scenarioSchema().properties.breakingPoint?.properties ?? {};
-  return Object.fromEntries(Object.entries(block).map(([k, v]) => [k, v.default])) as unknown as BreakingPointSettings;
+  return Object.fromEntries(
+    Object.entries(block).map(([k, v]) => [k, v.default]),
+  ) as unknown as BreakingPointSettings;
 }
 
 export function listScenarios(dir = SCENARIOS_DIR): string[] {
@@ -59,8 +81,23 @@ export function listScenarios(dir = SCENARIOS_DIR): string[] {
     .sort();
 }
 
-/** What ajv leaves after filling the schema's defaults: the API-owned fields may still be absent. */
-type ValidatedScenario = Omit<Scenario, 'name' | 'quick' | 'smtp' | 'transport' | 'workerPool' | 'outbox' | 'agenda' | 'bullmq' | 'thresholds' | 'stages' | 'target'> & {
+/**
+ * What ajv leaves after filling the schema's defaults: the API-owned fields may still be absent.
+ */
+type ValidatedScenario = Omit<
+  Scenario,
+  | 'name'
+  | 'quick'
+  | 'smtp'
+  | 'transport'
+  | 'workerPool'
+  | 'outbox'
+  | 'agenda'
+  | 'bullmq'
+  | 'thresholds'
+  | 'stages'
+  | 'target'
+> & {
   stages?: RateStage[];
   thresholds: Array<string | { expr: string }>;
   $schema?: string;
@@ -72,14 +109,12 @@ type ValidatedScenario = Omit<Scenario, 'name' | 'quick' | 'smtp' | 'transport' 
   bullmq: Partial<Scenario['bullmq']>;
 };
 
-function invalidScenario(file: string, problems: string[]): UsageError {
-  return new UsageError('ERR_SCENARIO_INVALID', `scenario ${file} is invalid:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-}
-
 /** The latency as a typed value, from either the text form or the recorded object form. */
 function readLatency(value: string | LatencySpec, file: string): LatencySpec {
   try {
-    return typeof value === 'string' ? parseLatency(value, 'smtp.latency') : validateLatency(value, 'smtp.latency');
+    return typeof value === 'string'
+      ? parseLatency(value, 'smtp.latency')
+      : validateLatency(value, 'smtp.latency');
   } catch (err) {
     throw invalidScenario(file, [(err as Error).message]);
   }
@@ -114,16 +149,25 @@ export function parseScenario(name: string, data: unknown, file: string): Scenar
       sendTimeoutMs: raw.transport.sendTimeoutMs ?? api.smtp.sendTimeoutMs,
     },
     workerPool: { ...api.workerPool, ...raw.workerPool },
-    outbox: { leaseMs: raw.outbox.leaseMs ?? api.outbox.leaseMs, pollMs: raw.outbox.pollMs ?? api.outbox.pollMs },
+    outbox: {
+      leaseMs: raw.outbox.leaseMs ?? api.outbox.leaseMs,
+      pollMs: raw.outbox.pollMs ?? api.outbox.pollMs,
+    },
     agenda: {
       processEveryMs: raw.agenda.processEveryMs ?? api.agenda.processEveryMs,
       lockLifetimeMs: raw.agenda.lockLifetimeMs ?? api.agenda.lockLifetimeMs,
       concurrency: raw.agenda.concurrency ?? null,
     },
-    bullmq: { concurrency: raw.bullmq.concurrency ?? null, attempts: raw.bullmq.attempts ?? api.bullmq.attempts, backoffMs: raw.bullmq.backoffMs ?? api.bullmq.backoffMs, lockMs: raw.bullmq.lockMs ?? api.bullmq.lockMs },
+    bullmq: {
+      concurrency: raw.bullmq.concurrency ?? null,
+      attempts: raw.bullmq.attempts ?? api.bullmq.attempts,
+      backoffMs: raw.bullmq.backoffMs ?? api.bullmq.backoffMs,
+      lockMs: raw.bullmq.lockMs ?? api.bullmq.lockMs,
+    },
     thresholds: readThresholds(raw.thresholds, file),
   };
-  if (raw.stages && raw.requests.length > 0) throw invalidScenario(file, ['give requests or stages, not both']);
+  if (raw.stages && raw.requests.length > 0)
+    throw invalidScenario(file, ['give requests or stages, not both']);
   checkSemantics(scenario, file);
   return withStages(scenario);
 }
@@ -131,17 +175,27 @@ export function parseScenario(name: string, data: unknown, file: string): Scenar
 /** With a load profile, the matrix is one cell per variant: its count over its length. */
 export function withStages(scenario: Scenario): Scenario {
   if (!scenario.stages) return scenario;
-  return { ...scenario, requests: [stagesCount(scenario.stages)], durationSec: stagesDurationMs(scenario.stages) / 1000 };
+  return {
+    ...scenario,
+    requests: [stagesCount(scenario.stages)],
+    durationSec: stagesDurationMs(scenario.stages) / 1000,
+  };
 }
 
-/** The labels of a scenario's cells, in order: each variant (at each swept value), and the A/A twin right after its variant. */
-export function cellLabels(scenario: Pick<Scenario, 'variants' | 'aaControl' | 'sweep' | 'target'>): Array<{ label: string; variant: Subject; factor: FactorValue | null }> {
+/**
+ * The labels of a scenario's cells, in order: each variant (at each swept value), and the A/A twin
+ * right after its variant.
+ */
+export function cellLabels(
+  scenario: Pick<Scenario, 'variants' | 'aaControl' | 'sweep' | 'target'>,
+): Array<{ label: string; variant: Subject; factor: FactorValue | null }> {
   if (scenario.target) return [{ label: scenario.target.label, variant: EXTERNAL, factor: null }];
   const labels: Array<{ label: string; variant: Subject; factor: FactorValue | null }> = [];
   for (const factor of factorValues(scenario)) {
     for (const variant of scenario.variants) {
       labels.push({ label: labelWith(variant, factor), variant, factor });
-      if (variant === scenario.aaControl) labels.push({ label: labelWith(aaLabel(variant), factor), variant, factor });
+      if (variant === scenario.aaControl)
+        labels.push({ label: labelWith(aaLabel(variant), factor), variant, factor });
     }
   }
   return labels;
@@ -151,65 +205,18 @@ export function aaLabel(variant: Variant): string {
   return `${variant}-aa`;
 }
 
-/** Rules across fields, which the schema cannot state. */
-export function checkSemantics(scenario: Scenario, file: string): void {
-  const problems: string[] = [];
-  if (scenario.smtp.tempFailRate + scenario.smtp.permFailRate > 1) problems.push('smtp: tempFailRate + permFailRate must not exceed 1');
-  const { crash, smtpDown } = scenario.faults;
-  if (crash && crash.atSec >= scenario.durationSec) {
-    problems.push(`faults.crash.atSec (${crash.atSec}) must fall inside the ${scenario.durationSec} s window`);
-  }
-  if (smtpDown && smtpDown.fromSec >= scenario.durationSec) {
-    problems.push(`faults.smtpDown.fromSec (${smtpDown.fromSec}) must fall inside the ${scenario.durationSec} s window`);
-  }
-  if (scenario.aaControl && !scenario.variants.includes(scenario.aaControl)) problems.push(`aaControl: "${scenario.aaControl}" is not among the variants (${scenario.variants.join(', ')})`);
-  if (scenario.requests.length === 0 && !scenario.stages && !scenario.capacity.enabled && !scenario.breakingPoint.enabled) {
-    problems.push('requests: empty, and neither capacity nor breakingPoint is enabled: nothing to run');
-  }
-  if (scenario.stages) {
-    try {
-      validateStages(scenario.stages);
-    } catch (err) {
-      problems.push(`stages: ${(err as Error).message}`);
-    }
-  }
-  if (scenario.engine === 'jmeter') {
-    if (scenario.stages) problems.push('engine jmeter: JMeter sends the original\'s plan (N threads over the window); a scenario with stages needs mailbench\'s generator');
-    if (scenario.connection !== 'per-request') problems.push('engine jmeter: a thread sends one request on a connection of its own; use connection "per-request"');
-    if (scenario.breakingPoint.enabled) problems.push('engine jmeter: the breaking-point search runs mailbench\'s generator');
-    if (scenario.faults.badInput) problems.push('engine jmeter: bad input needs mailbench\'s generator');
-  }
-  problems.push(...sweepProblems(scenario), ...targetProblems(scenario), ...referenceProblems(scenario));
-  if (problems.length > 0) throw invalidScenario(file, problems);
-}
-
-/** What cannot run against an API the harness did not start: whatever needs its process or its settings. */
-export function targetProblems(scenario: Pick<Scenario, 'target' | 'faults' | 'capacity' | 'sweep'>): string[] {
-  if (!scenario.target) return [];
-  const problems: string[] = [];
-  if (scenario.faults.crash) problems.push('faults.crash kills and restarts the API process: with --target the harness owns no process to crash; choose a scenario without it');
-  if (scenario.capacity.enabled) problems.push('capacity: the closed-loop probe starts the built-in API; it does not run against --target');
-  if (scenario.sweep) problems.push(`sweep: ${scenario.sweep.factor} is a setting of the built-in API; a --target has its own`);
-  return problems;
-}
-
-/** What the reference targets cannot do: they are not mailbench's API (no crash-restart, no settings of its own but reference.*). */
-export function referenceProblems(scenario: Pick<Scenario, 'variants' | 'faults' | 'sweep' | 'breakingPoint'>): string[] {
-  const refs = scenario.variants.filter(isReference);
-  if (refs.length === 0) return [];
-  const problems: string[] = [];
-  const names = refs.join(', ');
-  if (scenario.faults.crash) problems.push(`faults.crash restarts mailbench's own API; ${names} cannot be crashed that way`);
-  if (scenario.sweep && scenario.sweep.factor !== 'smtpLatencyMs') problems.push(`sweep: ${scenario.sweep.factor} is a setting of the built-in API; ${names} ${refs.length === 1 ? 'has' : 'have'} only the reference.* settings (smtpLatencyMs can be swept for everything)`);
-  if (scenario.breakingPoint.enabled) problems.push(`breakingPoint: the search runs the built-in variants; for ${names}, use the capacity probe (capacity.enabled)`);
-  return problems;
-}
-
-/** A scenario by name (scenarios/NAME.json) or by the path of a JSON file (anything with a slash or ending in .json). */
+/**
+ * A scenario by name (scenarios/NAME.json) or by the path of a JSON file (anything with a slash or
+ * ending in .json).
+ */
 export function loadScenario(nameOrPath: string, dir = SCENARIOS_DIR): Scenario {
-  const isPath = nameOrPath.includes('/') || nameOrPath.includes(path.sep) || nameOrPath.endsWith('.json');
+  const isPath =
+    nameOrPath.includes('/') || nameOrPath.includes(path.sep) || nameOrPath.endsWith('.json');
   if (!isPath && !/^[a-z0-9][a-z0-9._-]*$/i.test(nameOrPath)) {
-    throw new UsageError('ERR_SCENARIO_UNKNOWN', `scenario name "${nameOrPath}" is not valid; available: ${listScenarios(dir).join(', ')}`);
+    throw new UsageError(
+      'ERR_SCENARIO_UNKNOWN',
+      `scenario name "${nameOrPath}" is not valid; available: ${listScenarios(dir).join(', ')}`,
+    );
   }
   const file = isPath ? path.resolve(nameOrPath) : path.join(dir, `${nameOrPath}.json`);
   const name = isPath ? path.basename(file).replace(/\.json$/, '') : nameOrPath;
@@ -217,13 +224,19 @@ export function loadScenario(nameOrPath: string, dir = SCENARIOS_DIR): Scenario 
   try {
     text = readFileSync(file, 'utf8');
   } catch {
-    throw new UsageError('ERR_SCENARIO_UNKNOWN', `no scenario "${nameOrPath}" (looked for ${file}); available: ${listScenarios(dir).join(', ')}, or the path of a scenario file`);
+    throw new UsageError(
+      'ERR_SCENARIO_UNKNOWN',
+      `no scenario "${nameOrPath}" (looked for ${file}); available: ${listScenarios(dir).join(', ')}, or the path of a scenario file`,
+    );
   }
   let data: unknown;
   try {
     data = JSON.parse(text);
   } catch (err) {
-    throw new UsageError('ERR_SCENARIO_INVALID', `scenario ${file} is not valid JSON: ${(err as Error).message}`);
+    throw new UsageError(
+      'ERR_SCENARIO_INVALID',
+      `scenario ${file} is not valid JSON: ${(err as Error).message}`,
+    );
   }
   return parseScenario(name, data, file);
 }
@@ -237,7 +250,10 @@ export function loadScenario(nameOrPath: string, dir = SCENARIOS_DIR): Scenario 
  * halve, never below 20 s, with at most 3 bisections. Repeats stay.
  */
 export const QUICK_WINDOW_SEC = 10;
-/** A breaking-point step is never shorter than this, --quick included: a shorter step does not reach its steady state. */
+/**
+ * A breaking-point step is never shorter than this, --quick included: a shorter step does not reach
+ * its steady state.
+ */
 export const MIN_QUICK_STEP_SEC = 20;
 export function applyQuick(scenario: Scenario): Scenario {
   const factor = Math.min(1, QUICK_WINDOW_SEC / scenario.durationSec);
@@ -245,20 +261,44 @@ export function applyQuick(scenario: Scenario): Scenario {
   return withStages({
     ...scenario,
     quick: true,
-    stages: scenario.stages ? scenario.stages.map((st) => ({ ...st, durationSec: st.durationSec * factor })) : null,
-    breakingPoint: { ...bp, stepSec: Math.min(bp.stepSec, Math.max(MIN_QUICK_STEP_SEC, bp.stepSec / 2)), bisections: Math.min(bp.bisections, 3) },
+    stages: scenario.stages
+      ? scenario.stages.map((st) => ({ ...st, durationSec: st.durationSec * factor }))
+      : null,
+    breakingPoint: {
+      ...bp,
+      stepSec: Math.min(bp.stepSec, Math.max(MIN_QUICK_STEP_SEC, bp.stepSec / 2)),
+      bisections: Math.min(bp.bisections, 3),
+    },
     durationSec: scenario.durationSec * factor,
     requests: scenario.requests.map((n) => Math.max(1, Math.round(n * factor))),
     sweep: scenario.sweep?.requestsAt
-      ? { ...scenario.sweep, requestsAt: Object.fromEntries(Object.entries(scenario.sweep.requestsAt).map(([v, counts]) => [v, counts.map((n) => Math.max(1, Math.round(n * factor)))])) }
+      ? {
+          ...scenario.sweep,
+          requestsAt: Object.fromEntries(
+            Object.entries(scenario.sweep.requestsAt).map(([v, counts]) => [
+              v,
+              counts.map((n) => Math.max(1, Math.round(n * factor))),
+            ]),
+          ),
+        }
       : scenario.sweep,
-    warmup: { requests: Math.min(scenario.warmup.requests, 20), durationSec: Math.min(scenario.warmup.durationSec, 2) },
+    warmup: {
+      requests: Math.min(scenario.warmup.requests, 20),
+      durationSec: Math.min(scenario.warmup.durationSec, 2),
+    },
     drainTimeoutSec: Math.min(scenario.drainTimeoutSec, 60),
     capacity: { ...scenario.capacity, durationSec: Math.min(scenario.capacity.durationSec, 5) },
     faults: {
       ...scenario.faults,
       ...(scenario.faults.crash ? { crash: { atSec: scenario.faults.crash.atSec * factor } } : {}),
-      ...(scenario.faults.smtpDown ? { smtpDown: { fromSec: scenario.faults.smtpDown.fromSec * factor, forSec: scenario.faults.smtpDown.forSec * factor } } : {}),
+      ...(scenario.faults.smtpDown
+        ? {
+            smtpDown: {
+              fromSec: scenario.faults.smtpDown.fromSec * factor,
+              forSec: scenario.faults.smtpDown.forSec * factor,
+            },
+          }
+        : {}),
     },
   });
 }

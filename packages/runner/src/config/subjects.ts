@@ -2,12 +2,24 @@
  * What a cell measures: a variant of the built-in API, a reference target (the original
  * experiment's own stacks, which the harness starts like its API: reference-targets.ts), or an
  * API the harness did not start (`--target URL`), recorded as the subject "external". The runner
- * judges all through the same facts; an external target's are what its contract promises and no more.
+ * judges all through the same facts; an external target's are what its contract promises and no
+ * more.
  */
-import { isVariant, variantFacts, VARIANTS, type VariantFacts } from '@mailbench/target-api/contract';
+import {
+  isVariant,
+  variantFacts,
+  VARIANTS,
+  type VariantFacts,
+} from '@mailbench/target-api/contract';
 import { UsageError } from '../shapes/errors.ts';
 import { REFERENCE_NAMES, EXTERNAL, type Runnable, type Subject } from '../shapes/scenario.ts';
-import { DEBIAN_PYTHON, isReference, REFERENCE_TARGETS, SEED_INSTALL_HINT, seedStackMissing } from './references.ts';
+import {
+  DEBIAN_PYTHON,
+  isReference,
+  REFERENCE_TARGETS,
+  SEED_INSTALL_HINT,
+  seedStackMissing,
+} from './references.ts';
 export const RUNNABLE: readonly Runnable[] = [...VARIANTS, ...REFERENCE_NAMES];
 
 export function isRunnable(name: string): name is Runnable {
@@ -34,7 +46,10 @@ export function subjectFacts(subject: Subject): VariantFacts {
   return isReference(subject) ? REFERENCE_TARGETS[subject].facts : variantFacts(subject);
 }
 
-/** The order of tables and charts: the registry's variants, then the reference targets, then an external target. */
+/**
+ * The order of tables and charts: the registry's variants, then the reference targets, then an
+ * external target.
+ */
 export function subjectRank(subject: Subject): number {
   return subject === EXTERNAL ? RUNNABLE.length : RUNNABLE.indexOf(subject);
 }
@@ -43,7 +58,10 @@ export function isSubject(name: string): name is Subject {
   return name === EXTERNAL || isRunnable(name);
 }
 
-/** Something some variants need that this machine may lack (Redis, the seed stack's Python packages). */
+/**
+ * Something some variants need that this machine may lack (Redis, the seed stack's Python
+ * packages).
+ */
 export interface Requirement {
   needs: (subject: Subject) => boolean;
   available: boolean;
@@ -62,18 +80,38 @@ export interface Requirement {
  * usage error naming the install command; only listed by the scenario, left out, with the line
  * that says so. Where it is met, the variants as they are.
  */
-export function withoutWhenMissing(variants: readonly Subject[], asked: readonly Subject[] | undefined, req: Requirement): { variants: Subject[]; note: string | null } {
+export function withoutWhenMissing(
+  variants: readonly Subject[],
+  asked: readonly Subject[] | undefined,
+  req: Requirement,
+): { variants: Subject[]; note: string | null } {
   const needing = variants.filter(req.needs);
   if (req.available || needing.length === 0) return { variants: [...variants], note: null };
   const named = needing.filter((v) => asked?.includes(v));
-  if (named.length > 0) throw new UsageError(req.code, `${named.join(', ')} ${req.need} and ${req.missing}; install it with: ${req.hint}`);
+  if (named.length > 0)
+    throw new UsageError(
+      req.code,
+      `${named.join(', ')} ${req.need} and ${req.missing}; install it with: ${req.hint}`,
+    );
   const kept = variants.filter((v) => !needing.includes(v));
-  if (kept.length === 0) throw new UsageError(req.code, `every variant of this scenario ${req.need} and ${req.missing}; install it with: ${req.hint}`);
-  return { variants: kept, note: `${needing.join(', ')} left out: ${req.missing} (add it with: ${req.hint})` };
+  if (kept.length === 0)
+    throw new UsageError(
+      req.code,
+      `every variant of this scenario ${req.need} and ${req.missing}; install it with: ${req.hint}`,
+    );
+  return {
+    variants: kept,
+    note: `${needing.join(', ')} left out: ${req.missing} (add it with: ${req.hint})`,
+  };
 }
 
 /** The variants that need Redis, where there is none (no REDIS_URL, no redis-server). */
-export function withoutRedisWhenMissing(variants: readonly Subject[], asked: readonly Subject[] | undefined, redisAvailable: boolean, installHint: string): { variants: Subject[]; note: string | null } {
+export function withoutRedisWhenMissing(
+  variants: readonly Subject[],
+  asked: readonly Subject[] | undefined,
+  redisAvailable: boolean,
+  installHint: string,
+): { variants: Subject[]; note: string | null } {
   return withoutWhenMissing(variants, asked, {
     needs: (v) => subjectFacts(v).usesRedis,
     available: redisAvailable,
@@ -84,8 +122,15 @@ export function withoutRedisWhenMissing(variants: readonly Subject[], asked: rea
   });
 }
 
-/** The Flask targets where Debian's python3 lacks the seed stack (`pnpm setup:seed`); the probe runs only when one is listed. */
-export function withoutSeedStackWhenMissing(variants: readonly Subject[], asked: readonly Subject[] | undefined, missing: () => string[] = seedStackMissing): { variants: Subject[]; note: string | null } {
+/**
+ * The Flask targets where Debian's python3 lacks the seed stack (`pnpm setup:seed`); the probe runs
+ * only when one is listed.
+ */
+export function withoutSeedStackWhenMissing(
+  variants: readonly Subject[],
+  asked: readonly Subject[] | undefined,
+  missing: () => string[] = seedStackMissing,
+): { variants: Subject[]; note: string | null } {
   const needs = (v: Subject) => isReference(v) && REFERENCE_TARGETS[v].stack === 'flask-seed';
   const absent = variants.some(needs) ? missing() : [];
   return withoutWhenMissing(variants, asked, {

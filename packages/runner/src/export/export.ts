@@ -7,43 +7,22 @@
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { stagesCount, type RateStage } from '@mailbench/loadgen/schedule';
 import { PASSWORD } from '../config/requests.ts';
 import { safeFileName } from '../results/files.ts';
 import type { Scenario } from '../shapes/scenario.ts';
+import { k6Script } from './k6.ts';
+import { artilleryProcessor, artilleryScript } from './artillery.ts';
+import { describeSchedule, exportSchedules, fmt, type ExportSchedule } from './schedules.ts';
 
 export const EXPORT_ENGINES = ['artillery', 'jmeter', 'k6'] as const;
 export type ExportEngine = (typeof EXPORT_ENGINES)[number];
 
 export const DEFAULT_EXPORT_TARGET = 'http://127.0.0.1:3000';
 
-/** One schedule of the scenario: a request count over the window, or its stages. */
-export interface ExportSchedule {
-  /** Requests in all. */
-  count: number;
-  durationSec: number;
-  stages: RateStage[] | null;
-}
-
 export interface ExportedFile {
   file: string;
   engine: ExportEngine;
   schedule: ExportSchedule;
-}
-
-export function exportSchedules(scenario: Pick<Scenario, 'requests' | 'durationSec' | 'stages'>): ExportSchedule[] {
-  if (scenario.stages) return [{ count: stagesCount(scenario.stages), durationSec: scenario.durationSec, stages: scenario.stages }];
-  return scenario.requests.map((count) => ({ count, durationSec: scenario.durationSec, stages: null }));
-}
-
-function describeSchedule(s: ExportSchedule): string {
-  if (!s.stages) return `${s.count} sign-ups evenly over ${fmt(s.durationSec)} s (${fmt(s.count / s.durationSec)}/s)`;
-  const parts = s.stages.map((st) => ('rate' in st ? `${fmt(st.rate)}/s for ${fmt(st.durationSec)} s` : `${fmt(st.from)}→${fmt(st.to)}/s over ${fmt(st.durationSec)} s`));
-  return `${s.count} sign-ups in stages: ${parts.join(', ')}`;
-}
-
-function fmt(n: number): string {
-  return String(Math.round(n * 1000) / 1000);
 }
 
 /** How to run each engine's script on more than one machine. */
@@ -75,19 +54,38 @@ export function commentSafe(line: string): string {
   return line.replace(/[\u0000-\u001f\u007f\u0085\u2028\u2029]/g, ' ');
 }
 
-/** The file name of an exported script: <scenario>[-<requests>].<engine extension>, the name reduced to safe characters. */
-export function exportFileName(scenarioName: string, engine: ExportEngine, schedule: ExportSchedule, several: boolean): string {
+/**
+ * The file name of an exported script: <scenario>[-<requests>].<engine extension>, the name reduced
+ * to safe characters.
+ */
+export function exportFileName(
+  scenarioName: string,
+  engine: ExportEngine,
+  schedule: ExportSchedule,
+  several: boolean,
+): string {
   const name = safeFileName(scenarioName);
   const base = several ? `${name}-${schedule.count}` : name;
   return `${base}.${{ artillery: 'artillery.yml', jmeter: 'jmx', k6: 'k6.js' }[engine]}`;
 }
 
-/** Writes one script per schedule (and Artillery's processor beside its script); returns what it wrote. */
-export function writeExport(scenario: Scenario, engine: ExportEngine, targetUrl: string, outDir: string): ExportedFile[] {
+/**
+ * Writes one script per schedule (and Artillery's processor beside its script); returns what it
+ * wrote.
+ */
+export function writeExport(
+  scenario: Scenario,
+  engine: ExportEngine,
+  targetUrl: string,
+  outDir: string,
+): ExportedFile[] {
   const schedules = exportSchedules(scenario);
   const written: ExportedFile[] = [];
   for (const schedule of schedules) {
-    const file = path.join(outDir, exportFileName(scenario.name, engine, schedule, schedules.length > 1));
+    const file = path.join(
+      outDir,
+      exportFileName(scenario.name, engine, schedule, schedules.length > 1),
+    );
     const header = [
       `mailbench scenario "${scenario.name}", exported for ${engine}: ${describeSchedule(schedule)}`,
       `against ${targetUrl}, per-request timeout ${scenario.timeoutSec} s.`,
@@ -96,7 +94,10 @@ export function writeExport(scenario: Scenario, engine: ExportEngine, targetUrl:
     if (engine === 'artillery') {
       const processor = file.replace(/\.artillery\.yml$/, '.artillery-signup.cjs');
       writeFileSync(processor, artilleryProcessor());
-      writeFileSync(file, artilleryScript(schedule, scenario, targetUrl, path.basename(processor), header));
+      writeFileSync(
+        file,
+        artilleryScript(schedule, scenario, targetUrl, path.basename(processor), header),
+      );
     } else if (engine === 'jmeter') {
       writeFileSync(file, jmeterPlan(schedule, scenario, targetUrl, header));
     } else {
@@ -107,68 +108,13 @@ export function writeExport(scenario: Scenario, engine: ExportEngine, targetUrl:
   return written;
 }
 
-// ---------------------------------------------------------------- Artillery
-
-/** Artillery's processor: each virtual user (one sign-up) gets the next number under a tag made at start. */
-export function artilleryProcessor(): string {
-  return `// mailbench: one sign-up per Artillery virtual user, unique across runs and workers.
-'use strict';
-const tag = Date.now().toString(36) + Math.random().toString(36).slice(2, 6);
-let next = 0;
-
-module.exports = {
-  mailbenchSignup(context, events, done) {
-    const i = next++;
-    context.vars.username = 'mb_' + tag + '_u' + i;
-    context.vars.email = 'u' + i + '.' + tag + '@example.test';
-    return done();
-  },
-};
-`;
-}
-
-/** Constant stages become arrivalCount phases (exact counts); ramps use arrivalRate/rampTo (Artillery's own ramp). */
-function artilleryPhases(s: ExportSchedule): string[] {
-  const q = JSON.stringify;
-  if (!s.stages) return [`    - name: ${q(describeSchedule(s))}`, `      duration: ${fmt(s.durationSec)}`, `      arrivalCount: ${s.count}`];
-  return s.stages.flatMap((st, k) =>
-    'rate' in st
-      ? [`    - name: ${q(`stage ${k + 1}`)}`, `      duration: ${fmt(st.durationSec)}`, `      arrivalCount: ${Math.round(st.rate * st.durationSec)}`]
-      : [`    - name: ${q(`stage ${k + 1} (ramp)`)}`, `      duration: ${fmt(st.durationSec)}`, `      arrivalRate: ${fmt(st.from)}`, `      rampTo: ${fmt(st.to)}`],
-  );
-}
-
-export function artilleryScript(s: ExportSchedule, scenario: Pick<Scenario, 'timeoutSec'>, targetUrl: string, processorFile: string, header: string[]): string {
-  const q = JSON.stringify;
-  const ramps = s.stages?.some((st) => !('rate' in st)) ?? false;
-  return [
-    ...header.map((l) => `# ${l}`),
-    ...(ramps ? ['# Ramps use Artillery\'s arrivalRate/rampTo, which steps the rate each second: counts differ slightly from mailbench\'s exact schedule.'] : []),
-    'config:',
-    `  target: ${q(targetUrl)}`,
-    `  processor: ${q(`./${processorFile}`)}`,
-    '  http:',
-    `    timeout: ${scenario.timeoutSec}`,
-    '  phases:',
-    ...artilleryPhases(s),
-    'scenarios:',
-    '  - name: sign-up',
-    '    flow:',
-    '      - function: mailbenchSignup',
-    '      - post:',
-    '          url: "/api/users"',
-    '          json:',
-    '            username: "{{ username }}"',
-    '            email: "{{ email }}"',
-    `            password: ${q(PASSWORD)}`,
-    '',
-  ].join('\n');
-}
-
 // ---------------------------------------------------------------- JMeter
 
 function xml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c] as string);
+  return text.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c] as string,
+  );
 }
 
 /**
@@ -176,16 +122,24 @@ function xml(text: string): string {
  * evenly over `rampSec` after `delaySec` (JMeter's classic plan: N threads, ramp-up T, loop 1).
  * A constant stage is one group; a ramp is one group per second of it, with that second's count.
  */
-export function jmeterGroups(s: ExportSchedule): Array<{ threads: number; rampSec: number; delaySec: number }> {
+export function jmeterGroups(
+  s: ExportSchedule,
+): Array<{ threads: number; rampSec: number; delaySec: number }> {
   if (!s.stages) return [{ threads: s.count, rampSec: s.durationSec, delaySec: 0 }];
   const groups: Array<{ threads: number; rampSec: number; delaySec: number }> = [];
   let at = 0;
   for (const st of s.stages) {
     if ('rate' in st) {
-      groups.push({ threads: Math.round(st.rate * st.durationSec), rampSec: st.durationSec, delaySec: at });
+      groups.push({
+        threads: Math.round(st.rate * st.durationSec),
+        rampSec: st.durationSec,
+        delaySec: at,
+      });
     } else {
-      // Λ(t) over the ramp: from·t + (to − from)·t²/(2D); each second gets Λ(k+1) − Λ(k), rounded so the total holds.
-      const lambda = (t: number) => st.from * t + ((st.to - st.from) * t * t) / (2 * st.durationSec);
+      // Λ(t) over the ramp: from·t + (to − from)·t²/(2D); each second gets Λ(k+1) − Λ(k), rounded
+      // so the total holds.
+      const lambda = (t: number) =>
+        st.from * t + ((st.to - st.from) * t * t) / (2 * st.durationSec);
       for (let k = 0; k < Math.ceil(st.durationSec); k++) {
         const end = Math.min(st.durationSec, k + 1);
         const threads = Math.round(lambda(end)) - Math.round(lambda(k));
@@ -197,12 +151,21 @@ export function jmeterGroups(s: ExportSchedule): Array<{ threads: number; rampSe
   return groups.filter((g) => g.threads > 0);
 }
 
-/** The exported plan's sign-up of thread group k: a user per thread, unique through the tag made when the plan starts. */
+/**
+ * The exported plan's sign-up of thread group k: a user per thread, unique through the tag made
+ * when the plan starts.
+ */
 function exportedBody(k: number): string {
   return `{"username":"mb_\${tag}g${k}_u\${__threadNum}","email":"u\${__threadNum}.\${tag}g${k}@example.test","password":"${PASSWORD}"}`;
 }
 
-function jmeterThreadGroup(k: number, g: { threads: number; rampSec: number; delaySec: number }, url: URL, timeoutMs: number, body: string): string {
+function jmeterThreadGroup(
+  k: number,
+  g: { threads: number; rampSec: number; delaySec: number },
+  url: URL,
+  timeoutMs: number,
+  body: string,
+): string {
   // The scheduler's duration only bounds the group: ramp, delay and the last request's timeout.
   const duration = Math.ceil(g.rampSec + timeoutMs / 1000 + 5);
   const port = url.port || (url.protocol === 'https:' ? '443' : '80');
@@ -246,12 +209,28 @@ function jmeterThreadGroup(k: number, g: { threads: number; rampSec: number; del
 `;
 }
 
-/** JMeter's plan of a schedule; `body` gives thread group k's request body (JMeter functions allowed), the exported one by default. */
-export function jmeterPlan(s: ExportSchedule, scenario: Pick<Scenario, 'timeoutSec'>, targetUrl: string, header: string[], body: (k: number) => string = exportedBody): string {
+/**
+ * JMeter's plan of a schedule; `body` gives thread group k's request body (JMeter functions
+ * allowed), the exported one by default.
+ */
+export function jmeterPlan(
+  s: ExportSchedule,
+  scenario: Pick<Scenario, 'timeoutSec'>,
+  targetUrl: string,
+  header: string[],
+  body: (k: number) => string = exportedBody,
+): string {
   const url = new URL(targetUrl);
   const groups = jmeterGroups(s);
   const ramps = s.stages?.some((st) => !('rate' in st)) ?? false;
-  const notes = [...header, ...(ramps ? ['Ramps are one thread group per second of the ramp, each with that second\'s count (rounded, total kept).'] : [])];
+  const notes = [
+    ...header,
+    ...(ramps
+      ? [
+          "Ramps are one thread group per second of the ramp, each with that second's count (rounded, total kept).",
+        ]
+      : []),
+  ];
   return `<?xml version="1.0" encoding="UTF-8"?>
 <!--
 ${notes.map((l) => `  ${xml(l).replaceAll('--', '- -')}`).join('\n')}
@@ -285,65 +264,5 @@ ${notes.map((l) => `  ${xml(l).replaceAll('--', '- -')}`).join('\n')}
 ${groups.map((g, k) => jmeterThreadGroup(k, g, url, scenario.timeoutSec * 1000, body(k))).join('')}    </hashTree>
   </hashTree>
 </jmeterTestPlan>
-`;
-}
-
-// ---------------------------------------------------------------- k6
-
-/** k6's arrival-rate executors: constant for an even schedule, ramping (with 0 s jumps) for stages. */
-function k6Scenario(s: ExportSchedule, vus: number): string {
-  if (!s.stages) {
-    return `    signups: {
-      executor: 'constant-arrival-rate',
-      rate: ${s.count},
-      timeUnit: '${fmt(s.durationSec)}s',
-      duration: '${fmt(s.durationSec)}s',
-      preAllocatedVUs: ${vus},
-    },`;
-  }
-  const stages: string[] = [];
-  let current = 'rate' in s.stages[0]! ? s.stages[0].rate : s.stages[0]!.from;
-  for (const st of s.stages) {
-    const from = 'rate' in st ? st.rate : st.from;
-    const to = 'rate' in st ? st.rate : st.to;
-    if (from !== current) stages.push(`        { target: ${fmt(from)}, duration: '0s' },`);
-    stages.push(`        { target: ${fmt(to)}, duration: '${fmt(st.durationSec)}s' },`);
-    current = to;
-  }
-  const first = s.stages[0]!;
-  return `    signups: {
-      executor: 'ramping-arrival-rate',
-      startRate: ${fmt('rate' in first ? first.rate : first.from)},
-      timeUnit: '1s',
-      preAllocatedVUs: ${vus},
-      stages: [
-${stages.join('\n')}
-      ],
-    },`;
-}
-
-export function k6Script(s: ExportSchedule, scenario: Pick<Scenario, 'timeoutSec'>, targetUrl: string, header: string[]): string {
-  const peak = s.stages ? Math.max(...s.stages.map((st) => ('rate' in st ? st.rate : Math.max(st.from, st.to)))) : s.count / s.durationSec;
-  // Enough VUs for the peak rate with every request taking the whole timeout, at least 10.
-  const vus = Math.max(10, Math.ceil(peak * scenario.timeoutSec));
-  return `${header.map((l) => `// ${l}`).join('\n')}
-import http from 'k6/http';
-import exec from 'k6/execution';
-
-const BASE = __ENV.TARGET || ${JSON.stringify(targetUrl)};
-// Made once per VU at init: with the iteration number it makes every sign-up unique across runs.
-const tag = Date.now().toString(36);
-
-export const options = {
-  scenarios: {
-${k6Scenario(s, vus)}
-  },
-};
-
-export default function () {
-  const i = exec.scenario.iterationInTest;
-  const body = JSON.stringify({ username: \`mb_\${tag}_u\${i}\`, email: \`u\${i}.\${tag}@example.test\`, password: ${JSON.stringify(PASSWORD)} });
-  http.post(\`\${BASE}/api/users\`, body, { headers: { 'Content-Type': 'application/json' }, timeout: '${scenario.timeoutSec}s' });
-}
 `;
 }

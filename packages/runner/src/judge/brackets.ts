@@ -30,11 +30,15 @@ export interface StepOutcome {
 
 /** The bracket of one limit from the steps (the generator-limited ones left out). */
 export function bracketOf(steps: StepOutcome[], which: 'http' | 'mail'): Bracket {
-  const judged = steps.filter((s) => !s.generatorLimited && (which === 'http' || s.mailOk !== null));
+  const judged = steps.filter(
+    (s) => !s.generatorLimited && (which === 'http' || s.mailOk !== null),
+  );
   const ok = (s: StepOutcome) => (which === 'http' ? s.httpOk : s.mailOk === true);
   const failed = judged.filter((s) => !ok(s)).map((s) => s.ratePerSec);
   const hi = failed.length > 0 ? Math.min(...failed) : null;
-  const passed = judged.filter((s) => ok(s) && (hi === null || s.ratePerSec < hi)).map((s) => s.ratePerSec);
+  const passed = judged
+    .filter((s) => ok(s) && (hi === null || s.ratePerSec < hi))
+    .map((s) => s.ratePerSec);
   return { lo: passed.length > 0 ? Math.max(...passed) : null, hi };
 }
 
@@ -46,5 +50,11 @@ export function generatorCeiling(steps: StepOutcome[]): number | null {
 
 export function outcomeOf(r: StepResult): StepOutcome {
   // A step that failed to run counts as a failure at its rate: the server did not carry it.
-  return { ratePerSec: r.ratePerSec, phase: r.phase, httpOk: r.httpOk, mailOk: r.mailOk, generatorLimited: r.generatorLimited };
+  return {
+    ratePerSec: r.ratePerSec,
+    phase: r.phase,
+    httpOk: r.httpOk,
+    mailOk: r.mailOk,
+    generatorLimited: r.generatorLimited,
+  };
 }

@@ -24,11 +24,23 @@ function compare(actual: number, op: Op, value: number): boolean {
   }
 }
 
-/** The cell's value of a metric: latency in ms (from intended), or a count and what it is a share of. */
-function measure(cell: CellResult, metric: Metric): { value: number | null; of: number; censored: boolean } {
+/**
+ * The cell's value of a metric: latency in ms (from intended), or a count and what it is a share
+ * of.
+ */
+function measure(
+  cell: CellResult,
+  metric: Metric,
+): { value: number | null; of: number; censored: boolean } {
   const censored = timeoutsOf(cell) > 0;
-  if (metric === 'lag_p99') return { value: cell.emails.deliveryLagMs?.p99 ?? null, of: 1, censored: false };
-  if (metric in LATENCY) return { value: cell.latencyMs?.fromIntended[LATENCY[metric as keyof typeof LATENCY]] ?? null, of: 1, censored };
+  if (metric === 'lag_p99')
+    return { value: cell.emails.deliveryLagMs?.p99 ?? null, of: 1, censored: false };
+  if (metric in LATENCY)
+    return {
+      value: cell.latencyMs?.fromIntended[LATENCY[metric as keyof typeof LATENCY]] ?? null,
+      of: 1,
+      censored,
+    };
   const e = cell.emails;
   switch (metric as (typeof COUNTS)[number]) {
     case 'errors':
@@ -38,7 +50,11 @@ function measure(cell: CellResult, metric: Metric): { value: number | null; of: 
     case 'lost':
       return { value: e.lost, of: e.expected, censored: false };
     case 'failed':
-      return { value: e.failed + (e.failedButDeliveredLater ?? 0), of: e.expected, censored: false };
+      return {
+        value: e.failed + (e.failedButDeliveredLater ?? 0),
+        of: e.expected,
+        censored: false,
+      };
     case 'duplicated':
       return { value: e.duplicated, of: e.expected, censored: false };
   }
@@ -50,15 +66,22 @@ export function appliesTo(t: Threshold, cell: CellResult): boolean {
 }
 
 export function evaluateThreshold(t: Threshold, cell: CellResult): ThresholdResult {
-  if (cell.status === 'failed') return { expr: t.expr, passed: false, actual: null, note: 'the cell failed' };
+  if (cell.status === 'failed')
+    return { expr: t.expr, passed: false, actual: null, note: 'the cell failed' };
   const m = measure(cell, t.metric);
-  if (m.value === null) return { expr: t.expr, passed: false, actual: null, note: 'the cell has no such figure' };
+  if (m.value === null)
+    return { expr: t.expr, passed: false, actual: null, note: 'the cell has no such figure' };
   const actual = t.percent ? (m.of === 0 ? 0 : m.value / m.of) : m.value;
   const shown = Math.round((t.percent ? actual * 100 : actual) * 100) / 100;
   const passed = compare(actual, t.op, t.value);
   // A censored latency is a lower bound: it can prove "greater than", never "less than".
   if (m.censored && (t.op === '<' || t.op === '<=' || t.op === '==')) {
-    return { expr: t.expr, passed: false, actual: shown, note: `at least ${shown} ms: timeouts cut the latency off` };
+    return {
+      expr: t.expr,
+      passed: false,
+      actual: shown,
+      note: `at least ${shown} ms: timeouts cut the latency off`,
+    };
   }
   return { expr: t.expr, passed, actual: shown, note: null };
 }

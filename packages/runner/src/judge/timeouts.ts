@@ -2,7 +2,11 @@
 import type { CellResult } from '../shapes/results.ts';
 
 /** Error codes of a request that ended at the client's timeout. */
-export const TIMEOUT_CODES = ['ETIMEDOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'] as const;
+export const TIMEOUT_CODES = [
+  'ETIMEDOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+] as const;
 
 export function countTimeouts(errorCounts: Record<string, number>): number {
   return TIMEOUT_CODES.reduce((a, code) => a + (errorCounts[code] ?? 0), 0);

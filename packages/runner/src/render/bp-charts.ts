@@ -8,96 +8,212 @@ import type { BreakingPoint } from '../shapes/run.ts';
 
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 
-export function breakingPointCharts(entries: BreakingPoint[], colors: { domain: string[]; range: string[] }): Chart[] {
+/**
+ * The points of both charts: each step's p99 and mean latency, and the e-mails it delivered per
+ * second.
+ */
+function stepPoints(entries: BreakingPoint[]): {
+  latency: Array<Record<string, unknown>>;
+  mail: Array<Record<string, unknown>>;
+} {
   const latency: Array<Record<string, unknown>> = [];
   const mail: Array<Record<string, unknown>> = [];
   for (const e of entries) {
     for (const st of [...e.steps].sort((a, b) => a.ratePerSec - b.ratePerSec)) {
       if (st.status !== 'ok' || st.p99Ms === null) continue;
-      latency.push({ label: e.label, ratePerSec: st.ratePerSec, latencyMs: Math.max(0.1, st.p99Ms), measure: 'p99', note: st.generatorLimited ? 'generator behind' : st.httpOk ? 'met the SLO' : 'broke the SLO' });
-      if (st.meanMs !== null) latency.push({ label: e.label, ratePerSec: st.ratePerSec, latencyMs: Math.max(0.1, st.meanMs), measure: 'mean', note: '' });
-      if (st.deliveredRatePerSec !== null) mail.push({ label: e.label, ratePerSec: st.ratePerSec, deliveredPerSec: st.deliveredRatePerSec, measure: 'measured' });
+      latency.push({
+        label: e.label,
+        ratePerSec: st.ratePerSec,
+        latencyMs: Math.max(0.1, st.p99Ms),
+        measure: 'p99',
+        note: st.generatorLimited
+          ? 'generator behind'
+          : st.httpOk
+            ? 'met the SLO'
+            : 'broke the SLO',
+      });
+      if (st.meanMs !== null)
+        latency.push({
+          label: e.label,
+          ratePerSec: st.ratePerSec,
+          latencyMs: Math.max(0.1, st.meanMs),
+          measure: 'mean',
+          note: '',
+        });
+      if (st.deliveredRatePerSec !== null)
+        mail.push({
+          label: e.label,
+          ratePerSec: st.ratePerSec,
+          deliveredPerSec: st.deliveredRatePerSec,
+          measure: 'measured',
+        });
     }
   }
-  const slo = entries[0]?.sloP99Ms ?? 2000;
+  return { latency, mail };
+}
+
+function latencyChart(latency: Array<Record<string, unknown>>, slo: number, colors: Colors): Chart {
   const behind = latency.filter((p) => p.note === 'generator behind');
-  const charts: Chart[] = [];
-  if (latency.length > 0) {
-    charts.push({
-      id: 'breaking-point-latency',
-      title: 'Latency against offered rate (breaking points)',
-      explain: `p99 (solid) and mean (dashed) latency from intended at each step's offered rate. The grey rule is the SLO (p99 ≤ ${slo} ms); where a line crosses it is that variant's HTTP limit. Hollow points: steps where the generator fell behind.`,
-      points: latency.length,
-      spec: {
-        $schema: SCHEMA,
-        width: 1000,
-        height: 300,
-        layer: [
-          {
-            data: { values: latency },
-            mark: { type: 'line', point: { size: 30 }, strokeWidth: 1.5 },
-            encoding: {
-              x: { field: 'ratePerSec', type: 'quantitative', title: 'offered sign-ups per second', scale: { type: 'log', nice: false } },
-              y: { field: 'latencyMs', type: 'quantitative', title: 'latency from intended (ms, log scale)', scale: { type: 'log' } },
-              color: { field: 'label', type: 'nominal', scale: colors, title: 'variant' },
-              // p99 solid, mean dashed, in that order whatever order the values come in.
-              strokeDash: {
-                field: 'measure',
-                type: 'nominal',
-                title: 'measured',
-                scale: { domain: ['p99', 'mean'], range: [[1, 0], [6, 4]] },
-                // The symbols need a stroke of their own: the line's colour comes from the variant legend.
-                legend: { symbolType: 'stroke', symbolSize: 300, symbolStrokeWidth: 2, encode: { symbols: { update: { stroke: { value: '#444' } } } } },
+  return {
+    id: 'breaking-point-latency',
+    title: 'Latency against offered rate (breaking points)',
+    explain: `p99 (solid) and mean (dashed) latency from intended at each step's offered rate. The grey rule is the SLO (p99 ≤ ${slo} ms); where a line crosses it is that variant's HTTP limit. Hollow points: steps where the generator fell behind.`,
+    points: latency.length,
+    spec: {
+      $schema: SCHEMA,
+      width: 1000,
+      height: 300,
+      layer: [
+        {
+          data: { values: latency },
+          mark: { type: 'line', point: { size: 30 }, strokeWidth: 1.5 },
+          encoding: {
+            x: {
+              field: 'ratePerSec',
+              type: 'quantitative',
+              title: 'offered sign-ups per second',
+              scale: { type: 'log', nice: false },
+            },
+            y: {
+              field: 'latencyMs',
+              type: 'quantitative',
+              title: 'latency from intended (ms, log scale)',
+              scale: { type: 'log' },
+            },
+            color: { field: 'label', type: 'nominal', scale: colors, title: 'variant' },
+            // p99 solid, mean dashed, in that order whatever order the values come in.
+            strokeDash: {
+              field: 'measure',
+              type: 'nominal',
+              title: 'measured',
+              scale: {
+                domain: ['p99', 'mean'],
+                range: [
+                  [1, 0],
+                  [6, 4],
+                ],
+              },
+              // The symbols need a stroke of their own: the line's colour comes from the variant
+              // legend.
+              legend: {
+                symbolType: 'stroke',
+                symbolSize: 300,
+                symbolStrokeWidth: 2,
+                encode: { symbols: { update: { stroke: { value: '#444' } } } },
               },
             },
           },
-          ...(behind.length > 0
-            ? [
-                {
-                  data: { values: behind },
-                  mark: { type: 'point' as const, filled: true, fill: 'white', size: 70, strokeWidth: 2 },
-                  encoding: {
-                    x: { field: 'ratePerSec', type: 'quantitative' as const },
-                    y: { field: 'latencyMs', type: 'quantitative' as const },
-                    stroke: { field: 'label', type: 'nominal' as const, scale: colors, legend: null },
+        },
+        ...(behind.length > 0
+          ? [
+              {
+                data: { values: behind },
+                mark: {
+                  type: 'point' as const,
+                  filled: true,
+                  fill: 'white',
+                  size: 70,
+                  strokeWidth: 2,
+                },
+                encoding: {
+                  x: { field: 'ratePerSec', type: 'quantitative' as const },
+                  y: { field: 'latencyMs', type: 'quantitative' as const },
+                  stroke: {
+                    field: 'label',
+                    type: 'nominal' as const,
+                    scale: colors,
+                    legend: null,
                   },
                 },
-              ]
-            : []),
-          { data: { values: [{ slo }] }, mark: { type: 'rule', color: '#888', strokeDash: [2, 2] }, encoding: { y: { field: 'slo', type: 'quantitative' } } },
-        ],
-      } as TopLevelSpec,
-    });
-  }
-  if (mail.length > 0) {
-    const diagonal = [...new Set(mail.map((m) => m.ratePerSec as number))].sort((a, b) => a - b).map((r) => ({ ratePerSec: r, deliveredPerSec: r }));
-    const model = entries.filter((e) => e.predicted.mailRatePerSec !== null).map((e) => ({ label: e.label, modelPerSec: e.predicted.mailRatePerSec }));
-    charts.push({
-      id: 'breaking-point-mail',
-      title: 'E-mail delivered against offered rate (breaking points)',
-      explain: 'E-mails the sink accepted per second in the second half of each step, against the offered sign-up rate. On the grey diagonal every owed e-mail keeps up; where a line leaves it, the backlog grows by the difference each second. Dotted rules: the model c/L per label.',
-      points: mail.length,
-      spec: {
-        $schema: SCHEMA,
-        width: 1000,
-        height: 300,
-        layer: [
-          { data: { values: diagonal }, mark: { type: 'line', color: '#bbb', strokeDash: [4, 3] }, encoding: { x: { field: 'ratePerSec', type: 'quantitative' }, y: { field: 'deliveredPerSec', type: 'quantitative' } } },
-          {
-            data: { values: mail },
-            mark: { type: 'line', point: { size: 30 }, strokeWidth: 1.5 },
-            encoding: {
-              x: { field: 'ratePerSec', type: 'quantitative', title: 'offered sign-ups per second' },
-              y: { field: 'deliveredPerSec', type: 'quantitative', title: 'e-mails accepted per second' },
-              color: { field: 'label', type: 'nominal', scale: colors, title: 'variant' },
-            },
+              },
+            ]
+          : []),
+        {
+          data: { values: [{ slo }] },
+          mark: { type: 'rule', color: '#888', strokeDash: [2, 2] },
+          encoding: { y: { field: 'slo', type: 'quantitative' } },
+        },
+      ],
+    } as TopLevelSpec,
+  };
+}
+
+function mailChart(
+  entries: BreakingPoint[],
+  mail: Array<Record<string, unknown>>,
+  colors: Colors,
+): Chart {
+  const diagonal = [...new Set(mail.map((m) => m.ratePerSec as number))]
+    .sort((a, b) => a - b)
+    .map((r) => ({ ratePerSec: r, deliveredPerSec: r }));
+  const model = entries
+    .filter((e) => e.predicted.mailRatePerSec !== null)
+    .map((e) => ({ label: e.label, modelPerSec: e.predicted.mailRatePerSec }));
+  return {
+    id: 'breaking-point-mail',
+    title: 'E-mail delivered against offered rate (breaking points)',
+    explain:
+      'E-mails the sink accepted per second in the second half of each step, against the offered sign-up rate. On the grey diagonal every owed e-mail keeps up; where a line leaves it, the backlog grows by the difference each second. Dotted rules: the model c/L per label.',
+    points: mail.length,
+    spec: {
+      $schema: SCHEMA,
+      width: 1000,
+      height: 300,
+      layer: [
+        {
+          data: { values: diagonal },
+          mark: { type: 'line', color: '#bbb', strokeDash: [4, 3] },
+          encoding: {
+            x: { field: 'ratePerSec', type: 'quantitative' },
+            y: { field: 'deliveredPerSec', type: 'quantitative' },
           },
-          ...(model.length > 0
-            ? [{ data: { values: model }, mark: { type: 'rule' as const, strokeDash: [1, 3], strokeWidth: 1.5 }, encoding: { y: { field: 'modelPerSec', type: 'quantitative' as const }, color: { field: 'label', type: 'nominal' as const, scale: colors, legend: null } } }]
-            : []),
-        ],
-      } as TopLevelSpec,
-    });
-  }
+        },
+        {
+          data: { values: mail },
+          mark: { type: 'line', point: { size: 30 }, strokeWidth: 1.5 },
+          encoding: {
+            x: {
+              field: 'ratePerSec',
+              type: 'quantitative',
+              title: 'offered sign-ups per second',
+            },
+            y: {
+              field: 'deliveredPerSec',
+              type: 'quantitative',
+              title: 'e-mails accepted per second',
+            },
+            color: { field: 'label', type: 'nominal', scale: colors, title: 'variant' },
+          },
+        },
+        ...(model.length > 0
+          ? [
+              {
+                data: { values: model },
+                mark: { type: 'rule' as const, strokeDash: [1, 3], strokeWidth: 1.5 },
+                encoding: {
+                  y: { field: 'modelPerSec', type: 'quantitative' as const },
+                  color: {
+                    field: 'label',
+                    type: 'nominal' as const,
+                    scale: colors,
+                    legend: null,
+                  },
+                },
+              },
+            ]
+          : []),
+      ],
+    } as TopLevelSpec,
+  };
+}
+
+type Colors = { domain: string[]; range: string[] };
+
+export function breakingPointCharts(entries: BreakingPoint[], colors: Colors): Chart[] {
+  const { latency, mail } = stepPoints(entries);
+  const slo = entries[0]?.sloP99Ms ?? 2000;
+  const charts: Chart[] = [];
+  if (latency.length > 0) charts.push(latencyChart(latency, slo, colors));
+  if (mail.length > 0) charts.push(mailChart(entries, mail, colors));
   return charts;
 }

@@ -1,4 +1,6 @@
-/** A chart of the report: a Vega-Lite spec with its title, explanation and the points it must draw. */
+/**
+ * A chart of the report: a Vega-Lite spec with its title, explanation and the points it must draw.
+ */
 import type { TopLevelSpec } from 'vega-lite';
 
 export interface Chart {

@@ -22,7 +22,9 @@ function labelOrder(cells: CellResult[]): string[] {
   return [...new Map([...cells].sort((a, b) => rank(a) - rank(b)).map((c) => [c.label, c])).keys()];
 }
 
-/** The request counts as facet values, in numeric order (as text they would sort 1000 before 750). */
+/**
+ * The request counts as facet values, in numeric order (as text they would sort 1000 before 750).
+ */
 function requestOrder(cells: CellResult[]): string[] {
   return [...new Set(cells.map((c) => c.requests))].sort((a, b) => a - b).map(String);
 }
@@ -31,10 +33,15 @@ function requestOrder(cells: CellResult[]): string[] {
 function colorScaleOf(cells: CellResult[]) {
   const variantOf = new Map(cells.map((c) => [c.label, c.variant]));
   const domain = labelOrder(cells);
-  return { domain, range: domain.map((label) => presentationOf(variantOf.get(label) as Subject).color) };
+  return {
+    domain,
+    range: domain.map((label) => presentationOf(variantOf.get(label) as Subject).color),
+  };
 }
 
-/** Per-second mean latency over the run's elapsed time, per variant, from intended and from send. */
+/**
+ * Per-second mean latency over the run's elapsed time, per variant, from intended and from send.
+ */
 function responseTimeChart(requests: number, cells: CellResult[]): Chart {
   const rows: Array<Record<string, unknown>> = [];
   for (const c of cells) {
@@ -49,15 +56,25 @@ function responseTimeChart(requests: number, cells: CellResult[]): Chart {
     });
     for (const [second, b] of buckets) {
       const avg = (v: number[]) => Math.round((v.reduce((x, y) => x + y, 0) / v.length) * 10) / 10;
-      rows.push({ variant: c.label, elapsedSec: second, latencyMs: Math.max(0.1, avg(b.intended)), measure: 'from intended' });
-      rows.push({ variant: c.label, elapsedSec: second, latencyMs: Math.max(0.1, avg(b.send)), measure: 'from send' });
+      rows.push({
+        variant: c.label,
+        elapsedSec: second,
+        latencyMs: Math.max(0.1, avg(b.intended)),
+        measure: 'from intended',
+      });
+      rows.push({
+        variant: c.label,
+        elapsedSec: second,
+        latencyMs: Math.max(0.1, avg(b.send)),
+        measure: 'from send',
+      });
     }
   }
   return {
     id: `response-time-${requests}`,
     title: `Response time over the run, ${requests} requests`,
     explain:
-      'Mean latency of the requests due in each second of the schedule (like JMeter\'s response-time graph). Solid: from the intended start; dashed: from the send. A line that climbs means the server fell behind and requests queued.',
+      "Mean latency of the requests due in each second of the schedule (like JMeter's response-time graph). Solid: from the intended start; dashed: from the send. A line that climbs means the server fell behind and requests queued.",
     points: rows.length,
     spec: {
       $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
@@ -67,9 +84,19 @@ function responseTimeChart(requests: number, cells: CellResult[]): Chart {
       mark: { type: 'line', point: { size: 12 }, strokeWidth: 1.5 },
       encoding: {
         x: { field: 'elapsedSec', type: 'quantitative', title: 'elapsed (s, by intended start)' },
-        y: { field: 'latencyMs', type: 'quantitative', title: 'latency (ms, log scale)', scale: { type: 'log' } },
+        y: {
+          field: 'latencyMs',
+          type: 'quantitative',
+          title: 'latency (ms, log scale)',
+          scale: { type: 'log' },
+        },
         color: { field: 'variant', type: 'nominal', scale: colorScaleOf(cells) },
-        strokeDash: { field: 'measure', type: 'nominal', title: 'measured', legend: { symbolType: 'stroke', symbolStrokeWidth: 2, symbolStrokeColor: '#444' } },
+        strokeDash: {
+          field: 'measure',
+          type: 'nominal',
+          title: 'measured',
+          legend: { symbolType: 'stroke', symbolStrokeWidth: 2, symbolStrokeColor: '#444' },
+        },
       },
     } as TopLevelSpec,
   };
@@ -88,7 +115,12 @@ function percentileDots(
     const summary = pick(c);
     if (!summary || c.repeat !== 1) continue;
     for (const p of percentiles) {
-      rows.push({ variant: c.label, requests: String(c.requests), percentile: p, valueMs: Math.max(0.1, summary[p]) });
+      rows.push({
+        variant: c.label,
+        requests: String(c.requests),
+        percentile: p,
+        valueMs: Math.max(0.1, summary[p]),
+      });
     }
   }
   const spec = {
@@ -96,7 +128,12 @@ function percentileDots(
     data: { values: rows },
     mark: { type: 'point', filled: true, size: 70 },
     encoding: {
-      column: { field: 'requests', type: 'ordinal', title: 'requests over the window', sort: requestOrder(cells) },
+      column: {
+        field: 'requests',
+        type: 'ordinal',
+        title: 'requests over the window',
+        sort: requestOrder(cells),
+      },
       x: { field: 'variant', type: 'nominal', sort: labelOrder(cells), title: null },
       xOffset: { field: 'percentile', sort: percentiles },
       y: { field: 'valueMs', type: 'quantitative', title: yTitle, scale: { type: 'log' } },
@@ -110,22 +147,36 @@ function percentileDots(
 }
 
 function percentileChart(cells: CellResult[]): Chart {
-  const { rows, spec } = percentileDots(cells, (c) => c.latencyMs?.fromIntended ?? null, ['p50', 'p90', 'p99', 'max'], ['#9ecae1', '#4292c6', '#08519c', '#08306b'], 'latency (ms)');
+  const { rows, spec } = percentileDots(
+    cells,
+    (c) => c.latencyMs?.fromIntended ?? null,
+    ['p50', 'p90', 'p99', 'max'],
+    ['#9ecae1', '#4292c6', '#08519c', '#08306b'],
+    'latency (ms)',
+  );
   return {
     id: 'percentiles',
     title: 'Latency percentiles by variant and request count',
-    explain: 'From the intended start, log scale. Each panel is one request count; for each variant the dots are p50, p90, p99 and max, left to right.',
+    explain:
+      'From the intended start, log scale. Each panel is one request count; for each variant the dots are p50, p90, p99 and max, left to right.',
     points: rows.length,
     spec,
   };
 }
 
 function lagChart(cells: CellResult[]): Chart {
-  const { rows, spec } = percentileDots(cells, (c) => c.emails.deliveryLagMs, ['p50', 'p99', 'max'], ['#74c476', '#238b45', '#00441b'], 'lag (ms)');
+  const { rows, spec } = percentileDots(
+    cells,
+    (c) => c.emails.deliveryLagMs,
+    ['p50', 'p99', 'max'],
+    ['#74c476', '#238b45', '#00441b'],
+    'lag (ms)',
+  );
   return {
     id: 'delivery-lag',
     title: 'E-mail delivery lag',
-    explain: 'From the client receiving its 201 to the SMTP sink accepting the e-mail; inline e-mails are accepted before the reply and show at the bottom (0.1 ms). Log scale; dots are p50, p99 and max.',
+    explain:
+      'From the client receiving its 201 to the SMTP sink accepting the e-mail; inline e-mails are accepted before the reply and show at the bottom (0.1 ms). Log scale; dots are p50, p99 and max.',
     points: rows.length,
     spec,
   };
@@ -143,7 +194,13 @@ function seriesChart(
   const rows: Array<Record<string, unknown>> = [];
   for (const c of cells) {
     if (c.repeat !== 1) continue;
-    for (const s of c.server.series) rows.push({ variant: c.label, requests: String(c.requests), tSec: s.tSec, [field]: value(s) });
+    for (const s of c.server.series)
+      rows.push({
+        variant: c.label,
+        requests: String(c.requests),
+        tSec: s.tSec,
+        [field]: value(s),
+      });
   }
   return {
     id,
@@ -155,7 +212,13 @@ function seriesChart(
       data: { values: rows },
       mark: { type: 'line', point: { size: 10 }, strokeWidth: 1.5 },
       encoding: {
-        facet: { field: 'requests', type: 'ordinal', columns: 2, title: 'requests over the window', sort: requestOrder(cells) },
+        facet: {
+          field: 'requests',
+          type: 'ordinal',
+          columns: 2,
+          title: 'requests over the window',
+          sort: requestOrder(cells),
+        },
         x: { field: 'tSec', type: 'quantitative', title: 'seconds since the schedule started' },
         y: { field, type: 'quantitative', title: yTitle },
         color: { field: 'variant', type: 'nominal', scale: colorScaleOf(cells) },
@@ -172,7 +235,12 @@ export function buildCharts(loaded: LoadedRun): Chart[] {
   const searched = loaded.summary.breakingPoints ?? [];
   if (searched.length > 0) {
     const domain = searched.map((e) => e.label);
-    charts.push(...breakingPointCharts(searched, { domain, range: searched.map((e) => presentationOf(e.variant).color) }));
+    charts.push(
+      ...breakingPointCharts(searched, {
+        domain,
+        range: searched.map((e) => presentationOf(e.variant).color),
+      }),
+    );
   }
   for (const requests of loaded.run.scenario.requests) {
     const group = cells.filter((c) => c.requests === requests);
@@ -182,9 +250,33 @@ export function buildCharts(loaded: LoadedRun): Chart[] {
   charts.push(percentileChart(cells));
   if (cells.some((c) => c.emails.deliveryLagMs)) charts.push(lagChart(cells));
   charts.push(
-    seriesChart('backlog', 'E-mail backlog over time', 'E-mails the API held queued or in flight, read from /metrics every second.', cells, 'backlog', 'e-mails queued + in flight', (s) => s.emailsQueued + s.emailsInFlight),
-    seriesChart('event-loop', 'Server event-loop delay over time', 'p99 event-loop delay of the API process in each one-second window.', cells, 'eventLoopP99Ms', 'event-loop delay p99 (ms)', (s) => s.eventLoopP99Ms),
-    seriesChart('cpu', 'Server CPU over time', 'CPU of the API process (user + system) in each one-second window; 100% is one core.', cells, 'cpuPercent', 'CPU (% of one core)', (s) => s.cpuPercent),
+    seriesChart(
+      'backlog',
+      'E-mail backlog over time',
+      'E-mails the API held queued or in flight, read from /metrics every second.',
+      cells,
+      'backlog',
+      'e-mails queued + in flight',
+      (s) => s.emailsQueued + s.emailsInFlight,
+    ),
+    seriesChart(
+      'event-loop',
+      'Server event-loop delay over time',
+      'p99 event-loop delay of the API process in each one-second window.',
+      cells,
+      'eventLoopP99Ms',
+      'event-loop delay p99 (ms)',
+      (s) => s.eventLoopP99Ms,
+    ),
+    seriesChart(
+      'cpu',
+      'Server CPU over time',
+      'CPU of the API process (user + system) in each one-second window; 100% is one core.',
+      cells,
+      'cpuPercent',
+      'CPU (% of one core)',
+      (s) => s.cpuPercent,
+    ),
   );
   return charts;
 }
@@ -199,7 +291,10 @@ export async function renderSvg(spec: TopLevelSpec): Promise<string> {
 }
 
 /** Renders every chart to SVG and writes it to outDir/charts. */
-export async function renderCharts(loaded: LoadedRun, outDir: string): Promise<Array<{ chart: Chart; svg: string; file: string }>> {
+export async function renderCharts(
+  loaded: LoadedRun,
+  outDir: string,
+): Promise<Array<{ chart: Chart; svg: string; file: string }>> {
   const rendered: Array<{ chart: Chart; svg: string; file: string }> = [];
   for (const chart of buildCharts(loaded)) {
     const svg = await renderSvg(chart.spec);

@@ -4,15 +4,15 @@
  */
 import path from 'node:path';
 import { writeText } from '../results/files.ts';
-import { subjectFacts, } from '../config/subjects.ts';
+import { subjectFacts } from '../config/subjects.ts';
 import { LIMIT_COLUMNS, limitRow } from '../summary/breaking-points.ts';
 import type { LoadedRun } from '../results/load.ts';
 import { renderCharts } from './charts.ts';
 import type { RunInfo, Summary, BreakingPoint } from '../shapes/run.ts';
+import { reliabilityColumns } from '../summary/reliability.ts';
 
 export type { Chart } from './chart.ts';
-import { reliabilityColumns } from '../summary/summary.ts';
-import { rankingSentence, } from '../summary/verdict.ts';
+import { rankingSentence } from '../summary/verdict.ts';
 
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -20,18 +20,23 @@ function escapeHtml(text: string): string {
 
 function summaryTable(summary: Summary, run: RunInfo): string {
   const out: string[] = [];
-  const n = (v: number | null, censored = false) => (v === null ? '–' : `${censored ? '≥ ' : ''}${v.toFixed(0)}`);
+  const n = (v: number | null, censored = false) =>
+    v === null ? '–' : `${censored ? '≥ ' : ''}${v.toFixed(0)}`;
   for (const requests of run.scenario.requests) {
     const rows = summary.rows.filter((r) => r.requests === requests);
     if (rows.length === 0) continue;
-    out.push(`<h3>${requests} requests over ${run.scenario.durationSec} s (${(requests / run.scenario.durationSec).toFixed(1)}/s)</h3>`);
+    out.push(
+      `<h3>${requests} requests over ${run.scenario.durationSec} s (${(requests / run.scenario.durationSec).toFixed(1)}/s)</h3>`,
+    );
     out.push(
       '<table><thead><tr><th>variant</th><th>avg from send</th><th>avg from intended</th><th>p50</th><th>p99</th><th>max</th><th>errors</th>' +
         '<th>e-mails delivered / owed</th><th>failed</th><th>lost</th><th>dup.</th><th>lag p99</th><th>backlog max</th><th>valid</th><th>reference avg, ms (other stack)</th></tr></thead><tbody>',
     );
     for (const r of rows) {
       const c = r.timeouts > 0;
-      const range = r.avgFromSendRangeMs ? ` (${n(r.avgFromSendRangeMs[0])}–${n(r.avgFromSendRangeMs[1])})` : '';
+      const range = r.avgFromSendRangeMs
+        ? ` (${n(r.avgFromSendRangeMs[0])}–${n(r.avgFromSendRangeMs[1])})`
+        : '';
       out.push(
         `<tr class="${r.valid ? '' : 'invalid'}"><td>${r.label}</td><td>${n(r.avgFromSendMs, c)}${range}</td><td>${n(r.avgFromIntendedMs, c)}</td><td>${n(r.p50Ms, c)}</td>` +
           `<td>${n(r.p99Ms, c)}</td><td>${n(r.maxMs, c)}</td><td>${r.errors}${r.timeouts ? ` (${r.timeouts} timeouts)` : ''}</td><td>${!subjectFacts(r.variant).sendsMail ? '–' : `${r.emailsDelivered} / ${r.emailsExpected}`}</td>` +
@@ -40,14 +45,19 @@ function summaryTable(summary: Summary, run: RunInfo): string {
       );
     }
     out.push('</tbody></table>');
-    if (rows.length > 1) out.push(`<p class="note">${escapeHtml(rankingSentence(summary.rankings.find((k) => k.requests === requests)))}</p>`);
+    if (rows.length > 1)
+      out.push(
+        `<p class="note">${escapeHtml(rankingSentence(summary.rankings.find((k) => k.requests === requests)))}</p>`,
+      );
   }
   return out.join('\n');
 }
 
 function reliabilityTable(summary: Summary): string {
   const columns = reliabilityColumns(summary);
-  const rows = summary.reliability.map((r) => `<tr>${columns.map(([, cell]) => `<td>${escapeHtml(cell(r))}</td>`).join('')}</tr>`).join('');
+  const rows = summary.reliability
+    .map((r) => `<tr>${columns.map(([, cell]) => `<td>${escapeHtml(cell(r))}</td>`).join('')}</tr>`)
+    .join('');
   return (
     '<p class="note">Each owed e-mail (one per 201) ends in exactly one of: delivered, failed (reported by the server, never arrived), failed but delivered later, lost (never arrived, never reported). "duplicated" counts extra copies, "not owed" e-mails of sign-ups whose reply failed, "stray users" users stored without a 2xx reply.</p>' +
     `<table><thead><tr>${columns.map(([title]) => `<th>${escapeHtml(title)}</th>`).join('')}</tr></thead><tbody>${rows}</tbody></table>`
@@ -65,7 +75,10 @@ tr.invalid td{background:#fff0f0}.chart{margin:1em 0 2em}.chart svg{max-width:10
 function breakingPointsTable(entries: BreakingPoint[]): string {
   const head = `<tr>${[...LIMIT_COLUMNS, 'model checks over 20 %'].map((c) => `<th>${escapeHtml(c)}</th>`).join('')}</tr>`;
   const rows = entries.map((e) => {
-    const cells = [...limitRow(e), `${e.checks.filter((c) => c.flagged).length} of ${e.checks.length}`];
+    const cells = [
+      ...limitRow(e),
+      `${e.checks.filter((c) => c.flagged).length} of ${e.checks.length}`,
+    ];
     return `<tr>${cells.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`;
   });
   return `<p class="note">Every step, and each model check with its explanation, is in summary.md.</p><table>${head}${rows.join('')}</table>`;
@@ -76,11 +89,14 @@ function listHtml(items: string[]): string {
 }
 
 function findingsHtml(summary: Summary): string {
-  const list = (cells: Summary['invalidCells']) => `<ul>${cells.map((c) => `<li><code>${escapeHtml(c.file)}</code>: ${escapeHtml(c.reasons.join('; '))}</li>`).join('')}</ul>`;
+  const list = (cells: Summary['invalidCells']) =>
+    `<ul>${cells.map((c) => `<li><code>${escapeHtml(c.file)}</code>: ${escapeHtml(c.reasons.join('; '))}</li>`).join('')}</ul>`;
   const invalid = summary.invalidCells.length
     ? `<p>"measurement:" reasons mean the figures of the cell cannot be trusted.</p>${list(summary.invalidCells)}`
     : '<p>Every cell is valid: every request has its sample, the generator kept its schedule, no latency was cut off by a timeout, every owed e-mail was accounted for and the accounting adds up.</p>';
-  const system = summary.findings.length ? `<h3>What the system did (valid cells)</h3>${list(summary.findings)}` : '';
+  const system = summary.findings.length
+    ? `<h3>What the system did (valid cells)</h3>${list(summary.findings)}`
+    : '';
   return invalid + system;
 }
 
@@ -88,8 +104,14 @@ function findingsHtml(summary: Summary): string {
  * Writes report.html and charts/*.svg for the run in runDir, into outDir (by default the run's
  * own folder, as pnpm bench does; pnpm report writes elsewhere). The same run gives the same bytes.
  */
-/** report.html and charts/ in `outDir` (the run's own folder by default), from a loaded run: nothing is judged or summed again. */
-export async function writeReport(loaded: LoadedRun, outDir = loaded.dir): Promise<{ html: string; charts: string[] }> {
+/**
+ * report.html and charts/ in `outDir` (the run's own folder by default), from a loaded run: nothing
+ * is judged or summed again.
+ */
+export async function writeReport(
+  loaded: LoadedRun,
+  outDir = loaded.dir,
+): Promise<{ html: string; charts: string[] }> {
   const { run, summary } = loaded;
   const rendered = await renderCharts(loaded, outDir);
   const versions = Object.entries(run.versions)
@@ -99,7 +121,9 @@ export async function writeReport(loaded: LoadedRun, outDir = loaded.dir): Promi
     ['verdict', 'Verdict'],
     ['configuration', 'What ran'],
     ...rendered.map(({ chart }): [string, string] => [chart.id, chart.title]),
-    ...(summary.breakingPoints?.length ? [['breaking-points', 'Breaking points'] as [string, string]] : []),
+    ...(summary.breakingPoints?.length
+      ? [['breaking-points', 'Breaking points'] as [string, string]]
+      : []),
     ['summary', 'Summary tables'],
     ['reliability', 'Reliability'],
     ['validity', 'Validity and findings'],

@@ -30,7 +30,10 @@ export function writeText(file: string, text: string): void {
  * write fails, the files of the group already written are removed again, so the record never
  * lists less, or more, than the files on disk.
  */
-export function writeListed(files: Array<{ file: string; text: string }>, record: () => void): void {
+export function writeListed(
+  files: Array<{ file: string; text: string }>,
+  record: () => void,
+): void {
   const written: string[] = [];
   try {
     for (const f of files) {
@@ -49,9 +52,16 @@ export function writeListed(files: Array<{ file: string; text: string }>, record
  * no leading dot. For names that come from users or from files anyone may have written.
  */
 export function safeFileName(text: unknown): string {
-  return String(text).replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_');
+  return String(text)
+    .replace(/[^A-Za-z0-9._-]/g, '_')
+    .replace(/^\.+/, '_');
 }
 
-export function cellFileName(variant: string, requests: number, repeat: number, repeats: number): string {
+export function cellFileName(
+  variant: string,
+  requests: number,
+  repeat: number,
+  repeats: number,
+): string {
   return `${variant}/${requests}${repeats > 1 ? `-r${repeat}` : ''}.json`;
 }

@@ -29,10 +29,17 @@ export interface LoadedRun {
  * written, so `../` and absolute paths are refused rather than followed.
  */
 export function fileInRun(dir: string, file: unknown): string {
-  const ok = typeof file === 'string' && /^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)*\.json$/.test(file);
+  const ok =
+    typeof file === 'string' &&
+    /^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)*\.json$/.test(file);
   const resolved = ok ? path.resolve(dir, file) : '';
   if (!ok || !resolved.startsWith(path.resolve(dir) + path.sep)) {
-    throw Object.assign(new Error(`${dir}/run.json names a result file outside its folder (${JSON.stringify(file)}); refusing to read it`), { code: 'ERR_REPORT_NOT_A_RUN' });
+    throw Object.assign(
+      new Error(
+        `${dir}/run.json names a result file outside its folder (${JSON.stringify(file)}); refusing to read it`,
+      ),
+      { code: 'ERR_REPORT_NOT_A_RUN' },
+    );
   }
   return resolved;
 }
@@ -41,27 +48,44 @@ function readJson<T>(file: string): T {
   return JSON.parse(readFileSync(file, 'utf8')) as T;
 }
 
-/** `rejudge`: judge the cells and evaluate the thresholds again by today's rules, and rebuild the summary. */
+/**
+ * `rejudge`: judge the cells and evaluate the thresholds again by today's rules, and rebuild the
+ * summary.
+ */
 export function loadRun(dir: string, options: { rejudge?: boolean } = {}): LoadedRun {
   const runFile = path.join(dir, 'run.json');
   if (!existsSync(runFile)) {
-    throw Object.assign(new Error(`${dir} is not a mailbench run (no run.json); give a folder under results/`), { code: 'ERR_REPORT_NOT_A_RUN' });
+    throw Object.assign(
+      new Error(`${dir} is not a mailbench run (no run.json); give a folder under results/`),
+      { code: 'ERR_REPORT_NOT_A_RUN' },
+    );
   }
   const run = migrateRun(readJson<RunInfo>(runFile));
   const share = run.scenario.faults.badInput?.share;
-  let cells = run.cells.map((file) => ({ file, result: migrateCell(readJson<CellResult>(fileInRun(dir, file)), share) }));
+  let cells = run.cells.map((file) => ({
+    file,
+    result: migrateCell(readJson<CellResult>(fileInRun(dir, file)), share),
+  }));
   if (options.rejudge) {
     const thresholds = run.scenario.thresholds.map((t) => parseThreshold(t.expr));
     cells = cells.map(({ file, result }) => {
       const rejudged = { ...result, ...judgeCell(result, run.scenario) };
-      return { file, result: { ...rejudged, thresholds: evaluateThresholds(thresholds, rejudged) } };
+      return {
+        file,
+        result: { ...rejudged, thresholds: evaluateThresholds(thresholds, rejudged) },
+      };
     });
   }
   const capacity = run.capacity.map((file) => readJson<CapacityResult>(fileInRun(dir, file)));
-  const steps = (run.steps ?? []).map((file) => ({ file, result: readJson<StepResult>(fileInRun(dir, file)) }));
+  const steps = (run.steps ?? []).map((file) => ({
+    file,
+    result: readJson<StepResult>(fileInRun(dir, file)),
+  }));
   const summaryFile = path.join(dir, 'summary.json');
-  const stored = !options.rejudge && existsSync(summaryFile) ? readJson<Summary>(summaryFile) : null;
+  const stored =
+    !options.rejudge && existsSync(summaryFile) ? readJson<Summary>(summaryFile) : null;
   // Summaries written before they carried their verdict are built again from the cells.
-  const summary = stored && Array.isArray(stored.verdict) ? stored : buildSummary(run, cells, capacity, steps);
+  const summary =
+    stored && Array.isArray(stored.verdict) ? stored : buildSummary(run, cells, capacity, steps);
   return { dir, run, cells, capacity, steps, summary };
 }

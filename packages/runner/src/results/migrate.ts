@@ -12,7 +12,10 @@ import { SCHEMA_VERSION, type CellResult } from '../shapes/results.ts';
 import type { Threshold } from '../shapes/scenario.ts';
 import type { RunInfo } from '../shapes/run.ts';
 
-/** A stored cell in today's shape (`share`: the run's bad-input share, which decides what was expected). */
+/**
+ * A stored cell in today's shape (`share`: the run's bad-input share, which decides what was
+ * expected).
+ */
 export function migrateCell(stored: CellResult, share: number | undefined): CellResult {
   if (stored.schemaVersion >= SCHEMA_VERSION) return stored;
   const cell: CellResult = { ...stored, emails: { ...stored.emails } };
@@ -28,10 +31,13 @@ export function migrateCell(stored: CellResult, share: number | undefined): Cell
     const wanted = expectedIndexes(s, share);
     const at = (col: number[], i: number) => col[i] as number;
     cell.expectedResponses = wanted.length;
-    cell.latencyMs = wanted.length === 0 ? null : {
-      fromIntended: summarize(wanted.map((i) => at(s.endMs, i) - at(s.intendedMs, i))),
-      fromSend: summarize(wanted.map((i) => at(s.endMs, i) - at(s.sentMs, i))),
-    };
+    cell.latencyMs =
+      wanted.length === 0
+        ? null
+        : {
+            fromIntended: summarize(wanted.map((i) => at(s.endMs, i) - at(s.intendedMs, i))),
+            fromSend: summarize(wanted.map((i) => at(s.endMs, i) - at(s.sentMs, i))),
+          };
     cell.throughputPerSec = throughputOf(s, wanted.length);
   } else {
     cell.expectedResponses = stored.accounting.responses2xx;
@@ -40,7 +46,9 @@ export function migrateCell(stored: CellResult, share: number | undefined): Cell
   return cell;
 }
 
-/** A stored run.json in today's shape: the scenario fields added since, filled as they were then. */
+/**
+ * A stored run.json in today's shape: the scenario fields added since, filled as they were then.
+ */
 export function migrateRun(run: RunInfo): RunInfo {
   const s = run.scenario;
   // Runs recorded before sweeps, load profiles, --target and breaking points had none of them.
@@ -52,6 +60,8 @@ export function migrateRun(run: RunInfo): RunInfo {
   // Runs recorded before the latency was stored parsed keep it as text; thresholds, likewise.
   const latency = s.smtp.latency as LatencySpec | string;
   if (typeof latency === 'string') s.smtp.latency = parseLatency(latency);
-  s.thresholds = (s.thresholds ?? []).map((t: Threshold | string) => (typeof t === 'string' ? parseThreshold(t) : t));
+  s.thresholds = (s.thresholds ?? []).map((t: Threshold | string) =>
+    typeof t === 'string' ? parseThreshold(t) : t,
+  );
   return run;
 }

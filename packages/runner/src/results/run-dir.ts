@@ -16,7 +16,10 @@ export function makeRunId(scenarioName: string, now = new Date()): string {
  */
 export function prepareRunDir(outDir: string, runId: string): { runDir: string; runId: string } {
   const unwritable = (where: string, err: unknown) =>
-    new UsageError('ERR_OUT_UNWRITABLE', `cannot write results to ${where} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); choose another folder with --out`);
+    new UsageError(
+      'ERR_OUT_UNWRITABLE',
+      `cannot write results to ${where} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); choose another folder with --out`,
+    );
   const parent = path.resolve(outDir);
   try {
     mkdirSync(parent, { recursive: true });
@@ -43,5 +46,8 @@ export function prepareRunDir(outDir: string, runId: string): { runDir: string; 
     }
     return { runDir, runId: id };
   }
-  throw new UsageError('ERR_OUT_UNWRITABLE', `${parent} already holds 100 runs named ${runId}; choose another folder with --out`);
+  throw new UsageError(
+    'ERR_OUT_UNWRITABLE',
+    `${parent} already holds 100 runs named ${runId}; choose another folder with --out`,
+  );
 }

@@ -3,8 +3,7 @@
  * the progress line's ETA, and --around-limit's matrix scaled to the measured capacity.
  */
 import { ORIGINAL_LIMIT_PER_SEC } from '../summary/presentation.ts';
-import type { Scenario, Subject } from '../shapes/scenario.ts';
-import { Progress } from './progress.ts';
+import type { Progress } from './progress.ts';
 import type { CapacityResult } from '../shapes/results.ts';
 import { cellLabels } from '../config/scenario.ts';
 import type { CellSpec } from '../trial/context.ts';
@@ -12,14 +11,17 @@ import { subjectFacts } from '../config/subjects.ts';
 import { UsageError } from '../shapes/errors.ts';
 import { latencyMedianMs } from '../config/latency.ts';
 import { factorValues, runsAt } from '../config/factors.ts';
-import type { RunInfo } from '../shapes/run.ts';
+import type { RunInfo, Summary } from '../shapes/run.ts';
+import type { ServicesPlan } from '../services/services.ts';
+import type { Scenario, Subject, Overrides } from '../shapes/scenario.ts';
 /** The cells in execution order: repeats interleaved, A B C A B C. */
 export function planCells(scenario: Scenario): CellSpec[] {
   const cells: CellSpec[] = [];
   for (let repeat = 1; repeat <= scenario.repeats; repeat++) {
     for (const requests of scenario.requests) {
       for (const { label, variant, factor } of cellLabels(scenario)) {
-        if (runsAt(scenario, factor, requests)) cells.push({ index: cells.length, variant, label, requests, repeat, factor });
+        if (runsAt(scenario, factor, requests))
+          cells.push({ index: cells.length, variant, label, requests, repeat, factor });
       }
     }
   }
@@ -32,7 +34,10 @@ export function estimateCellSec(scenario: Scenario, variant: Subject, requests: 
   const pool = scenario.transport.mode === 'pooled' ? scenario.transport.maxConnections : 50;
   const sendRate = latencyMs > 0 ? (pool * 1000) / latencyMs : Number.POSITIVE_INFINITY;
   const offered = requests / scenario.durationSec;
-  const drain = !subjectFacts(variant).sendsMail || sendRate >= offered ? 1 : Math.min(scenario.drainTimeoutSec, requests / sendRate - scenario.durationSec);
+  const drain =
+    !subjectFacts(variant).sendsMail || sendRate >= offered
+      ? 1
+      : Math.min(scenario.drainTimeoutSec, requests / sendRate - scenario.durationSec);
   return scenario.durationSec + scenario.warmup.durationSec + 4 + Math.max(1, drain);
 }
 
@@ -42,30 +47,85 @@ export function estimateCellSec(scenario: Scenario, variant: Subject, requests: 
  * is the lowest closed-loop capacity among the variants run: the stack is as fast as its slowest
  * strategy, and the matrix then straddles where the first of them collapses.
  */
-export function scaleAroundLimit(scenario: Scenario, capacity: CapacityResult[], run: RunInfo, progress?: Progress): Scenario {
+export function scaleAroundLimit(
+  scenario: Scenario,
+  capacity: CapacityResult[],
+  run: RunInfo,
+  progress?: Progress,
+): Scenario {
   const measured = capacity.filter((c) => c.status === 'ok' && c.requestsPerSec > 0);
-  if (measured.length === 0) throw new UsageError('ERR_AROUND_LIMIT', '--around-limit: no capacity probe succeeded, so there is no limit to scale the matrix to');
+  if (measured.length === 0)
+    throw new UsageError(
+      'ERR_AROUND_LIMIT',
+      '--around-limit: no capacity probe succeeded, so there is no limit to scale the matrix to',
+    );
   const slowest = measured.reduce((a, b) => (b.requestsPerSec < a.requestsPerSec ? b : a));
   const limit = slowest.requestsPerSec;
   const ratios = scenario.requests.map((n) => n / scenario.durationSec / ORIGINAL_LIMIT_PER_SEC);
-  const requests = [...new Set(ratios.map((r) => Math.max(1, Math.round(r * limit * scenario.durationSec))))];
+  const requests = [
+    ...new Set(ratios.map((r) => Math.max(1, Math.round(r * limit * scenario.durationSec)))),
+  ];
   const scaled = { ...scenario, requests, stages: null };
   run.scenario = scaled;
-  run.aroundLimit = { limitPerSec: limit, limitedBy: slowest.variant, originalLimitPerSec: ORIGINAL_LIMIT_PER_SEC, ratios: ratios.map((r) => Math.round(r * 1000) / 1000), requests };
-  progress?.log(`around the limit: ${slowest.variant}'s capacity ${limit}/s is the stack's; the matrix becomes ${requests.join('/')} requests over ${scenario.durationSec} s (ratios ${run.aroundLimit.ratios.join(', ')} of it, as ${scenario.requests.join('/')} were of the original's ~${ORIGINAL_LIMIT_PER_SEC}/s)`);
+  run.aroundLimit = {
+    limitPerSec: limit,
+    limitedBy: slowest.variant,
+    originalLimitPerSec: ORIGINAL_LIMIT_PER_SEC,
+    ratios: ratios.map((r) => Math.round(r * 1000) / 1000),
+    requests,
+  };
+  progress?.log(
+    `around the limit: ${slowest.variant}'s capacity ${limit}/s is the stack's; the matrix becomes ${requests.join('/')} requests over ${scenario.durationSec} s (ratios ${run.aroundLimit.ratios.join(', ')} of it, as ${scenario.requests.join('/')} were of the original's ~${ORIGINAL_LIMIT_PER_SEC}/s)`,
+  );
   return scaled;
 }
 
-/** Rough wall time of one breaking-point step: its window, the warm-up, the SLO's worth of tail, start and stop. */
+/**
+ * Rough wall time of one breaking-point step: its window, the warm-up, the SLO's worth of tail,
+ * start and stop.
+ */
 export function estimateStepSec(scenario: Scenario): number {
   const bp = scenario.breakingPoint;
   return bp.stepSec + scenario.warmup.durationSec + bp.sloP99Ms / 1000 + 6;
 }
 
-/** Rough wall time of the breaking-point searches: a ladder to ~50/s and the bisections, per label. */
+/**
+ * Rough wall time of the breaking-point searches: a ladder to ~50/s and the bisections, per label.
+ */
 export function estimateBreakingPointSec(scenario: Scenario): number {
   const bp = scenario.breakingPoint;
   if (!bp.enabled) return 0;
-  const rungs = Math.max(1, Math.ceil(Math.log(Math.max(1, 50 / bp.startRate)) / Math.log(bp.growth)) + 1);
-  return factorValues(scenario).length * scenario.variants.length * (rungs + bp.bisections) * estimateStepSec(scenario);
+  const rungs = Math.max(
+    1,
+    Math.ceil(Math.log(Math.max(1, 50 / bp.startRate)) / Math.log(bp.growth)) + 1,
+  );
+  return (
+    factorValues(scenario).length *
+    scenario.variants.length *
+    (rungs + bp.bisections) *
+    estimateStepSec(scenario)
+  );
+}
+export interface BenchPlan extends ServicesPlan {
+  outDir: string;
+  argv: string[];
+  /** The flags' parsed overrides, recorded in run.json. */
+  overrides?: Overrides;
+  signal: AbortSignal;
+  progress?: Progress;
+  /** Scale the request counts to this stack's measured limit (see scaleAroundLimit). */
+  aroundLimit?: boolean;
+}
+
+export interface BenchOutcome {
+  runDir: string;
+  run: RunInfo;
+  summary: Summary;
+  markdown: string;
+  allValid: boolean;
+  /** A threshold failed on some cell: the CLI exits 99. */
+  thresholdsFailed: boolean;
+  /** report.html, or null when it could not be written (reportError says why). */
+  reportFile: string | null;
+  reportError: string | null;
 }

@@ -1,4 +1,6 @@
-/** Progress on stderr: one rewritten line on a terminal, plain lines every few seconds otherwise. */
+/**
+ * Progress on stderr: one rewritten line on a terminal, plain lines every few seconds otherwise.
+ */
 import type { ProgressEvent } from '@mailbench/loadgen';
 import { subjectFacts } from '../config/subjects.ts';
 import type { CellResult, StepResult } from '../shapes/results.ts';
@@ -32,7 +34,10 @@ export class Progress {
     this.write(`${line}\n`);
   }
 
-  /** A phase of a cell that has no progress of its own (warm-up, drain): a line that the next update replaces. */
+  /**
+   * A phase of a cell that has no progress of its own (warm-up, drain): a line that the next update
+   * replaces.
+   */
   phase(label: string, text: string): void {
     const line = `${label} ${text}`;
     if (this.tty) {
@@ -70,17 +75,28 @@ export function describeStep(label: string, r: StepResult): string {
   if (r.status === 'failed') return `${label}: FAILED (${r.error})`;
   const l = r.latencyMs;
   const share = r.emails?.share ?? null;
-  const mail = r.emails ? `; e-mail ${share === null ? 'none owed' : `${Math.round(share * 100)} % by the deadline`}, backlog ${r.emails.backlogGrowthPerSec ?? '–'}/s` : '';
-  const verdict = r.generatorLimited ? 'GENERATOR LIMIT' : `HTTP ${r.httpOk ? 'ok' : 'broken'}${r.mailOk === null ? '' : `, e-mail ${r.mailOk ? 'keeps up' : 'behind'}`}`;
-  const latency = l ? `p99 ${l.fromIntended.p99.toFixed(0)} ms, mean ${l.fromIntended.mean.toFixed(0)} ms` : 'no 2xx answer';
+  const mail = r.emails
+    ? `; e-mail ${share === null ? 'none owed' : `${Math.round(share * 100)} % by the deadline`}, backlog ${r.emails.backlogGrowthPerSec ?? '–'}/s`
+    : '';
+  const verdict = r.generatorLimited
+    ? 'GENERATOR LIMIT'
+    : `HTTP ${r.httpOk ? 'ok' : 'broken'}${r.mailOk === null ? '' : `, e-mail ${r.mailOk ? 'keeps up' : 'behind'}`}`;
+  const latency = l
+    ? `p99 ${l.fromIntended.p99.toFixed(0)} ms, mean ${l.fromIntended.mean.toFixed(0)} ms`
+    : 'no 2xx answer';
   return `${label}: ${latency}, errors ${r.errors}${mail} → ${verdict}`;
 }
 
 export function describeCell(label: string, r: CellResult, tookSec: number): string {
-  if (r.status === 'failed') return `${label}: FAILED (${r.error})${r.serverStderrTail ? `\n  server stderr:\n    ${r.serverStderrTail.split('\n').join('\n    ')}` : ''}`;
+  if (r.status === 'failed')
+    return `${label}: FAILED (${r.error})${r.serverStderrTail ? `\n  server stderr:\n    ${r.serverStderrTail.split('\n').join('\n    ')}` : ''}`;
   const l = r.latencyMs;
   const e = r.emails;
-  const mails = !subjectFacts(r.variant).sendsMail ? '' : `; e-mails ${e.delivered}/${e.expected}${e.lost ? `, ${e.lost} lost` : ''}${e.abandoned ? `, ${e.abandoned} abandoned` : ''}${e.duplicated ? `, ${e.duplicated} dup.` : ''}`;
-  const latency = l ? `avg ${l.fromSend.mean.toFixed(0)} ms from send, ${l.fromIntended.mean.toFixed(0)} from intended, p99 ${l.fromIntended.p99.toFixed(0)}` : 'no expected answer';
+  const mails = !subjectFacts(r.variant).sendsMail
+    ? ''
+    : `; e-mails ${e.delivered}/${e.expected}${e.lost ? `, ${e.lost} lost` : ''}${e.abandoned ? `, ${e.abandoned} abandoned` : ''}${e.duplicated ? `, ${e.duplicated} dup.` : ''}`;
+  const latency = l
+    ? `avg ${l.fromSend.mean.toFixed(0)} ms from send, ${l.fromIntended.mean.toFixed(0)} from intended, p99 ${l.fromIntended.p99.toFixed(0)}`
+    : 'no expected answer';
   return `${label}: ${latency}; errors ${r.errors}${mails}; ${r.valid ? 'valid' : `INVALID (${r.reasons.join('; ')})`}; took ${formatDuration(tookSec)}`;
 }

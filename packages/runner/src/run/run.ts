@@ -4,89 +4,42 @@
  * capacity probe; then summary.json and summary.md. Files are written as cells finish, so an
  * interrupted run keeps what it measured (run.json says complete: false).
  */
-import os from 'node:os';
 import path from 'node:path';
-import { describeLatency, } from '@mailbench/smtp-sink';
-import { isRunnable, } from '../config/subjects.ts';
+import { isRunnable } from '../config/subjects.ts';
 import type { ApiServer } from '../targets/api-server.ts';
 import { runCell } from '../trial/cell.ts';
-import { collectVersions, gitInfo, machineInfo } from '../services/environment.ts';
-import { ResultsWriteError, } from '../shapes/errors.ts';
+import { ResultsWriteError } from '../shapes/errors.ts';
 import { writeReport } from '../render/report.ts';
 import { toJtl } from '../export/jtl.ts';
 import { newRunTag, SignupNames } from '../config/requests.ts';
 import { cellFileName, writeJson, writeListed, writeText } from '../results/files.ts';
 import { runBreakingPoints } from '../search/search.ts';
-import { factorValues, withFactor } from '../config/factors.ts';
-import { buildSummary, renderSummaryMarkdown } from '../summary/summary.ts';
-import { measuredFlags } from '../config/flags.ts';
-import type { Runnable, Overrides } from '../shapes/scenario.ts';
-import { SCHEMA_VERSION, type CapacityResult, type CellResult, type StepResult } from '../shapes/results.ts';
-import { isReference, referenceVersions } from '../config/references.ts';
+import { withFactor } from '../config/factors.ts';
+import { buildSummary } from '../summary/summary.ts';
+import type { Runnable } from '../shapes/scenario.ts';
+import type { CapacityResult, CellResult, StepResult } from '../shapes/results.ts';
 import type { CellContext, CellSpec } from '../trial/context.ts';
 import { runCapacity } from '../trial/capacity.ts';
-import { estimateBreakingPointSec, estimateCellSec, estimateStepSec, planCells, scaleAroundLimit } from './plan.ts';
 import { makeRunId, prepareRunDir } from '../results/run-dir.ts';
-import { formatDuration, Progress, describeCell, describeStep } from './progress.ts';
-import { databaseRecord, redactUri, startServices, stopServices, type Services, type ServicesPlan } from '../services/services.ts';
-import type { RunInfo, Summary } from '../shapes/run.ts';
-
-export interface BenchPlan extends ServicesPlan {
-  outDir: string;
-  argv: string[];
-  /** The flags' parsed overrides, recorded in run.json. */
-  overrides?: Overrides;
-  signal: AbortSignal;
-  progress?: Progress;
-  /** Scale the request counts to this stack's measured limit (see scaleAroundLimit). */
-  aroundLimit?: boolean;
-}
-
-export interface BenchOutcome {
-  runDir: string;
-  run: RunInfo;
-  summary: Summary;
-  markdown: string;
-  allValid: boolean;
-  /** A threshold failed on some cell: the CLI exits 99. */
-  thresholdsFailed: boolean;
-  /** report.html, or null when it could not be written (reportError says why). */
-  reportFile: string | null;
-  reportError: string | null;
-}
-
-/** The overrides for the record: a target's database URI without its credentials. */
-function redactOverrides(o: Overrides): Overrides {
-  return o.target ? { ...o, target: { ...o.target, mongoUri: o.target.mongoUri && redactUri(o.target.mongoUri) } } : o;
-}
-
-function newRunInfo(plan: BenchPlan, runId: string, tag: string): RunInfo {
-  const target = plan.scenario.target;
-  return {
-    schemaVersion: SCHEMA_VERSION,
-    kind: 'run',
-    runId,
-    signupTag: tag,
-    scenarioName: plan.scenario.name,
-    scenario: target ? { ...plan.scenario, target: { ...target, mongoUri: target.mongoUri && redactUri(target.mongoUri) } } : plan.scenario,
-    // Connection strings lose their credentials on the way to the record.
-    argv: plan.argv.map(redactUri),
-    overrides: { flags: measuredFlags(plan.argv).map(redactUri), values: redactOverrides(plan.overrides ?? {}) },
-    versions: collectVersions(),
-    machine: machineInfo(),
-    database: { engine: 'unknown', version: 'unknown' },
-    smtpSink: { latency: describeLatency(plan.scenario.smtp.latency), greetingDelayMs: plan.scenario.smtp.greetingDelayMs, host: plan.sink?.host ?? '127.0.0.1', port: null },
-    ...(plan.scenario.variants.some(isReference) ? { referenceStack: referenceVersions() } : {}),
-    git: gitInfo(),
-    runner: { pid: process.pid, hostname: os.hostname() },
-    startedAt: new Date().toISOString(),
-    endedAt: null,
-    complete: false,
-    interrupted: false,
-    cells: [],
-    capacity: [],
-  };
-}
+import { Progress, describeCell, describeStep } from './progress.ts';
+import {
+  databaseRecord,
+  startServices,
+  stopServices,
+  type Services,
+} from '../services/services.ts';
+import type { RunInfo } from '../shapes/run.ts';
+import { renderSummaryMarkdown } from '../render/markdown.ts';
+import { announce, newRunInfo } from './record.ts';
+import {
+  estimateBreakingPointSec,
+  estimateCellSec,
+  estimateStepSec,
+  planCells,
+  scaleAroundLimit,
+  type BenchOutcome,
+  type BenchPlan,
+} from './plan.ts';
 
 /** What a run has measured so far, written to disk as it grows. */
 interface RunState {
@@ -107,7 +60,11 @@ function writeRun(state: RunState): void {
  * One result's files (a cell and its .jtl, a step, a capacity probe) and run.json listing the
  * first of them, all or nothing: run.json never lists a file that is not there, nor leaves one out.
  */
-function recordResult(state: RunState, list: string[], files: Array<{ file: string; text: string }>): void {
+function recordResult(
+  state: RunState,
+  list: string[],
+  files: Array<{ file: string; text: string }>,
+): void {
   writeListed(
     files.map((f) => ({ file: path.join(state.runDir, f.file), text: f.text })),
     () => {
@@ -124,19 +81,6 @@ function recordResult(state: RunState, list: string[], files: Array<{ file: stri
 
 const asJson = (data: unknown) => `${JSON.stringify(data, null, 2)}\n`;
 
-function announce(plan: BenchPlan, progress: Progress, cells: CellSpec[], remainingSec: number, runDir: string): void {
-  const s = plan.scenario;
-  const capacity = s.capacity.enabled ? ` + capacity probe for ${s.variants.length} variants` : '';
-  const bp = s.breakingPoint;
-  const search = bp.enabled
-    ? ` + breaking-point search for ${s.variants.length * factorValues(s).length} labels (${bp.stepSec} s steps from ${bp.startRate}/s ×${bp.growth}, ${bp.bisections} bisections; SLO p99 ≤ ${bp.sloP99Ms} ms, e-mail ≥ ${bp.mailShare * 100} %)`
-    : '';
-  const matrix = cells.length > 0 ? `${cells.length} cells (${s.variants.join(', ')} × ${s.requests.join('/')} requests over ${s.durationSec} s${s.repeats > 1 ? ` × ${s.repeats} repeats` : ''})` : 'no cells';
-  progress.log(
-    `mailbench: scenario ${s.name}: ${matrix}${capacity}${search}; estimated ${formatDuration(remainingSec)}. Results: ${runDir}`,
-  );
-}
-
 export async function runBench(input: BenchPlan): Promise<BenchOutcome> {
   let plan = input;
   const { signal } = plan;
@@ -144,10 +88,17 @@ export async function runBench(input: BenchPlan): Promise<BenchOutcome> {
   const { runDir, runId } = prepareRunDir(plan.outDir, makeRunId(plan.scenario.name));
   const names = new SignupNames(newRunTag());
   let cells = planCells(plan.scenario);
-  let estimates = cells.map((c) => estimateCellSec(withFactor(plan.scenario, c.factor), c.variant, c.requests));
+  let estimates = cells.map((c) =>
+    estimateCellSec(withFactor(plan.scenario, c.factor), c.variant, c.requests),
+  );
   // --around-limit measures every variant's capacity first: the probes are the plan's first part.
-  const capacityVariants = plan.scenario.capacity.enabled || plan.aroundLimit ? plan.scenario.variants.filter(isRunnable) : [];
-  const capacityEstimate = capacityVariants.length * (plan.scenario.capacity.durationSec + plan.scenario.warmup.durationSec + 6);
+  const capacityVariants =
+    plan.scenario.capacity.enabled || plan.aroundLimit
+      ? plan.scenario.variants.filter(isRunnable)
+      : [];
+  const capacityEstimate =
+    capacityVariants.length *
+    (plan.scenario.capacity.durationSec + plan.scenario.warmup.durationSec + 6);
   const state: RunState = {
     runDir,
     run: newRunInfo(plan, runId, names.tag),
@@ -155,7 +106,11 @@ export async function runBench(input: BenchPlan): Promise<BenchOutcome> {
     capacity: [],
     steps: [],
     current: { server: null },
-    remainingSec: estimates.reduce((a, b) => a + b, 0) + capacityEstimate + estimateBreakingPointSec(plan.scenario) + 3,
+    remainingSec:
+      estimates.reduce((a, b) => a + b, 0) +
+      capacityEstimate +
+      estimateBreakingPointSec(plan.scenario) +
+      3,
   };
   announce(plan, progress, cells, state.remainingSec, runDir);
   const onAbort = () => state.current.server?.kill();
@@ -165,16 +120,17 @@ export async function runBench(input: BenchPlan): Promise<BenchOutcome> {
   try {
     opened.names = names;
     const services = await startServices(plan, (line) => progress.log(line), opened);
-    state.run.database = await databaseRecord(services);
-    state.run.smtpSink.port = services.sink.port;
-    if (services.redis) state.run.redis = { engine: services.redis.engine, version: services.redis.version, persistence: services.redis.persistence };
-    if (plan.scenario.target) progress.log(`target ${plan.scenario.target.url} (cells labelled ${plan.scenario.target.label}): its e-mail goes to the sink at ${services.sink.host}:${services.sink.port}`);
-    writeRun(state);
+    await recordServices(plan, progress, services, state);
     if (plan.aroundLimit) {
       await runCapacities(plan, progress, services, state, capacityVariants);
-      plan = { ...plan, scenario: scaleAroundLimit(plan.scenario, state.capacity, state.run, progress) };
+      plan = {
+        ...plan,
+        scenario: scaleAroundLimit(plan.scenario, state.capacity, state.run, progress),
+      };
       cells = planCells(plan.scenario);
-      estimates = cells.map((c) => estimateCellSec(withFactor(plan.scenario, c.factor), c.variant, c.requests));
+      estimates = cells.map((c) =>
+        estimateCellSec(withFactor(plan.scenario, c.factor), c.variant, c.requests),
+      );
       writeRun(state);
     }
     await runCells(plan, progress, services, state, cells, estimates);
@@ -189,13 +145,7 @@ export async function runBench(input: BenchPlan): Promise<BenchOutcome> {
     await stopServices(opened);
     progress.end();
   }
-  const scenario = plan.scenario;
-  state.run.interrupted = signal.aborted;
-  const ran = new Set(state.run.cells);
-  state.run.notRun = cells.map((c) => cellFileName(c.label, c.requests, c.repeat, scenario.repeats)).filter((f) => !ran.has(f));
-  state.run.complete = !signal.aborted && state.run.cells.length === cells.length && state.run.capacity.length === capacityVariants.length;
-  if (scenario.breakingPoint.enabled) state.run.steps ??= [];
-  state.run.endedAt = new Date().toISOString();
+  endRun(plan, state, cells, capacityVariants);
   if (writeFailure) {
     // The run stops at the first result it cannot keep; run.json says so if it still can.
     state.run.complete = false;
@@ -212,7 +162,14 @@ export async function runBench(input: BenchPlan): Promise<BenchOutcome> {
 }
 
 /** What a cell or a step needs of the run: the services, the signal, and progress under a label. */
-function contextFor(plan: BenchPlan, services: Services, state: RunState, progress: Progress, label: () => string, startedAt: () => number): CellContext {
+function contextFor(
+  plan: BenchPlan,
+  services: Services,
+  state: RunState,
+  progress: Progress,
+  label: () => string,
+  startedAt: () => number,
+): CellContext {
   return {
     runId: state.run.runId,
     scenario: plan.scenario,
@@ -223,20 +180,82 @@ function contextFor(plan: BenchPlan, services: Services, state: RunState, progre
     target: plan.scenario.target,
     sink: services.sink,
     signal: plan.signal,
-    onProgress: (event) => progress.cell(label(), event, state.remainingSec - (Date.now() - startedAt()) / 1000),
+    onProgress: (event) =>
+      progress.cell(label(), event, state.remainingSec - (Date.now() - startedAt()) / 1000),
     onServer: (server) => (state.current.server = server),
     onPhase: (text) => progress.phase(label(), text),
   };
 }
 
-async function runCells(plan: BenchPlan, progress: Progress, services: Services, state: RunState, cells: CellSpec[], estimates: number[]): Promise<void> {
+/** What the run opened, in run.json as soon as it is known. */
+async function recordServices(
+  plan: BenchPlan,
+  progress: Progress,
+  services: Services,
+  state: RunState,
+): Promise<void> {
+  state.run.database = await databaseRecord(services);
+  state.run.smtpSink.port = services.sink.port;
+  const redis = services.redis;
+  if (redis)
+    state.run.redis = {
+      engine: redis.engine,
+      version: redis.version,
+      persistence: redis.persistence,
+    };
+  const target = plan.scenario.target;
+  if (target) {
+    const sink = `${services.sink.host}:${services.sink.port}`;
+    progress.log(
+      `target ${target.url} (cells labelled ${target.label}): its e-mail goes to the sink at ${sink}`,
+    );
+  }
+  writeRun(state);
+}
+
+/** How the run ended, in run.json: interrupted or complete, and the cells it did not get to. */
+function endRun(
+  plan: BenchPlan,
+  state: RunState,
+  cells: CellSpec[],
+  capacityVariants: Runnable[],
+): void {
+  const { scenario, signal } = plan;
+  const ran = new Set(state.run.cells);
+  state.run.interrupted = signal.aborted;
+  state.run.notRun = cells
+    .map((c) => cellFileName(c.label, c.requests, c.repeat, scenario.repeats))
+    .filter((f) => !ran.has(f));
+  state.run.complete =
+    !signal.aborted &&
+    state.run.cells.length === cells.length &&
+    state.run.capacity.length === capacityVariants.length;
+  if (scenario.breakingPoint.enabled) state.run.steps ??= [];
+  state.run.endedAt = new Date().toISOString();
+}
+
+async function runCells(
+  plan: BenchPlan,
+  progress: Progress,
+  services: Services,
+  state: RunState,
+  cells: CellSpec[],
+  estimates: number[],
+): Promise<void> {
   const { scenario, signal } = plan;
   for (const spec of cells) {
     if (signal.aborted) break;
     const label = `[${spec.index + 1}/${cells.length}] ${spec.label} ${spec.requests} req${scenario.repeats > 1 ? ` r${spec.repeat}` : ''}`;
     const cellStarted = Date.now();
     const result = await runCell(
-      contextFor(plan, services, state, progress, () => label, () => cellStarted),
+      contextFor(
+        plan,
+        services,
+        state,
+        progress,
+        () => label,
+        () => cellStarted,
+      ),
       spec,
     );
     state.remainingSec -= estimates[spec.index] ?? 0;
@@ -251,20 +270,33 @@ async function runCells(plan: BenchPlan, progress: Progress, services: Services,
   }
 }
 
-async function runSearches(plan: BenchPlan, progress: Progress, services: Services, state: RunState): Promise<void> {
+async function runSearches(
+  plan: BenchPlan,
+  progress: Progress,
+  services: Services,
+  state: RunState,
+): Promise<void> {
   const { scenario } = plan;
   state.run.steps = [];
   let started = Date.now();
   let current = '';
   await runBreakingPoints(
-    contextFor(plan, services, state, progress, () => current, () => started),
+    contextFor(
+      plan,
+      services,
+      state,
+      progress,
+      () => current,
+      () => started,
+    ),
     {
       onStart: (label, step, rate) => {
         current = `breaking point ${label} step ${step}: ${rate.toFixed(1)}/s`;
         started = Date.now();
       },
       onStep: (file, result) => {
-        // The estimate counts down by a step's worth (the searches' length is not known in advance).
+        // The estimate counts down by a step's worth (the searches' length is not known in
+        // advance).
         state.remainingSec = Math.max(0, state.remainingSec - estimateStepSec(scenario));
         recordResult(state, state.run.steps!, [{ file, text: asJson(result) }]);
         state.steps.push({ file, result });
@@ -274,16 +306,35 @@ async function runSearches(plan: BenchPlan, progress: Progress, services: Servic
   );
 }
 
-async function runCapacities(plan: BenchPlan, progress: Progress, services: Services, state: RunState, variants: Runnable[]): Promise<void> {
+async function runCapacities(
+  plan: BenchPlan,
+  progress: Progress,
+  services: Services,
+  state: RunState,
+  variants: Runnable[],
+): Promise<void> {
   for (const [index, variant] of variants.entries()) {
     if (plan.signal.aborted) break;
     const label = `capacity ${variant}`;
     const started = Date.now();
-    const result = await runCapacity(contextFor(plan, services, state, progress, () => label, () => started), variant, index);
+    const result = await runCapacity(
+      contextFor(
+        plan,
+        services,
+        state,
+        progress,
+        () => label,
+        () => started,
+      ),
+      variant,
+      index,
+    );
     const file = `${variant}/capacity.json`;
     recordResult(state, state.run.capacity, [{ file, text: asJson(result) }]);
     state.capacity.push(result);
-    progress.log(`capacity ${variant}: ${result.status === 'ok' ? `${result.requestsPerSec.toFixed(1)} sign-ups/s, p99 ${result.latencyMs?.p99 ?? '–'} ms` : `failed: ${result.error}`}`);
+    progress.log(
+      `capacity ${variant}: ${result.status === 'ok' ? `${result.requestsPerSec.toFixed(1)} sign-ups/s, p99 ${result.latencyMs?.p99 ?? '–'} ms` : `failed: ${result.error}`}`,
+    );
   }
 }
 
@@ -297,7 +348,8 @@ async function finishRun(state: RunState, progress: Progress): Promise<BenchOutc
   let reportFile: string | null = null;
   let reportError: string | null = null;
   try {
-    reportFile = (await writeReport({ dir: runDir, run, cells: done, capacity, steps, summary })).html;
+    reportFile = (await writeReport({ dir: runDir, run, cells: done, capacity, steps, summary }))
+      .html;
     progress.log(`report: ${reportFile}`);
   } catch (err) {
     // The measurements are on disk; a report can be made later with pnpm report.

@@ -12,7 +12,10 @@ import type { BreakingPointSettings } from '../shapes/scenario.ts';
 import { bracketOf, generatorCeiling, type StepOutcome } from '../judge/brackets.ts';
 import type { Bracket } from '../shapes/run.ts';
 
-export type SearchSettings = Pick<BreakingPointSettings, 'startRate' | 'growth' | 'maxRate' | 'bisections' | 'resolution'>;
+export type SearchSettings = Pick<
+  BreakingPointSettings,
+  'startRate' | 'growth' | 'maxRate' | 'bisections' | 'resolution'
+>;
 
 function narrowEnough(b: Bracket, resolution: number): boolean {
   if (b.hi === null) return true; // nothing failed: nothing to narrow (the ladder's top is a lower bound)
@@ -20,13 +23,21 @@ function narrowEnough(b: Bracket, resolution: number): boolean {
   return (b.hi - b.lo) / b.lo <= resolution;
 }
 
-/** The next rate to run, or null when the search is over. `sendsMail` says whether the e-mail limit is sought. */
-export function nextRate(steps: StepOutcome[], settings: SearchSettings, sendsMail: boolean): { ratePerSec: number; phase: 'ladder' | 'bisect' } | null {
+/**
+ * The next rate to run, or null when the search is over. `sendsMail` says whether the e-mail limit
+ * is sought.
+ */
+export function nextRate(
+  steps: StepOutcome[],
+  settings: SearchSettings,
+  sendsMail: boolean,
+): { ratePerSec: number; phase: 'ladder' | 'bisect' } | null {
   if (steps.length === 0) return { ratePerSec: settings.startRate, phase: 'ladder' };
   const ceiling = generatorCeiling(steps);
   const ladder = steps.filter((s) => s.phase === 'ladder');
   const last = ladder[ladder.length - 1] as StepOutcome;
-  const climbing = steps.every((s) => s.phase === 'ladder') && last.httpOk && !last.generatorLimited;
+  const climbing =
+    steps.every((s) => s.phase === 'ladder') && last.httpOk && !last.generatorLimited;
   if (climbing && last.ratePerSec < settings.maxRate) {
     const up = Math.min(last.ratePerSec * settings.growth, settings.maxRate);
     if (ceiling === null || up < ceiling) return { ratePerSec: up, phase: 'ladder' };
@@ -42,7 +53,8 @@ export function nextRate(steps: StepOutcome[], settings: SearchSettings, sendsMa
     // With no passing rate yet, step down by the ladder's factor twice; else halve the bracket.
     const rate = b.lo === null ? hi / (settings.growth * settings.growth) : (b.lo + hi) / 2;
     const width = b.lo === null ? Number.POSITIVE_INFINITY : (hi - b.lo) / b.lo;
-    if (!tried.has(round(rate)) && (ceiling === null || rate < ceiling)) candidates.push({ width, rate });
+    if (!tried.has(round(rate)) && (ceiling === null || rate < ceiling))
+      candidates.push({ width, rate });
   }
   candidates.sort((a, b) => b.width - a.width);
   const pick = candidates[0];

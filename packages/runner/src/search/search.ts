@@ -9,7 +9,7 @@ import { runStep } from './step.ts';
 import { withFactor } from '../config/factors.ts';
 import { cellLabels } from '../config/scenario.ts';
 import type { FactorValue, Scenario } from '../shapes/scenario.ts';
-import type { StepResult, } from '../shapes/results.ts';
+import type { StepResult } from '../shapes/results.ts';
 import { type StepOutcome, outcomeOf } from '../judge/brackets.ts';
 import type { CellContext } from '../trial/context.ts';
 
@@ -30,8 +30,14 @@ export interface BreakingPointHooks {
   onStart: (label: string, step: number, ratePerSec: number) => void;
 }
 
-/** Runs every label's search (the scenario's labels without A/A twins); the steps go to onStep as they finish. */
-export async function runBreakingPoints(ctx: CellContext, hooks: BreakingPointHooks): Promise<void> {
+/**
+ * Runs every label's search (the scenario's labels without A/A twins); the steps go to onStep as
+ * they finish.
+ */
+export async function runBreakingPoints(
+  ctx: CellContext,
+  hooks: BreakingPointHooks,
+): Promise<void> {
   const scenario = ctx.scenario;
   const labels = cellLabels({ ...scenario, aaControl: null });
   for (const [index, { variant, label, factor }] of labels.entries()) {
@@ -42,7 +48,11 @@ export async function runBreakingPoints(ctx: CellContext, hooks: BreakingPointHo
       if (!next) break;
       const requests = Math.max(1, Math.round(next.ratePerSec * stepCtx.scenario.durationSec));
       hooks.onStart(label, step, requests / stepCtx.scenario.durationSec);
-      const result = await runStep(stepCtx, { spec: { index, variant, label, requests, repeat: 1, factor }, step, phase: next.phase });
+      const result = await runStep(stepCtx, {
+        spec: { index, variant, label, requests, repeat: 1, factor },
+        step,
+        phase: next.phase,
+      });
       if (ctx.signal.aborted) break; // an interrupted step is not a result
       hooks.onStep(stepFileName(label, step), result);
       outcomes.push(outcomeOf(result));

@@ -2,7 +2,8 @@
  * One step of a breaking-point search: a fresh API process, a warm-up, then `rate` sign-ups/s
  * open-loop for the step's window; the replies judged against the SLO and the e-mails counted as
  * they reached the sink by the end of the window plus the sink's typical latency (the least time
- * the last e-mail needs to arrive). No drain: past the e-mail limit the backlog is the result, and it is measured
+ * the last e-mail needs to arrive). No drain: past the e-mail limit the backlog is the result, and
+ * it is measured
  * (growth per second from the server's own gauge, size at the deadline), not waited for.
  */
 import { summarize, type OpenLoopResult } from '@mailbench/loadgen';
@@ -11,7 +12,12 @@ import { firstAcceptances, owedRegistrations, replyFigures } from '../trial/acco
 import { latencyMedianMs } from '../config/latency.ts';
 import { round2 } from '../shapes/numbers.ts';
 import type { Scenario } from '../shapes/scenario.ts';
-import { SCHEMA_VERSION, type ServerSample, type StepEmails, type StepResult } from '../shapes/results.ts';
+import {
+  SCHEMA_VERSION,
+  type ServerSample,
+  type StepEmails,
+  type StepResult,
+} from '../shapes/results.ts';
 import { dbNameFor, type CellContext, type CellSpec } from '../trial/context.ts';
 import { measure, runTrial } from '../trial/lifecycle.ts';
 
@@ -67,7 +73,15 @@ export async function runStep(stepCtx: CellContext, plan: StepPlan): Promise<Ste
   if (trial.error === null && run && trial.settled) {
     fillReplies(result, run);
     fillServer(result, trial.series, s.durationSec);
-    if (subjectFacts(spec.variant).sendsMail) result.emails = countEmails(ctx, run, trial.series, s.durationSec, mailGraceMs(s), trial.settled.backlogAtDeadline);
+    if (subjectFacts(spec.variant).sendsMail)
+      result.emails = countEmails(
+        ctx,
+        run,
+        trial.series,
+        s.durationSec,
+        mailGraceMs(s),
+        trial.settled.backlogAtDeadline,
+      );
     result.status = 'ok';
   } else {
     result.error = trial.error?.message ?? 'the step did not finish';
@@ -79,7 +93,10 @@ export async function runStep(stepCtx: CellContext, plan: StepPlan): Promise<Ste
 
 function fillReplies(result: StepResult, run: OpenLoopResult): void {
   // Of the answers wanted (2xx): a step whose every request failed has no latency, not 0 ms.
-  result.latencyMs = run.expectedResponses > 0 ? { fromIntended: run.latencyFromIntended, fromSend: run.latencyFromSend } : null;
+  result.latencyMs =
+    run.expectedResponses > 0
+      ? { fromIntended: run.latencyFromIntended, fromSend: run.latencyFromSend }
+      : null;
   result.dispatchErrorMs = run.dispatchError;
   result.statusCounts = run.statusCounts;
   result.errorCounts = run.errorCounts;
@@ -93,12 +110,18 @@ function fillReplies(result: StepResult, run: OpenLoopResult): void {
 function fillServer(result: StepResult, series: ServerSample[], windowSec: number): void {
   const inWindow = series.filter((p) => p.tSec > 0.5 && p.tSec <= windowSec + 0.5);
   const cpu = mean(inWindow.map((p) => p.cpuPercent));
-  result.cpuMsPerRequest = cpu === null || result.ratePerSec <= 0 ? null : round2((cpu / 100) * (1000 / result.ratePerSec));
+  result.cpuMsPerRequest =
+    cpu === null || result.ratePerSec <= 0
+      ? null
+      : round2((cpu / 100) * (1000 / result.ratePerSec));
   const inFlight = mean(inWindow.map((p) => p.requestsInFlight));
   result.meanRequestsInFlight = inFlight === null ? null : round2(inFlight);
 }
 
-/** The share of the owed e-mails delivered by the deadline; null when nothing was owed (no mail verdict, not a pass). */
+/**
+ * The share of the owed e-mails delivered by the deadline; null when nothing was owed (no mail
+ * verdict, not a pass).
+ */
 export function mailShareOf(owed: number, deliveredByDeadline: number): number | null {
   return owed > 0 ? round2(deliveredByDeadline / owed) : null;
 }
@@ -108,7 +131,14 @@ export function mailGraceMs(s: Pick<Scenario, 'smtp'>): number {
   return latencyMedianMs(s.smtp.latency);
 }
 
-function countEmails(ctx: CellContext, run: OpenLoopResult, series: ServerSample[], windowSec: number, graceMs: number, backlogAtDeadline: number | null): StepEmails {
+function countEmails(
+  ctx: CellContext,
+  run: OpenLoopResult,
+  series: ServerSample[],
+  windowSec: number,
+  graceMs: number,
+  backlogAtDeadline: number | null,
+): StepEmails {
   const owed = owedRegistrations(run, undefined);
   const windowEnd = run.t0EpochMs + windowSec * 1000;
   const deadline = windowEnd + graceMs;
@@ -125,7 +155,9 @@ function countEmails(ctx: CellContext, run: OpenLoopResult, series: ServerSample
     }
     if (at > half && at <= windowEnd) secondHalf++;
   }
-  const backlog = series.filter((p) => p.tSec > 0.5 && p.tSec <= windowSec + 0.5).map((p) => ({ t: p.tSec, y: p.emailsQueued + p.emailsInFlight }));
+  const backlog = series
+    .filter((p) => p.tSec > 0.5 && p.tSec <= windowSec + 0.5)
+    .map((p) => ({ t: p.tSec, y: p.emailsQueued + p.emailsInFlight }));
   const growth = slope(backlog);
   const lateBacklog = mean(backlog.filter((p) => p.t > windowSec / 2).map((p) => p.y));
   return {
@@ -149,17 +181,33 @@ function countEmails(ctx: CellContext, run: OpenLoopResult, series: ServerSample
  * stall threshold or 25 % of the SLO) and the server showed no failure of its own (errors, or a
  * p99 from send over the SLO, which the generator's lateness is not part of).
  */
-export function judgeStep(result: StepResult, limits: { behindThresholdMs: number; stallThresholdMs: number }): void {
+export function judgeStep(
+  result: StepResult,
+  limits: { behindThresholdMs: number; stallThresholdMs: number },
+): void {
   const d = result.dispatchErrorMs;
   const l = result.latencyMs;
   const slo = result.slo.p99Ms;
-  result.generatorBehind = result.status === 'ok' && d !== null && (d.p99 > Math.max(limits.behindThresholdMs, 0.05 * slo) || d.max > Math.max(limits.stallThresholdMs, 0.25 * slo));
-  const serverBroke = result.status === 'ok' && l !== null && (result.errors > 0 || l.fromSend.p99 > slo);
+  result.generatorBehind =
+    result.status === 'ok' &&
+    d !== null &&
+    (d.p99 > Math.max(limits.behindThresholdMs, 0.05 * slo) ||
+      d.max > Math.max(limits.stallThresholdMs, 0.25 * slo));
+  const serverBroke =
+    result.status === 'ok' && l !== null && (result.errors > 0 || l.fromSend.p99 > slo);
   result.generatorLimited = result.generatorBehind && !serverBroke;
-  result.httpOk = result.status === 'ok' && !serverBroke && l !== null && l.fromIntended.p99 <= slo && !result.generatorLimited;
+  result.httpOk =
+    result.status === 'ok' &&
+    !serverBroke &&
+    l !== null &&
+    l.fromIntended.p99 <= slo &&
+    !result.generatorLimited;
   // Nothing owed (every request failed, say): no mail verdict, not a pass.
   const share = result.emails?.share ?? null;
-  result.mailOk = result.emails === null || share === null ? null : result.status === 'ok' && share >= result.slo.mailShare;
+  result.mailOk =
+    result.emails === null || share === null
+      ? null
+      : result.status === 'ok' && share >= result.slo.mailShare;
 }
 
 function emptyStep(ctx: CellContext, plan: StepPlan): StepResult {

@@ -13,7 +13,9 @@ import { fileURLToPath } from 'node:url';
 import { REPO_ROOT } from '../shapes/paths.ts';
 
 export const ENGINES_DIR = path.join(REPO_ROOT, '.engines');
-const LAUNCHER_SOURCE = fileURLToPath(new URL('../../engines/jmeter/MailbenchJMeter.java', import.meta.url));
+const LAUNCHER_SOURCE = fileURLToPath(
+  new URL('../../engines/jmeter/MailbenchJMeter.java', import.meta.url),
+);
 
 function onPath(command: string): string | null {
   try {
@@ -23,14 +25,20 @@ function onPath(command: string): string | null {
   }
 }
 
-/** Artillery's command: ARTILLERY_BIN, then .engines/ (pnpm setup:engines), then PATH; null when absent. */
+/**
+ * Artillery's command: ARTILLERY_BIN, then .engines/ (pnpm setup:engines), then PATH; null when
+ * absent.
+ */
 export function findArtillery(env: NodeJS.ProcessEnv = process.env): string | null {
   if (env.ARTILLERY_BIN) return existsSync(env.ARTILLERY_BIN) ? env.ARTILLERY_BIN : null;
   const local = path.join(ENGINES_DIR, 'artillery', 'node_modules', '.bin', 'artillery');
   return existsSync(local) ? local : onPath('artillery');
 }
 
-/** JMeter's installation folder (JMETER_HOME, else Debian's /usr/share/jmeter), when it and a JDK are here. */
+/**
+ * JMeter's installation folder (JMETER_HOME, else Debian's /usr/share/jmeter), when it and a JDK
+ * are here.
+ */
 export function findJMeter(env: NodeJS.ProcessEnv = process.env): string | null {
   const home = env.JMETER_HOME ?? '/usr/share/jmeter';
   if (!existsSync(path.join(home, 'bin', 'ApacheJMeter.jar'))) return null;
@@ -41,10 +49,16 @@ export function findK6(): string | null {
   return onPath('k6');
 }
 
-/** Compiles the JMeter launcher once per source version into the system's temporary folder; its class folder. */
+/**
+ * Compiles the JMeter launcher once per source version into the system's temporary folder; its
+ * class folder.
+ */
 export function jmeterLauncher(): string {
   const source = readFileSync(LAUNCHER_SOURCE);
-  const dir = path.join(os.tmpdir(), `mailbench-jmeter-${createHash('sha256').update(source).digest('hex').slice(0, 12)}`);
+  const dir = path.join(
+    os.tmpdir(),
+    `mailbench-jmeter-${createHash('sha256').update(source).digest('hex').slice(0, 12)}`,
+  );
   if (!existsSync(path.join(dir, 'MailbenchJMeter.class'))) {
     mkdirSync(dir, { recursive: true });
     execFileSync('javac', ['-d', dir, LAUNCHER_SOURCE], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -52,10 +66,21 @@ export function jmeterLauncher(): string {
   return dir;
 }
 
-/** The java command line that runs JMeter non-GUI with these arguments (e.g. -n -t plan.jmx -l out.jtl). */
+/**
+ * The java command line that runs JMeter non-GUI with these arguments (e.g. -n -t plan.jmx -l
+ * out.jtl).
+ */
 export function jmeterCommand(home: string, args: string[]): { command: string; args: string[] } {
-  const classpath = [jmeterLauncher(), path.join(home, 'bin', 'ApacheJMeter.jar'), path.join(home, 'lib', '*'), path.join(home, 'lib', 'ext', '*')].join(path.delimiter);
-  return { command: 'java', args: ['-cp', classpath, `-Djmeter.home=${home}`, 'MailbenchJMeter', ...args] };
+  const classpath = [
+    jmeterLauncher(),
+    path.join(home, 'bin', 'ApacheJMeter.jar'),
+    path.join(home, 'lib', '*'),
+    path.join(home, 'lib', 'ext', '*'),
+  ].join(path.delimiter);
+  return {
+    command: 'java',
+    args: ['-cp', classpath, `-Djmeter.home=${home}`, 'MailbenchJMeter', ...args],
+  };
 }
 
 export interface EngineRun {
@@ -64,10 +89,21 @@ export interface EngineRun {
   stderr: string;
 }
 
-/** Runs a command to its end (SIGKILL after timeoutMs, or when the signal aborts), collecting its output. */
-export function runCommand(command: string, args: string[], options: { cwd?: string; timeoutMs: number; env?: NodeJS.ProcessEnv; signal?: AbortSignal }): Promise<EngineRun> {
+/**
+ * Runs a command to its end (SIGKILL after timeoutMs, or when the signal aborts), collecting its
+ * output.
+ */
+export function runCommand(
+  command: string,
+  args: string[],
+  options: { cwd?: string; timeoutMs: number; env?: NodeJS.ProcessEnv; signal?: AbortSignal },
+): Promise<EngineRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, {
+      cwd: options.cwd,
+      env: options.env ?? process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout = (stdout + c.toString()).slice(-200_000)));

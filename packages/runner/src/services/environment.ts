@@ -25,7 +25,12 @@ export function collectVersions(): Record<string, string> {
   const packagesDir = path.join(REPO_ROOT, 'packages');
   for (const pkg of readdirSync(packagesDir)) {
     const dir = path.join(packagesDir, pkg);
-    let manifest: { name?: string; version?: string; dependencies?: Record<string, string>; devDependencies?: Record<string, string> };
+    let manifest: {
+      name?: string;
+      version?: string;
+      dependencies?: Record<string, string>;
+      devDependencies?: Record<string, string>;
+    };
     try {
       manifest = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8'));
     } catch {
@@ -50,8 +55,16 @@ export function collectVersions(): Record<string, string> {
 
 export function gitInfo(): { commit: string | null; dirty: boolean | null } {
   try {
-    const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    const status = execFileSync('git', ['status', '--porcelain', '--', '.', ':!results'], { cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const commit = execFileSync('git', ['rev-parse', 'HEAD'], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
+    const status = execFileSync('git', ['status', '--porcelain', '--', '.', ':!results'], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     return { commit, dirty: status.trim().length > 0 };
   } catch {
     return { commit: null, dirty: null };

@@ -13,7 +13,9 @@ import type { MongoEngineChoice, Scenario } from '../shapes/scenario.ts';
 import { releaseDir, releaseProcess, watchDir, watchProcess } from './watchdog.ts';
 import type { RunInfo } from '../shapes/run.ts';
 
-/** What the services are opened from: the scenario, the database asked for, where the sink listens. */
+/**
+ * What the services are opened from: the scenario, the database asked for, where the sink listens.
+ */
 export interface ServicesPlan {
   scenario: Scenario;
   mongoEngine: MongoEngineChoice;
@@ -30,20 +32,36 @@ export interface Services {
   database: MongoHandle | null;
   client: MongoClient | null;
   sink: SmtpSink;
-  /** The Redis of the variants that need one (REDIS_URL or a redis-server of the run's own); null when none does. */
+  /**
+   * The Redis of the variants that need one (REDIS_URL or a redis-server of the run's own); null
+   * when none does.
+   */
   redis: RedisHandle | null;
   /** Who the run's sign-ups are. */
   names: SignupNames;
 }
 
-/** Opens each service into `opened` as it starts, so that stopServices(opened) closes what a failure left open. */
-export async function startServices(plan: ServicesPlan, log: (line: string) => void, opened: Partial<Services>): Promise<Services> {
+/**
+ * Opens each service into `opened` as it starts, so that stopServices(opened) closes what a failure
+ * left open.
+ */
+export async function startServices(
+  plan: ServicesPlan,
+  log: (line: string) => void,
+  opened: Partial<Services>,
+): Promise<Services> {
   const { scenario } = plan;
   if (scenario.target) {
     opened.database = null;
-    opened.client = scenario.target.mongoUri ? await connectTargetDb(scenario.target.mongoUri) : null;
+    opened.client = scenario.target.mongoUri
+      ? await connectTargetDb(scenario.target.mongoUri)
+      : null;
   } else {
-    opened.database = await startMongo({ engine: plan.mongoEngine, ...(plan.mongoUri ? { uri: plan.mongoUri } : {}), log });
+    opened.database = await startMongo({
+      engine: plan.mongoEngine,
+      ...(plan.mongoUri ? { uri: plan.mongoUri } : {}),
+      log,
+    });
     watchProcess(opened.database.pid);
     opened.client = new MongoClient(opened.database.uri, { maxPoolSize: 5 });
     await opened.client.connect();
@@ -73,7 +91,9 @@ export async function startServices(plan: ServicesPlan, log: (line: string) => v
       throw err;
     }
     const p = opened.redis.persistence;
-    log(`redis ${opened.redis.version} (${opened.redis.engine}) at ${opened.redis.url}${p ? `: appendonly ${p.appendonly}, appendfsync ${p.appendfsync}, maxmemory-policy ${p.maxmemoryPolicy}` : ''}`);
+    log(
+      `redis ${opened.redis.version} (${opened.redis.engine}) at ${opened.redis.url}${p ? `: appendonly ${p.appendonly}, appendfsync ${p.appendfsync}, maxmemory-policy ${p.maxmemoryPolicy}` : ''}`,
+    );
   }
   return opened as Services;
 }
@@ -85,17 +105,31 @@ async function connectTargetDb(uri: string): Promise<MongoClient> {
     await client.db().command({ ping: 1 });
   } catch (err) {
     await client.close().catch(() => {});
-    throw new UsageError('ERR_TARGET_DB', `--target-mongo-uri: cannot reach the target's database ${redactUri(uri)} (${(err as Error).message})`);
+    throw new UsageError(
+      'ERR_TARGET_DB',
+      `--target-mongo-uri: cannot reach the target's database ${redactUri(uri)} (${(err as Error).message})`,
+    );
   }
   return client;
 }
 
-/** Which database served the cells: the one the harness started, or an external target's (its version when known). */
+/**
+ * Which database served the cells: the one the harness started, or an external target's (its
+ * version when known).
+ */
 export async function databaseRecord(services: Services): Promise<RunInfo['database']> {
-  if (services.database) return { engine: services.database.engine, version: services.database.version };
+  if (services.database)
+    return { engine: services.database.engine, version: services.database.version };
   if (!services.client) return { engine: 'external', version: 'unknown' };
-  const info = await services.client.db().admin().command({ buildInfo: 1 }).catch(() => null);
-  return { engine: 'external', version: typeof info?.version === 'string' ? info.version : 'unknown' };
+  const info = await services.client
+    .db()
+    .admin()
+    .command({ buildInfo: 1 })
+    .catch(() => null);
+  return {
+    engine: 'external',
+    version: typeof info?.version === 'string' ? info.version : 'unknown',
+  };
 }
 
 export async function stopServices(opened: Partial<Services>): Promise<void> {

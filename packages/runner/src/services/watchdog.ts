@@ -14,8 +14,12 @@ let watchdog: ChildProcess | null = null;
 
 function tell(line: string): void {
   if (!watchdog) {
-    // Its own session: a terminal's Ctrl-C or a killed process group of the runner does not reach it.
-    watchdog = spawn(process.execPath, [SCRIPT], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+    // Its own session: a terminal's Ctrl-C or a killed process group of the runner does not reach
+    // it.
+    watchdog = spawn(process.execPath, [SCRIPT], {
+      detached: true,
+      stdio: ['pipe', 'ignore', 'ignore'],
+    });
     watchdog.on('error', () => {});
     watchdog.stdin?.on('error', () => {});
     watchdog.unref();

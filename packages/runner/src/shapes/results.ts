@@ -6,10 +6,16 @@
 import type { LatencySummary } from '@mailbench/loadgen';
 import type { FactorValue, Subject } from './scenario.ts';
 
-/** 2: latency of the expected answers apart from all (latencyAllMs), e-mail abandoned and held at shutdown. */
+/**
+ * 2: latency of the expected answers apart from all (latencyAllMs), e-mail abandoned and held at
+ * shutdown.
+ */
 export const SCHEMA_VERSION = 2;
 
-/** Every request of a window, one array per field, in the order they were scheduled (times in ms from t0). */
+/**
+ * Every request of a window, one array per field, in the order they were scheduled (times in ms
+ * from t0).
+ */
 export interface StoredSamples {
   intendedMs: number[];
   sentMs: number[];
@@ -80,39 +86,67 @@ export interface CellResult {
     expected: number;
     /** Owed, arrived at the sink, and not reported failed by the server. */
     delivered: number;
-    /** Owed, never arrived, not reported failed, and not accounted for by the server at shutdown: silently lost. */
+    /**
+     * Owed, never arrived, not reported failed, and not accounted for by the server at shutdown:
+     * silently lost.
+     */
     lost: number;
-    /** Owed, never arrived: the server said at shutdown it gave the e-mail up (held in memory when it had to stop). */
+    /**
+     * Owed, never arrived: the server said at shutdown it gave the e-mail up (held in memory when
+     * it had to stop).
+     */
     abandoned: number;
-    /** Owed, never arrived: the server said at shutdown the e-mail is still stored, unsent (a durable variant sends it on its next start). */
+    /**
+     * Owed, never arrived: the server said at shutdown the e-mail is still stored, unsent (a
+     * durable variant sends it on its next start).
+     */
     held: number;
-    /** How the server's failure report was had: read after its drain, read before it stopped, or not at all. */
+    /**
+     * How the server's failure report was had: read after its drain, read before it stopped, or not
+     * at all.
+     */
     failureReport: 'at-shutdown' | 'before-stop' | 'unreadable' | 'none';
-    /** Distinct measured sign-ups at the sink by recipient address, and by X-Registration-Id header: two attributions that must agree. */
+    /**
+     * Distinct measured sign-ups at the sink by recipient address, and by X-Registration-Id header:
+     * two attributions that must agree.
+     */
     arrivedByAddress: number;
     arrivedByRegistrationId: number;
     /** Owed, reported failed by the server (it gave up), and never arrived. */
     failed: number;
-    /** Owed, reported failed by the server, and arrived all the same (a send that timed out inside the SMTP transaction). */
+    /**
+     * Owed, reported failed by the server, and arrived all the same (a send that timed out inside
+     * the SMTP transaction).
+     */
     failedButDeliveredLater: number;
     /** Extra copies at the sink beyond the first of a registration. */
     duplicated: number;
-    /** Measured sign-ups whose e-mail arrived although no 201 owed it (the reply failed or timed out). */
+    /**
+     * Measured sign-ups whose e-mail arrived although no 201 owed it (the reply failed or timed
+     * out).
+     */
     deliveredNotOwed: number;
     /** Retries the server made (the outbox retries temporary failures). */
     retried: number;
     unattributed: number;
     rejectedBySink: number;
-    /** Sink acceptance minus the client's receipt of the 201, per e-mail (0 when accepted before the reply, as inline does). */
+    /**
+     * Sink acceptance minus the client's receipt of the 201, per e-mail (0 when accepted before the
+     * reply, as inline does).
+     */
     deliveryLagMs: LatencySummary | null;
     /** Null when the server's backlog is not visible (an external target). */
     backlogMax: number | null;
-    /** From the end of the schedule (last response) to the last expected e-mail, or null if never. */
+    /**
+     * From the end of the schedule (last response) to the last expected e-mail, or null if never.
+     */
     drainSec: number | null;
     drainTimedOut: boolean;
     serverCounters: Record<string, number> | null;
   };
-  /** Users stored by the measured sign-ups (null: the database is not known); warm-up users apart. */
+  /**
+   * Users stored by the measured sign-ups (null: the database is not known); warm-up users apart.
+   */
   accounting: { usersInDb: number | null; responses2xx: number; warmupUsers: number };
   /** What this cell could not check, and why (absent in cells recorded before external targets). */
   notChecked?: string[];
@@ -124,14 +158,29 @@ export interface CellResult {
       share: number;
       sent: number;
       answeredAsExpected: number;
-      byKind: Record<string, { sent: number; expectedStatus: number; answeredAsExpected: number; statusCounts: Record<string, number> }>;
+      byKind: Record<
+        string,
+        {
+          sent: number;
+          expectedStatus: number;
+          answeredAsExpected: number;
+          statusCounts: Record<string, number>;
+        }
+      >;
     } | null;
   } | null;
-  server: { pid: number | null; series: ServerSample[]; shutdown: { drained: number; abandoned: number } | null };
+  server: {
+    pid: number | null;
+    series: ServerSample[];
+    shutdown: { drained: number; abandoned: number } | null;
+  };
   /** Every request, column by column (times in ms since t0, 0.01 ms resolution). */
   samples: StoredSamples | null;
   valid: boolean;
-  /** Every finding, tagged with its kind: "measurement: …" makes the cell invalid, "system: …" does not. */
+  /**
+   * Every finding, tagged with its kind: "measurement: …" makes the cell invalid, "system: …" does
+   * not.
+   */
   reasons: string[];
   findings: Finding[];
   /** The scenario's thresholds that name this cell, evaluated. */
@@ -181,9 +230,13 @@ export interface StepResult {
   error: string | null;
   latencyMs: { fromIntended: LatencySummary; fromSend: LatencySummary } | null;
   dispatchErrorMs: LatencySummary | null;
-  /** The generator fell behind its schedule (dispatch p99 or a stall over the scenario's limits). */
+  /**
+   * The generator fell behind its schedule (dispatch p99 or a stall over the scenario's limits).
+   */
   generatorBehind: boolean;
-  /** Behind, and the server showed no failure of its own: the step says nothing about the server. */
+  /**
+   * Behind, and the server showed no failure of its own: the step says nothing about the server.
+   */
   generatorLimited: boolean;
   errors: number;
   timeouts: number;
@@ -228,8 +281,13 @@ export interface StepEmails {
 export interface ThresholdResult {
   expr: string;
   passed: boolean;
-  /** The cell's value in the threshold's unit (ms, a count, or a percentage); null when the cell has none. */
+  /**
+   * The cell's value in the threshold's unit (ms, a count, or a percentage); null when the cell has
+   * none.
+   */
   actual: number | null;
-  /** Why it failed beyond the comparison: the cell failed, or its latency is censored by timeouts. */
+  /**
+   * Why it failed beyond the comparison: the cell failed, or its latency is censored by timeouts.
+   */
   note: string | null;
 }

@@ -12,21 +12,42 @@ export interface RunInfo {
   scenarioName: string;
   scenario: Scenario;
   argv: string[];
-  /** The flags that changed what the scenario file measures, as typed, and their parsed values (absent in runs recorded before). */
+  /**
+   * The flags that changed what the scenario file measures, as typed, and their parsed values
+   * (absent in runs recorded before).
+   */
   overrides?: { flags: string[]; values: Overrides };
   versions: Record<string, string>;
   machine: MachineInfo;
   database: { engine: string; version: string };
-  /** The Redis that served the bullmq variant, with its persistence settings (absent when no variant used one). */
-  redis?: { engine: string; version: string; persistence: { appendonly: string; appendfsync: string; save: string; maxmemoryPolicy: string } | null };
-  /** The sink's latency model, and where it listened (port absent in runs recorded before --smtp-port). */
+  /**
+   * The Redis that served the bullmq variant, with its persistence settings (absent when no variant
+   * used one).
+   */
+  redis?: {
+    engine: string;
+    version: string;
+    persistence: {
+      appendonly: string;
+      appendfsync: string;
+      save: string;
+      maxmemoryPolicy: string;
+    } | null;
+  };
+  /**
+   * The sink's latency model, and where it listened (port absent in runs recorded before
+   * --smtp-port).
+   */
   smtpSink: { latency: string; greetingDelayMs?: number; host: string; port?: number | null };
   /** The reference targets' parts and their versions, when a reference target ran. */
   referenceStack?: Record<string, string>;
   /** The tag in every sign-up's username and address (absent in runs recorded before it). */
   signupTag?: string;
   git: { commit: string | null; dirty: boolean | null };
-  /** The runner's process, to tell a run in progress (alive) from one that was killed (absent in runs recorded before it). */
+  /**
+   * The runner's process, to tell a run in progress (alive) from one that was killed (absent in
+   * runs recorded before it).
+   */
   runner?: { pid: number; hostname: string };
   startedAt: string;
   endedAt: string | null;
@@ -39,8 +60,17 @@ export interface RunInfo {
   notRun?: string[];
   capacity: string[];
   /** --around-limit: the limit the matrix was scaled to, and how. */
-  aroundLimit?: { limitPerSec: number; limitedBy: Subject; originalLimitPerSec: number; ratios: number[]; requests: number[] };
-  /** Breaking-point steps, in the order they ran (absent in runs recorded before the search existed). */
+  aroundLimit?: {
+    limitPerSec: number;
+    limitedBy: Subject;
+    originalLimitPerSec: number;
+    ratios: number[];
+    requests: number[];
+  };
+  /**
+   * Breaking-point steps, in the order they ran (absent in runs recorded before the search
+   * existed).
+   */
   steps?: string[];
 }
 
@@ -57,7 +87,9 @@ export interface SummaryRow {
   p50Ms: number | null;
   p99Ms: number | null;
   maxMs: number | null;
-  /** Requests sent by the cells that ran, and how many of them got the answer they were sent for. */
+  /**
+   * Requests sent by the cells that ran, and how many of them got the answer they were sent for.
+   */
   sent: number;
   expectedResponses: number;
   errors: number;
@@ -99,7 +131,9 @@ export interface ReliabilityRow {
   /** Users stored without a 2xx reply (a crash, or replies that timed out). */
   strayUsers: number;
   drainSec: number | null;
-  /** Crash: seconds the API was unreachable; SMTP down: seconds from recovery to the last e-mail. */
+  /**
+   * Crash: seconds the API was unreachable; SMTP down: seconds from recovery to the last e-mail.
+   */
   crashDownSec: number | null;
   smtpRecoverySec: number | null;
   /** Bad input: "answered as expected / sent". */
@@ -122,19 +156,37 @@ export interface Summary {
   complete: boolean;
   database: { engine: string; version: string };
   rows: SummaryRow[];
-  capacity: Array<{ variant: Subject; requestsPerSec: number; p99Ms: number | null; errors: number; status: string }>;
+  capacity: Array<{
+    variant: Subject;
+    requestsPerSec: number;
+    p99Ms: number | null;
+    errors: number;
+    status: string;
+  }>;
   invalidCells: Array<{ file: string; reasons: string[] }>;
-  /** Valid cells with system findings (errors, mail lost or failed, duplicates): results, not flaws. */
+  /**
+   * Valid cells with system findings (errors, mail lost or failed, duplicates): results, not flaws.
+   */
   findings: Array<{ file: string; reasons: string[] }>;
   reliability: ReliabilityRow[];
-  /** Per request count, the variants ordered by avg from send, "~" where repeats cannot tell them apart. */
+  /**
+   * Per request count, the variants ordered by avg from send, "~" where repeats cannot tell them
+   * apart.
+   */
   rankings: Ranking[];
   /** Each threshold, with the cells that failed it. */
-  thresholds: Array<{ expr: string; cells: number; failed: Array<{ file: string; actual: number | null; note: string | null }> }>;
+  thresholds: Array<{
+    expr: string;
+    cells: number;
+    failed: Array<{ file: string; actual: number | null; note: string | null }>;
+  }>;
   referenceNote: string;
   /** One entry per label searched by the breaking-point scenario. */
   breakingPoints?: BreakingPoint[];
-  /** The verdict's sentences, the answers first; every renderer prints these (written since schema 2's summaries began to carry them). */
+  /**
+   * The verdict's sentences, the answers first; every renderer prints these (written since schema
+   * 2's summaries began to carry them).
+   */
   verdict: string[];
   /** "What ran": the configuration and what the flags overrode. */
   configuration: string[];
@@ -145,7 +197,9 @@ export interface Ranking {
   metric: 'avgFromSendMs';
   /** Repeats per variant (the smallest n among them). */
   n: number;
-  /** e.g. "no-email < background ~ outbox < inline"; null when n = 1 (no spread to compare against). */
+  /**
+   * e.g. "no-email < background ~ outbox < inline"; null when n = 1 (no spread to compare against).
+   */
   order: string | null;
 }
 
@@ -155,13 +209,21 @@ export interface BreakingPoint {
   factor: FactorValue | null;
   sloP99Ms: number;
   mailShare: number;
-  /** Highest offered rate whose replies met the SLO; null when the search ended without a failing step. */
+  /**
+   * Highest offered rate whose replies met the SLO; null when the search ended without a failing
+   * step.
+   */
   httpMaxRatePerSec: number | null;
   httpBracket: Bracket;
-  /** Highest offered rate whose e-mails kept up; null when none failed (or the variant sends none). */
+  /**
+   * Highest offered rate whose e-mails kept up; null when none failed (or the variant sends none).
+   */
   mailMaxRatePerSec: number | null;
   mailBracket: Bracket;
-  /** What ended the HTTP search: the SLO broke, the generator fell behind, the ladder's top, or steps failed. */
+  /**
+   * What ended the HTTP search: the SLO broke, the generator fell behind, the ladder's top, or
+   * steps failed.
+   */
   limitedBy: 'slo' | 'generator' | 'max-rate' | 'failed';
   mailLimitedBy: 'share' | 'not-reached' | 'no-mail';
   generatorCeilingPerSec: number | null;
@@ -202,7 +264,10 @@ export interface Prediction {
   cpuMsPerRequest: number | null;
   /** cores × 1000 / CPU per request. */
   cpuRatePerSec: number | null;
-  /** inline: the lower of the CPU bound and c/L stretched by the window (inlineHttpLimit); the others: the CPU bound. */
+  /**
+   * inline: the lower of the CPU bound and c/L stretched by the window (inlineHttpLimit); the
+   * others: the CPU bound.
+   */
   httpRatePerSec: number | null;
 }
 

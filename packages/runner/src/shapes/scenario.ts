@@ -16,19 +16,38 @@ export interface Scenario {
   description: string;
   /** The built-in API's variants; ['external'] when the cells load a --target. */
   variants: Subject[];
-  /** --target: the API the cells load instead of forking the built-in one (flags only, never a file). */
+  /**
+   * --target: the API the cells load instead of forking the built-in one (flags only, never a
+   * file).
+   */
   target: TargetSpec | null;
   requests: number[];
   durationSec: number;
-  /** A load profile instead of even spacing; when set, requests is [its count] and durationSec its length. */
+  /**
+   * A load profile instead of even spacing; when set, requests is [its count] and durationSec its
+   * length.
+   */
   stages: RateStage[] | null;
   repeats: number;
   warmup: { requests: number; durationSec: number };
   connection: 'per-request' | 'keep-alive';
   timeoutSec: number;
   hashCost: number;
-  smtp: { latency: LatencySpec; greetingDelayMs: number; maxConnections: number; maxMessagesPerSec: number; tempFailRate: number; permFailRate: number; seed: number };
-  transport: { mode: TransportMode; maxConnections: number; maxMessages: number; sendTimeoutMs: number };
+  smtp: {
+    latency: LatencySpec;
+    greetingDelayMs: number;
+    maxConnections: number;
+    maxMessagesPerSec: number;
+    tempFailRate: number;
+    permFailRate: number;
+    seed: number;
+  };
+  transport: {
+    mode: TransportMode;
+    maxConnections: number;
+    maxMessages: number;
+    sendTimeoutMs: number;
+  };
   workerPool: { threads: number; concurrentTasksPerWorker: number };
   outbox: { leaseMs: number; pollMs: number };
   /** Agenda's knobs; concurrency null follows the SMTP connection budget. */
@@ -41,7 +60,9 @@ export interface Scenario {
   /** Dispatch error of a single request above which the generator counts as stalled. */
   stallThresholdMs: number;
   capacity: { enabled: boolean; connections: number; durationSec: number };
-  /** One factor swept across every variant, or null; requestsAt narrows the counts run at a value. */
+  /**
+   * One factor swept across every variant, or null; requestsAt narrows the counts run at a value.
+   */
   sweep: { factor: FactorName; values: number[]; requestsAt?: Record<string, number[]> } | null;
   /** The reference targets' settings (reference-targets.ts). */
   reference: ReferenceSettings;
@@ -50,7 +71,10 @@ export interface Scenario {
   breakingPoint: BreakingPointSettings;
   /** The user's pass/fail criteria, parsed. */
   thresholds: Threshold[];
-  /** A/A control: this variant also runs as a twin labelled "<variant>-aa", to measure the noise floor. */
+  /**
+   * A/A control: this variant also runs as a twin labelled "<variant>-aa", to measure the noise
+   * floor.
+   */
   aaControl: Variant | null;
   faults: Faults;
   /** Set by --quick: windows shortened, rates kept (see applyQuick). */
@@ -92,14 +116,25 @@ export interface TargetSpec {
   mongoUri: string | null;
 }
 
-/** The reference targets (the original experiment's stacks; config/references.ts says how each runs). */
-export const REFERENCE_NAMES = ['flask-no-email', 'flask-blocking', 'flask-thread', 'express-inline'] as const;
+/**
+ * The reference targets (the original experiment's stacks; config/references.ts says how each
+ * runs).
+ */
+export const REFERENCE_NAMES = [
+  'flask-no-email',
+  'flask-blocking',
+  'flask-thread',
+  'express-inline',
+] as const;
 export type ReferenceName = (typeof REFERENCE_NAMES)[number];
 
 export interface ReferenceSettings {
   /** gunicorn worker processes of the Flask target (the original: 20). */
   workers: number;
-  /** gunicorn's worker class: gevent (the original; a greenlet per request, blocking I/O yields) or sync (one request at a time per worker). */
+  /**
+   * gunicorn's worker class: gevent (the original; a greenlet per request, blocking I/O yields) or
+   * sync (one request at a time per worker).
+   */
   workerClass: 'gevent' | 'sync';
   /** How the Flask target stores passwords: as given, or werkzeug's default hash. */
   passwordHash: 'none' | 'werkzeug';
@@ -107,7 +142,13 @@ export interface ReferenceSettings {
   emailDelayMs: number;
 }
 
-export const FACTORS = ['smtpConnections', 'hashCost', 'agendaProcessEveryMs', 'queueConcurrency', 'smtpLatencyMs'] as const;
+export const FACTORS = [
+  'smtpConnections',
+  'hashCost',
+  'agendaProcessEveryMs',
+  'queueConcurrency',
+  'smtpLatencyMs',
+] as const;
 
 export type FactorName = (typeof FACTORS)[number];
 
@@ -116,7 +157,14 @@ export interface FactorValue {
   value: number;
 }
 
-export const LATENCY = { p50: 'p50', p90: 'p90', p99: 'p99', p999: 'p999', max: 'max', avg: 'mean' } as const;
+export const LATENCY = {
+  p50: 'p50',
+  p90: 'p90',
+  p99: 'p99',
+  p999: 'p999',
+  max: 'max',
+  avg: 'mean',
+} as const;
 
 export const COUNTS = ['errors', 'timeouts', 'lost', 'failed', 'duplicated'] as const;
 
@@ -126,7 +174,11 @@ export type Op = (typeof OPS)[number];
 
 export type Metric = keyof typeof LATENCY | (typeof COUNTS)[number] | 'lag_p99';
 
-export const THRESHOLD_METRICS: readonly Metric[] = [...(Object.keys(LATENCY) as Array<keyof typeof LATENCY>), 'lag_p99', ...COUNTS];
+export const THRESHOLD_METRICS: readonly Metric[] = [
+  ...(Object.keys(LATENCY) as Array<keyof typeof LATENCY>),
+  'lag_p99',
+  ...COUNTS,
+];
 
 export interface Threshold {
   expr: string;

@@ -13,13 +13,21 @@ import { latencyMedianMs } from '../config/latency.ts';
 import type { Bracket, BreakingPoint } from '../shapes/run.ts';
 
 /** One entry per label, from its steps (in the order they ran). */
-export function buildBreakingPoints(scenario: Scenario, steps: Array<{ file: string; result: StepResult }>, cores: number): BreakingPoint[] {
+export function buildBreakingPoints(
+  scenario: Scenario,
+  steps: Array<{ file: string; result: StepResult }>,
+  cores: number,
+): BreakingPoint[] {
   const byLabel = new Map<string, Array<{ file: string; result: StepResult }>>();
   for (const s of steps) byLabel.set(s.result.label, [...(byLabel.get(s.result.label) ?? []), s]);
   return [...byLabel.values()].map((list) => entryOf(scenario, list, cores));
 }
 
-function entryOf(scenario: Scenario, list: Array<{ file: string; result: StepResult }>, cores: number): BreakingPoint {
+function entryOf(
+  scenario: Scenario,
+  list: Array<{ file: string; result: StepResult }>,
+  cores: number,
+): BreakingPoint {
   const first = list[0]!.result;
   const results = list.map((s) => s.result);
   const outcomes = results.map(outcomeOf);
@@ -28,13 +36,26 @@ function entryOf(scenario: Scenario, list: Array<{ file: string; result: StepRes
   const mail = sendsMail ? bracketOf(outcomes, 'mail') : { lo: null, hi: null };
   const ceiling = generatorCeiling(outcomes);
   const allFailed = results.every((r) => r.status === 'failed');
-  const limitedBy = allFailed ? 'failed' : http.hi !== null ? 'slo' : ceiling !== null ? 'generator' : 'max-rate';
+  const limitedBy = allFailed
+    ? 'failed'
+    : http.hi !== null
+      ? 'slo'
+      : ceiling !== null
+        ? 'generator'
+        : 'max-rate';
   const scen = withFactor(scenario, first.factor ?? null);
-  const predicted = predict(first.variant, results, { connections: first.variant === EXTERNAL ? null : scen.transport.maxConnections, latencyMs: latencyMedianMs(scen.smtp.latency), cores });
+  const predicted = predict(first.variant, results, {
+    connections: first.variant === EXTERNAL ? null : scen.transport.maxConnections,
+    latencyMs: latencyMedianMs(scen.smtp.latency),
+    cores,
+  });
   const httpMax = limitedBy === 'slo' ? http.lo : null;
   const mailMax = sendsMail && mail.hi !== null ? mail.lo : null;
   const base = baseStep(results);
-  const checks = [...limitChecks(predicted, httpMax, mailMax, first.variant), ...results.flatMap((r) => stepChecks(r, predicted, base?.latencyMs?.fromIntended.mean ?? null))];
+  const checks = [
+    ...limitChecks(predicted, httpMax, mailMax, first.variant),
+    ...results.flatMap((r) => stepChecks(r, predicted, base?.latencyMs?.fromIntended.mean ?? null)),
+  ];
   return {
     variant: first.variant,
     label: first.label,
@@ -68,7 +89,10 @@ function entryOf(scenario: Scenario, list: Array<{ file: string; result: StepRes
   };
 }
 
-/** "inline: replies within the SLO up to 9.5/s (model 10/s); e-mail keeps up to 10.4/s (model c/L = 10/s)". */
+/**
+ * "inline: replies within the SLO up to 9.5/s (model 10/s); e-mail keeps up to 10.4/s (model c/L =
+ * 10/s)".
+ */
 export function describeBreakingPoint(bp: BreakingPoint): string {
   const factor = bp.factor ? ` (${describeFactor(bp.factor)})` : '';
   const slo = `p99 ≤ ${fmt(bp.sloP99Ms / 1000)} s`;
@@ -82,7 +106,8 @@ export function describeBreakingPoint(bp: BreakingPoint): string {
         : bp.limitedBy === 'max-rate'
           ? `replies met the SLO up to the ladder's top, ${fmt(bp.httpBracket.lo ?? 0)}/s (a lower bound)`
           : 'every step failed to run';
-  const model = bp.predicted.httpRatePerSec !== null ? ` (model ${fmt(bp.predicted.httpRatePerSec)}/s)` : '';
+  const model =
+    bp.predicted.httpRatePerSec !== null ? ` (model ${fmt(bp.predicted.httpRatePerSec)}/s)` : '';
   const mail =
     bp.mailLimitedBy === 'no-mail'
       ? ''
@@ -99,7 +124,17 @@ function fmt(n: number): string {
 const rate = (n: number | null) => (n === null ? '–' : fmt(n));
 
 /** The columns of the limits table (summary.md and the report). */
-export const LIMIT_COLUMNS = ['label', 'HTTP limit /s', '(bracket)', 'model /s', 'limited by', 'e-mail limit /s', '(bracket)', 'model c/L /s', 'steps'];
+export const LIMIT_COLUMNS = [
+  'label',
+  'HTTP limit /s',
+  '(bracket)',
+  'model /s',
+  'limited by',
+  'e-mail limit /s',
+  '(bracket)',
+  'model c/L /s',
+  'steps',
+];
 
 /** One label's row of the limits table, as text. */
 export function limitRow(e: BreakingPoint): string[] {
@@ -117,8 +152,14 @@ export function limitRow(e: BreakingPoint): string[] {
   ];
 }
 
-/** The breaking-point section of summary.md: limits beside the model, then every step, then the model's checks. */
-export function renderBreakingPointsMarkdown(entries: BreakingPoint[], scenario: Scenario): string[] {
+/**
+ * The breaking-point section of summary.md: limits beside the model, then every step, then the
+ * model's checks.
+ */
+export function renderBreakingPointsMarkdown(
+  entries: BreakingPoint[],
+  scenario: Scenario,
+): string[] {
   const bp = scenario.breakingPoint;
   const lines = ['', '## Breaking points', ''];
   lines.push(
@@ -129,20 +170,51 @@ export function renderBreakingPointsMarkdown(entries: BreakingPoint[], scenario:
   );
   lines.push('', `| ${LIMIT_COLUMNS.join(' | ')} |`, '|---|---:|---|---:|---|---:|---|---:|---:|');
   for (const e of entries) lines.push(`| ${limitRow(e).join(' | ')} |`);
-  lines.push('', '"–" in a bracket: no step passed (below) or none failed (above). A limit is "–" when the search did not bracket it.');
+  lines.push(
+    '',
+    '"–" in a bracket: no step passed (below) or none failed (above). A limit is "–" when the search did not bracket it.',
+  );
   for (const e of entries) {
-    lines.push('', `### ${e.label}`, '', '| step | phase | rate /s | p99 ms | mean ms | errors | HTTP | e-mail in time | delivered /s | backlog growth /s |', '|---:|---|---:|---:|---:|---:|---|---:|---:|---:|');
+    lines.push(
+      '',
+      `### ${e.label}`,
+      '',
+      '| step | phase | rate /s | p99 ms | mean ms | errors | HTTP | e-mail in time | delivered /s | backlog growth /s |',
+      '|---:|---|---:|---:|---:|---:|---|---:|---:|---:|',
+    );
     e.steps.forEach((st, k) => {
-      const http = st.status === 'failed' ? 'failed' : st.generatorLimited ? 'generator behind' : st.httpOk ? 'ok' : 'broken';
-      const share = st.mailShare === null ? '–' : `${Math.round(st.mailShare * 100)} %${st.mailOk ? '' : ' (behind)'}`;
-      lines.push(`| ${k + 1} | ${st.phase} | ${fmt(st.ratePerSec)} | ${rate(st.p99Ms)} | ${rate(st.meanMs)} | ${st.errors} | ${http} | ${share} | ${rate(st.deliveredRatePerSec)} | ${rate(st.backlogGrowthPerSec)} |`);
+      const http =
+        st.status === 'failed'
+          ? 'failed'
+          : st.generatorLimited
+            ? 'generator behind'
+            : st.httpOk
+              ? 'ok'
+              : 'broken';
+      const share =
+        st.mailShare === null
+          ? '–'
+          : `${Math.round(st.mailShare * 100)} %${st.mailOk ? '' : ' (behind)'}`;
+      lines.push(
+        `| ${k + 1} | ${st.phase} | ${fmt(st.ratePerSec)} | ${rate(st.p99Ms)} | ${rate(st.meanMs)} | ${st.errors} | ${http} | ${share} | ${rate(st.deliveredRatePerSec)} | ${rate(st.backlogGrowthPerSec)} |`,
+      );
     });
     const flagged = e.checks.filter((c) => c.flagged);
-    if (e.variant === EXTERNAL) lines.push('', 'No model: the target\'s cores, connections and CPU per request are not known to the harness.');
-    else lines.push('', `Model checks: ${e.checks.length - flagged.length} of ${e.checks.length} within ±20 %.`);
+    if (e.variant === EXTERNAL)
+      lines.push(
+        '',
+        "No model: the target's cores, connections and CPU per request are not known to the harness.",
+      );
+    else
+      lines.push(
+        '',
+        `Model checks: ${e.checks.length - flagged.length} of ${e.checks.length} within ±20 %.`,
+      );
     for (const c of e.checks) {
       const at = c.ratePerSec === null ? '' : ` at ${fmt(c.ratePerSec)}/s`;
-      lines.push(`- ${c.flagged ? '**over 20 %**' : 'ok'}: ${c.what}${at}: predicted ${c.predicted}, measured ${c.measured} (${c.differencePct > 0 ? '+' : ''}${c.differencePct} %)${c.explanation ? `. Why: ${c.explanation}` : ''}`);
+      lines.push(
+        `- ${c.flagged ? '**over 20 %**' : 'ok'}: ${c.what}${at}: predicted ${c.predicted}, measured ${c.measured} (${c.differencePct > 0 ? '+' : ''}${c.differencePct} %)${c.explanation ? `. Why: ${c.explanation}` : ''}`,
+      );
     }
   }
   return lines;

@@ -26,16 +26,20 @@ export interface Comparison {
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 export function compareSamples(a: number[], b: number[]): Comparison {
-  if (a.length === 0 || b.length === 0) throw new Error('compareSamples needs at least one value on each side');
+  if (a.length === 0 || b.length === 0)
+    throw new Error('compareSamples needs at least one value on each side');
   const rangeA: [number, number] = [Math.min(...a), Math.max(...a)];
   const rangeB: [number, number] = [Math.min(...b), Math.max(...b)];
   const medianA = median(a);
   const medianB = median(b);
-  const relativeChange = medianA === 0 ? (medianB === 0 ? 0 : Number.POSITIVE_INFINITY) : (medianB - medianA) / medianA;
+  const relativeChange =
+    medianA === 0 ? (medianB === 0 ? 0 : Number.POSITIVE_INFINITY) : (medianB - medianA) / medianA;
   let verdict: Verdict;
   if (a.length < MIN_REPEATS || b.length < MIN_REPEATS) verdict = 'not enough repeats';
   else {
@@ -79,13 +83,28 @@ export function compareRuns(a: CellResult[], b: CellResult[]): CellComparison[] 
       const va = g.a.map(metric.pick).filter((v): v is number => v !== null);
       const vb = g.b.map(metric.pick).filter((v): v is number => v !== null);
       if (va.length === 0 || vb.length === 0) continue;
-      out.push({ variant: first.label ?? first.variant, requests: first.requests, metric: metric.name, repeatsA: va.length, repeatsB: vb.length, ...compareSamples(va, vb) });
+      out.push({
+        variant: first.label ?? first.variant,
+        requests: first.requests,
+        metric: metric.name,
+        repeatsA: va.length,
+        repeatsB: vb.length,
+        ...compareSamples(va, vb),
+      });
     }
   }
   return out;
 }
 
-const COLUMNS = ['variant', 'requests', 'metric', 'A median (range, n)', 'B median (range, n)', 'change', 'verdict'];
+const COLUMNS = [
+  'variant',
+  'requests',
+  'metric',
+  'A median (range, n)',
+  'B median (range, n)',
+  'change',
+  'verdict',
+];
 
 /** Whether every row has n = 1 on a side: then no row can say more than its single values. */
 function singleRepeats(rows: CellComparison[]): boolean {
@@ -95,7 +114,9 @@ function singleRepeats(rows: CellComparison[]): boolean {
 /** One comparison row as the cells of a table, shared by the Markdown and the HTML forms. */
 function rowCells(r: CellComparison, single: boolean): string[] {
   const f = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(1));
-  const change = Number.isFinite(r.relativeChange) ? `${r.relativeChange >= 0 ? '+' : ''}${(r.relativeChange * 100).toFixed(1)}%` : 'n/a';
+  const change = Number.isFinite(r.relativeChange)
+    ? `${r.relativeChange >= 0 ? '+' : ''}${(r.relativeChange * 100).toFixed(1)}%`
+    : 'n/a';
   return [
     r.variant,
     String(r.requests),
@@ -110,28 +131,50 @@ function rowCells(r: CellComparison, single: boolean): string[] {
 function ruleText(rows: CellComparison[]): string[] {
   const rule = `A difference is "real" when both runs have ≥ ${MIN_REPEATS} repeats, their ranges do not overlap and the medians differ by more than ${MIN_RELATIVE_CHANGE * 100}%.`;
   return singleRepeats(rows)
-    ? [rule, `n = 1 on at least one side of every cell: no significance possible, the changes below are single measurements (run with --repeats ${MIN_REPEATS + 1}).`]
+    ? [
+        rule,
+        `n = 1 on at least one side of every cell: no significance possible, the changes below are single measurements (run with --repeats ${MIN_REPEATS + 1}).`,
+      ]
     : [rule];
 }
 
 export function renderComparison(rows: CellComparison[], labelA: string, labelB: string): string {
   const single = singleRepeats(rows);
-  const lines = [`# mailbench: ${labelA} → ${labelB}`, '', ...ruleText(rows).flatMap((t) => [t, '']), `| ${COLUMNS.join(' | ')} |`, '|---|---:|---|---|---|---:|---|'];
+  const lines = [
+    `# mailbench: ${labelA} → ${labelB}`,
+    '',
+    ...ruleText(rows).flatMap((t) => [t, '']),
+    `| ${COLUMNS.join(' | ')} |`,
+    '|---|---:|---|---|---|---:|---|',
+  ];
   for (const r of rows) lines.push(`| ${rowCells(r, single).join(' | ')} |`);
   return `${lines.join('\n')}\n`;
 }
 
-export function renderComparisonHtml(rows: CellComparison[], labelA: string, labelB: string): string {
+export function renderComparisonHtml(
+  rows: CellComparison[],
+  labelA: string,
+  labelB: string,
+): string {
   const esc = (t: string) => t.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
   const single = singleRepeats(rows);
-  const body = rows.map((r) => `<tr class="${r.verdict === 'real' ? 'real' : ''}">${rowCells(r, single).map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('\n');
+  const body = rows
+    .map(
+      (r) =>
+        `<tr class="${r.verdict === 'real' ? 'real' : ''}">${rowCells(r, single)
+          .map((c) => `<td>${esc(c)}</td>`)
+          .join('')}</tr>`,
+    )
+    .join('\n');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>mailbench: ${esc(labelA)} → ${esc(labelB)}</title>
 <style>body{font:14px/1.45 system-ui,sans-serif;max-width:1180px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;font-variant-numeric:tabular-nums}th,td{border:1px solid #ccc;padding:3px 7px;text-align:right}
 th{background:#f4f4f4}td:first-child,th:first-child,td:nth-child(3){text-align:left}tr.real td{background:#fff6d5}</style></head><body>
 <h1>mailbench: ${esc(labelA)} → ${esc(labelB)}</h1>
-${ruleText(rows).map((t) => `<p>${esc(t)}</p>`).join('\n')}
+${ruleText(rows)
+  .map((t) => `<p>${esc(t)}</p>`)
+  .join('\n')}
 <table><thead><tr>${COLUMNS.map((c) => `<th>${esc(c)}</th>`).join('')}</tr></thead><tbody>
 ${body}
 </tbody></table>

@@ -20,9 +20,22 @@ export interface VariantPresentation {
 }
 
 export const VARIANT_PRESENTATION = {
-  'no-email': { color: '#7f7f7f', reference: { label: 'no mail', noDelay: { 800: 294, 850: 537 }, delay500ms: {} } },
-  inline: { color: '#d62728', reference: { label: 'blocking', noDelay: { 750: 443, 800: 790 }, delay500ms: { 750: 1863 } } },
-  background: { color: '#1f77b4', reference: { label: 'background thread', noDelay: { 750: 307, 800: 662, 850: 2026 }, delay500ms: {} } },
+  'no-email': {
+    color: '#7f7f7f',
+    reference: { label: 'no mail', noDelay: { 800: 294, 850: 537 }, delay500ms: {} },
+  },
+  inline: {
+    color: '#d62728',
+    reference: { label: 'blocking', noDelay: { 750: 443, 800: 790 }, delay500ms: { 750: 1863 } },
+  },
+  background: {
+    color: '#1f77b4',
+    reference: {
+      label: 'background thread',
+      noDelay: { 750: 307, 800: 662, 850: 2026 },
+      delay500ms: {},
+    },
+  },
   'worker-pool': { color: '#9467bd', reference: null },
   outbox: { color: '#2ca02c', reference: null },
   agenda: { color: '#ff7f0e', reference: null },
@@ -38,7 +51,10 @@ export const REFERENCE_PRESENTATION = {
   'flask-no-email': { color: '#4d4d4d', reference: VARIANT_PRESENTATION['no-email'].reference },
   'flask-blocking': { color: '#8b0000', reference: VARIANT_PRESENTATION.inline.reference },
   'flask-thread': { color: '#0b3c8c', reference: VARIANT_PRESENTATION.background.reference },
-  'express-inline': { color: '#bcbd22', reference: { label: 'Node', noDelay: { 1000: 73 }, delay500ms: {} } },
+  'express-inline': {
+    color: '#bcbd22',
+    reference: { label: 'Node', noDelay: { 1000: 73 }, delay500ms: {} },
+  },
 } satisfies Record<ReferenceName, VariantPresentation>;
 
 /** An external target: its own colour, and nothing from the original to compare with. */

@@ -8,7 +8,17 @@ import { fileURLToPath } from 'node:url';
 import { request as httpRequest } from 'undici';
 import { bundleForNode } from '@mailbench/loadgen';
 import type { SmtpSink } from '@mailbench/smtp-sink';
-import { readMailFailures, readMetrics, readServerMessage, toServerCommand, variantFacts, type MailFailure, type MetricsResponse, type ShutdownReport, type Variant } from '@mailbench/target-api/contract';
+import {
+  readMailFailures,
+  readMetrics,
+  readServerMessage,
+  toServerCommand,
+  variantFacts,
+  type MailFailure,
+  type MetricsResponse,
+  type ShutdownReport,
+  type Variant,
+} from '@mailbench/target-api/contract';
 import { releaseProcess, watchProcess } from '../services/watchdog.ts';
 import type { Scenario } from '../shapes/scenario.ts';
 
@@ -23,10 +33,16 @@ let compiled: Promise<string> | null = null;
  * instead, to compare the two.
  */
 export function apiEntry(): Promise<{ file: string; execArgv: string[] }> {
-  if (process.env.MAILBENCH_LOADER === 'tsx') return Promise.resolve({ file: API_ENTRY, execArgv: ['--import', 'tsx'] });
-  const entry = (name: string) => fileURLToPath(import.meta.resolve(`@mailbench/target-api/${name}`));
+  if (process.env.MAILBENCH_LOADER === 'tsx')
+    return Promise.resolve({ file: API_ENTRY, execArgv: ['--import', 'tsx'] });
+  const entry = (name: string) =>
+    fileURLToPath(import.meta.resolve(`@mailbench/target-api/${name}`));
   compiled ??= bundleForNode(
-    { server: API_ENTRY, 'mail-worker': entry('mail-worker'), 'bullmq-worker-process': entry('bullmq-worker-process') },
+    {
+      server: API_ENTRY,
+      'mail-worker': entry('mail-worker'),
+      'bullmq-worker-process': entry('bullmq-worker-process'),
+    },
     path.join(path.dirname(API_ENTRY), '..', 'dist'),
   ).then(
     (files) => files.server as string,
@@ -46,7 +62,10 @@ export interface ApiServer {
   /** Resolves when the process exits, however it exits. */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   stderrTail(lines?: number): string;
-  /** SIGTERM, wait for a graceful exit (SIGKILL after timeoutMs); the e-mail drain report if it sent one. */
+  /**
+   * SIGTERM, wait for a graceful exit (SIGKILL after timeoutMs); the e-mail drain report if it sent
+   * one.
+   */
   stop(timeoutMs: number): Promise<ShutdownReport | null>;
   /** SIGKILL at once. */
   kill(): void;
@@ -71,7 +90,10 @@ export interface ApiWiring {
   port?: number;
 }
 
-/** Where a client reaches a server listening on `host`: a sink listening on every interface, at the loopback address. */
+/**
+ * Where a client reaches a server listening on `host`: a sink listening on every interface, at the
+ * loopback address.
+ */
 export function reachableHost(host: string): string {
   return host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
 }
@@ -82,7 +104,10 @@ export interface ApiCommand {
   env: Record<string, string>;
 }
 
-/** The API's command for one variant of a scenario: everything the scenario sets, the rest left to the API's defaults. */
+/**
+ * The API's command for one variant of a scenario: everything the scenario sets, the rest left to
+ * the API's defaults.
+ */
 export function apiCommand(scenario: Scenario, variant: Variant, wiring: ApiWiring): ApiCommand {
   return toServerCommand({
     port: wiring.port ?? 0,
@@ -102,8 +127,21 @@ export function apiCommand(scenario: Scenario, variant: Variant, wiring: ApiWiri
       workerPool: scenario.workerPool,
       outbox: scenario.outbox,
       // Unset concurrencies follow the connection budget in the API.
-      agenda: { processEveryMs: scenario.agenda.processEveryMs, lockLifetimeMs: scenario.agenda.lockLifetimeMs, ...(scenario.agenda.concurrency !== null ? { concurrency: scenario.agenda.concurrency } : {}) },
-      bullmq: { attempts: scenario.bullmq.attempts, backoffMs: scenario.bullmq.backoffMs, lockMs: scenario.bullmq.lockMs, ...(scenario.bullmq.concurrency !== null ? { concurrency: scenario.bullmq.concurrency } : {}) },
+      agenda: {
+        processEveryMs: scenario.agenda.processEveryMs,
+        lockLifetimeMs: scenario.agenda.lockLifetimeMs,
+        ...(scenario.agenda.concurrency !== null
+          ? { concurrency: scenario.agenda.concurrency }
+          : {}),
+      },
+      bullmq: {
+        attempts: scenario.bullmq.attempts,
+        backoffMs: scenario.bullmq.backoffMs,
+        lockMs: scenario.bullmq.lockMs,
+        ...(scenario.bullmq.concurrency !== null
+          ? { concurrency: scenario.bullmq.concurrency }
+          : {}),
+      },
       ...(wiring.redisUrl && variantFacts(variant).usesRedis ? { redisUrl: wiring.redisUrl } : {}),
       drainTimeoutMs: Math.max(1000, Math.round(scenario.drainTimeoutSec * 1000)),
     },
@@ -128,18 +166,27 @@ async function getJson(url: string): Promise<{ body: unknown } | null> {
  * GET /metrics, checked against the contract; null when the server does not answer. Only the
  * sampler passes resetWindow: the event-loop and CPU windows are its one-second windows.
  */
-export async function fetchMetrics(url: string, resetWindow = false): Promise<MetricsResponse | null> {
+export async function fetchMetrics(
+  url: string,
+  resetWindow = false,
+): Promise<MetricsResponse | null> {
   const got = await getJson(`${url}/metrics${resetWindow ? '?reset=window' : ''}`);
   return got ? readMetrics(got.body) : null;
 }
 
-/** GET /mail/failures: every e-mail the serving process gave up on; null when the server does not answer. */
+/**
+ * GET /mail/failures: every e-mail the serving process gave up on; null when the server does not
+ * answer.
+ */
 export async function fetchMailFailures(url: string): Promise<MailFailure[] | null> {
   const got = await getJson(`${url}/mail/failures`);
   return got ? readMailFailures(got.body) : null;
 }
 
-export async function forkApiServer(command: ApiCommand, readyTimeoutMs = 30_000): Promise<ApiServer> {
+export async function forkApiServer(
+  command: ApiCommand,
+  readyTimeoutMs = 30_000,
+): Promise<ApiServer> {
   const { file, execArgv } = await apiEntry();
   const child = fork(file, command.args, {
     execArgv,
@@ -172,7 +219,12 @@ export async function forkApiServer(command: ApiCommand, readyTimeoutMs = 30_000
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new ServerStartError(`the API server did not report ready within ${readyTimeoutMs} ms`, tail()));
+      reject(
+        new ServerStartError(
+          `the API server did not report ready within ${readyTimeoutMs} ms`,
+          tail(),
+        ),
+      );
     }, readyTimeoutMs);
     child.on('message', (m) => {
       const message = readServerMessage(m);
@@ -183,7 +235,12 @@ export async function forkApiServer(command: ApiCommand, readyTimeoutMs = 30_000
     });
     void exited.then(({ code, signal }) => {
       clearTimeout(timer);
-      reject(new ServerStartError(`the API server exited (code ${code}, signal ${signal}) before it was ready`, tail()));
+      reject(
+        new ServerStartError(
+          `the API server exited (code ${code}, signal ${signal}) before it was ready`,
+          tail(),
+        ),
+      );
     });
   });
   const alive = () => child.exitCode === null && child.signalCode === null;

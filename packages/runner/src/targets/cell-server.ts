@@ -3,14 +3,24 @@
  * watched (an exit nobody asked for ends the cell), killed and restarted on the same port by the
  * crash fault, stopped gracefully at the end. Or an API the harness did not start
  * (ExternalTarget): only its HTTP contract, no metrics, no failure reports, no crash. Or a
- * reference target (ReferenceTarget): started and stopped per cell, but otherwise like an external one.
+ * reference target (ReferenceTarget): started and stopped per cell, but otherwise like an external
+ * one.
  */
 import { request as httpRequest } from 'undici';
 import type { MailFailure, MetricsResponse, ShutdownReport } from '@mailbench/target-api/contract';
-import { fetchMailFailures, fetchMetrics, forkApiServer, type ApiCommand, type ApiServer } from './api-server.ts';
+import {
+  fetchMailFailures,
+  fetchMetrics,
+  forkApiServer,
+  type ApiCommand,
+  type ApiServer,
+} from './api-server.ts';
 
 export interface CellTarget {
-  /** Whether the harness owns the process: /metrics, /mail/failures, a graceful stop and a crash exist. */
+  /**
+   * Whether the harness owns the process: /metrics, /mail/failures, a graceful stop and a crash
+   * exist.
+   */
   readonly owned: boolean;
   /** Aborted when the target is gone: the cell cannot go on. */
   readonly gone: AbortController;
@@ -22,7 +32,10 @@ export interface CellTarget {
   readonly url: string;
   /** Starts (or checks) the target; the process id when the harness started it. */
   start(): Promise<number | null>;
-  /** The server's /metrics (resetWindow: the sampler's one-second windows); null when there are none. */
+  /**
+   * The server's /metrics (resetWindow: the sampler's one-second windows); null when there are
+   * none.
+   */
   metrics(resetWindow?: boolean): Promise<MetricsResponse | null>;
   /** What the server reports it gave up on; null when it does not say. */
   mailFailures(): Promise<MailFailure[] | null>;
@@ -103,20 +116,32 @@ export class CellServer implements CellTarget {
     return this.current !== this.first;
   }
 
-  /** SIGKILL, then a new process at once on the same port and database, so the schedule finds it again. */
+  /**
+   * SIGKILL, then a new process at once on the same port and database, so the schedule finds it
+   * again.
+   */
   async crash(): Promise<CrashRecord> {
     const victim = this.server;
     this.intentional.add(victim);
     const killedAtEpochMs = Date.now();
     victim.kill();
     await victim.exited;
-    const args = this.command.args.map((a, k, all) => (all[k - 1] === '--port' ? String(victim.port) : a));
+    const args = this.command.args.map((a, k, all) =>
+      all[k - 1] === '--port' ? String(victim.port) : a,
+    );
     const restarted = await forkApiServer({ ...this.command, args });
     this.watch(restarted);
-    return { killedAtEpochMs, downSec: (Date.now() - killedAtEpochMs) / 1000, killedPid: victim.pid, restartedPid: restarted.pid };
+    return {
+      killedAtEpochMs,
+      downSec: (Date.now() - killedAtEpochMs) / 1000,
+      killedPid: victim.pid,
+      restartedPid: restarted.pid,
+    };
   }
 
-  /** SIGTERM and wait (SIGKILL after the timeout); the server's report of the e-mails it drained. */
+  /**
+   * SIGTERM and wait (SIGKILL after the timeout); the server's report of the e-mails it drained.
+   */
   async stop(timeoutMs: number): Promise<ShutdownReport | null> {
     const server = this.server;
     this.intentional.add(server);
@@ -139,7 +164,10 @@ export class CellServer implements CellTarget {
     this.onServer(server);
     void server.exited.then(({ code, signal }) => {
       if (this.intentional.has(server)) return;
-      this.failure = { error: `the API server exited during the cell (code ${code}, signal ${signal})`, stderrTail: server.stderrTail() };
+      this.failure = {
+        error: `the API server exited during the cell (code ${code}, signal ${signal})`,
+        stderrTail: server.stderrTail(),
+      };
       this.gone.abort();
     });
   }
@@ -163,11 +191,17 @@ export class ExternalTarget implements CellTarget {
   /** Any HTTP answer will do; no answer within 5 s ends the cell with the reason. */
   async start(): Promise<null> {
     try {
-      const res = await httpRequest(this.url, { method: 'GET', headersTimeout: 5000, bodyTimeout: 5000 });
+      const res = await httpRequest(this.url, {
+        method: 'GET',
+        headersTimeout: 5000,
+        bodyTimeout: 5000,
+      });
       await res.body.dump();
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
-      throw new Error(`the target ${this.url} does not answer HTTP (${e.code ?? e.message}); is it running, and is --target its base URL?`);
+      throw new Error(
+        `the target ${this.url} does not answer HTTP (${e.code ?? e.message}); is it running, and is --target its base URL?`,
+      );
     }
     return null;
   }
@@ -181,7 +215,9 @@ export class ExternalTarget implements CellTarget {
   }
 
   async crash(): Promise<CrashRecord> {
-    throw new Error('a crash fault needs a process the harness owns; an external target is not one');
+    throw new Error(
+      'a crash fault needs a process the harness owns; an external target is not one',
+    );
   }
 
   fail(error: string): void {
@@ -231,7 +267,10 @@ export class ReferenceTarget implements CellTarget {
     this.onServer(server);
     void server.exited.then(({ code, signal }) => {
       if (this.stopping) return;
-      this.failure = { error: `the reference target exited during the cell (code ${code}, signal ${signal})`, stderrTail: server.stderrTail() };
+      this.failure = {
+        error: `the reference target exited during the cell (code ${code}, signal ${signal})`,
+        stderrTail: server.stderrTail(),
+      };
       this.gone.abort();
     });
     return server.pid;
@@ -246,7 +285,7 @@ export class ReferenceTarget implements CellTarget {
   }
 
   async crash(): Promise<CrashRecord> {
-    throw new Error('a crash fault restarts mailbench\'s own API; a reference target is not one');
+    throw new Error("a crash fault restarts mailbench's own API; a reference target is not one");
   }
 
   fail(error: string): void {

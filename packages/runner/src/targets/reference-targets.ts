@@ -1,5 +1,6 @@
 /**
- * The reference targets started and stopped (config/references.ts says what each is): the original's stack (Flask and
+ * The reference targets started and stopped (config/references.ts says what each is): the
+ * original's stack (Flask and
  * mongoengine on gunicorn with gevent workers) and the Node/Express API it compared with
  * (targets/express-inline). The harness starts one fresh per cell, like its own API, on a free
  * port, the cell's database and the run's sink, and loads it through the external contract: no
@@ -15,8 +16,10 @@ import { releaseProcess, watchProcess } from '../services/watchdog.ts';
 import { REFERENCE_TARGETS, type ReferenceWiring } from '../config/references.ts';
 import type { ReferenceSettings, ReferenceName } from '../shapes/scenario.ts';
 
-
-/** The connection string with the cell's database as its path (mongoengine and mongoose take the database from there). */
+/**
+ * The connection string with the cell's database as its path (mongoengine and mongoose take the
+ * database from there).
+ */
 export function withDatabase(uri: string, dbName: string): string {
   const m = /^(mongodb(?:\+srv)?:\/\/[^/?]*)(\/[^?]*)?(\?.*)?$/.exec(uri);
   if (!m) throw new Error(`not a MongoDB connection string: ${uri}`);
@@ -24,8 +27,16 @@ export function withDatabase(uri: string, dbName: string): string {
 }
 
 /** Where a reference target of a cell (or a probe) finds its database and the run's sink. */
-export function referenceWiring(mongoUri: string, dbName: string, sink: { host: string; port: number }): Omit<ReferenceWiring, 'port'> {
-  return { mongoUri: withDatabase(mongoUri, dbName), smtpHost: reachableHost(sink.host), smtpPort: sink.port };
+export function referenceWiring(
+  mongoUri: string,
+  dbName: string,
+  sink: { host: string; port: number },
+): Omit<ReferenceWiring, 'port'> {
+  return {
+    mongoUri: withDatabase(mongoUri, dbName),
+    smtpHost: reachableHost(sink.host),
+    smtpPort: sink.port,
+  };
 }
 
 /** A port free on the loopback interface now (for a process that binds it next). */
@@ -55,10 +66,19 @@ function signalGroup(child: ChildProcess, signal: NodeJS.Signals, evenAfterExit 
  * Starts a reference target on a free port and waits until it answers GET /health (gunicorn
  * binds before its workers import the app: a connection refused or a 5xx means not yet).
  */
-export async function spawnReference(name: ReferenceName, wiring: Omit<ReferenceWiring, 'port'>, settings: ReferenceSettings, readyTimeoutMs = 60_000): Promise<ApiServer> {
+export async function spawnReference(
+  name: ReferenceName,
+  wiring: Omit<ReferenceWiring, 'port'>,
+  settings: ReferenceSettings,
+  readyTimeoutMs = 60_000,
+): Promise<ApiServer> {
   const port = await freePort();
   const { command, args, env } = REFERENCE_TARGETS[name].launch({ ...wiring, port }, settings);
-  const child = spawn(command, args, { env: { ...process.env, ...env }, detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(command, args, {
+    env: { ...process.env, ...env },
+    detached: true,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   watchProcess(child.pid, true);
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
@@ -77,13 +97,24 @@ export async function spawnReference(name: ReferenceName, wiring: Omit<Reference
   let dead = false;
   void exited.then(() => (dead = true));
   for (;;) {
-    if (dead) throw new ServerStartError(`${name} exited before it answered (${command} ${args.join(' ')})`, tail());
+    if (dead)
+      throw new ServerStartError(
+        `${name} exited before it answered (${command} ${args.join(' ')})`,
+        tail(),
+      );
     if (Date.now() > deadline) {
       signalGroup(child, 'SIGKILL');
-      throw new ServerStartError(`${name} did not answer GET /health within ${readyTimeoutMs / 1000} s`, tail());
+      throw new ServerStartError(
+        `${name} did not answer GET /health within ${readyTimeoutMs / 1000} s`,
+        tail(),
+      );
     }
     try {
-      const res = await httpRequest(`${url}/health`, { method: 'GET', headersTimeout: 2000, bodyTimeout: 2000 });
+      const res = await httpRequest(`${url}/health`, {
+        method: 'GET',
+        headersTimeout: 2000,
+        bodyTimeout: 2000,
+      });
       await res.body.dump();
       if (res.statusCode === 200) break;
     } catch {

@@ -13,9 +13,18 @@ import { countTimeouts } from '../judge/timeouts.ts';
 import { round2 } from '../shapes/numbers.ts';
 import type { CellResult } from '../shapes/results.ts';
 
-/** The registrations (request indexes) owed an e-mail: one per 201 (a duplicate's 201 owes its original's). */
-export function owedRegistrations(run: OpenLoopResult, badInputShare: number | undefined): Set<number> {
-  return owedOf(run.samples.map((x) => x.status), badInputShare);
+/**
+ * The registrations (request indexes) owed an e-mail: one per 201 (a duplicate's 201 owes its
+ * original's).
+ */
+export function owedRegistrations(
+  run: OpenLoopResult,
+  badInputShare: number | undefined,
+): Set<number> {
+  return owedOf(
+    run.samples.map((x) => x.status),
+    badInputShare,
+  );
 }
 
 /** Request index → when the sink first accepted its e-mail (epoch ms); measured sign-ups only. */
@@ -30,7 +39,9 @@ export function firstAcceptances(sink: SmtpSink, names: SignupNames): Map<number
   return first;
 }
 
-/** The request indexes of the measured sign-ups among some addresses (warm-up and others left out). */
+/**
+ * The request indexes of the measured sign-ups among some addresses (warm-up and others left out).
+ */
 export function indexesOf(addresses: Iterable<string>, names: SignupNames): Set<number> {
   const out = new Set<number>();
   for (const to of addresses) {
@@ -42,14 +53,18 @@ export function indexesOf(addresses: Iterable<string>, names: SignupNames): Set<
 
 /** The request indexes of the measured sign-ups the server reported as failed. */
 export function failedIndexes(failures: MailFailure[], names: SignupNames): Set<number> {
-  return indexesOf(failures.map((f) => f.to), names);
+  return indexesOf(
+    failures.map((f) => f.to),
+    names,
+  );
 }
 
 /** Distinct X-Registration-Id values among the sink's messages to measured sign-ups. */
 function registrationIdsAtSink(sink: SmtpSink, names: SignupNames): number {
   const ids = new Set<string>();
   for (const r of sink.records()) {
-    if (r.registrationId !== null && r.recipients.some((to) => names.indexOf(to) !== null)) ids.add(r.registrationId);
+    if (r.registrationId !== null && r.recipients.some((to) => names.indexOf(to) !== null))
+      ids.add(r.registrationId);
   }
   return ids.size;
 }
@@ -60,18 +75,27 @@ export interface MailAccountingInput {
   run: OpenLoopResult;
   owed: Set<number>;
   sendsMail: boolean;
-  /** What the serving process reported as failed (a process killed by a crash took its reports with it). */
+  /**
+   * What the serving process reported as failed (a process killed by a crash took its reports with
+   * it).
+   */
   failures: MailFailure[];
   failureReport: CellResult['emails']['failureReport'];
   /** What the server said of its e-mails when it stopped (null: it said nothing). */
   shutdown: ShutdownReport | null;
-  /** The server's counters now, and at the end of the warm-up (null when a crash replaced the process). */
+  /**
+   * The server's counters now, and at the end of the warm-up (null when a crash replaced the
+   * process).
+   */
   counters: MailCounters | null;
   warmupCounters: MailCounters | null;
   drainTimedOut: boolean;
 }
 
-/** What the server reported of the measured sign-ups: failed, and given up or still stored at shutdown. */
+/**
+ * What the server reported of the measured sign-ups: failed, and given up or still stored at
+ * shutdown.
+ */
 interface ServerSaid {
   failed: Set<number>;
   abandoned: Set<number>;
@@ -79,8 +103,20 @@ interface ServerSaid {
 }
 
 /** The six disjoint outcomes of the owed e-mails, and the delivery lag of those that arrived. */
-function classify(owed: Set<number>, arrived: Map<number, number>, said: ServerSaid, run: OpenLoopResult) {
-  const outcome = { delivered: 0, failed: 0, failedButDeliveredLater: 0, abandoned: 0, held: 0, lost: 0 };
+function classify(
+  owed: Set<number>,
+  arrived: Map<number, number>,
+  said: ServerSaid,
+  run: OpenLoopResult,
+) {
+  const outcome = {
+    delivered: 0,
+    failed: 0,
+    failedButDeliveredLater: 0,
+    abandoned: 0,
+    held: 0,
+    lost: 0,
+  };
   const lags: number[] = [];
   for (const i of owed) {
     const acceptedAt = arrived.get(i);
@@ -108,7 +144,8 @@ export function accountEmails(emails: CellResult['emails'], input: MailAccountin
     held: indexesOf(input.shutdown?.heldTo ?? [], names),
   };
   const { outcome, lags } = classify(owedNow, arrived, said, run);
-  const since = (key: keyof MailCounters) => Math.max(0, (counters?.[key] ?? 0) - (warmupCounters?.[key] ?? 0));
+  const since = (key: keyof MailCounters) =>
+    Math.max(0, (counters?.[key] ?? 0) - (warmupCounters?.[key] ?? 0));
   const stats = sink.stats();
   emails.expected = owedNow.size;
   Object.assign(emails, outcome);
@@ -126,7 +163,11 @@ export function accountEmails(emails: CellResult['emails'], input: MailAccountin
   const lastAcceptance = Math.max(...arrived.values(), Number.NEGATIVE_INFINITY);
   const scheduleEndEpoch = run.t0EpochMs + run.lastEndMs;
   if (!sendsMail) emails.drainSec = 0;
-  else emails.drainSec = owed.size > 0 && !input.drainTimedOut ? round2(Math.max(0, lastAcceptance - scheduleEndEpoch) / 1000) : null;
+  else
+    emails.drainSec =
+      owed.size > 0 && !input.drainTimedOut
+        ? round2(Math.max(0, lastAcceptance - scheduleEndEpoch) / 1000)
+        : null;
 }
 
 /** The epoch ms of the last first-acceptance at the sink, or null when nothing measured arrived. */
@@ -135,7 +176,10 @@ export function lastAcceptanceEpochMs(sink: SmtpSink, names: SignupNames): numbe
   return Number.isFinite(last) ? last : null;
 }
 
-/** What every measured schedule records of its replies: 2xx count, timeouts, and the samples as columns. */
+/**
+ * What every measured schedule records of its replies: 2xx count, timeouts, and the samples as
+ * columns.
+ */
 export function replyFigures(run: OpenLoopResult) {
   const ok = Object.entries(run.statusCounts)
     .filter(([code]) => code.startsWith('2'))

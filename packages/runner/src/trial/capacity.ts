@@ -10,7 +10,11 @@ import { dbNameFor, type CellContext } from './context.ts';
 import { runTrial } from './lifecycle.ts';
 
 /** `index`: the probe's place in the run (its sign-ups' names are the run's and its own). */
-export async function runCapacity(runCtx: CellContext, variant: Runnable, index: number): Promise<CapacityResult> {
+export async function runCapacity(
+  runCtx: CellContext,
+  variant: Runnable,
+  index: number,
+): Promise<CapacityResult> {
   const s = runCtx.scenario;
   const startedAt = new Date().toISOString();
   const result: CapacityResult = {

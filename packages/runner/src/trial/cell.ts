@@ -3,18 +3,18 @@
  * in named phases: start, warm up, measure (with sampling and faults beside it), drain, account,
  * stop, judge.
  */
-import type { OpenLoopResult, } from '@mailbench/loadgen';
+import type { OpenLoopResult } from '@mailbench/loadgen';
 import type { MailCounters, ShutdownReport } from '@mailbench/target-api/contract';
 import { accountEmails, lastAcceptanceEpochMs, replyFigures } from './accounting.ts';
 import type { CellTarget } from '../targets/cell-server.ts';
 import type { CellWindow } from './window.ts';
 import { judgeCell } from '../judge/judge.ts';
 import { evaluateThresholds } from '../judge/thresholds.ts';
-import { BAD_INPUT_STATUS, badInputKind, } from '../config/requests.ts';
+import { BAD_INPUT_STATUS, badInputKind } from '../config/requests.ts';
 import { withFactor } from '../config/factors.ts';
 import { subjectFacts } from '../config/subjects.ts';
 import { round2 } from '../shapes/numbers.ts';
-import type { Subject, } from '../shapes/scenario.ts';
+import type { Subject } from '../shapes/scenario.ts';
 import { type CellResult, SCHEMA_VERSION } from '../shapes/results.ts';
 import { isReference } from '../config/references.ts';
 import { measure, runTrial } from './lifecycle.ts';
@@ -23,9 +23,14 @@ import { dbNameFor, type CellContext, type CellSpec } from './context.ts';
 
 /** What a cell on an external or reference target cannot see, said in its result (not findings). */
 export function notCheckedFor(ctx: Pick<CellContext, 'target'>, variant: Subject): string[] {
-  if (isReference(variant)) return ["server metrics, e-mail backlog and failure reports: a reference target has no mailbench /metrics or /mail/failures"];
+  if (isReference(variant))
+    return [
+      'server metrics, e-mail backlog and failure reports: a reference target has no mailbench /metrics or /mail/failures',
+    ];
   if (!ctx.target) return [];
-  const out = ['server metrics, e-mail backlog and failure reports: the target is not a process the harness started'];
+  const out = [
+    'server metrics, e-mail backlog and failure reports: the target is not a process the harness started',
+  ];
   if (!ctx.target.mongoUri) out.push('stored users: no --target-mongo-uri given');
   return out;
 }
@@ -45,14 +50,31 @@ export async function runCell(cellCtx: CellContext, spec: CellSpec): Promise<Cel
     stopTimeoutMs: scenario.drainTimeoutSec * 1000 + 15_000,
   });
   const result = emptyResult(ctx, spec, trial.startedAt);
-  result.server = { pid: trial.pid, series: trial.series, shutdown: trial.shutdown && { drained: trial.shutdown.drained, abandoned: trial.shutdown.abandoned } };
+  result.server = {
+    pid: trial.pid,
+    series: trial.series,
+    shutdown: trial.shutdown && {
+      drained: trial.shutdown.drained,
+      abandoned: trial.shutdown.abandoned,
+    },
+  };
   result.accounting.warmupUsers = trial.warmupUsers ?? 0;
   result.accounting.usersInDb = trial.usersInDb;
   const { load: run, settled, window, server } = trial;
   if (trial.error === null && run && settled && window) {
     try {
-      result.emails.backlogMax = server.owned ? Math.max(0, ...trial.series.map((p) => p.emailsQueued + p.emailsInFlight)) : null;
-      account(ctx, spec, server, window, run, { ...settled, shutdown: trial.shutdown, warmupCounters: trial.warmupCounters }, result);
+      result.emails.backlogMax = server.owned
+        ? Math.max(0, ...trial.series.map((p) => p.emailsQueued + p.emailsInFlight))
+        : null;
+      account(
+        ctx,
+        spec,
+        server,
+        window,
+        run,
+        { ...settled, shutdown: trial.shutdown, warmupCounters: trial.warmupCounters },
+        result,
+      );
       fillFromRun(result, run, spec);
       result.status = 'ok';
     } catch (err) {
@@ -68,11 +90,19 @@ export async function runCell(cellCtx: CellContext, spec: CellSpec): Promise<Cel
   return result;
 }
 
-/** The failures to account with: the server's report after its drain, else the one read before it stopped. */
+/**
+ * The failures to account with: the server's report after its drain, else the one read before it
+ * stopped.
+ */
 function failuresFor(server: CellTarget, drained: Drained, shutdown: ShutdownReport | null) {
-  if (shutdown?.failures) return { failures: shutdown.failures, failureReport: 'at-shutdown' as const };
-  if (drained.failures) return { failures: drained.failures, failureReport: 'before-stop' as const };
-  return { failures: [], failureReport: server.owned ? ('unreadable' as const) : ('none' as const) };
+  if (shutdown?.failures)
+    return { failures: shutdown.failures, failureReport: 'at-shutdown' as const };
+  if (drained.failures)
+    return { failures: drained.failures, failureReport: 'before-stop' as const };
+  return {
+    failures: [],
+    failureReport: server.owned ? ('unreadable' as const) : ('none' as const),
+  };
 }
 
 /** Accounts for every owed e-mail and for what the faults did. */
@@ -105,21 +135,40 @@ function account(
   const smtpUpAt = window.smtpUpAtEpochMs();
   const lastAcceptance = lastAcceptanceEpochMs(ctx.sink, ctx.names);
   if (s.faults.smtpDown && smtpUpAt !== null && lastAcceptance !== null) {
-    window.faultLog.smtpDown = { ...s.faults.smtpDown, recoverySec: round2(Math.max(0, lastAcceptance - smtpUpAt) / 1000) };
+    window.faultLog.smtpDown = {
+      ...s.faults.smtpDown,
+      recoverySec: round2(Math.max(0, lastAcceptance - smtpUpAt) / 1000),
+    };
   }
   if (share) window.faultLog.badInput = tallyBadInput(run, share);
   if (s.faults.crash || s.faults.smtpDown || s.faults.badInput) result.faults = window.faultLog;
 }
 
-function tallyBadInput(run: OpenLoopResult, share: number): NonNullable<NonNullable<CellResult['faults']>['badInput']> {
-  const byKind: Record<string, { sent: number; expectedStatus: number; answeredAsExpected: number; statusCounts: Record<string, number> }> = {};
+function tallyBadInput(
+  run: OpenLoopResult,
+  share: number,
+): NonNullable<NonNullable<CellResult['faults']>['badInput']> {
+  const byKind: Record<
+    string,
+    {
+      sent: number;
+      expectedStatus: number;
+      answeredAsExpected: number;
+      statusCounts: Record<string, number>;
+    }
+  > = {};
   let sent = 0;
   let asExpected = 0;
   for (const x of run.samples) {
     const kind = badInputKind(x.i, share);
     if (!kind) continue;
     sent++;
-    const entry = (byKind[kind] ??= { sent: 0, expectedStatus: BAD_INPUT_STATUS[kind], answeredAsExpected: 0, statusCounts: {} });
+    const entry = (byKind[kind] ??= {
+      sent: 0,
+      expectedStatus: BAD_INPUT_STATUS[kind],
+      answeredAsExpected: 0,
+      statusCounts: {},
+    });
     entry.sent++;
     const key = x.status === 0 ? (x.error ?? 'error') : String(x.status);
     entry.statusCounts[key] = (entry.statusCounts[key] ?? 0) + 1;
@@ -134,7 +183,10 @@ function tallyBadInput(run: OpenLoopResult, share: number): NonNullable<NonNulla
 function fillFromRun(result: CellResult, run: OpenLoopResult, spec: CellSpec): void {
   result.t0EpochMs = run.t0EpochMs;
   // No expected answer, no latency: a summary of nothing would read as 0 ms.
-  result.latencyMs = run.expectedResponses > 0 ? { fromIntended: run.latencyFromIntended, fromSend: run.latencyFromSend } : null;
+  result.latencyMs =
+    run.expectedResponses > 0
+      ? { fromIntended: run.latencyFromIntended, fromSend: run.latencyFromSend }
+      : null;
   result.latencyAllMs = run.samples.length > 0 ? run.latencyAll : null;
   result.expectedResponses = run.expectedResponses;
   result.dispatchErrorMs = run.dispatchError;

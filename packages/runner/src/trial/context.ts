@@ -44,7 +44,10 @@ export interface CellSpec {
   factor: FactorValue | null;
 }
 
-/** A trial's own database: the run's id and what the trial is (a cell, a step, a probe), in database-name characters. */
+/**
+ * A trial's own database: the run's id and what the trial is (a cell, a step, a probe), in
+ * database-name characters.
+ */
 export function dbNameFor(runId: string, what: string): string {
   return `mb_${runId}_${what}`.replace(/[^A-Za-z0-9_]/g, '_').slice(0, 60);
 }

@@ -23,7 +23,14 @@ export const EXTERNAL_QUIET_MS = 5000;
  * whose backlog the harness cannot see, the sink has accepted nothing new for
  * max(EXTERNAL_QUIET_MS, 3 × the sink's median latency). False on timeout.
  */
-export async function drainOwed(sink: SmtpSink, target: CellTarget, names: SignupNames, owed: Set<number>, timeoutMs: number, sinkLatencyMs = 0): Promise<boolean> {
+export async function drainOwed(
+  sink: SmtpSink,
+  target: CellTarget,
+  names: SignupNames,
+  owed: Set<number>,
+  timeoutMs: number,
+  sinkLatencyMs = 0,
+): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   const quietNeeded = target.owned ? 1000 : Math.max(EXTERNAL_QUIET_MS, 3 * sinkLatencyMs);
   const accountedFor = async () => {
@@ -38,7 +45,8 @@ export async function drainOwed(sink: SmtpSink, target: CellTarget, names: Signu
     let idle: boolean;
     if (target.owned) {
       const m = await target.metrics();
-      idle = m !== null && m.emails.queued === 0 && m.emails.inFlight === 0 && stats.inProgress === 0;
+      idle =
+        m !== null && m.emails.queued === 0 && m.emails.inFlight === 0 && stats.inProgress === 0;
       if (idle && (await accountedFor())) return true;
     } else {
       // The warm-up owes nothing by name: its e-mails are waited for by quiet alone.
@@ -60,7 +68,10 @@ export function sinkLatencyMs(s: Scenario): number {
   return Math.max(0, latencyMedianMs(s.smtp.latency));
 }
 
-/** What the drain left for the accounting: the owed registrations, and what the server said before it stopped. */
+/**
+ * What the drain left for the accounting: the owed registrations, and what the server said before
+ * it stopped.
+ */
 export interface Drained {
   owed: Set<number>;
   drainTimedOut: boolean;
@@ -70,16 +81,33 @@ export interface Drained {
 }
 
 /** Waits (bounded) for the owed e-mails, then reads the server's counters and failure report. */
-export async function drainMail(ctx: CellContext, spec: CellSpec, server: CellTarget, run: OpenLoopResult): Promise<Drained> {
+export async function drainMail(
+  ctx: CellContext,
+  spec: CellSpec,
+  server: CellTarget,
+  run: OpenLoopResult,
+): Promise<Drained> {
   const s = ctx.scenario;
   const sendsMail = subjectFacts(spec.variant).sendsMail;
   const owed = owedRegistrations(run, s.faults.badInput?.share);
   let drainTimedOut = false;
   if (sendsMail && owed.size > 0) {
     ctx.onPhase?.(`drain: waiting for ${owed.size} owed e-mails (at most ${s.drainTimeoutSec} s)`);
-    drainTimedOut = !(await drainOwed(ctx.sink, server, ctx.names, owed, s.drainTimeoutSec * 1000, sinkLatencyMs(s)));
+    drainTimedOut = !(await drainOwed(
+      ctx.sink,
+      server,
+      ctx.names,
+      owed,
+      s.drainTimeoutSec * 1000,
+      sinkLatencyMs(s),
+    ));
   }
   // A short grace period lets late duplicates show up.
   await new Promise((r) => setTimeout(r, sendsMail ? 500 : 200));
-  return { owed, drainTimedOut, counters: (await server.metrics())?.emails ?? null, failures: await server.mailFailures() };
+  return {
+    owed,
+    drainTimedOut,
+    counters: (await server.metrics())?.emails ?? null,
+    failures: await server.mailFailures(),
+  };
 }

@@ -15,7 +15,10 @@ import { jmeterPlan } from '../export/export.ts';
 import { PASSWORD, type SignupNames } from '../config/requests.ts';
 import type { Scenario } from '../shapes/scenario.ts';
 
-/** Request i's body as JMeter writes it: thread n (1-based) is sign-up n − 1, the names mailbench's accounting reads. */
+/**
+ * Request i's body as JMeter writes it: thread n (1-based) is sign-up n − 1, the names mailbench's
+ * accounting reads.
+ */
 export function jmeterSignupBody(names: SignupNames): string {
   const i = '${__intSum(${__threadNum},-1)}';
   const username = names.username('u', 0).replace(/0$/, i);
@@ -34,7 +37,12 @@ export function jmeterStartEpochMs(stdout: string): number | null {
  * thread i + 1's, intended at i·T/N after t0. A thread without a row (JMeter stopped early) is a
  * sample without a response.
  */
-export function samplesFromJtl(csv: string, t0EpochMs: number, count: number, durationMs: number): Sample[] {
+export function samplesFromJtl(
+  csv: string,
+  t0EpochMs: number,
+  count: number,
+  durationMs: number,
+): Sample[] {
   const [header, ...rows] = csv.trim().split('\n');
   const fields = (header ?? '').split(',');
   const col = (name: string) => {
@@ -42,9 +50,23 @@ export function samplesFromJtl(csv: string, t0EpochMs: number, count: number, du
     if (k < 0) throw new Error(`JMeter's log has no ${name} column (fields: ${fields.join(', ')})`);
     return k;
   };
-  const [ts, elapsed, code, thread, bytes] = [col('timeStamp'), col('elapsed'), col('responseCode'), col('threadName'), col('bytes')];
+  const [ts, elapsed, code, thread, bytes] = [
+    col('timeStamp'),
+    col('elapsed'),
+    col('responseCode'),
+    col('threadName'),
+    col('bytes'),
+  ];
   const intended = (i: number) => (i * durationMs) / count;
-  const samples: Sample[] = Array.from({ length: count }, (_, i) => ({ i, intendedMs: intended(i), sentMs: intended(i), endMs: intended(i), status: 0, error: 'NOT_SENT', bytes: 0 }));
+  const samples: Sample[] = Array.from({ length: count }, (_, i) => ({
+    i,
+    intendedMs: intended(i),
+    sentMs: intended(i),
+    endMs: intended(i),
+    status: 0,
+    error: 'NOT_SENT',
+    bytes: 0,
+  }));
   for (const row of rows) {
     // The thread name ends in "<group>-<thread>"; the fields before it hold no commas in this plan.
     const cells = row.split(',');
@@ -59,14 +81,19 @@ export function samplesFromJtl(csv: string, t0EpochMs: number, count: number, du
       sentMs,
       endMs: sentMs + Number(cells[elapsed]),
       status: Number.isInteger(status) && status >= 100 ? status : 0,
-      error: Number.isInteger(status) && status >= 100 ? null : (cells[code] || 'JMETER_ERROR').replace(/[^A-Za-z0-9_.]/g, '_').slice(0, 60),
+      error:
+        Number.isInteger(status) && status >= 100
+          ? null
+          : (cells[code] || 'JMETER_ERROR').replace(/[^A-Za-z0-9_.]/g, '_').slice(0, 60),
       bytes: Number(cells[bytes]) || 0,
     };
   }
   return samples;
 }
 
-/** Runs one cell's schedule with JMeter against baseUrl; the result reads like the generator's own. */
+/**
+ * Runs one cell's schedule with JMeter against baseUrl; the result reads like the generator's own.
+ */
 export async function runJMeterCell(
   scenario: Pick<Scenario, 'durationSec' | 'timeoutSec' | 'connection' | 'behindThresholdMs'>,
   count: number,
@@ -76,21 +103,60 @@ export async function runJMeterCell(
   expected?: (sample: Sample) => boolean,
 ): Promise<OpenLoopResult> {
   const home = findJMeter();
-  if (!home) throw new Error('--engine jmeter: JMeter is not installed (pnpm setup:engines, or set JMETER_HOME)');
+  if (!home)
+    throw new Error(
+      '--engine jmeter: JMeter is not installed (pnpm setup:engines, or set JMETER_HOME)',
+    );
   const dir = mkdtempSync(path.join(os.tmpdir(), 'mailbench-jmeter-cell-'));
   try {
     const plan = path.join(dir, 'cell.jmx');
     const jtl = path.join(dir, 'cell.jtl');
-    const header = [`mailbench cell: ${count} sign-ups, one thread each, started evenly over ${scenario.durationSec} s (loop 1)`];
-    writeFileSync(plan, jmeterPlan({ count, durationSec: scenario.durationSec, stages: null }, scenario, baseUrl, header, () => jmeterSignupBody(names)));
-    const cmd = jmeterCommand(home, ['-n', '-t', plan, '-l', jtl, '-j', path.join(dir, 'jmeter.log'), '-Jjmeter.save.saveservice.print_field_names=true', '-Jsampleresult.timestamp.start=true']);
+    const header = [
+      `mailbench cell: ${count} sign-ups, one thread each, started evenly over ${scenario.durationSec} s (loop 1)`,
+    ];
+    writeFileSync(
+      plan,
+      jmeterPlan(
+        { count, durationSec: scenario.durationSec, stages: null },
+        scenario,
+        baseUrl,
+        header,
+        () => jmeterSignupBody(names),
+      ),
+    );
+    const cmd = jmeterCommand(home, [
+      '-n',
+      '-t',
+      plan,
+      '-l',
+      jtl,
+      '-j',
+      path.join(dir, 'jmeter.log'),
+      '-Jjmeter.save.saveservice.print_field_names=true',
+      '-Jsampleresult.timestamp.start=true',
+    ]);
     const timeoutMs = (scenario.durationSec + scenario.timeoutSec + 60) * 1000;
     const run = await runCommand(cmd.command, cmd.args, { cwd: dir, timeoutMs, signal });
     if (signal.aborted) throw new Error('interrupted');
     const t0 = jmeterStartEpochMs(run.stdout);
-    if (run.code !== 0 || t0 === null) throw new Error(`JMeter failed (exit ${run.code}): ${(run.stderr || run.stdout).trim().split('\n').slice(-5).join(' | ')}`);
-    const samples = samplesFromJtl(readFileSync(jtl, 'utf8'), t0, count, scenario.durationSec * 1000);
-    const runInfo = { t0EpochMs: t0, durationMs: scenario.durationSec * 1000, connection: 'per-request' as const, behindThresholdMs: scenario.behindThresholdMs, scheduler: 'jmeter' as const, connectionsAhead: { opened: 0, used: 0 } };
+    if (run.code !== 0 || t0 === null)
+      throw new Error(
+        `JMeter failed (exit ${run.code}): ${(run.stderr || run.stdout).trim().split('\n').slice(-5).join(' | ')}`,
+      );
+    const samples = samplesFromJtl(
+      readFileSync(jtl, 'utf8'),
+      t0,
+      count,
+      scenario.durationSec * 1000,
+    );
+    const runInfo = {
+      t0EpochMs: t0,
+      durationMs: scenario.durationSec * 1000,
+      connection: 'per-request' as const,
+      behindThresholdMs: scenario.behindThresholdMs,
+      scheduler: 'jmeter' as const,
+      connectionsAhead: { opened: 0, used: 0 },
+    };
     return resultFromSamples(samples, runInfo, expected);
   } finally {
     rmSync(dir, { recursive: true, force: true });

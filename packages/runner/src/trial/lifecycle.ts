@@ -11,7 +11,12 @@ import { answeredAsMeant } from '../config/requests.ts';
 import { isReference } from '../config/references.ts';
 import { subjectFacts } from '../config/subjects.ts';
 import { apiCommand, ServerStartError } from '../targets/api-server.ts';
-import { CellServer, ExternalTarget, ReferenceTarget, type CellTarget } from '../targets/cell-server.ts';
+import {
+  CellServer,
+  ExternalTarget,
+  ReferenceTarget,
+  type CellTarget,
+} from '../targets/cell-server.ts';
 import { referenceWiring, spawnReference } from '../targets/reference-targets.ts';
 import type { ServerSample } from '../shapes/results.ts';
 import type { Faults, Subject } from '../shapes/scenario.ts';
@@ -64,7 +69,10 @@ export interface TrialOutcome<Load, Settled> {
   window: CellWindow | null;
 }
 
-export async function runTrial<Load, Settled>(ctx: CellContext, plan: TrialPlan<Load, Settled>): Promise<TrialOutcome<Load, Settled>> {
+export async function runTrial<Load, Settled>(
+  ctx: CellContext,
+  plan: TrialPlan<Load, Settled>,
+): Promise<TrialOutcome<Load, Settled>> {
   // The sink's latency is the trial's (a swept SMTP latency, or the scenario's own), set here only.
   ctx.sink.setLatency(ctx.scenario.smtp.latency);
   const server = openTarget(ctx, plan.variant, plan.dbName);
@@ -112,30 +120,59 @@ export async function runTrial<Load, Settled>(ctx: CellContext, plan: TrialPlan<
   return out;
 }
 
-function failureOf(err: unknown, server: CellTarget): { message: string; stderrTail: string | null } {
+function failureOf(
+  err: unknown,
+  server: CellTarget,
+): { message: string; stderrTail: string | null } {
   if (err instanceof ServerStartError) return { message: err.message, stderrTail: err.stderr };
-  return { message: server.failure?.error ?? (err as Error).message, stderrTail: server.failure?.stderrTail ?? server.stderrTail() };
+  return {
+    message: server.failure?.error ?? (err as Error).message,
+    stderrTail: server.failure?.stderrTail ?? server.stderrTail(),
+  };
 }
 
-/** The API a cell loads: forked fresh for a built-in variant, started fresh for a reference target, or the run's external target. */
+/**
+ * The API a cell loads: forked fresh for a built-in variant, started fresh for a reference target,
+ * or the run's external target.
+ */
 export function openTarget(ctx: CellContext, variant: Subject, dbName: string): CellTarget {
   if (ctx.target) return new ExternalTarget(ctx.target.url);
-  if (variant === 'external' || ctx.mongoUri === null) throw new Error('an external cell needs --target; a built-in one, a database');
+  if (variant === 'external' || ctx.mongoUri === null)
+    throw new Error('an external cell needs --target; a built-in one, a database');
   if (isReference(variant)) {
     const wiring = referenceWiring(ctx.mongoUri, dbName, ctx.sink);
-    return new ReferenceTarget(() => spawnReference(variant, wiring, ctx.scenario.reference), ctx.onServer);
+    return new ReferenceTarget(
+      () => spawnReference(variant, wiring, ctx.scenario.reference),
+      ctx.onServer,
+    );
   }
-  return new CellServer(apiCommand(ctx.scenario, variant, { mongoUri: ctx.mongoUri, dbName, sink: ctx.sink, redisUrl: ctx.redisUrl ?? null }), ctx.onServer);
+  return new CellServer(
+    apiCommand(ctx.scenario, variant, {
+      mongoUri: ctx.mongoUri,
+      dbName,
+      sink: ctx.sink,
+      redisUrl: ctx.redisUrl ?? null,
+    }),
+    ctx.onServer,
+  );
 }
 
-/** Users stored by this run's warm-up or measured sign-ups; null where the database is not known. */
-async function countUsers(ctx: CellContext, dbName: string, prefix: 'w' | 'u'): Promise<number | null> {
+/**
+ * Users stored by this run's warm-up or measured sign-ups; null where the database is not known.
+ */
+async function countUsers(
+  ctx: CellContext,
+  dbName: string,
+  prefix: 'w' | 'u',
+): Promise<number | null> {
   if (!ctx.client) return null;
   const db = ctx.target ? ctx.client.db() : ctx.client.db(dbName);
   return db.collection('users').countDocuments(ctx.names.usersFilter(prefix));
 }
 
-/** What a cell leaves behind: its own database, or on an external target's, only this run's users. */
+/**
+ * What a cell leaves behind: its own database, or on an external target's, only this run's users.
+ */
 export async function cleanUp(ctx: CellContext, dbName: string): Promise<void> {
   if (!ctx.client) return;
   if (!ctx.target) {
@@ -147,12 +184,22 @@ export async function cleanUp(ctx: CellContext, dbName: string): Promise<void> {
   await users.deleteMany(ctx.names.usersFilter('u'));
 }
 
-/** Warm-up: not recorded; waits for its e-mails so the sink is idle. Returns the server's counters after it. */
-export async function warmUp(ctx: CellContext, server: CellTarget, sendsMail: boolean, signal: AbortSignal): Promise<MailCounters | null> {
+/**
+ * Warm-up: not recorded; waits for its e-mails so the sink is idle. Returns the server's counters
+ * after it.
+ */
+export async function warmUp(
+  ctx: CellContext,
+  server: CellTarget,
+  sendsMail: boolean,
+  signal: AbortSignal,
+): Promise<MailCounters | null> {
   const s = ctx.scenario;
   ctx.sink.reset();
   if (s.warmup.requests > 0) {
-    ctx.onPhase?.(`warm-up: ${s.warmup.requests} sign-ups over ${s.warmup.durationSec} s (not recorded)`);
+    ctx.onPhase?.(
+      `warm-up: ${s.warmup.requests} sign-ups over ${s.warmup.durationSec} s (not recorded)`,
+    );
     const warm = await runOpenLoop({
       baseUrl: server.url,
       count: s.warmup.requests,
@@ -165,8 +212,23 @@ export async function warmUp(ctx: CellContext, server: CellTarget, sendsMail: bo
     const ok = warm.statusCounts['201'] ?? 0;
     // A target the harness cannot look into is done when every warm-up e-mail has arrived; only
     // when some do not is its mail waited for by quiet.
-    const arrived = ok > 0 && sendsMail && !server.owned && (await ctx.sink.waitFor(ok, { timeoutMs: Math.min(s.drainTimeoutSec, 30) * 1000 }).then(() => true, () => false));
-    if (ok > 0 && sendsMail && !arrived) await drainOwed(ctx.sink, server, ctx.names, new Set(), s.drainTimeoutSec * 1000, sinkLatencyMs(s));
+    const arrived =
+      ok > 0 &&
+      sendsMail &&
+      !server.owned &&
+      (await ctx.sink.waitFor(ok, { timeoutMs: Math.min(s.drainTimeoutSec, 30) * 1000 }).then(
+        () => true,
+        () => false,
+      ));
+    if (ok > 0 && sendsMail && !arrived)
+      await drainOwed(
+        ctx.sink,
+        server,
+        ctx.names,
+        new Set(),
+        s.drainTimeoutSec * 1000,
+        sinkLatencyMs(s),
+      );
     await ctx.sink.waitForIdle({ quietMs: 300, timeoutMs: 30_000 }).catch(() => {});
   }
   // Also starts the server's event-loop and CPU window afresh for the measurement.
@@ -174,21 +236,33 @@ export async function warmUp(ctx: CellContext, server: CellTarget, sendsMail: bo
 }
 
 /** The measured open-loop schedule. */
-export async function measure(ctx: CellContext, spec: CellSpec, server: CellTarget, window: CellWindow, signal: AbortSignal): Promise<OpenLoopResult> {
+export async function measure(
+  ctx: CellContext,
+  spec: CellSpec,
+  server: CellTarget,
+  window: CellWindow,
+  signal: AbortSignal,
+): Promise<OpenLoopResult> {
   const s = ctx.scenario;
   const share = s.faults.badInput?.share;
   if (s.engine === 'jmeter') {
     // JMeter says when it started only in its log, read afterwards: its faults count from here.
     window.start(Date.now());
-    ctx.onPhase?.(`JMeter: ${spec.requests} threads started over ${s.durationSec} s, a request each`);
-    const run = await runJMeterCell(s, spec.requests, server.url, ctx.names, signal, (x) => answeredAsMeant(x.i, x.status, share));
+    ctx.onPhase?.(
+      `JMeter: ${spec.requests} threads started over ${s.durationSec} s, a request each`,
+    );
+    const run = await runJMeterCell(s, spec.requests, server.url, ctx.names, signal, (x) =>
+      answeredAsMeant(x.i, x.status, share),
+    );
     window.setT0(run.t0EpochMs);
     window.endFaults();
     return run;
   }
   const run = await runOpenLoop({
     baseUrl: server.url,
-    ...(s.stages ? { stages: s.stages } : { count: spec.requests, durationMs: s.durationSec * 1000 }),
+    ...(s.stages
+      ? { stages: s.stages }
+      : { count: spec.requests, durationMs: s.durationSec * 1000 }),
     connection: s.connection,
     timeoutMs: s.timeoutSec * 1000,
     behindThresholdMs: s.behindThresholdMs,

@@ -14,9 +14,15 @@ export type FaultLog = NonNullable<CellResult['faults']>;
 export interface CellWindow {
   series: ServerSample[];
   faultLog: FaultLog;
-  /** The measured schedule starts at t0 (epoch ms): the series and the log count from it, and the faults are armed from it. */
+  /**
+   * The measured schedule starts at t0 (epoch ms): the series and the log count from it, and the
+   * faults are armed from it.
+   */
   start(t0EpochMs: number): void;
-  /** The schedule's real start, once the generator reports it (times in the series and the log count from it). */
+  /**
+   * The schedule's real start, once the generator reports it (times in the series and the log count
+   * from it).
+   */
   setT0(epochMs: number): void;
   /** When the SMTP outage ended (epoch ms), or null. */
   smtpUpAtEpochMs(): number | null;
@@ -26,7 +32,12 @@ export interface CellWindow {
   close(): void;
 }
 
-export function openCellWindow(server: CellTarget, sink: SmtpSink, faults: Faults, sample = true): CellWindow {
+export function openCellWindow(
+  server: CellTarget,
+  sink: SmtpSink,
+  faults: Faults,
+  sample = true,
+): CellWindow {
   let t0 = Date.now();
   const series: ServerSample[] = [];
   let contractError: Error | null = null;
@@ -35,7 +46,10 @@ export function openCellWindow(server: CellTarget, sink: SmtpSink, faults: Fault
     if (!server.owned || !sample) return;
     server.metrics(true).then(
       (m) => {
-        if (m) series.push(sampleOf(m, round2((Date.now() - t0) / 1000), sink.stats().messages.accepted));
+        if (m)
+          series.push(
+            sampleOf(m, round2((Date.now() - t0) / 1000), sink.stats().messages.accepted),
+          );
       },
       (err: Error) => (contractError ??= err),
     );
@@ -89,9 +103,14 @@ function faultClock(server: CellTarget, sink: SmtpSink, faults: Faults, t0: () =
   let armed = false;
   const at = (sec: number, fn: () => void | Promise<void>) => {
     timers.push(
-      setTimeout(() => {
-        void Promise.resolve(fn()).catch((err: unknown) => server.fail(`fault injection failed: ${(err as Error).message}`));
-      }, Math.max(0, t0() + sec * 1000 - Date.now())),
+      setTimeout(
+        () => {
+          void Promise.resolve(fn()).catch((err: unknown) =>
+            server.fail(`fault injection failed: ${(err as Error).message}`),
+          );
+        },
+        Math.max(0, t0() + sec * 1000 - Date.now()),
+      ),
     );
   };
   const arm = () => {
@@ -100,7 +119,12 @@ function faultClock(server: CellTarget, sink: SmtpSink, faults: Faults, t0: () =
     if (faults.crash) {
       at(faults.crash.atSec, async () => {
         const crash = await server.crash();
-        log.crash = { killedAtSec: round2((crash.killedAtEpochMs - t0()) / 1000), downSec: round2(crash.downSec), killedPid: crash.killedPid, restartedPid: crash.restartedPid };
+        log.crash = {
+          killedAtSec: round2((crash.killedAtEpochMs - t0()) / 1000),
+          downSec: round2(crash.downSec),
+          killedPid: crash.killedPid,
+          restartedPid: crash.restartedPid,
+        };
       });
     }
     if (faults.smtpDown) {

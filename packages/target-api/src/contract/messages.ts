@@ -9,11 +9,17 @@ import type { Variant } from './variants.ts';
 export interface ShutdownReport {
   /** E-mails that finished (sent or failed) while draining. */
   drained: number;
-  /** E-mails still unsent when the drain timeout ran out (lost where the variant keeps them in memory). */
+  /**
+   * E-mails still unsent when the drain timeout ran out (lost where the variant keeps them in
+   * memory).
+   */
   abandoned: number;
   /** Whom the abandoned e-mails were for, where the variant knows (one address per e-mail). */
   abandonedTo?: string[];
-  /** Whom the e-mails still stored unsent were for (a durable variant keeps them for its next start). */
+  /**
+   * Whom the e-mails still stored unsent were for (a durable variant keeps them for its next
+   * start).
+   */
   heldTo?: string[];
   /** Every e-mail the process gave up on, as /mail/failures would list it after the drain. */
   failures?: MailFailure[];
@@ -81,7 +87,9 @@ export interface MetricsResponse extends MetricsSnapshot {
 export class ContractError extends Error {
   readonly code = 'ERR_CONTRACT_MISMATCH';
   constructor(message: string) {
-    super(`${message}: the runner and the API disagree on their contract (packages/target-api/src/contract)`);
+    super(
+      `${message}: the runner and the API disagree on their contract (packages/target-api/src/contract)`,
+    );
     this.name = 'ContractError';
   }
 }
@@ -95,14 +103,21 @@ const NUMBER_FIELDS: Record<string, readonly string[]> = {
   emails: ['queued', 'inFlight', 'sent', 'failed', 'retried', 'abandoned'],
 };
 
-/** Checks that a /metrics body has every field of the contract, each a number; throws naming the first that is not. */
+/**
+ * Checks that a /metrics body has every field of the contract, each a number; throws naming the
+ * first that is not.
+ */
 export function readMetrics(body: unknown): MetricsResponse {
   const root = body as Record<string, unknown> | null;
-  if (typeof root !== 'object' || root === null) throw new ContractError('/metrics did not answer a JSON object');
+  if (typeof root !== 'object' || root === null)
+    throw new ContractError('/metrics did not answer a JSON object');
   for (const [section, fields] of Object.entries(NUMBER_FIELDS)) {
     const holder = (section === '' ? root : root[section]) as Record<string, unknown> | undefined;
     for (const field of fields) {
-      if (typeof holder?.[field] !== 'number') throw new ContractError(`/metrics has no number at ${section ? `${section}.` : ''}${field}`);
+      if (typeof holder?.[field] !== 'number')
+        throw new ContractError(
+          `/metrics has no number at ${section ? `${section}.` : ''}${field}`,
+        );
     }
   }
   return root as unknown as MetricsResponse;
@@ -110,11 +125,20 @@ export function readMetrics(body: unknown): MetricsResponse {
 
 /** The IPC message if it is one of the contract's, else null (other messages are ignored). */
 export function readServerMessage(message: unknown): ServerMessage | null {
-  const m = message as { type?: unknown; port?: unknown; pid?: unknown; drained?: unknown; abandoned?: unknown; failures?: unknown } | null;
+  const m = message as {
+    type?: unknown;
+    port?: unknown;
+    pid?: unknown;
+    drained?: unknown;
+    abandoned?: unknown;
+    failures?: unknown;
+  } | null;
   if (typeof m !== 'object' || m === null) return null;
-  if (m.type === 'ready' && typeof m.port === 'number' && typeof m.pid === 'number') return m as unknown as ReadyMessage;
+  if (m.type === 'ready' && typeof m.port === 'number' && typeof m.pid === 'number')
+    return m as unknown as ReadyMessage;
   if (m.type === 'shutdown') {
-    if (typeof m.drained !== 'number' || typeof m.abandoned !== 'number') throw new ContractError('a shutdown message without drained/abandoned counts');
+    if (typeof m.drained !== 'number' || typeof m.abandoned !== 'number')
+      throw new ContractError('a shutdown message without drained/abandoned counts');
     if (m.failures !== undefined) readMailFailures({ failures: m.failures });
     return m as unknown as ShutdownMessage;
   }

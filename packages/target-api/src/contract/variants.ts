@@ -10,14 +10,22 @@ export interface VariantFacts {
   sendsMail: boolean;
   /**
    * Every 201 is followed by its e-mail in a run without faults: the reply waits for the send,
-   * or the e-mail is stored durably before the reply. A loss from such a variant is a broken promise.
+   * or the e-mail is stored durably before the reply. A loss from such a variant is a broken
+   * promise.
    */
   promisesDelivery: boolean;
-  /** At-least-once delivery: an e-mail may arrive twice (a send retried after a crash or a lost acknowledgement). */
+  /**
+   * At-least-once delivery: an e-mail may arrive twice (a send retried after a crash or a lost
+   * acknowledgement).
+   */
   mayDuplicate: boolean;
-  /** The reply waits for the SMTP send, so replies queue behind the connections when mail is slow. */
+  /**
+   * The reply waits for the SMTP send, so replies queue behind the connections when mail is slow.
+   */
   repliesAfterSend: boolean;
-  /** Sends from worker threads, which share the process's SMTP connection budget (each needs one). */
+  /**
+   * Sends from worker threads, which share the process's SMTP connection budget (each needs one).
+   */
   sendsFromThreads: boolean;
   /** Needs a Redis server (the run starts one, or takes REDIS_URL). */
   usesRedis: boolean;
@@ -69,11 +77,13 @@ export const VARIANT_FACTS = {
     repliesAfterSend: false,
     sendsFromThreads: false,
     usesRedis: false,
-    summary: 'stores the user with a pending e-mail; a dispatcher claims, sends and marks it (durable)',
+    summary:
+      'stores the user with a pending e-mail; a dispatcher claims, sends and marks it (durable)',
   },
   agenda: {
     sendsMail: true,
-    // The reply waits for the job's insert into MongoDB; a job locked by a killed process runs again once its lock expires.
+    // The reply waits for the job's insert into MongoDB; a job locked by a killed process runs
+    // again once its lock expires.
     promisesDelivery: true,
     mayDuplicate: true,
     repliesAfterSend: false,
@@ -83,7 +93,8 @@ export const VARIANT_FACTS = {
   },
   bullmq: {
     sendsMail: true,
-    // The reply waits for the job's write to Redis (AOF, fsync every second); a job a killed worker held is stalled and runs again.
+    // The reply waits for the job's write to Redis (AOF, fsync every second); a job a killed worker
+    // held is stalled and runs again.
     promisesDelivery: true,
     mayDuplicate: true,
     repliesAfterSend: false,
@@ -93,7 +104,8 @@ export const VARIANT_FACTS = {
   },
   'bullmq-worker': {
     sendsMail: true,
-    // As bullmq; the worker is a process of its own, which finishes the jobs it holds when its API dies.
+    // As bullmq; the worker is a process of its own, which finishes the jobs it holds when its API
+    // dies.
     promisesDelivery: true,
     mayDuplicate: true,
     repliesAfterSend: false,

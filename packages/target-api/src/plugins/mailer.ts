@@ -1,4 +1,7 @@
-/** Mailer plugin: the process's SMTP transport (created on first use) behind its gate; closed in onClose. */
+/**
+ * Mailer plugin: the process's SMTP transport (created on first use) behind its gate; closed in
+ * onClose.
+ */
 import fp from 'fastify-plugin';
 import type { Transporter } from 'nodemailer';
 import type { SmtpOptions } from '../contract/options.ts';

@@ -1,4 +1,7 @@
-/** The e-mail strategy (the variant under test); drained and closed in onClose, before the mailer and database. */
+/**
+ * The e-mail strategy (the variant under test); drained and closed in onClose, before the mailer
+ * and database.
+ */
 import fp from 'fastify-plugin';
 import type { AppOptions } from '../contract/options.ts';
 import { strategyFor, type EmailStrategy, type ShutdownReport } from '../strategies/index.ts';

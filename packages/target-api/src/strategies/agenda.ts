@@ -10,7 +10,12 @@
 import { Agenda, backoffStrategies, type Job } from 'agenda';
 import { MongoBackend } from '@agendajs/mongo-backend';
 import type { MailFailure } from '../contract/messages.ts';
-import { emptyCounters, type EmailStrategy, type SendJobData, type StrategyContext } from './types.ts';
+import {
+  emptyCounters,
+  type EmailStrategy,
+  type SendJobData,
+  type StrategyContext,
+} from './types.ts';
 
 export const AGENDA_JOB = 'send-confirmation';
 export const AGENDA_COLLECTION = 'agendaJobs';
@@ -36,17 +41,22 @@ export async function createAgendaStrategy(ctx: StrategyContext): Promise<EmailS
     AGENDA_JOB,
     async (job: Job<SendJobData>) => {
       counters.inFlight++;
-      const outcome = await ctx.mail.send(job.attrs.data.message).finally(() => counters.inFlight--);
+      const outcome = await ctx.mail
+        .send(job.attrs.data.message)
+        .finally(() => counters.inFlight--);
       if (outcome.ok) {
         counters.sent++;
         return;
       }
-      throw outcome.temporary ? new Error(outcome.message) : new PermanentSendError(outcome.message);
+      throw outcome.temporary
+        ? new Error(outcome.message)
+        : new PermanentSendError(outcome.message);
     },
     {
       concurrency,
       lockLifetime: lockLifetimeMs,
-      // Agenda asks after every failure: a delay is a retry, null the end. Counted where it is decided.
+      // Agenda asks after every failure: a delay is a retry, null the end. Counted where it is
+      // decided.
       backoff: (context) => {
         const delay = context.error instanceof PermanentSendError ? null : standard(context);
         if (delay === null) counters.failed++;
@@ -62,23 +72,41 @@ export async function createAgendaStrategy(ctx: StrategyContext): Promise<EmailS
   return {
     documentFields: () => ({}),
     async afterSignup(registration, message) {
-      await agenda.now(AGENDA_JOB, { registration: { id: registration.id, email: registration.email }, message } satisfies SendJobData);
+      await agenda.now(AGENDA_JOB, {
+        registration: { id: registration.id, email: registration.email },
+        message,
+      } satisfies SendJobData);
       return 'queued';
     },
     async counters() {
-      // Agenda's own state: due or waiting for a retry (not locked), and locked (claimed by a processor, running or about to).
+      // Agenda's own state: due or waiting for a retry (not locked), and locked (claimed by a
+      // processor, running or about to).
       const [queued, locked] = await Promise.all([
         jobs.countDocuments({ name: AGENDA_JOB, nextRunAt: { $ne: null }, lockedAt: null }),
         jobs.countDocuments({ name: AGENDA_JOB, lockedAt: { $ne: null } }),
       ]);
-      return { ...counters, queued, inFlight: Math.max(locked, counters.inFlight, ctx.mail.queued + ctx.mail.inFlight) };
+      return {
+        ...counters,
+        queued,
+        inFlight: Math.max(locked, counters.inFlight, ctx.mail.queued + ctx.mail.inFlight),
+      };
     },
     async failures(): Promise<MailFailure[]> {
       // Given up for good: no next run and a failure count (a success resets it to 0).
-      const failed = await jobs.find({ name: AGENDA_JOB, nextRunAt: null, failCount: { $gt: 0 } }, { projection: { 'data.registration': 1, failReason: 1 } }).toArray();
+      const failed = await jobs
+        .find(
+          { name: AGENDA_JOB, nextRunAt: null, failCount: { $gt: 0 } },
+          { projection: { 'data.registration': 1, failReason: 1 } },
+        )
+        .toArray();
       return failed.map((j) => {
         const reg = (j.data as SendJobData).registration;
-        return { id: reg.id, to: reg.email, reason: String(j.failReason ?? 'failed'), cancelled: false };
+        return {
+          id: reg.id,
+          to: reg.email,
+          reason: String(j.failReason ?? 'failed'),
+          cancelled: false,
+        };
       });
     },
     async close() {

@@ -31,8 +31,14 @@ const START_TIMEOUT_MS = 30_000;
 /** Beyond the drain timeout, how long the worker may take to stop before it is killed. */
 const STOP_GRACE_MS = 5_000;
 
-export async function forkSendWorker(config: WorkerConfig, log: (line: string) => void): Promise<WorkerHandle> {
-  const child: ChildProcess = fork(BOOT, [JSON.stringify(config)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [] });
+export async function forkSendWorker(
+  config: WorkerConfig,
+  log: (line: string) => void,
+): Promise<WorkerHandle> {
+  const child: ChildProcess = fork(BOOT, [JSON.stringify(config)], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    execArgv: [],
+  });
   let latest = { counters: emptyCounters(), busy: 0 };
   let closedReport: ShutdownReport | undefined;
   child.on('message', (m: WorkerMessage) => {
@@ -44,7 +50,13 @@ export async function forkSendWorker(config: WorkerConfig, log: (line: string) =
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the bullmq worker process did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
+    const timer = setTimeout(
+      () =>
+        reject(
+          new Error(`the bullmq worker process did not start within ${START_TIMEOUT_MS / 1000} s`),
+        ),
+      START_TIMEOUT_MS,
+    );
     child.on('message', (m: WorkerMessage) => {
       if (m.type !== 'ready') return;
       clearTimeout(timer);
@@ -52,7 +64,11 @@ export async function forkSendWorker(config: WorkerConfig, log: (line: string) =
     });
     void exited.then(() => {
       clearTimeout(timer);
-      reject(new Error(`the bullmq worker process exited before it was ready (code ${child.exitCode}, signal ${child.signalCode})`));
+      reject(
+        new Error(
+          `the bullmq worker process exited before it was ready (code ${child.exitCode}, signal ${child.signalCode})`,
+        ),
+      );
     });
   }).catch((err: Error) => {
     child.kill('SIGKILL');
@@ -66,7 +82,12 @@ export async function forkSendWorker(config: WorkerConfig, log: (line: string) =
       if (child.exitCode === null && child.signalCode === null) {
         child.send({ type: 'close', timeoutMs } satisfies ParentMessage);
         let timer: NodeJS.Timeout | undefined;
-        const killed = await Promise.race([exited.then(() => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeoutMs + STOP_GRACE_MS)))]);
+        const killed = await Promise.race([
+          exited.then(() => false),
+          new Promise<boolean>(
+            (resolve) => (timer = setTimeout(() => resolve(true), timeoutMs + STOP_GRACE_MS)),
+          ),
+        ]);
         clearTimeout(timer);
         if (killed) {
           child.kill('SIGKILL');
@@ -80,6 +101,12 @@ export async function forkSendWorker(config: WorkerConfig, log: (line: string) =
 }
 
 export async function createBullmqWorkerStrategy(ctx: StrategyContext): Promise<EmailStrategy> {
-  const config: WorkerConfig = { redisUrl: bullmqUrl(ctx.options), queueName: ctx.options.dbName, bullmq: ctx.options.bullmq, smtp: ctx.options.smtp, drainTimeoutMs: ctx.options.drainTimeoutMs };
+  const config: WorkerConfig = {
+    redisUrl: bullmqUrl(ctx.options),
+    queueName: ctx.options.dbName,
+    bullmq: ctx.options.bullmq,
+    smtp: ctx.options.smtp,
+    drainTimeoutMs: ctx.options.drainTimeoutMs,
+  };
   return createBullmqProducer(ctx, () => forkSendWorker(config, ctx.log));
 }

@@ -14,7 +14,12 @@ import { Redis } from 'ioredis';
 import type { MailCounters, MailFailure, ShutdownReport } from '../contract/messages.ts';
 import type { AppOptions, BullmqOptions } from '../contract/options.ts';
 import type { MailQueue } from '../mail-queue.ts';
-import { emptyCounters, type EmailStrategy, type SendJobData, type StrategyContext } from './types.ts';
+import {
+  emptyCounters,
+  type EmailStrategy,
+  type SendJobData,
+  type StrategyContext,
+} from './types.ts';
 
 export const BULLMQ_PREFIX = 'mailbench';
 
@@ -55,7 +60,13 @@ export async function startSendWorker(
       if (!outcome.temporary) throw new UnrecoverableError(outcome.message);
       throw new Error(outcome.message);
     },
-    { connection, prefix: BULLMQ_PREFIX, concurrency: o.concurrency, lockDuration: o.lockMs, stalledInterval: o.lockMs },
+    {
+      connection,
+      prefix: BULLMQ_PREFIX,
+      concurrency: o.concurrency,
+      lockDuration: o.lockMs,
+      stalledInterval: o.lockMs,
+    },
   );
   worker.on('error', (err: Error) => log(`bullmq worker: ${err.message}`));
   worker.on('completed', () => {
@@ -63,8 +74,10 @@ export async function startSendWorker(
     onChange();
   });
   worker.on('failed', (job, err) => {
-    // BullMQ has counted the attempt by now: another one follows unless the error was final or the attempts are used up.
-    if (job && !(err instanceof UnrecoverableError) && job.attemptsMade < (job.opts.attempts ?? 1)) counters.retried++;
+    // BullMQ has counted the attempt by now: another one follows unless the error was final or the
+    // attempts are used up.
+    if (job && !(err instanceof UnrecoverableError) && job.attemptsMade < (job.opts.attempts ?? 1))
+      counters.retried++;
     else counters.failed++;
     onChange();
   });
@@ -99,7 +112,10 @@ export interface WorkerHandle {
 }
 
 /** The API side, common to both placements of the worker: the queue, the counts, the failures. */
-export async function createBullmqProducer(ctx: StrategyContext, startWorker: () => Promise<WorkerHandle>): Promise<EmailStrategy> {
+export async function createBullmqProducer(
+  ctx: StrategyContext,
+  startWorker: () => Promise<WorkerHandle>,
+): Promise<EmailStrategy> {
   const { attempts, backoffMs } = ctx.options.bullmq;
   const queueName = ctx.options.dbName;
   const producer = new Redis(bullmqUrl(ctx.options), { enableOfflineQueue: false });
@@ -116,7 +132,12 @@ export async function createBullmqProducer(ctx: StrategyContext, startWorker: ()
       await queue.add(
         'send-confirmation',
         { registration: { id: registration.id, email: registration.email }, message },
-        { jobId: registration.id, attempts, backoff: { type: 'exponential', delay: backoffMs }, removeOnComplete: { count: 1000 } },
+        {
+          jobId: registration.id,
+          attempts,
+          backoff: { type: 'exponential', delay: backoffMs },
+          removeOnComplete: { count: 1000 },
+        },
       );
       return 'queued';
     },
@@ -128,7 +149,12 @@ export async function createBullmqProducer(ctx: StrategyContext, startWorker: ()
     },
     async failures(): Promise<MailFailure[]> {
       const failed = await queue.getFailed(0, -1);
-      return failed.map((j) => ({ id: j.data.registration.id, to: j.data.registration.email, reason: j.failedReason ?? 'failed', cancelled: false }));
+      return failed.map((j) => ({
+        id: j.data.registration.id,
+        to: j.data.registration.email,
+        reason: j.failedReason ?? 'failed',
+        cancelled: false,
+      }));
     },
     async close() {
       if (closed) return { drained: 0, abandoned: 0 };
@@ -144,7 +170,17 @@ export async function createBullmqProducer(ctx: StrategyContext, startWorker: ()
 /** `bullmq`: the worker in the API process, sending through the process's gate. */
 export async function createBullmqStrategy(ctx: StrategyContext): Promise<EmailStrategy> {
   return createBullmqProducer(ctx, async () => {
-    const worker = await startSendWorker(bullmqUrl(ctx.options), ctx.options.dbName, ctx.options.bullmq, ctx.mail, ctx.log);
-    return { counters: () => ({ ...worker.counters }), busy: () => ctx.mail.queued + ctx.mail.inFlight, close: (t) => worker.close(t) };
+    const worker = await startSendWorker(
+      bullmqUrl(ctx.options),
+      ctx.options.dbName,
+      ctx.options.bullmq,
+      ctx.mail,
+      ctx.log,
+    );
+    return {
+      counters: () => ({ ...worker.counters }),
+      busy: () => ctx.mail.queued + ctx.mail.inFlight,
+      close: (t) => worker.close(t),
+    };
   });
 }

@@ -34,5 +34,12 @@ export function strategyFor(variant: Variant): StrategyEntry {
   return STRATEGIES[variant];
 }
 
-export type { EmailStrategy, EmailStatus, ShutdownReport, StrategyContext, UserDocument, OutboxState } from './types.ts';
+export type {
+  EmailStrategy,
+  EmailStatus,
+  ShutdownReport,
+  StrategyContext,
+  UserDocument,
+  OutboxState,
+} from './types.ts';
 export { backoffMs } from './outbox.ts';

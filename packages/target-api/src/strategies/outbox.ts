@@ -6,17 +6,25 @@
  * which is how e-mails claimed by a crashed process still go out (at least once).
  * Each claim carries a token of its own (fencing): its sender renews the lease while the send
  * runs, however long that takes, and records the outcome only while the claim is still its own,
- * so a slow send is never taken over by a sibling, and a stale sender never overwrites a newer claim.
+ * so a slow send is never taken over by a sibling, and a stale sender never overwrites a newer
+ * claim.
  */
 import { randomBytes } from 'node:crypto';
 import type { Collection, Filter, IndexDescription, UpdateFilter, WithId } from 'mongodb';
 import type { OutboxOptions } from '../contract/options.ts';
 import type { MailFailure } from '../contract/messages.ts';
 import type { MailMessage } from '../email.ts';
-import { emptyCounters, type EmailStrategy, type StrategyContext, type UserDocument } from './types.ts';
+import {
+  emptyCounters,
+  type EmailStrategy,
+  type StrategyContext,
+  type UserDocument,
+} from './types.ts';
 
 /** The dispatcher's claim query: pending e-mails by due time. */
-export const OUTBOX_INDEXES: IndexDescription[] = [{ key: { 'mail.state': 1, 'mail.nextAttemptAt': 1 }, name: 'mail.state_1_mail.nextAttemptAt_1' }];
+export const OUTBOX_INDEXES: IndexDescription[] = [
+  { key: { 'mail.state': 1, 'mail.nextAttemptAt': 1 }, name: 'mail.state_1_mail.nextAttemptAt_1' },
+];
 
 export function backoffMs(attempt: number, baseMs: number, maxMs: number): number {
   return Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
@@ -34,14 +42,25 @@ function createWakeSignal() {
     },
     async sleepOrWake(ms: number): Promise<void> {
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([signal, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+      await Promise.race([
+        signal,
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
+      ]);
       clearTimeout(timer);
     },
   };
 }
 
-/** Claims the next due e-mail, or one whose lease expired, under `token`; returns the document as it was before. */
-function claimNext(users: Collection<UserDocument>, instanceId: string, token: string, leaseMs: number): Promise<WithId<UserDocument> | null> {
+/**
+ * Claims the next due e-mail, or one whose lease expired, under `token`; returns the document as it
+ * was before.
+ */
+function claimNext(
+  users: Collection<UserDocument>,
+  instanceId: string,
+  token: string,
+  leaseMs: number,
+): Promise<WithId<UserDocument> | null> {
   const now = new Date();
   const filter: Filter<UserDocument> = {
     $or: [
@@ -50,25 +69,47 @@ function claimNext(users: Collection<UserDocument>, instanceId: string, token: s
     ],
   };
   const update: UpdateFilter<UserDocument> = {
-    $set: { 'mail.state': 'sending', 'mail.leaseUntil': new Date(now.getTime() + leaseMs), 'mail.claimedBy': instanceId, 'mail.claim': token },
+    $set: {
+      'mail.state': 'sending',
+      'mail.leaseUntil': new Date(now.getTime() + leaseMs),
+      'mail.claimedBy': instanceId,
+      'mail.claim': token,
+    },
     $inc: { 'mail.attempts': 1 },
   };
-  return users.findOneAndUpdate(filter, update, { sort: { 'mail.nextAttemptAt': 1 }, returnDocument: 'before' });
+  return users.findOneAndUpdate(filter, update, {
+    sort: { 'mail.nextAttemptAt': 1 },
+    returnDocument: 'before',
+  });
 }
 
 type OutboxCounters = ReturnType<typeof emptyCounters> & { reclaimed: number; fencedOff: number };
 
 /** Keeps a claim's lease ahead of the clock while its send runs; stop() ends the renewals. */
-function renewWhileSending(ctx: StrategyContext, mine: Filter<UserDocument>, leaseMs: number): { stop(): void } {
-  const timer = setInterval(() => {
-    const leaseUntil = new Date(Date.now() + leaseMs);
-    ctx.users.updateOne(mine, { $set: { 'mail.leaseUntil': leaseUntil } }).catch(() => {});
-  }, Math.max(20, Math.floor(leaseMs / 3)));
+function renewWhileSending(
+  ctx: StrategyContext,
+  mine: Filter<UserDocument>,
+  leaseMs: number,
+): { stop(): void } {
+  const timer = setInterval(
+    () => {
+      const leaseUntil = new Date(Date.now() + leaseMs);
+      ctx.users.updateOne(mine, { $set: { 'mail.leaseUntil': leaseUntil } }).catch(() => {});
+    },
+    Math.max(20, Math.floor(leaseMs / 3)),
+  );
   return { stop: () => clearInterval(timer) };
 }
 
-/** Sends one claimed e-mail and records the outcome: sent, pending again with backoff, or failed. */
-async function deliver(ctx: StrategyContext, counters: OutboxCounters, token: string, before: WithId<UserDocument>): Promise<void> {
+/**
+ * Sends one claimed e-mail and records the outcome: sent, pending again with backoff, or failed.
+ */
+async function deliver(
+  ctx: StrategyContext,
+  counters: OutboxCounters,
+  token: string,
+  before: WithId<UserDocument>,
+): Promise<void> {
   const mail = before.mail;
   if (!mail) return;
   const { maxAttempts, backoffBaseMs, backoffMaxMs, leaseMs }: OutboxOptions = ctx.options.outbox;
@@ -84,19 +125,34 @@ async function deliver(ctx: StrategyContext, counters: OutboxCounters, token: st
   let recorded: { matchedCount: number };
   if (outcome.ok) {
     counters.sent++;
-    recorded = await ctx.users.updateOne(mine, { $set: { 'mail.state': 'sent', 'mail.sentAt': new Date() }, ...release });
+    recorded = await ctx.users.updateOne(mine, {
+      $set: { 'mail.state': 'sent', 'mail.sentAt': new Date() },
+      ...release,
+    });
   } else if (outcome.temporary && attempt < maxAttempts) {
     counters.retried++;
     const next = new Date(Date.now() + backoffMs(attempt, backoffBaseMs, backoffMaxMs));
-    recorded = await ctx.users.updateOne(mine, { $set: { 'mail.state': 'pending', 'mail.nextAttemptAt': next, 'mail.lastError': outcome.message }, ...release });
+    recorded = await ctx.users.updateOne(mine, {
+      $set: {
+        'mail.state': 'pending',
+        'mail.nextAttemptAt': next,
+        'mail.lastError': outcome.message,
+      },
+      ...release,
+    });
   } else {
     counters.failed++;
-    recorded = await ctx.users.updateOne(mine, { $set: { 'mail.state': 'failed', 'mail.lastError': outcome.message }, ...release });
+    recorded = await ctx.users.updateOne(mine, {
+      $set: { 'mail.state': 'failed', 'mail.lastError': outcome.message },
+      ...release,
+    });
   }
   // Another sender holds the e-mail now (this process stalled past its lease): its outcome stands.
   if (recorded.matchedCount === 0) {
     counters.fencedOff++;
-    ctx.log(`outbox: the claim on ${String(before._id)} was taken over during its send; its outcome is not recorded`);
+    ctx.log(
+      `outbox: the claim on ${String(before._id)} was taken over during its send; its outcome is not recorded`,
+    );
   }
 }
 
@@ -109,7 +165,8 @@ export function createOutboxStrategy(ctx: StrategyContext): EmailStrategy {
 
   async function runSender(): Promise<void> {
     while (!stopping) {
-      // Sleep when there was nothing to claim, and after an error (the database may be gone for a while).
+      // Sleep when there was nothing to claim, and after an error (the database may be gone for a
+      // while).
       let idle = true;
       try {
         const token = randomBytes(8).toString('hex');
@@ -134,22 +191,40 @@ export function createOutboxStrategy(ctx: StrategyContext): EmailStrategy {
       return 'queued';
     },
     async counters() {
-      const [queued, sending] = await Promise.all([ctx.users.countDocuments({ 'mail.state': 'pending' }), ctx.users.countDocuments({ 'mail.state': 'sending' })]);
+      const [queued, sending] = await Promise.all([
+        ctx.users.countDocuments({ 'mail.state': 'pending' }),
+        ctx.users.countDocuments({ 'mail.state': 'sending' }),
+      ]);
       const { reclaimed: _reclaimed, fencedOff: _fencedOff, ...rest } = counters;
-      // In flight: claims of any process, a killed one's too (they go out again once their lease expires),
+      // In flight: claims of any process, a killed one's too (they go out again once their lease
+      // expires),
       // and a send past its deadline, which has freed its sender but may still be in the transport.
-      return { ...rest, queued, inFlight: Math.max(counters.inFlight, sending, ctx.mail.queued + ctx.mail.inFlight) };
+      return {
+        ...rest,
+        queued,
+        inFlight: Math.max(counters.inFlight, sending, ctx.mail.queued + ctx.mail.inFlight),
+      };
     },
     async failures(): Promise<MailFailure[]> {
-      const failed = await ctx.users.find({ 'mail.state': 'failed' }, { projection: { email: 1, 'mail.lastError': 1 } }).toArray();
-      return failed.map((u) => ({ id: u._id.toHexString(), to: u.email, reason: u.mail?.lastError ?? 'failed', cancelled: false }));
+      const failed = await ctx.users
+        .find({ 'mail.state': 'failed' }, { projection: { email: 1, 'mail.lastError': 1 } })
+        .toArray();
+      return failed.map((u) => ({
+        id: u._id.toHexString(),
+        to: u.email,
+        reason: u.mail?.lastError ?? 'failed',
+        cancelled: false,
+      }));
     },
     async close() {
       stopping = true;
       const inFlightBefore = counters.inFlight;
       wake.notify();
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([Promise.allSettled(senders), new Promise((r) => (timer = setTimeout(r, ctx.options.drainTimeoutMs)))]);
+      await Promise.race([
+        Promise.allSettled(senders),
+        new Promise((r) => (timer = setTimeout(r, ctx.options.drainTimeoutMs))),
+      ]);
       clearTimeout(timer);
       // Unsent outbox e-mails are not lost: they stay pending (or leased) in the database.
       const left = counters.inFlight;

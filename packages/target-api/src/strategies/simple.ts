@@ -1,6 +1,12 @@
 /** The three strategies that send from the main thread (or not at all). */
 import type { MailMessage } from '../email.ts';
-import { createOutcomeLog, createSendTracker, emptyCounters, type EmailStrategy, type StrategyContext } from './types.ts';
+import {
+  createOutcomeLog,
+  createSendTracker,
+  emptyCounters,
+  type EmailStrategy,
+  type StrategyContext,
+} from './types.ts';
 
 /** Baseline: the user is stored, no e-mail is sent. */
 export function createNoEmailStrategy(): EmailStrategy {
@@ -23,7 +29,11 @@ export function createInlineStrategy(ctx: StrategyContext): EmailStrategy {
       log.record(registration, outcome);
       return outcome.ok ? 'sent' : 'failed';
     },
-    counters: async () => ({ ...log.counters, queued: ctx.mail.queued, inFlight: ctx.mail.inFlight }),
+    counters: async () => ({
+      ...log.counters,
+      queued: ctx.mail.queued,
+      inFlight: ctx.mail.inFlight,
+    }),
     failures: async () => [...log.failures],
     async close() {
       // fastify has answered every request; a send can outlive its reply only past its deadline.
@@ -34,13 +44,20 @@ export function createInlineStrategy(ctx: StrategyContext): EmailStrategy {
   };
 }
 
-/** The reference experiment's "background thread": reply first, send afterwards on the main thread. */
+/**
+ * The reference experiment's "background thread": reply first, send afterwards on the main thread.
+ */
 export function createBackgroundStrategy(ctx: StrategyContext): EmailStrategy {
   const sends = createSendTracker(ctx.options.drainTimeoutMs, ctx.mail);
   return {
     documentFields: () => ({}),
-    afterSignup: async (registration, message: MailMessage) => sends.track(registration, () => ctx.mail.send(message)),
-    counters: async () => ({ ...sends.counters, queued: ctx.mail.queued, inFlight: ctx.mail.inFlight }),
+    afterSignup: async (registration, message: MailMessage) =>
+      sends.track(registration, () => ctx.mail.send(message)),
+    counters: async () => ({
+      ...sends.counters,
+      queued: ctx.mail.queued,
+      inFlight: ctx.mail.inFlight,
+    }),
     failures: async () => [...sends.failures],
     close: () => sends.drain(),
   };

@@ -65,7 +65,10 @@ export function emptyCounters(): MailCounters {
 }
 
 /** Waits for promises to settle, up to a timeout. */
-export async function drainWithTimeout(pending: Iterable<Promise<unknown>>, timeoutMs: number): Promise<void> {
+export async function drainWithTimeout(
+  pending: Iterable<Promise<unknown>>,
+  timeoutMs: number,
+): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<void>((resolve) => {
     timer = setTimeout(resolve, timeoutMs);
@@ -87,7 +90,12 @@ export function createOutcomeLog() {
         return;
       }
       counters.failed++;
-      failures.push({ id: registration.id, to: registration.email, reason: outcome.message, cancelled: outcome.cancelled });
+      failures.push({
+        id: registration.id,
+        to: registration.email,
+        reason: outcome.message,
+        cancelled: outcome.cancelled,
+      });
     },
   };
 }
@@ -118,8 +126,16 @@ export function createSendTracker(drainTimeoutMs: number, gate?: MailQueue) {
         .then(
           (outcome) => log.record(registration, outcome),
           (err: Error) => {
-            // A rejection after the drain is a send that never ran: it is already counted as abandoned.
-            if (!drained) log.record(registration, { ok: false, temporary: true, code: null, message: err.message, cancelled: false });
+            // A rejection after the drain is a send that never ran: it is already counted as
+            // abandoned.
+            if (!drained)
+              log.record(registration, {
+                ok: false,
+                temporary: true,
+                code: null,
+                message: err.message,
+                cancelled: false,
+              });
           },
         )
         .finally(() => {

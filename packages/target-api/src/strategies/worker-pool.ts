@@ -16,13 +16,15 @@ export function createWorkerPoolStrategy(ctx: StrategyContext): EmailStrategy {
     maxThreads: threads,
     concurrentTasksPerWorker,
     idleTimeout: Number.POSITIVE_INFINITY,
-    // Each thread takes the next slot number from the shared counter and its share of the budget with it.
+    // Each thread takes the next slot number from the shared counter and its share of the budget
+    // with it.
     workerData: { smtp: ctx.options.smtp, threads, slotCounter: new SharedArrayBuffer(4) },
   });
   const sends = createSendTracker(ctx.options.drainTimeoutMs);
   return {
     documentFields: () => ({}),
-    afterSignup: async (registration, message: MailMessage) => sends.track(registration, () => pool.run({ message }) as Promise<SendOutcome>),
+    afterSignup: async (registration, message: MailMessage) =>
+      sends.track(registration, () => pool.run({ message }) as Promise<SendOutcome>),
     async counters() {
       // Tasks waiting for a thread are queued; the rest of those in flight are being sent.
       const counters = sends.counters;

@@ -1,0 +1,146 @@
+/** summary.md: the run's one summary as Markdown (the verdict first, then a table per request count). */
+import { describeLatency } from '@mailbench/smtp-sink';
+import type { Scenario } from '../shapes/scenario.ts';
+import { overridesOf, rankingSentence } from '../summary/verdict.ts';
+import type { RunInfo, Summary } from '../shapes/run.ts';
+import { subjectFacts } from '../config/subjects.ts';
+import { renderBreakingPointsMarkdown } from '../summary/breaking-points.ts';
+import { renderReliabilityMarkdown } from '../summary/reliability.ts';
+
+/** Markdown lines: each threshold passed or failed, and by which cells. */
+export function renderThresholdsMarkdown(summary: Summary): string[] {
+  if (summary.thresholds.length === 0) return [];
+  const lines = ['', '## Thresholds', ''];
+  for (const t of summary.thresholds) {
+    if (t.failed.length === 0)
+      lines.push(`- ✓ \`${t.expr}\`: met by all ${t.cells} cells it names`);
+    else {
+      const which = t.failed
+        .map((f) => `${f.file} (${f.actual ?? '–'}${f.note ? `: ${f.note}` : ''})`)
+        .join(', ');
+      lines.push(`- ✗ \`${t.expr}\`: FAILED by ${t.failed.length} of ${t.cells} cells: ${which}`);
+    }
+  }
+  return lines;
+}
+
+const n = (v: number | null, digits = 0) => (v === null ? '–' : v.toFixed(digits));
+
+function renderRunLine(run: RunInfo): string {
+  const s = run.scenario;
+  if (s.target) {
+    return (
+      `Run ${run.runId}; ${run.machine.cpuModel}, ${run.machine.cores} cores, ${run.machine.memoryGiB} GiB; Node ${run.versions.node}; ` +
+      `target ${s.target.url} (${s.target.label}); MongoDB: ${run.database.engine} ${run.database.version}; SMTP sink latency ${describeLatency(s.smtp.latency)}; ` +
+      `${s.durationSec} s windows${s.quick ? ' (--quick)' : ''}${s.repeats > 1 ? `, ${s.repeats} interleaved repeats` : ''}; ${s.connection} connections; ` +
+      `git ${run.git.commit?.slice(0, 10) ?? 'unknown'}${run.git.dirty ? ' (dirty)' : ''}.`
+    );
+  }
+  return (
+    `Run ${run.runId}; ${run.machine.cpuModel}, ${run.machine.cores} cores, ${run.machine.memoryGiB} GiB; Node ${run.versions.node}; ` +
+    `MongoDB: ${run.database.engine} ${run.database.version}; SMTP sink latency ${describeLatency(s.smtp.latency)}` +
+    `${s.smtp.maxConnections ? `, max ${s.smtp.maxConnections} connections` : ''}; transport ${s.transport.mode}` +
+    `${s.transport.mode === 'pooled' ? ` (${s.transport.maxConnections} connections)` : ''}; scrypt cost 2^${s.hashCost}${s.hashCost === 0 ? ' (off)' : ''}; ` +
+    `${s.durationSec} s windows${s.quick ? ' (--quick)' : ''}${s.repeats > 1 ? `, ${s.repeats} interleaved repeats` : ''}; ${s.connection} connections; ` +
+    `git ${run.git.commit?.slice(0, 10) ?? 'unknown'}${run.git.dirty ? ' (dirty)' : ''}.`
+  );
+}
+
+/** "≥" before a latency that timeouts censored: the true value is at least this. */
+function latency(v: number | null, censored: boolean): string {
+  return v === null ? '–' : `${censored ? '≥ ' : ''}${v.toFixed(0)}`;
+}
+
+function renderRequestTable(summary: Summary, s: Scenario, requests: number): string[] {
+  const rows = summary.rows.filter((r) => r.requests === requests);
+  if (rows.length === 0) return [];
+  const lines = [
+    '',
+    `## ${requests} requests over ${s.durationSec} s (${(requests / s.durationSec).toFixed(1)}/s)`,
+    '',
+    '| variant | avg from send | avg from intended | p50 | p99 | max | errors | e-mails delivered / owed (failed, lost, dup.) | delivery lag p99 | backlog max | drain s | valid | reference avg, ms (other stack) |',
+    '|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---|---|',
+  ];
+  for (const r of rows) {
+    const c = r.timeouts > 0;
+    const range = r.avgFromSendRangeMs
+      ? ` (${n(r.avgFromSendRangeMs[0])}–${n(r.avgFromSendRangeMs[1])})`
+      : '';
+    const failed = r.emailsFailed + r.emailsFailedButDeliveredLater;
+    const mails = !subjectFacts(r.variant).sendsMail
+      ? '–'
+      : `${r.emailsDelivered} / ${r.emailsExpected} (${failed}, ${r.emailsLost}, ${r.emailsDuplicated})`;
+    const errors = `${r.errors}${r.timeouts ? `, ${r.timeouts} timeouts` : ''}`;
+    lines.push(
+      `| ${r.label} | ${latency(r.avgFromSendMs, c)}${range} | ${latency(r.avgFromIntendedMs, c)} | ${latency(r.p50Ms, c)} | ${latency(r.p99Ms, c)} | ${latency(r.maxMs, c)} | ${errors} | ${mails} | ` +
+        `${n(r.deliveryLagP99Ms)} | ${n(r.backlogMax)} | ${n(r.drainSec, 1)} | ${r.valid ? 'yes' : r.failed ? 'FAILED' : 'no'} | ${r.reference ? `${r.reference.label} ${r.reference.avgMs}` : ''} |`,
+    );
+  }
+  if (rows.length > 1)
+    lines.push('', rankingSentence(summary.rankings?.find((k) => k.requests === requests)));
+  return lines;
+}
+
+export function renderSummaryMarkdown(summary: Summary, run: RunInfo): string {
+  const s = run.scenario;
+  const lines: string[] = [];
+  lines.push(
+    `# mailbench: ${summary.scenarioName}${summary.complete ? '' : ' (INCOMPLETE: interrupted)'}`,
+  );
+  lines.push('', '## Verdict', '');
+  for (const sentence of summary.verdict) lines.push(`- ${sentence}`);
+  lines.push('', '## What ran', '');
+  for (const line of summary.configuration) lines.push(`- ${line}`);
+  if (overridesOf(run).length === 0 && s.description)
+    lines.push(`- The scenario file: ${s.description}`);
+  lines.push('');
+  lines.push(renderRunLine(run));
+  lines.push('');
+  lines.push(
+    'Latency in ms: the median over the repeats, with their range in brackets. "from send" is what JMeter reports (elapsed); "from intended" starts when the request was due, so a slow server cannot hide queueing (p50/p99/max are from intended). "≥": some requests hit the client\'s timeout, so the figure is a lower bound.',
+  );
+  lines.push(
+    'E-mails: one is owed per 201; "delivered" arrived and was not reported failed; "failed" the server reported failed (some may have arrived later); "lost" neither arrived nor was reported.',
+  );
+  for (const requests of s.requests) lines.push(...renderRequestTable(summary, s, requests));
+  if (summary.breakingPoints?.length)
+    lines.push(...renderBreakingPointsMarkdown(summary.breakingPoints, s));
+  lines.push(...renderThresholdsMarkdown(summary));
+  if (summary.reliability.length > 0) {
+    lines.push('');
+    lines.push(...renderReliabilityMarkdown(summary.reliability));
+  }
+  if (summary.capacity.length > 0) {
+    lines.push('');
+    lines.push(
+      `## Capacity (closed loop, ${s.capacity.connections} connections, ${s.capacity.durationSec} s)`,
+    );
+    lines.push('');
+    lines.push('| variant | sign-ups/s | p99 ms | errors | status |');
+    lines.push('|---|---:|---:|---:|---|');
+    for (const c of summary.capacity)
+      lines.push(
+        `| ${c.variant} | ${c.requestsPerSec.toFixed(1)} | ${n(c.p99Ms)} | ${c.errors} | ${c.status} |`,
+      );
+  }
+  if (summary.findings.length > 0) {
+    lines.push('');
+    lines.push('## What the system did (valid cells)');
+    lines.push('');
+    for (const c of summary.findings) lines.push(`- \`${c.file}\`: ${c.reasons.join('; ')}`);
+  }
+  if (summary.invalidCells.length > 0) {
+    lines.push('');
+    lines.push('## Invalid cells');
+    lines.push('');
+    lines.push(
+      'A "measurement:" reason means the figures of that cell cannot be trusted; "system:" findings are results.',
+    );
+    lines.push('');
+    for (const c of summary.invalidCells) lines.push(`- \`${c.file}\`: ${c.reasons.join('; ')}`);
+  }
+  lines.push('');
+  lines.push(summary.referenceNote);
+  lines.push('');
+  return lines.join('\n');
+}
