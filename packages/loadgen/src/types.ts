@@ -64,7 +64,10 @@ export interface OpenLoopOptions {
   stages?: RateStage[];
   request: (i: number) => RequestSpec;
   connection?: ConnectionMode;
-  /** A request that has not completed after this long fails with ETIMEDOUT. Default 30 s. */
+  /**
+   * A request that has not completed this long after it was due (its intended time, from which its
+   * latency counts too) fails with ETIMEDOUT. Default 30 s.
+   */
   timeoutMs?: number;
   /** Requests sent open-loop before the measured schedule, not recorded. */
   warmup?: { count: number; durationMs: number; request?: (i: number) => RequestSpec };
