@@ -111,10 +111,17 @@ export interface CliResult {
   stderr: string;
 }
 
-/** The stream a CLI writes to, kept as text. */
-function capture(into: string[]) {
-  return { write: (text: string) => into.push(text), isTTY: false };
+/** A CLI's main run with its stdout and stderr kept as text. */
+async function captured(
+  main: (io: { stdout: Out; stderr: Out }) => Promise<number>,
+): Promise<CliResult> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const stream = (into: string[]) => ({ write: (text: string) => into.push(text), isTTY: false });
+  const status = await main({ stdout: stream(out), stderr: stream(err) });
+  return { status, stdout: out.join(''), stderr: err.join('') };
 }
+type Out = { write(text: string): unknown; isTTY?: boolean };
 
 /**
  * `pnpm bench ARGS` in this process: the CLI's own main with its streams captured, what a spawned
@@ -127,28 +134,13 @@ export async function bench(
   signal = new AbortController().signal,
 ): Promise<CliResult> {
   const { benchMain } = await import('../src/cli/bench-main.ts');
-  const out: string[] = [];
-  const err: string[] = [];
-  const status = await benchMain(args, {
-    stdout: capture(out),
-    stderr: capture(err),
-    signal,
-    env: { ...process.env, ...env },
-  });
-  return { status, stdout: out.join(''), stderr: err.join('') };
+  return captured((io) => benchMain(args, { ...io, signal, env: { ...process.env, ...env } }));
 }
 
 /** `pnpm report ARGS` in this process. */
 export async function report(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   const { reportMain } = await import('../src/cli/report-main.ts');
-  const out: string[] = [];
-  const err: string[] = [];
-  const status = await reportMain(args, {
-    stdout: capture(out),
-    stderr: capture(err),
-    env: { ...process.env, ...env },
-  });
-  return { status, stdout: out.join(''), stderr: err.join('') };
+  return captured((io) => reportMain(args, { ...io, env: { ...process.env, ...env } }));
 }
 
 /**

@@ -43,7 +43,27 @@ export interface ServerSample {
   sinkAccepted: number;
 }
 
-export interface CellResult {
+/** What a trial's open-loop load measured, in a cell's file and a step's alike. */
+export interface LoadFigures {
+  /** Latency of the expected answers (2xx; a bad request's own 4xx): the headline figures. */
+  latencyMs: { fromIntended: LatencySummary; fromSend: LatencySummary } | null;
+  /** How late each request left against its schedule. */
+  dispatchErrorMs: LatencySummary | null;
+  /** The generator fell behind its schedule (dispatch p99 or a stall over the scenario's limits). */
+  generatorBehind: boolean;
+  /** Expected answers per second over the schedule's span. */
+  throughputPerSec: number;
+  statusCounts: Record<string, number>;
+  errorCounts: Record<string, number>;
+  /** Requests that did not get a 2xx: HTTP errors plus transport errors and timeouts. */
+  errors: number;
+  /** Requests that ended at the client's timeout: their latency is censored (a lower bound). */
+  timeouts: number;
+  /** Every request, column by column (times in ms since t0, 0.01 ms resolution). */
+  samples: StoredSamples | null;
+}
+
+export interface CellResult extends LoadFigures {
   schemaVersion: number;
   kind: 'cell';
   runId: string;
@@ -63,24 +83,12 @@ export interface CellResult {
   offeredRatePerSec: number;
   connection: 'per-request' | 'keep-alive';
   t0EpochMs: number | null;
-  /** Latency of the expected answers (2xx; a bad request's own 4xx): the headline figures. */
-  latencyMs: { fromIntended: LatencySummary; fromSend: LatencySummary } | null;
   /** Latency of every request, failures and transport errors included. */
   latencyAllMs: { fromIntended: LatencySummary; fromSend: LatencySummary } | null;
   /** Requests that got the answer they were sent for. */
   expectedResponses: number;
-  dispatchErrorMs: LatencySummary | null;
-  generatorBehind: boolean;
-  /** Expected answers per second over the schedule's span. */
-  throughputPerSec: number;
   /** Answers of any status per second over the same span. */
   responsesPerSec: number;
-  statusCounts: Record<string, number>;
-  errorCounts: Record<string, number>;
-  /** Requests that did not get a 2xx: HTTP errors plus transport errors and timeouts. */
-  errors: number;
-  /** Requests that ended at the client's timeout: their latency is censored (a lower bound). */
-  timeouts: number;
   emails: {
     /** E-mails owed: one per registration that got a 201. The four outcomes below add up to it. */
     expected: number;
@@ -174,8 +182,6 @@ export interface CellResult {
     series: ServerSample[];
     shutdown: { drained: number; abandoned: number } | null;
   };
-  /** Every request, column by column (times in ms since t0, 0.01 ms resolution). */
-  samples: StoredSamples | null;
   valid: boolean;
   /**
    * Every finding, tagged with its kind: "measurement: …" makes the cell invalid, "system: …" does
@@ -212,7 +218,7 @@ export interface CapacityResult {
   endedAt: string;
 }
 
-export interface StepResult {
+export interface StepResult extends LoadFigures {
   schemaVersion: number;
   kind: 'step';
   runId: string;
@@ -228,33 +234,20 @@ export interface StepResult {
   durationSec: number;
   status: 'ok' | 'failed';
   error: string | null;
-  latencyMs: { fromIntended: LatencySummary; fromSend: LatencySummary } | null;
-  dispatchErrorMs: LatencySummary | null;
-  /**
-   * The generator fell behind its schedule (dispatch p99 or a stall over the scenario's limits).
-   */
-  generatorBehind: boolean;
   /**
    * Behind, and the server showed no failure of its own: the step says nothing about the server.
    */
   generatorLimited: boolean;
-  errors: number;
-  timeouts: number;
-  statusCounts: Record<string, number>;
-  errorCounts: Record<string, number>;
-  /** Replies per second over the schedule's span. */
-  throughputPerSec: number;
-  /** Null for a variant that sends no e-mail. */
-  emails: StepEmails | null;
   /** Process CPU per request over the window (100 % = one core), from the server's own samples. */
   cpuMsPerRequest: number | null;
   /** Mean of the server's requests-in-flight gauge over the window (for Little's law). */
   meanRequestsInFlight: number | null;
+  /** Null for a variant that sends no e-mail. */
+  emails: StepEmails | null;
   httpOk: boolean;
   mailOk: boolean | null;
   slo: { p99Ms: number; mailShare: number };
   series: ServerSample[];
-  samples: StoredSamples | null;
   startedAt: string;
   endedAt: string;
 }
