@@ -1,39 +1,77 @@
+/**
+ * Comparisons that are a test: the U test's verdicts on repeats, Holm's correction across a table,
+ * "n too small" where no outcome could be significant, and the table as pnpm report --compare
+ * writes it.
+ */
 import { describe, expect, it } from 'vitest';
 import {
+  compareAll,
   compareSamples,
   median,
   MIN_RELATIVE_CHANGE,
   renderComparison,
   renderComparisonHtml,
+  testable,
 } from '../src/summary/compare.ts';
 
+const six = (base: number, spread = 2) => [0, 1, 2, 3, 4, 5].map((k) => base + k * spread);
+
 describe('the comparison decision rule', () => {
-  it('calls a difference real only when repeats do not overlap and the change is large enough', () => {
-    expect(compareSamples([100, 104, 102], [130, 128, 135]).verdict).toBe('real');
-    expect(compareSamples([100, 104, 102], [90, 80, 85]).verdict).toBe('real');
+  it('calls a difference real when the U test finds it and the change is large enough', () => {
+    const up = compareSamples(six(100), six(130));
+    expect(up.verdict).toBe('real');
+    expect(up.p).toBeCloseTo(2 / 924, 10); // 6 vs 6 fully separated: the smallest p, 2 / C(12, 6)
+    expect(compareSamples(six(100), six(80)).verdict).toBe('real');
   });
 
-  it('overlapping ranges are noise, however different the medians', () => {
-    const c = compareSamples([100, 150, 102], [140, 145, 160]);
+  it('overlapping repeats are noise, however different the medians', () => {
+    const c = compareSamples([100, 150, 102, 101, 149, 103], [140, 145, 160, 99, 104, 151]);
     expect(c.rangeA).toEqual([100, 150]);
+    expect(c.verdict).toBe('within noise');
+    expect(c.p).toBeGreaterThan(0.05);
+  });
+
+  it('a significant but tiny change is noise', () => {
+    const tiny = 1 + MIN_RELATIVE_CHANGE / 2;
+    const c = compareSamples(six(100, 0.1), six(100 * tiny, 0.1));
+    expect(c.p).toBeLessThan(0.05);
     expect(c.verdict).toBe('within noise');
   });
 
-  it('disjoint but tiny changes are noise', () => {
-    const tiny = 1 + MIN_RELATIVE_CHANGE / 2;
-    expect(compareSamples([100, 100.5], [100 * tiny, 100.6 * tiny]).verdict).toBe('within noise');
+  it('says "n too small" where no outcome could reach p < 0.05, and never tests', () => {
+    expect(testable(3, 3)).toBe(false); // the smallest p of 3 vs 3 is 0.1
+    expect(testable(4, 4)).toBe(true); // 2 / 70 = 0.029
+    for (const [a, b] of [
+      [[100], [1000]],
+      [[100, 101], [1000]],
+      [
+        [100, 104, 102],
+        [130, 128, 135],
+      ],
+    ] as Array<[number[], number[]]>) {
+      expect(compareSamples(a, b)).toMatchObject({ verdict: 'n too small', p: null });
+    }
   });
 
-  it('single runs are never called real', () => {
-    expect(compareSamples([100], [1000]).verdict).toBe('not enough repeats');
-    expect(compareSamples([100, 101], [1000]).verdict).toBe('not enough repeats');
+  it('Holm-corrects a table: two findings at p = 0.03 each are not both real', () => {
+    const at = (p: number) => ({
+      ...compareSamples(six(100), six(200)),
+      p,
+      verdict: 'real' as const,
+    });
+    const [a, b] = compareAll([at(0.03), at(0.03)]);
+    expect(a?.p).toBeCloseTo(0.06, 12);
+    expect(b?.verdict).toBe('within noise');
+    expect(compareAll([at(0.01), at(0.04)]).map((r) => r.verdict)).toEqual(['real', 'real']);
   });
 
-  it('reports medians and the relative change', () => {
+  it('reports medians, their intervals and the relative change', () => {
     const c = compareSamples([10, 30, 20], [40, 44]);
     expect(c.medianA).toBe(20);
     expect(c.medianB).toBe(42);
     expect(c.relativeChange).toBeCloseTo(1.1, 10);
+    expect(c.intervalA).toMatchObject({ lo: null, hi: null, n: 3 }); // unbounded below 6 repeats
+    expect(compareSamples(six(10), six(20)).intervalA).toMatchObject({ lo: 10, hi: 20 });
     expect(median([3, 1, 2, 4])).toBe(2.5);
     expect(compareSamples([0, 0], [0, 0]).relativeChange).toBe(0);
     expect(() => compareSamples([], [1])).toThrow();
@@ -47,18 +85,29 @@ describe('rendering a comparison', () => {
     metric: 'avg from intended (ms)',
     repeatsA: repeats,
     repeatsB: repeats,
-    ...compareSamples(Array(repeats).fill(50), Array(repeats).fill(80)),
+    ...compareSamples(
+      Array.from({ length: repeats }, (_, k) => 50 + k),
+      Array.from({ length: repeats }, (_, k) => 80 + k),
+    ),
   });
 
-  it('says once that single repeats allow no significance, and calls no row', () => {
-    const md = renderComparison([row(1), row(1)], 'A', 'B');
-    expect(md.match(/n = 1/g)).toHaveLength(1);
-    expect(md).not.toContain('not enough repeats');
-    expect(renderComparisonHtml([row(1)], 'A', 'B')).toContain('<p>n = 1 on at least one side');
+  it('says once that nothing can be tested, and ranks no row', () => {
+    const md = renderComparison([row(3), row(1)], 'A', 'B');
+    expect(md.match(/No comparison here can be tested/g)).toHaveLength(1);
+    expect(md).toContain(
+      '| 51.0 (range 50.0–52.0) | 81.0 (range 80.0–82.0) | +58.8% | – (n=3+3) | n too small |',
+    );
+    expect(renderComparisonHtml([row(1)], 'A', 'B')).toContain(
+      '<p>No comparison here can be tested',
+    );
   });
 
-  it('shows the verdict with enough repeats, in Markdown and HTML alike', () => {
-    expect(renderComparison([row(3)], 'A', 'B')).toContain('| +60.0% | real |');
-    expect(renderComparisonHtml([row(3)], 'A', 'B')).toContain('<tr class="real">');
+  it('with enough repeats: medians with intervals, Δ, p and n, the verdict; Markdown and HTML alike', () => {
+    const md = renderComparison([row(6)], 'A', 'B');
+    expect(md).toContain(
+      '| 52.5 [50.0, 55.0] | 82.5 [80.0, 85.0] | +57.1% | p=0.002 (n=6+6) | real |',
+    );
+    expect(md).toContain('Holm-corrected over the 1 comparisons');
+    expect(renderComparisonHtml([row(6)], 'A', 'B')).toContain('<tr class="real">');
   });
 });

@@ -255,37 +255,44 @@ describe('judgeCell', () => {
 });
 
 describe('ranking variants across repeats', () => {
-  it('orders by median and says "~" where the ranges overlap or the medians are within 5 %', () => {
+  it('orders by median; "<" only where the U test (Holm over the neighbours) finds a real difference', () => {
     const r = rankVariants(10, [
-      { label: 'inline', values: [78, 80, 83] },
-      { label: 'background', values: [53, 55, 57] },
-      { label: 'outbox', values: [55, 56, 60] },
-      { label: 'no-email', values: [49, 50, 51] },
+      { label: 'inline', values: [78, 80, 83, 79, 81, 82] },
+      { label: 'background', values: [53, 55, 57, 54, 56, 58] },
+      { label: 'outbox', values: [55, 56, 60, 54, 57, 59] },
+      { label: 'no-email', values: [49, 50, 51, 48, 47, 46] },
     ]);
-    // background vs no-email: disjoint ranges, but 10 % apart: "<"; background vs outbox overlap:
-    // "~".
+    // background vs no-email: fully separated, 10 % apart: "<"; background vs outbox overlap: "~".
     expect(r).toEqual({
       requests: 10,
       metric: 'avgFromSendMs',
-      n: 3,
+      n: 6,
       order: 'no-email < background ~ outbox < inline',
     });
-    // Disjoint but only 2 % apart: not detectable either.
+    // Separated but only 2 % apart: not a difference worth the name.
     expect(
       rankVariants(10, [
-        { label: 'a', values: [100, 100.5, 101] },
-        { label: 'b', values: [102, 102.5, 103] },
+        { label: 'a', values: [100, 100.5, 101, 100.2, 100.7, 100.9] },
+        { label: 'b', values: [102, 102.5, 103, 102.2, 102.7, 102.9] },
       ]).order,
     ).toBe('a ~ b');
   });
 
-  it('claims no order from single repeats', () => {
-    expect(
-      rankVariants(10, [
-        { label: 'inline', values: [80] },
-        { label: 'background', values: [55] },
-      ]).order,
-    ).toBeNull();
+  it('claims no order where no test could: single repeats, or three each (smallest p 0.1)', () => {
+    for (const [a, b] of [
+      [[80], [55]],
+      [
+        [78, 80, 83],
+        [53, 55, 57],
+      ],
+    ] as Array<[number[], number[]]>) {
+      expect(
+        rankVariants(10, [
+          { label: 'inline', values: a },
+          { label: 'background', values: b },
+        ]).order,
+      ).toBeNull();
+    }
   });
 });
 

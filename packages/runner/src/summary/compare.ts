@@ -1,17 +1,18 @@
 /**
- * Run-to-run comparison. A difference is called real only when the repeats support it:
- * both runs have at least MIN_REPEATS repeats of the cell, the ranges of their per-repeat values
- * do not overlap, and the medians differ by more than MIN_RELATIVE_CHANGE. Disjoint ranges of
- * 3 vs 3 repeats is the strongest evidence three repeats can give (a rank-sum test's most extreme
- * outcome, two-sided p = 0.1); it is a conservative rule for noisy shared machines, not a
- * significance test. With fewer repeats the comparison is printed but never called real.
+ * Comparisons that are a test: between the repeats of two cells (two runs, or two variants of one
+ * run), the Mann-Whitney U test, Holm-corrected across the comparisons of one table. A difference
+ * is called real when its adjusted p is below ALPHA and the medians differ by more than
+ * MIN_RELATIVE_CHANGE (smaller changes are noise on these machines whatever the test says). Where
+ * the repeats are too few for any outcome to reach ALPHA (3 a side: the smallest p is 0.1), the
+ * comparison says "n too small" and gives the ranges: it never ranks.
  */
 import type { CellResult } from '../shapes/results.ts';
+import { holm, mannWhitney, medianInterval, smallestP, type MedianInterval } from './stats.ts';
 
-export const MIN_REPEATS = 2;
+export const ALPHA = 0.05;
 export const MIN_RELATIVE_CHANGE = 0.05;
 
-export type Verdict = 'real' | 'within noise' | 'not enough repeats';
+export type Verdict = 'real' | 'within noise' | 'n too small';
 
 export interface Comparison {
   medianA: number;
@@ -20,33 +21,62 @@ export interface Comparison {
   relativeChange: number;
   rangeA: [number, number];
   rangeB: [number, number];
+  /** The medians' 95 % intervals (unbounded below 6 repeats). */
+  intervalA: MedianInterval;
+  intervalB: MedianInterval;
+  /** The U test's two-sided p, Holm-adjusted when compared within a table; null: n too small to test. */
+  p: number | null;
   verdict: Verdict;
 }
 
 export function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[mid] as number)
-    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+  return medianInterval(values).median;
 }
 
+/** Whether any outcome of n1 vs n2 repeats could be significant at ALPHA. */
+export function testable(n1: number, n2: number): boolean {
+  return smallestP(n1, n2) < ALPHA;
+}
+
+function verdictOf(p: number | null, relativeChange: number): Verdict {
+  if (p === null) return 'n too small';
+  return p < ALPHA && Math.abs(relativeChange) > MIN_RELATIVE_CHANGE ? 'real' : 'within noise';
+}
+
+/** One comparison, on its own (its p not adjusted); compareAll adjusts a table's. */
 export function compareSamples(a: number[], b: number[]): Comparison {
   if (a.length === 0 || b.length === 0)
     throw new Error('compareSamples needs at least one value on each side');
-  const rangeA: [number, number] = [Math.min(...a), Math.max(...a)];
-  const rangeB: [number, number] = [Math.min(...b), Math.max(...b)];
-  const medianA = median(a);
-  const medianB = median(b);
+  const intervalA = medianInterval(a);
+  const intervalB = medianInterval(b);
+  const medianA = intervalA.median;
+  const medianB = intervalB.median;
   const relativeChange =
     medianA === 0 ? (medianB === 0 ? 0 : Number.POSITIVE_INFINITY) : (medianB - medianA) / medianA;
-  let verdict: Verdict;
-  if (a.length < MIN_REPEATS || b.length < MIN_REPEATS) verdict = 'not enough repeats';
-  else {
-    const disjoint = rangeA[1] < rangeB[0] || rangeB[1] < rangeA[0];
-    verdict = disjoint && Math.abs(relativeChange) > MIN_RELATIVE_CHANGE ? 'real' : 'within noise';
-  }
-  return { medianA, medianB, relativeChange, rangeA, rangeB, verdict };
+  const p = testable(a.length, b.length) ? mannWhitney(a, b).p : null;
+  return {
+    medianA,
+    medianB,
+    relativeChange,
+    rangeA: [Math.min(...a), Math.max(...a)],
+    rangeB: [Math.min(...b), Math.max(...b)],
+    intervalA,
+    intervalB,
+    p,
+    verdict: verdictOf(p, relativeChange),
+  };
+}
+
+/** The comparisons of one table, their p adjusted together (Holm) and their verdicts made from it. */
+export function compareAll<T extends Comparison>(rows: T[]): T[] {
+  const tested = rows.filter((r) => r.p !== null);
+  const adjusted = holm(tested.map((r) => r.p as number));
+  return rows.map((r) => {
+    const k = tested.indexOf(r);
+    if (k < 0) return r;
+    const p = adjusted[k] as number;
+    return { ...r, p, verdict: verdictOf(p, r.relativeChange) };
+  });
 }
 
 export interface CellComparison extends Comparison {
@@ -93,61 +123,74 @@ export function compareRuns(a: CellResult[], b: CellResult[]): CellComparison[] 
       });
     }
   }
-  return out;
+  return compareAll(out);
 }
 
 const COLUMNS = [
   'variant',
   'requests',
   'metric',
-  'A median (range, n)',
-  'B median (range, n)',
+  'A median [95% interval]',
+  'B median [95% interval]',
   'change',
+  'p (n)',
   'verdict',
 ];
 
-/** Whether every row has n = 1 on a side: then no row can say more than its single values. */
-function singleRepeats(rows: CellComparison[]): boolean {
-  return rows.length > 0 && rows.every((r) => r.verdict === 'not enough repeats');
+/** Whether no row can be tested: every one has too few repeats on a side. */
+function untestable(rows: CellComparison[]): boolean {
+  return rows.length > 0 && rows.every((r) => r.verdict === 'n too small');
+}
+
+const num = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(1));
+
+/** A median with its interval, or with the range where the repeats cannot bound an interval. */
+function medianCell(i: MedianInterval, range: [number, number]): string {
+  return i.lo === null || i.hi === null
+    ? `${num(i.median)} (range ${num(range[0])}–${num(range[1])})`
+    : `${num(i.median)} [${num(i.lo)}, ${num(i.hi)}]`;
 }
 
 /** One comparison row as the cells of a table, shared by the Markdown and the HTML forms. */
-function rowCells(r: CellComparison, single: boolean): string[] {
-  const f = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(1));
+function rowCells(r: CellComparison): string[] {
   const change = Number.isFinite(r.relativeChange)
     ? `${r.relativeChange >= 0 ? '+' : ''}${(r.relativeChange * 100).toFixed(1)}%`
     : 'n/a';
+  const n = `n=${r.repeatsA}+${r.repeatsB}`;
   return [
     r.variant,
     String(r.requests),
     r.metric,
-    `${f(r.medianA)} (${f(r.rangeA[0])}–${f(r.rangeA[1])}, ${r.repeatsA})`,
-    `${f(r.medianB)} (${f(r.rangeB[0])}–${f(r.rangeB[1])}, ${r.repeatsB})`,
+    medianCell(r.intervalA, r.rangeA),
+    medianCell(r.intervalB, r.rangeB),
     change,
-    single ? '–' : r.verdict,
+    r.p === null ? `– (${n})` : `p=${r.p.toFixed(3)} (${n})`,
+    r.verdict === 'within noise' ? '~' : r.verdict,
   ];
 }
 
 function ruleText(rows: CellComparison[]): string[] {
-  const rule = `A difference is "real" when both runs have ≥ ${MIN_REPEATS} repeats, their ranges do not overlap and the medians differ by more than ${MIN_RELATIVE_CHANGE * 100}%.`;
-  return singleRepeats(rows)
+  const rule =
+    `Mann-Whitney U per metric, Holm-corrected over the ${rows.length} comparisons of this table: "real" where the adjusted p < ${ALPHA} and the medians differ by more than ${MIN_RELATIVE_CHANGE * 100}%; "~" where not. ` +
+    `"n too small": with these repeats no outcome can reach p < ${ALPHA} (3 a side: the smallest p is ${smallestP(3, 3).toFixed(2)}; 4 a side: ${smallestP(4, 4).toFixed(3)}), so only the ranges are given, never a rank. ` +
+    'Medians with their 95 % interval (order statistics; below 6 repeats it cannot be bounded and the range is shown).';
+  return untestable(rows)
     ? [
         rule,
-        `n = 1 on at least one side of every cell: no significance possible, the changes below are single measurements (run with --repeats ${MIN_REPEATS + 1}).`,
+        'No comparison here can be tested: run both with --repeats 4 or more (6 for bounded intervals).',
       ]
     : [rule];
 }
 
 export function renderComparison(rows: CellComparison[], labelA: string, labelB: string): string {
-  const single = singleRepeats(rows);
   const lines = [
     `# mailbench: ${labelA} → ${labelB}`,
     '',
     ...ruleText(rows).flatMap((t) => [t, '']),
     `| ${COLUMNS.join(' | ')} |`,
-    '|---|---:|---|---|---|---:|---|',
+    '|---|---:|---|---|---|---:|---|---|',
   ];
-  for (const r of rows) lines.push(`| ${rowCells(r, single).join(' | ')} |`);
+  for (const r of rows) lines.push(`| ${rowCells(r).join(' | ')} |`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -157,11 +200,10 @@ export function renderComparisonHtml(
   labelB: string,
 ): string {
   const esc = (t: string) => t.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-  const single = singleRepeats(rows);
   const body = rows
     .map(
       (r) =>
-        `<tr class="${r.verdict === 'real' ? 'real' : ''}">${rowCells(r, single)
+        `<tr class="${r.verdict === 'real' ? 'real' : ''}">${rowCells(r)
           .map((c) => `<td>${esc(c)}</td>`)
           .join('')}</tr>`,
     )

@@ -1,7 +1,7 @@
 /** summary.json and summary.md: one row per variant × request count, the reference beside it. */
 import { presentationOf, type VariantPresentation } from './presentation.ts';
 import { withFactor } from '../config/factors.ts';
-import { compareSamples, median, MIN_REPEATS } from './compare.ts';
+import { compareAll, compareSamples, median, testable } from './compare.ts';
 import { timeoutsOf } from '../judge/timeouts.ts';
 import { cellLabels } from '../config/scenario.ts';
 import { configurationLines, verdictSentences } from './verdict.ts';
@@ -209,9 +209,10 @@ export function buildSummary(
 
 /**
  * The labels of one request count ordered by their median avg from send. Each neighbour is
- * compared as \`pnpm report --compare\` compares runs (compareSamples): "<" only when the ranges of
- * the repeats are disjoint and the medians differ by more than 5 %, otherwise "~" (not
- * detectable with this many repeats). With one repeat no order is claimed.
+ * compared as \`pnpm report --compare\` compares runs (compareSamples, Holm-corrected over the
+ * neighbours of this ranking): "<" only where the difference is real, "~" where it is not
+ * detectable. With too few repeats for any test to reach its α (3 or fewer each), no order is
+ * claimed.
  */
 export function rankVariants(
   requests: number,
@@ -221,14 +222,15 @@ export function rankVariants(
     .filter((e) => e.values.length > 0)
     .sort((a, b) => median(a.values) - median(b.values));
   const n = ranked.length === 0 ? 0 : Math.min(...ranked.map((e) => e.values.length));
-  if (n < MIN_REPEATS) return { requests, metric: 'avgFromSendMs', n, order: null };
+  if (!testable(n, n)) return { requests, metric: 'avgFromSendMs', n, order: null };
+  const steps = compareAll(
+    ranked
+      .slice(1)
+      .map((next, k) => compareSamples((ranked[k] as (typeof ranked)[number]).values, next.values)),
+  );
   let order = ranked[0]?.label ?? '';
-  for (let k = 1; k < ranked.length; k++) {
-    const [prev, next] = [ranked[k - 1], ranked[k]] as [
-      (typeof ranked)[number],
-      (typeof ranked)[number],
-    ];
-    order += `${compareSamples(prev.values, next.values).verdict === 'real' ? ' < ' : ' ~ '}${next.label}`;
-  }
+  steps.forEach((c, k) => {
+    order += `${c.verdict === 'real' ? ' < ' : ' ~ '}${(ranked[k + 1] as (typeof ranked)[number]).label}`;
+  });
   return { requests, metric: 'avgFromSendMs', n, order };
 }

@@ -210,9 +210,10 @@ function unansweredSentences(summary: SummaryFigures): string[] {
 /** How a request count's variants rank, or why they are not ranked. */
 export function rankingSentence(ranking: Ranking | undefined): string {
   if (!ranking || ranking.order === null) {
-    return 'One repeat: no spread to compare against, so the variants are not ranked (run with --repeats 3 to rank them).';
+    const n = ranking?.n ?? 1;
+    return `Not ranked: with ${n} repeat${n === 1 ? '' : 's'} of each variant no test can tell them apart at p < 0.05 (the smallest p with 3 a side is 0.1; run with --repeats 4 or more to rank them).`;
   }
-  return `Ranked by avg from send (n = ${ranking.n} valid repeats each; "<" only where the ranges are disjoint and the medians differ by more than 5 %; "~": not detectable with n = ${ranking.n}): ${ranking.order}.`;
+  return `Ranked by avg from send (n = ${ranking.n} valid repeats each; Mann-Whitney U, Holm-corrected over the neighbours: "<" where p < 0.05 and the medians differ by more than 5 %, "~" where not): ${ranking.order}.`;
 }
 
 /** The run's findings, most important first. */
