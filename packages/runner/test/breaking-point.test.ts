@@ -20,6 +20,9 @@ import { bracketOf, type StepOutcome } from '../src/judge/brackets.ts';
 import { scaleAroundLimit } from '../src/run/plan.ts';
 import type { RunInfo } from '../src/shapes/run.ts';
 import { bench } from './helpers.ts';
+import { runBreakingPoints } from '../src/search/search.ts';
+import { buildBreakingPoints, describeBreakingPoint } from '../src/summary/breaking-points.ts';
+import type { CellContext } from '../src/trial/context.ts';
 import { parseStages } from '../src/config/flag-values.ts';
 
 const SETTINGS: SearchSettings = {
@@ -168,6 +171,77 @@ describe('a step judged against the SLO', () => {
     judgeStep(s, limits);
     expect(s.httpOk).toBe(false);
     expect(s.mailOk).toBeNull();
+  });
+});
+
+describe('a disturbed step is measured again', () => {
+  const scenario = {
+    ...loadScenario('breaking-point'),
+    variants: ['no-email' as const],
+    aaControl: null,
+    sweep: null,
+  };
+  scenario.breakingPoint = { ...scenario.breakingPoint, startRate: 8, growth: 2, bisections: 2 };
+  /** A server that carries 20/s, behind a generator that falls behind on the calls `busy` names. */
+  const searchWith = async (busy: (call: number, rate: number) => boolean) => {
+    const steps: Array<{ file: string; result: StepResult }> = [];
+    let call = 0;
+    const ctx = { scenario, signal: new AbortController().signal } as unknown as CellContext;
+    await runBreakingPoints(ctx, {
+      onStart: () => {},
+      onStep: (file, result) => steps.push({ file, result }),
+      run: async (stepCtx, plan) => {
+        const rate = plan.spec.requests / stepCtx.scenario.durationSec;
+        const behind = busy(call++, rate);
+        const r = stepWith({
+          dispatchP99: behind ? 500 : 1,
+          sendP99: 50,
+          intendedP99: rate <= 20 ? 100 : 5000,
+        });
+        return {
+          ...r,
+          label: plan.spec.label,
+          variant: plan.spec.variant,
+          factor: null,
+          step: plan.step,
+          attempt: plan.attempt ?? 1,
+          phase: plan.phase,
+          ratePerSec: rate,
+          requests: plan.spec.requests,
+          durationSec: stepCtx.scenario.durationSec,
+          httpOk: !behind && rate <= 20,
+          mailOk: null,
+          generatorBehind: behind,
+          generatorLimited: behind,
+          cpuMsPerRequest: null,
+          samples: null,
+          series: [],
+        };
+      },
+    });
+    return { steps, entry: buildBreakingPoints(scenario, steps, 2)[0]! };
+  };
+
+  it('retries before the step can end the ladder: a busy moment at the start costs an attempt, not the limit', async () => {
+    const { steps, entry } = await searchWith((call) => call === 0);
+    expect(steps.slice(0, 2).map((s) => s.file)).toEqual([
+      'no-email/step-01.json',
+      'no-email/step-01-retry1.json',
+    ]);
+    expect(steps[1]?.result.attempt).toBe(2);
+    expect(entry).toMatchObject({ limitedBy: 'slo', retries: 1, generatorCeilingPerSec: null });
+    expect(entry.httpBracket.lo).toBeLessThanOrEqual(20);
+    expect(entry.httpBracket.hi).toBeGreaterThan(20);
+    expect(entry.steps[1]).toMatchObject({ attempt: 2, generatorLimited: false });
+  });
+
+  it('a step the generator never carries, in three attempts, says the machine was too busy', async () => {
+    const { steps, entry } = await searchWith((_call, rate) => rate >= 16);
+    expect(steps.filter((s) => s.result.ratePerSec === 16).map((s) => s.result.attempt)).toEqual([
+      1, 2, 3,
+    ]);
+    expect(entry).toMatchObject({ limitedBy: 'generator', generatorCeilingPerSec: 16, retries: 2 });
+    expect(describeBreakingPoint(entry)).toContain('the machine was too busy to measure further');
   });
 });
 

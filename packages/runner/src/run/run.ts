@@ -290,8 +290,10 @@ async function runSearches(
       () => started,
     ),
     {
-      onStart: (label, step, rate) => {
-        current = `breaking point ${label} step ${step}: ${rate.toFixed(1)}/s`;
+      onStart: (label, step, rate, attempt) => {
+        const again =
+          attempt > 1 ? ` (again: attempt ${attempt}, the last one's generator fell behind)` : '';
+        current = `breaking point ${label} step ${step}: ${rate.toFixed(1)}/s${again}`;
         started = Date.now();
       },
       onStep: (file, result) => {

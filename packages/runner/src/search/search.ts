@@ -1,7 +1,8 @@
 /**
  * The breaking-point search of a run: per variant (and swept factor value), steps chosen by
- * bp-search.ts and run by bp-step.ts, each written as it finishes; then one entry per label with
- * the two limits, the model's predictions and its checks (bp-model.ts).
+ * ladder.ts and run by step.ts, each written as it finishes. A step the generator could not carry
+ * (a busy machine: generator-limited) is measured again, up to MAX_RETRIES times, before it can
+ * end a ladder; every attempt is kept. summary/breaking-points.ts makes the entries.
  */
 import { subjectFacts } from '../config/subjects.ts';
 import { nextRate } from './ladder.ts';
@@ -19,15 +20,22 @@ export function stepScenario(scenario: Scenario, factor: FactorValue | null): Sc
   return { ...s, durationSec: s.breakingPoint.stepSec, stages: null, requests: [], faults: {} };
 }
 
-export function stepFileName(label: string, step: number): string {
-  return `${label}/step-${String(step).padStart(2, '0')}.json`;
+/** How often a disturbed step is measured again before its outcome stands. */
+import { MAX_RETRIES } from '../shapes/run.ts';
+
+/** `label/step-03.json`; a retry `label/step-03-retry1.json`. */
+export function stepFileName(label: string, step: number, attempt = 1): string {
+  const retry = attempt > 1 ? `-retry${attempt - 1}` : '';
+  return `${label}/step-${String(step).padStart(2, '0')}${retry}.json`;
 }
 
 export interface BreakingPointHooks {
   /** Called with each finished step (an interrupted step is not one). */
   onStep: (file: string, result: StepResult) => void;
-  /** Called as a step starts. */
-  onStart: (label: string, step: number, ratePerSec: number) => void;
+  /** Called as a step starts (attempt 1) or is measured again (2, 3). */
+  onStart: (label: string, step: number, ratePerSec: number, attempt: number) => void;
+  /** Runs one step: runStep, unless a test gives its own. */
+  run?: typeof runStep;
 }
 
 /**
@@ -47,14 +55,17 @@ export async function runBreakingPoints(
       const next = nextRate(outcomes, scenario.breakingPoint, subjectFacts(variant).sendsMail);
       if (!next) break;
       const requests = Math.max(1, Math.round(next.ratePerSec * stepCtx.scenario.durationSec));
-      hooks.onStart(label, step, requests / stepCtx.scenario.durationSec);
-      const result = await runStep(stepCtx, {
-        spec: { index, variant, label, requests, repeat: 1, factor },
-        step,
-        phase: next.phase,
-      });
-      if (ctx.signal.aborted) break; // an interrupted step is not a result
-      hooks.onStep(stepFileName(label, step), result);
+      const spec = { index, variant, label, requests, repeat: 1, factor };
+      let result: StepResult | null = null;
+      for (let attempt = 1; attempt <= 1 + MAX_RETRIES && !ctx.signal.aborted; attempt++) {
+        hooks.onStart(label, step, requests / stepCtx.scenario.durationSec, attempt);
+        const r = await (hooks.run ?? runStep)(stepCtx, { spec, step, phase: next.phase, attempt });
+        if (ctx.signal.aborted) break; // an interrupted step is not a result
+        hooks.onStep(stepFileName(label, step, attempt), r);
+        result = r;
+        if (!r.generatorLimited) break;
+      }
+      if (!result || ctx.signal.aborted) break;
       outcomes.push(outcomeOf(result));
     }
   }

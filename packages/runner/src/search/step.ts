@@ -25,6 +25,8 @@ export interface StepPlan {
   spec: CellSpec;
   step: number;
   phase: 'ladder' | 'bisect';
+  /** 1, or 2 and 3 when the step is measured again after a disturbed attempt. */
+  attempt?: number;
 }
 
 /** Least-squares slope of y over t; null with fewer than three points. */
@@ -48,11 +50,13 @@ function mean(values: number[]): number | null {
 
 export async function runStep(stepCtx: CellContext, plan: StepPlan): Promise<StepResult> {
   const { spec } = plan;
-  const ctx = { ...stepCtx, names: stepCtx.names.forCell(`${spec.index}s${plan.step}`) };
+  const attempt = plan.attempt ?? 1;
+  const key = `${spec.index}s${plan.step}${attempt > 1 ? `a${attempt}` : ''}`;
+  const ctx = { ...stepCtx, names: stepCtx.names.forCell(key) };
   const s = ctx.scenario;
   const trial = await runTrial(ctx, {
     variant: spec.variant,
-    dbName: dbNameFor(ctx.runId, `${spec.label}_s${plan.step}`),
+    dbName: dbNameFor(ctx.runId, `${spec.label}_s${plan.step}_a${attempt}`),
     faults: {},
     sample: true,
     load: ({ server, window, signal }) => measure(ctx, spec, server, window, signal),
@@ -221,6 +225,7 @@ function emptyStep(ctx: CellContext, plan: StepPlan): StepResult {
     label: plan.spec.label,
     factor: plan.spec.factor,
     step: plan.step,
+    attempt: plan.attempt ?? 1,
     phase: plan.phase,
     ratePerSec: round2(plan.spec.requests / s.durationSec),
     requests: plan.spec.requests,

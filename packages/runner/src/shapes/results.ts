@@ -227,6 +227,11 @@ export interface StepResult extends LoadFigures {
   factor: FactorValue | null;
   /** 1-based position in this label's search. */
   step: number;
+  /**
+   * 1; 2 or 3 where the step was measured again because the generator could not carry the
+   * attempt before (absent in steps recorded before retries).
+   */
+  attempt?: number;
   phase: 'ladder' | 'bisect';
   /** Offered rate: requests / window. */
   ratePerSec: number;

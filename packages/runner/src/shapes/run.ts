@@ -203,6 +203,9 @@ export interface Ranking {
   order: string | null;
 }
 
+/** How often a breaking-point step the generator could not carry is measured again. */
+export const MAX_RETRIES = 2;
+
 export interface BreakingPoint {
   variant: Subject;
   label: string;
@@ -227,12 +230,16 @@ export interface BreakingPoint {
   limitedBy: 'slo' | 'generator' | 'max-rate' | 'failed';
   mailLimitedBy: 'share' | 'not-reached' | 'no-mail';
   generatorCeilingPerSec: number | null;
+  /** Attempts measured again because the generator could not carry them (absent before retries). */
+  retries?: number;
   predicted: Prediction;
   checks: ModelCheck[];
   steps: Array<{
     file: string;
     ratePerSec: number;
     phase: 'ladder' | 'bisect';
+    /** 1, or the retry's number + 1 (absent before retries). */
+    attempt?: number;
     status: 'ok' | 'failed';
     p99Ms: number | null;
     meanMs: number | null;

@@ -10,6 +10,7 @@ import { baseStep, limitChecks, predict, stepChecks } from '../judge/model.ts';
 import { bracketOf, generatorCeiling, outcomeOf } from '../judge/brackets.ts';
 import { EXTERNAL, type Scenario } from '../shapes/scenario.ts';
 import { latencyMedianMs } from '../config/latency.ts';
+import { MAX_RETRIES } from '../shapes/run.ts';
 import type { Bracket, BreakingPoint } from '../shapes/run.ts';
 
 /** One entry per label, from its steps (in the order they ran). */
@@ -29,7 +30,11 @@ function entryOf(
   cores: number,
 ): BreakingPoint {
   const first = list[0]!.result;
-  const results = list.map((s) => s.result);
+  const all = list.map((s) => s.result);
+  // A disturbed attempt measured again is superseded: only each step's last attempt counts.
+  const results = all.filter(
+    (r) => !all.some((o) => o.step === r.step && (o.attempt ?? 1) > (r.attempt ?? 1)),
+  );
   const outcomes = results.map(outcomeOf);
   const sendsMail = subjectFacts(first.variant).sendsMail;
   const http = bracketOf(outcomes, 'http');
@@ -69,12 +74,14 @@ function entryOf(
     limitedBy,
     mailLimitedBy: !sendsMail ? 'no-mail' : mail.hi !== null ? 'share' : 'not-reached',
     generatorCeilingPerSec: ceiling,
+    retries: all.length - results.length,
     predicted,
     checks,
     steps: list.map(({ file, result: r }) => ({
       file,
       ratePerSec: r.ratePerSec,
       phase: r.phase,
+      attempt: r.attempt ?? 1,
       status: r.status,
       p99Ms: r.latencyMs?.fromIntended.p99 ?? null,
       meanMs: r.latencyMs ? Math.round(r.latencyMs.fromIntended.mean * 10) / 10 : null,
@@ -102,7 +109,7 @@ export function describeBreakingPoint(bp: BreakingPoint): string {
         ? `replies broke the SLO (${slo}) already at ${fmt(bp.httpBracket.hi!)}/s`
         : `replies meet the SLO (${slo}, no errors) up to ${fmt(bp.httpMaxRatePerSec)}/s, not at ${fmt(bp.httpBracket.hi!)}/s`
       : bp.limitedBy === 'generator'
-        ? `replies met the SLO up to ${fmt(bp.httpBracket.lo ?? 0)}/s, where the generator fell behind (generator limit, not the server's)`
+        ? `replies met the SLO up to ${fmt(bp.httpBracket.lo ?? 0)}/s; above it the generator could not keep its schedule in ${1 + MAX_RETRIES} attempts at ${fmt(bp.generatorCeilingPerSec ?? 0)}/s: the machine was too busy to measure further (not the server's limit)`
         : bp.limitedBy === 'max-rate'
           ? `replies met the SLO up to the ladder's top, ${fmt(bp.httpBracket.lo ?? 0)}/s (a lower bound)`
           : 'every step failed to run';
@@ -196,7 +203,7 @@ export function renderBreakingPointsMarkdown(
           ? '–'
           : `${Math.round(st.mailShare * 100)} %${st.mailOk ? '' : ' (behind)'}`;
       lines.push(
-        `| ${k + 1} | ${st.phase} | ${fmt(st.ratePerSec)} | ${rate(st.p99Ms)} | ${rate(st.meanMs)} | ${st.errors} | ${http} | ${share} | ${rate(st.deliveredRatePerSec)} | ${rate(st.backlogGrowthPerSec)} |`,
+        `| ${k + 1} | ${st.phase}${(st.attempt ?? 1) > 1 ? ` (again, ${st.attempt})` : ''} | ${fmt(st.ratePerSec)} | ${rate(st.p99Ms)} | ${rate(st.meanMs)} | ${st.errors} | ${http} | ${share} | ${rate(st.deliveredRatePerSec)} | ${rate(st.backlogGrowthPerSec)} |`,
       );
     });
     const flagged = e.checks.filter((c) => c.flagged);
