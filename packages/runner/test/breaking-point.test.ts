@@ -21,7 +21,11 @@ import { scaleAroundLimit } from '../src/run/plan.ts';
 import type { RunInfo } from '../src/shapes/run.ts';
 import { bench } from './helpers.ts';
 import { runBreakingPoints } from '../src/search/search.ts';
-import { buildBreakingPoints, describeBreakingPoint } from '../src/summary/breaking-points.ts';
+import {
+  buildBreakingPoints,
+  describeBreakingPoint,
+  limitRow,
+} from '../src/summary/breaking-points.ts';
 import type { CellContext } from '../src/trial/context.ts';
 import { parseStages } from '../src/config/flag-values.ts';
 
@@ -233,6 +237,12 @@ describe('a disturbed step is measured again', () => {
     expect(entry.httpBracket.lo).toBeLessThanOrEqual(20);
     expect(entry.httpBracket.hi).toBeGreaterThan(20);
     expect(entry.steps[1]).toMatchObject({ attempt: 2, generatorLimited: false });
+    // Two bisections leave the bracket wider than the resolution: a bracket, not a limit.
+    const { lo, hi } = entry.httpBracket as { lo: number; hi: number };
+    expect((hi - lo) / lo).toBeGreaterThan(scenario.breakingPoint.resolution);
+    expect(entry.httpNarrowed).toBe(false);
+    expect(limitRow(entry)[1]).toBe('not bracketed');
+    expect(describeBreakingPoint(entry)).toContain('not bracketed');
   });
 
   it('a step the generator never carries, in three attempts, says the machine was too busy', async () => {

@@ -232,6 +232,12 @@ export interface BreakingPoint {
   generatorCeilingPerSec: number | null;
   /** Attempts measured again because the generator could not carry them (absent before retries). */
   retries?: number;
+  /**
+   * Whether the search narrowed each bracket to the scenario's resolution; where it did not, the
+   * limit is only known to lie in its bracket ("not bracketed"). Absent in entries made before.
+   */
+  httpNarrowed?: boolean;
+  mailNarrowed?: boolean;
   predicted: Prediction;
   checks: ModelCheck[];
   steps: Array<{

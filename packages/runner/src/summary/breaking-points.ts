@@ -24,6 +24,11 @@ export function buildBreakingPoints(
   return [...byLabel.values()].map((list) => entryOf(scenario, list, cores));
 }
 
+/** Whether the search narrowed a bracket to its resolution: only then is its lower end a limit. */
+function narrowed(b: Bracket, resolution: number): boolean {
+  return b.lo !== null && b.hi !== null && (b.hi - b.lo) / b.lo <= resolution;
+}
+
 function entryOf(
   scenario: Scenario,
   list: Array<{ file: string; result: StepResult }>,
@@ -74,6 +79,8 @@ function entryOf(
     limitedBy,
     mailLimitedBy: !sendsMail ? 'no-mail' : mail.hi !== null ? 'share' : 'not-reached',
     generatorCeilingPerSec: ceiling,
+    httpNarrowed: narrowed(http, scenario.breakingPoint.resolution),
+    mailNarrowed: sendsMail && narrowed(mail, scenario.breakingPoint.resolution),
     retries: all.length - results.length,
     predicted,
     checks,
@@ -107,7 +114,9 @@ export function describeBreakingPoint(bp: BreakingPoint): string {
     bp.limitedBy === 'slo'
       ? bp.httpMaxRatePerSec === null
         ? `replies broke the SLO (${slo}) already at ${fmt(bp.httpBracket.hi!)}/s`
-        : `replies meet the SLO (${slo}, no errors) up to ${fmt(bp.httpMaxRatePerSec)}/s, not at ${fmt(bp.httpBracket.hi!)}/s`
+        : bp.httpNarrowed === false
+          ? `replies met the SLO (${slo}, no errors) at ${fmt(bp.httpMaxRatePerSec)}/s, not at ${fmt(bp.httpBracket.hi!)}/s: the limit lies between (not bracketed: the search did not narrow it)`
+          : `replies meet the SLO (${slo}, no errors) up to ${fmt(bp.httpMaxRatePerSec)}/s, not at ${fmt(bp.httpBracket.hi!)}/s`
       : bp.limitedBy === 'generator'
         ? `replies met the SLO up to ${fmt(bp.httpBracket.lo ?? 0)}/s; above it the generator could not keep its schedule in ${1 + MAX_RETRIES} attempts at ${fmt(bp.generatorCeilingPerSec ?? 0)}/s: the machine was too busy to measure further (not the server's limit)`
         : bp.limitedBy === 'max-rate'
@@ -119,7 +128,7 @@ export function describeBreakingPoint(bp: BreakingPoint): string {
     bp.mailLimitedBy === 'no-mail'
       ? ''
       : bp.mailLimitedBy === 'share'
-        ? `; e-mail keeps up to ${bp.mailMaxRatePerSec === null ? `below ${fmt(bp.mailBracket.hi!)}` : fmt(bp.mailMaxRatePerSec)}/s${bp.predicted.mailRatePerSec !== null ? ` (model c/L = ${fmt(bp.predicted.mailRatePerSec)}/s)` : ''}`
+        ? `; e-mail keeps up to ${bp.mailMaxRatePerSec === null ? `below ${fmt(bp.mailBracket.hi!)}` : bp.mailNarrowed === false ? `somewhere in ${fmt(bp.mailMaxRatePerSec)}–${fmt(bp.mailBracket.hi!)} (not bracketed)` : fmt(bp.mailMaxRatePerSec)}/s${bp.predicted.mailRatePerSec !== null ? ` (model c/L = ${fmt(bp.predicted.mailRatePerSec)}/s)` : ''}`
         : `; e-mail kept up at every rate tried (to ${fmt(bp.mailBracket.lo ?? 0)}/s)`;
   return `${bp.label}${factor}: ${http}${model}${mail}`;
 }
@@ -146,13 +155,16 @@ export const LIMIT_COLUMNS = [
 /** One label's row of the limits table, as text. */
 export function limitRow(e: BreakingPoint): string[] {
   const bracket = (b: Bracket) => `${rate(b.lo)}–${rate(b.hi)}`;
+  // A limit the search never narrowed is its bracket, not a number.
+  const limit = (v: number | null, isNarrowed: boolean | undefined) =>
+    v !== null && isNarrowed === false ? 'not bracketed' : rate(v);
   return [
     e.label,
-    rate(e.httpMaxRatePerSec),
+    limit(e.httpMaxRatePerSec, e.httpNarrowed),
     bracket(e.httpBracket),
     rate(e.predicted.httpRatePerSec),
     e.limitedBy,
-    rate(e.mailMaxRatePerSec),
+    limit(e.mailMaxRatePerSec, e.mailNarrowed),
     e.mailLimitedBy === 'no-mail' ? 'no e-mail' : bracket(e.mailBracket),
     rate(e.predicted.mailRatePerSec),
     String(e.steps.length),
