@@ -255,6 +255,78 @@ describe('a disturbed step is measured again', () => {
   });
 });
 
+describe('repeated searches', () => {
+  it('runs each label K times, interleaved; each search is kept, each limit the median of K with its range', async () => {
+    const base = loadScenario('breaking-point');
+    const scenario = {
+      ...base,
+      variants: ['no-email' as const, 'inline' as const],
+      aaControl: null,
+      sweep: null,
+      repeats: 3,
+    };
+    scenario.breakingPoint = {
+      ...scenario.breakingPoint,
+      startRate: 8,
+      growth: 2,
+      bisections: 6,
+      resolution: 0.1,
+    };
+    // The server carries a little more or less from one search to the next, as a machine does.
+    const limits = [20, 26, 23];
+    const steps: Array<{ file: string; result: StepResult }> = [];
+    const order: string[] = [];
+    const ctx = { scenario, signal: new AbortController().signal } as unknown as CellContext;
+    await runBreakingPoints(ctx, {
+      onStart: () => {},
+      onStep: (file, result) => steps.push({ file, result }),
+      run: async (stepCtx, plan) => {
+        if (plan.step === 1) order.push(`${plan.spec.label}${plan.spec.repeat}`);
+        const rate = plan.spec.requests / stepCtx.scenario.durationSec;
+        const ok = rate <= (limits[plan.spec.repeat - 1] as number);
+        const r = stepWith({ dispatchP99: 1, sendP99: 50, intendedP99: ok ? 100 : 5000 });
+        return {
+          ...r,
+          label: plan.spec.label,
+          variant: plan.spec.variant,
+          factor: null,
+          step: plan.step,
+          attempt: plan.attempt ?? 1,
+          repeat: plan.spec.repeat,
+          phase: plan.phase,
+          ratePerSec: rate,
+          requests: plan.spec.requests,
+          durationSec: stepCtx.scenario.durationSec,
+          httpOk: ok,
+          mailOk: null,
+          generatorBehind: false,
+          generatorLimited: false,
+          cpuMsPerRequest: null,
+          samples: null,
+          series: [],
+        };
+      },
+    });
+    expect(order).toEqual(['no-email1', 'inline1', 'no-email2', 'inline2', 'no-email3', 'inline3']);
+    expect(steps.some((s) => s.file.startsWith('no-email/r2/step-01'))).toBe(true);
+    const [entry] = buildBreakingPoints(
+      scenario,
+      steps.filter((s) => s.result.label === 'no-email'),
+      2,
+    );
+    expect(entry?.searches).toHaveLength(3);
+    const found = entry!.searches!.map((s) => s.httpMaxRatePerSec as number);
+    found.forEach((f, k) => {
+      expect(f).toBeLessThanOrEqual(limits[k] as number);
+      expect(f).toBeGreaterThan((limits[k] as number) / 1.1 - 0.01);
+    });
+    expect(entry!.httpMaxRatePerSec).toBe([...found].sort((a, b) => a - b)[1]);
+    expect(entry!.httpRange).toEqual([Math.min(...found), Math.max(...found)]);
+    expect(describeBreakingPoint(entry!)).toContain('the median of 3 searches');
+    expect(limitRow(entry!)[1]).toMatch(/^[\d.]+ \([\d.]+–[\d.]+\)$/);
+  });
+});
+
 describe('the model', () => {
   it("inline's HTTP limit stretches c/L by the SLO's slack over the window", () => {
     expect(inlineHttpLimit(10, 600, 2000, 20)).toBeCloseTo(10.7, 6);

@@ -92,7 +92,9 @@ export const BENCH_FLAGS: readonly BenchFlag[] = [
     value: 'N',
     group: 'what runs',
     measured: true,
-    help: ["repeats of each cell, interleaved A B C A B C (scenario's)"],
+    help: [
+      "repeats of each cell, and of each breaking-point search, interleaved A B C A B C (scenario's)",
+    ],
     read: (t, o) => (o.repeats = positiveInt('--repeats', t)),
   }),
   flag({

@@ -100,6 +100,7 @@ export function estimateBreakingPointSec(scenario: Scenario): number {
     Math.ceil(Math.log(Math.max(1, 50 / bp.startRate)) / Math.log(bp.growth)) + 1,
   );
   return (
+    Math.max(1, scenario.repeats) *
     factorValues(scenario).length *
     scenario.variants.length *
     (rungs + bp.bisections) *

@@ -9,7 +9,7 @@ import { nextRate } from './ladder.ts';
 import { runStep } from './step.ts';
 import { withFactor } from '../config/factors.ts';
 import { cellLabels } from '../config/scenario.ts';
-import type { FactorValue, Scenario } from '../shapes/scenario.ts';
+import type { FactorValue, Scenario, Subject } from '../shapes/scenario.ts';
 import type { StepResult } from '../shapes/results.ts';
 import { type StepOutcome, outcomeOf } from '../judge/brackets.ts';
 import type { CellContext } from '../trial/context.ts';
@@ -23,10 +23,20 @@ export function stepScenario(scenario: Scenario, factor: FactorValue | null): Sc
 /** How often a disturbed step is measured again before its outcome stands. */
 import { MAX_RETRIES } from '../shapes/run.ts';
 
-/** `label/step-03.json`; a retry `label/step-03-retry1.json`. */
-export function stepFileName(label: string, step: number, attempt = 1): string {
+/**
+ * `label/step-03.json`; a retry `label/step-03-retry1.json`; with repeated searches each in its
+ * folder, `label/r2/step-03.json`.
+ */
+export function stepFileName(
+  label: string,
+  step: number,
+  attempt = 1,
+  repeat = 1,
+  repeats = 1,
+): string {
   const retry = attempt > 1 ? `-retry${attempt - 1}` : '';
-  return `${label}/step-${String(step).padStart(2, '0')}${retry}.json`;
+  const folder = repeats > 1 ? `r${repeat}/` : '';
+  return `${label}/${folder}step-${String(step).padStart(2, '0')}${retry}.json`;
 }
 
 export interface BreakingPointHooks {
@@ -39,8 +49,9 @@ export interface BreakingPointHooks {
 }
 
 /**
- * Runs every label's search (the scenario's labels without A/A twins); the steps go to onStep as
- * they finish.
+ * Runs every label's search (the scenario's labels without A/A twins), the scenario's `repeats`
+ * times, interleaved (A B C, A B C) so that drift spreads over the labels evenly; the steps go to
+ * onStep as they finish.
  */
 export async function runBreakingPoints(
   ctx: CellContext,
@@ -48,25 +59,45 @@ export async function runBreakingPoints(
 ): Promise<void> {
   const scenario = ctx.scenario;
   const labels = cellLabels({ ...scenario, aaControl: null });
-  for (const [index, { variant, label, factor }] of labels.entries()) {
-    const stepCtx = { ...ctx, scenario: stepScenario(scenario, factor) };
-    const outcomes: StepOutcome[] = [];
-    for (let step = 1; !ctx.signal.aborted; step++) {
-      const next = nextRate(outcomes, scenario.breakingPoint, subjectFacts(variant).sendsMail);
-      if (!next) break;
-      const requests = Math.max(1, Math.round(next.ratePerSec * stepCtx.scenario.durationSec));
-      const spec = { index, variant, label, requests, repeat: 1, factor };
-      let result: StepResult | null = null;
-      for (let attempt = 1; attempt <= 1 + MAX_RETRIES && !ctx.signal.aborted; attempt++) {
-        hooks.onStart(label, step, requests / stepCtx.scenario.durationSec, attempt);
-        const r = await (hooks.run ?? runStep)(stepCtx, { spec, step, phase: next.phase, attempt });
-        if (ctx.signal.aborted) break; // an interrupted step is not a result
-        hooks.onStep(stepFileName(label, step, attempt), r);
-        result = r;
-        if (!r.generatorLimited) break;
-      }
-      if (!result || ctx.signal.aborted) break;
-      outcomes.push(outcomeOf(result));
+  const repeats = Math.max(1, scenario.repeats);
+  for (let repeat = 1; repeat <= repeats && !ctx.signal.aborted; repeat++) {
+    for (const [index, { variant, label, factor }] of labels.entries()) {
+      const stepCtx = { ...ctx, scenario: stepScenario(scenario, factor) };
+      await searchOne(stepCtx, hooks, { index, variant, label, factor, repeat, repeats });
     }
+  }
+}
+
+/** One label's search: the ladder and its bisections, each disturbed step measured again. */
+async function searchOne(
+  ctx: CellContext,
+  hooks: BreakingPointHooks,
+  who: {
+    index: number;
+    variant: Subject;
+    label: string;
+    factor: FactorValue | null;
+    repeat: number;
+    repeats: number;
+  },
+): Promise<void> {
+  const { index, variant, label, factor, repeat, repeats } = who;
+  const outcomes: StepOutcome[] = [];
+  for (let step = 1; !ctx.signal.aborted; step++) {
+    const next = nextRate(outcomes, ctx.scenario.breakingPoint, subjectFacts(variant).sendsMail);
+    if (!next) break;
+    const requests = Math.max(1, Math.round(next.ratePerSec * ctx.scenario.durationSec));
+    const spec = { index: index + 100 * (repeat - 1), variant, label, requests, repeat, factor };
+    let result: StepResult | null = null;
+    for (let attempt = 1; attempt <= 1 + MAX_RETRIES && !ctx.signal.aborted; attempt++) {
+      hooks.onStart(label, step, requests / ctx.scenario.durationSec, attempt);
+      const r = await (hooks.run ?? runStep)(ctx, { spec, step, phase: next.phase, attempt });
+      if (ctx.signal.aborted) break; // an interrupted step is not a result
+      hooks.onStep(stepFileName(label, step, attempt, repeat, repeats), r);
+      result = r;
+      if (!r.generatorLimited) break;
+    }
+    if (!result || ctx.signal.aborted) break;
+    outcomes.push(outcomeOf(result));
   }
 }

@@ -56,7 +56,7 @@ export async function runStep(stepCtx: CellContext, plan: StepPlan): Promise<Ste
   const s = ctx.scenario;
   const trial = await runTrial(ctx, {
     variant: spec.variant,
-    dbName: dbNameFor(ctx.runId, `${spec.label}_s${plan.step}_a${attempt}`),
+    dbName: dbNameFor(ctx.runId, `${spec.label}_r${spec.repeat}_s${plan.step}_a${attempt}`),
     faults: {},
     sample: true,
     load: ({ server, window, signal }) => measure(ctx, spec, server, window, signal),
@@ -226,6 +226,7 @@ function emptyStep(ctx: CellContext, plan: StepPlan): StepResult {
     factor: plan.spec.factor,
     step: plan.step,
     attempt: plan.attempt ?? 1,
+    repeat: plan.spec.repeat,
     phase: plan.phase,
     ratePerSec: round2(plan.spec.requests / s.durationSec),
     requests: plan.spec.requests,

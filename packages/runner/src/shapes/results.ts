@@ -232,6 +232,8 @@ export interface StepResult extends LoadFigures {
    * attempt before (absent in steps recorded before retries).
    */
   attempt?: number;
+  /** Which of the scenario's repeated searches the step belongs to (absent before repeats). */
+  repeat?: number;
   phase: 'ladder' | 'bisect';
   /** Offered rate: requests / window. */
   ratePerSec: number;

@@ -238,6 +238,11 @@ export interface BreakingPoint {
    */
   httpNarrowed?: boolean;
   mailNarrowed?: boolean;
+  /** With repeated searches: the range of the limits found (each limit above is their median). */
+  httpRange?: [number, number] | null;
+  mailRange?: [number, number] | null;
+  /** With repeated searches: each search's own entry, without its steps and checks. */
+  searches?: Array<Omit<BreakingPoint, 'steps' | 'checks' | 'searches'>>;
   predicted: Prediction;
   checks: ModelCheck[];
   steps: Array<{

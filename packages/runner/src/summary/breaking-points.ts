@@ -21,7 +21,64 @@ export function buildBreakingPoints(
 ): BreakingPoint[] {
   const byLabel = new Map<string, Array<{ file: string; result: StepResult }>>();
   for (const s of steps) byLabel.set(s.result.label, [...(byLabel.get(s.result.label) ?? []), s]);
-  return [...byLabel.values()].map((list) => entryOf(scenario, list, cores));
+  return [...byLabel.values()].map((list) => {
+    const byRepeat = new Map<number, Array<{ file: string; result: StepResult }>>();
+    for (const s of list)
+      byRepeat.set(s.result.repeat ?? 1, [...(byRepeat.get(s.result.repeat ?? 1) ?? []), s]);
+    const searches = [...byRepeat.values()].map((l) => entryOf(scenario, l, cores));
+    return searches.length === 1 ? (searches[0] as BreakingPoint) : combined(searches);
+  });
+}
+
+/** The median of the values found; null unless at least half the searches found one. */
+function medianFound(values: Array<number | null>): {
+  median: number | null;
+  range: [number, number] | null;
+} {
+  const found = values.filter((v): v is number => v !== null).sort((a, b) => a - b);
+  if (found.length === 0 || found.length * 2 < values.length) return { median: null, range: null };
+  const mid = Math.floor(found.length / 2);
+  const median =
+    found.length % 2 === 1
+      ? (found[mid] as number)
+      : ((found[mid - 1] as number) + (found[mid] as number)) / 2;
+  return { median, range: [found[0] as number, found[found.length - 1] as number] };
+}
+
+/** The most frequent of the searches' values (the first one's on a tie). */
+function mostOften<T>(values: T[]): T {
+  return [...values].sort(
+    (a, b) => values.filter((v) => v === b).length - values.filter((v) => v === a).length,
+  )[0] as T;
+}
+
+/**
+ * One label's repeated searches as one entry: each limit the median of the searches that found it
+ * (narrowed), with their range; the model and the steps of all; every search kept in `searches`.
+ */
+function combined(searches: BreakingPoint[]): BreakingPoint {
+  const first = searches[0] as BreakingPoint;
+  const http = medianFound(
+    searches.map((s) => (s.httpNarrowed === false ? null : s.httpMaxRatePerSec)),
+  );
+  const mail = medianFound(
+    searches.map((s) => (s.mailNarrowed === false ? null : s.mailMaxRatePerSec)),
+  );
+  return {
+    ...first,
+    httpMaxRatePerSec: http.median,
+    httpRange: http.range,
+    httpNarrowed: http.median !== null,
+    mailMaxRatePerSec: mail.median,
+    mailRange: mail.range,
+    mailNarrowed: mail.median !== null,
+    limitedBy: mostOften(searches.map((s) => s.limitedBy)),
+    mailLimitedBy: mostOften(searches.map((s) => s.mailLimitedBy)),
+    retries: searches.reduce((a, s) => a + (s.retries ?? 0), 0),
+    checks: searches.flatMap((s) => s.checks),
+    steps: searches.flatMap((s) => s.steps),
+    searches: searches.map(({ steps: _steps, checks: _checks, ...s }) => s),
+  };
 }
 
 /** Whether the search narrowed a bracket to its resolution: only then is its lower end a limit. */
@@ -103,11 +160,34 @@ function entryOf(
   };
 }
 
+/** A limit over repeated searches: the median of those that narrowed it, with their range. */
+function repeatedLimit(
+  median: number | null,
+  range: [number, number] | null | undefined,
+  k: number,
+): string {
+  if (median === null || !range) return `not found by most of the ${k} searches`;
+  return `${fmt(median)}/s (the median of ${k} searches; ${fmt(range[0])}–${fmt(range[1])}/s)`;
+}
+
+function describeRepeated(bp: BreakingPoint, k: number): string {
+  const factor = bp.factor ? ` (${describeFactor(bp.factor)})` : '';
+  const model =
+    bp.predicted.httpRatePerSec !== null ? ` (model ${fmt(bp.predicted.httpRatePerSec)}/s)` : '';
+  const http = `replies meet the SLO (p99 ≤ ${fmt(bp.sloP99Ms / 1000)} s, no errors) up to ${repeatedLimit(bp.httpMaxRatePerSec, bp.httpRange, k)}${model}`;
+  const mail =
+    bp.mailLimitedBy === 'no-mail'
+      ? ''
+      : `; e-mail keeps up to ${repeatedLimit(bp.mailMaxRatePerSec, bp.mailRange, k)}${bp.predicted.mailRatePerSec !== null ? ` (model c/L = ${fmt(bp.predicted.mailRatePerSec)}/s)` : ''}`;
+  return `${bp.label}${factor}: ${http}${mail}`;
+}
+
 /**
  * "inline: replies within the SLO up to 9.5/s (model 10/s); e-mail keeps up to 10.4/s (model c/L =
  * 10/s)".
  */
 export function describeBreakingPoint(bp: BreakingPoint): string {
+  if (bp.searches && bp.searches.length > 1) return describeRepeated(bp, bp.searches.length);
   const factor = bp.factor ? ` (${describeFactor(bp.factor)})` : '';
   const slo = `p99 ≤ ${fmt(bp.sloP99Ms / 1000)} s`;
   const http =
@@ -156,15 +236,23 @@ export const LIMIT_COLUMNS = [
 export function limitRow(e: BreakingPoint): string[] {
   const bracket = (b: Bracket) => `${rate(b.lo)}–${rate(b.hi)}`;
   // A limit the search never narrowed is its bracket, not a number.
-  const limit = (v: number | null, isNarrowed: boolean | undefined) =>
-    v !== null && isNarrowed === false ? 'not bracketed' : rate(v);
+  const limit = (
+    v: number | null,
+    isNarrowed: boolean | undefined,
+    range?: [number, number] | null,
+  ) =>
+    v !== null && isNarrowed === false
+      ? 'not bracketed'
+      : range
+        ? `${rate(v)} (${rate(range[0])}–${rate(range[1])})`
+        : rate(v);
   return [
     e.label,
-    limit(e.httpMaxRatePerSec, e.httpNarrowed),
+    limit(e.httpMaxRatePerSec, e.httpNarrowed, e.httpRange),
     bracket(e.httpBracket),
     rate(e.predicted.httpRatePerSec),
     e.limitedBy,
-    limit(e.mailMaxRatePerSec, e.mailNarrowed),
+    limit(e.mailMaxRatePerSec, e.mailNarrowed, e.mailRange),
     e.mailLimitedBy === 'no-mail' ? 'no e-mail' : bracket(e.mailBracket),
     rate(e.predicted.mailRatePerSec),
     String(e.steps.length),
