@@ -327,6 +327,73 @@ describe('repeated searches', () => {
   });
 });
 
+describe('a search guided by its model', () => {
+  it('jumps to just below the predicted limit after its first step, and brackets it in fewer rungs', async () => {
+    const scenario = {
+      ...loadScenario('breaking-point'),
+      variants: ['no-email' as const],
+      aaControl: null,
+      sweep: null,
+      repeats: 1,
+    };
+    scenario.breakingPoint = {
+      ...scenario.breakingPoint,
+      startRate: 8,
+      growth: 1.5,
+      bisections: 3,
+      resolution: 0.1,
+    };
+    // A server that carries 40/s because each sign-up costs cores × 1000 / 40 ms of CPU.
+    const cpuMs = (os.cpus().length * 1000) / 40;
+    const rungs = async (guided: boolean) => {
+      const steps: StepResult[] = [];
+      const ctx = { scenario, signal: new AbortController().signal } as unknown as CellContext;
+      await runBreakingPoints(ctx, {
+        onStart: () => {},
+        onStep: (_file, result) => steps.push(result),
+        run: async (stepCtx, plan) => {
+          const rate = plan.spec.requests / stepCtx.scenario.durationSec;
+          const r = stepWith({ dispatchP99: 1, sendP99: 50, intendedP99: rate <= 40 ? 100 : 5000 });
+          return {
+            ...r,
+            label: 'no-email',
+            variant: 'no-email',
+            factor: null,
+            step: plan.step,
+            attempt: 1,
+            repeat: 1,
+            phase: plan.phase,
+            ratePerSec: rate,
+            requests: plan.spec.requests,
+            durationSec: stepCtx.scenario.durationSec,
+            httpOk: rate <= 40,
+            mailOk: null,
+            generatorBehind: false,
+            generatorLimited: false,
+            // Unguided, the model has nothing to go by.
+            cpuMsPerRequest: guided ? cpuMs : null,
+            samples: null,
+            series: [],
+          };
+        },
+      });
+      const entry = buildBreakingPoints(
+        scenario,
+        steps.map((result) => ({ file: '', result })),
+        os.cpus().length,
+      )[0]!;
+      return { ladder: steps.filter((s) => s.phase === 'ladder').map((s) => s.ratePerSec), entry };
+    };
+    const guided = await rungs(true);
+    const unguided = await rungs(false);
+    expect(guided.ladder[1]).toBeCloseTo(0.8 * 40, 0); // the jump: 80 % of the prediction
+    expect(guided.ladder.length).toBeLessThan(unguided.ladder.length);
+    expect(guided.entry.predicted.httpRatePerSec).toBeCloseTo(40, 1);
+    expect(guided.entry.httpBracket.lo).toBeLessThanOrEqual(40);
+    expect(guided.entry.httpBracket.hi).toBeGreaterThan(40);
+  });
+});
+
 describe('the model', () => {
   it("inline's HTTP limit stretches c/L by the SLO's slack over the window", () => {
     expect(inlineHttpLimit(10, 600, 2000, 20)).toBeCloseTo(10.7, 6);

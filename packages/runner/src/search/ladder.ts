@@ -7,6 +7,8 @@
  * wider bracket (relative to its lower end) is halved next, until both are narrower than the
  * resolution or the bisection budget is spent. Every step informs both limits. A step where the
  * generator fell behind is neither pass nor fail, and nothing at or above its rate is tried.
+ * Guided by the model (`guide`: the lowest limit it predicts from the steps so far), the ladder
+ * jumps to GUIDE_START of the prediction instead of climbing to it rung by rung.
  */
 import type { BreakingPointSettings } from '../shapes/scenario.ts';
 import { bracketOf, generatorCeiling, type StepOutcome } from '../judge/brackets.ts';
@@ -16,6 +18,9 @@ export type SearchSettings = Pick<
   BreakingPointSettings,
   'startRate' | 'growth' | 'maxRate' | 'bisections' | 'resolution'
 >;
+
+/** Where a guided ladder jumps to: just below the predicted limit, so that it passes and the next rung fails. */
+export const GUIDE_START = 0.8;
 
 function narrowEnough(b: Bracket, resolution: number): boolean {
   if (b.hi === null) return true; // nothing failed: nothing to narrow (the ladder's top is a lower bound)
@@ -31,6 +36,7 @@ export function nextRate(
   steps: StepOutcome[],
   settings: SearchSettings,
   sendsMail: boolean,
+  guide: number | null = null,
 ): { ratePerSec: number; phase: 'ladder' | 'bisect' } | null {
   if (steps.length === 0) return { ratePerSec: settings.startRate, phase: 'ladder' };
   const ceiling = generatorCeiling(steps);
@@ -39,7 +45,9 @@ export function nextRate(
   const climbing =
     steps.every((s) => s.phase === 'ladder') && last.httpOk && !last.generatorLimited;
   if (climbing && last.ratePerSec < settings.maxRate) {
-    const up = Math.min(last.ratePerSec * settings.growth, settings.maxRate);
+    let up = Math.min(last.ratePerSec * settings.growth, settings.maxRate);
+    if (guide !== null && up < GUIDE_START * guide)
+      up = Math.min(GUIDE_START * guide, settings.maxRate);
     if (ceiling === null || up < ceiling) return { ratePerSec: up, phase: 'ladder' };
   }
   const bisections = steps.filter((s) => s.phase === 'bisect').length;

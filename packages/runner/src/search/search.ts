@@ -4,12 +4,15 @@
  * (a busy machine: generator-limited) is measured again, up to MAX_RETRIES times, before it can
  * end a ladder; every attempt is kept. summary/breaking-points.ts makes the entries.
  */
+import os from 'node:os';
+import { latencyMedianMs } from '../config/latency.ts';
 import { subjectFacts } from '../config/subjects.ts';
+import { predict } from '../judge/model.ts';
 import { nextRate } from './ladder.ts';
 import { runStep } from './step.ts';
 import { withFactor } from '../config/factors.ts';
 import { cellLabels } from '../config/scenario.ts';
-import type { FactorValue, Scenario, Subject } from '../shapes/scenario.ts';
+import { EXTERNAL, type FactorValue, type Scenario, type Subject } from '../shapes/scenario.ts';
 import type { StepResult } from '../shapes/results.ts';
 import { type StepOutcome, outcomeOf } from '../judge/brackets.ts';
 import type { CellContext } from '../trial/context.ts';
@@ -68,6 +71,23 @@ export async function runBreakingPoints(
   }
 }
 
+/**
+ * The lowest limit the model predicts from the steps so far (CPU per request at the lowest step
+ * that passed; c/L for the e-mail), or null where it predicts none: the ladder's guide.
+ */
+export function guideOf(scenario: Scenario, variant: Subject, steps: StepResult[]): number | null {
+  if (steps.length === 0) return null;
+  const p = predict(variant, steps, {
+    connections: variant === EXTERNAL ? null : scenario.transport.maxConnections,
+    latencyMs: latencyMedianMs(scenario.smtp.latency),
+    cores: os.cpus().length,
+  });
+  const limits = [p.httpRatePerSec, p.mailRatePerSec].filter(
+    (v): v is number => v !== null && v > 0,
+  );
+  return limits.length > 0 ? Math.min(...limits) : null;
+}
+
 /** One label's search: the ladder and its bisections, each disturbed step measured again. */
 async function searchOne(
   ctx: CellContext,
@@ -83,8 +103,15 @@ async function searchOne(
 ): Promise<void> {
   const { index, variant, label, factor, repeat, repeats } = who;
   const outcomes: StepOutcome[] = [];
+  const done: StepResult[] = [];
   for (let step = 1; !ctx.signal.aborted; step++) {
-    const next = nextRate(outcomes, ctx.scenario.breakingPoint, subjectFacts(variant).sendsMail);
+    const sendsMail = subjectFacts(variant).sendsMail;
+    const next = nextRate(
+      outcomes,
+      ctx.scenario.breakingPoint,
+      sendsMail,
+      guideOf(ctx.scenario, variant, done),
+    );
     if (!next) break;
     const requests = Math.max(1, Math.round(next.ratePerSec * ctx.scenario.durationSec));
     const spec = { index: index + 100 * (repeat - 1), variant, label, requests, repeat, factor };
@@ -99,5 +126,6 @@ async function searchOne(
     }
     if (!result || ctx.signal.aborted) break;
     outcomes.push(outcomeOf(result));
+    done.push(result);
   }
 }
