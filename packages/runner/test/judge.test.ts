@@ -8,7 +8,8 @@ import { resultFromSamples, type Sample } from '@mailbench/loadgen';
 import { countTimeouts } from '../src/judge/timeouts.ts';
 import { judgeCell } from '../src/judge/judge.ts';
 import { migrateCell } from '../src/results/migrate.ts';
-import { rankVariants } from '../src/summary/summary.ts';
+import { capacityRows, rankVariants } from '../src/summary/summary.ts';
+import type { CapacityResult } from '../src/shapes/results.ts';
 import { evaluateThresholds } from '../src/judge/thresholds.ts';
 import type { Scenario } from '../src/shapes/scenario.ts';
 import type { CellResult } from '../src/shapes/results.ts';
@@ -293,6 +294,51 @@ describe('ranking variants across repeats', () => {
         ]).order,
       ).toBeNull();
     }
+  });
+});
+
+describe('repeated capacity probes', () => {
+  const probe = (variant: string, requestsPerSec: number, status: 'ok' | 'failed' = 'ok') =>
+    ({
+      variant,
+      requestsPerSec,
+      status,
+      errors: 0,
+      latencyMs: { p99: requestsPerSec / 10 },
+    }) as unknown as CapacityResult;
+
+  it('one row per variant: the median of its probes, their range and count; a failed probe fails the row', () => {
+    const rows = capacityRows([
+      probe('inline', 40),
+      probe('background', 90),
+      probe('inline', 46),
+      probe('background', 80),
+      probe('inline', 43),
+      probe('background', 0, 'failed'),
+    ]);
+    expect(rows[0]).toMatchObject({
+      variant: 'inline',
+      requestsPerSec: 43,
+      repeats: 3,
+      range: [40, 46],
+      status: 'ok',
+      p99Ms: 4.3,
+    });
+    expect(rows[1]).toMatchObject({
+      variant: 'background',
+      requestsPerSec: 85,
+      repeats: 3,
+      range: [80, 90],
+      status: 'failed',
+    });
+    // A single probe is a single row, as before.
+    expect(capacityRows([probe('inline', 40)])[0]).toEqual({
+      variant: 'inline',
+      requestsPerSec: 40,
+      p99Ms: 4,
+      errors: 0,
+      status: 'ok',
+    });
   });
 });
 

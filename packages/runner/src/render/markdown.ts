@@ -120,7 +120,7 @@ export function renderSummaryMarkdown(summary: Summary, run: RunInfo): string {
     lines.push('|---|---:|---:|---:|---|');
     for (const c of summary.capacity)
       lines.push(
-        `| ${c.variant} | ${c.requestsPerSec.toFixed(1)} | ${n(c.p99Ms)} | ${c.errors} | ${c.status} |`,
+        `| ${c.variant} | ${c.requestsPerSec.toFixed(1)}${c.range ? ` (${c.range[0].toFixed(1)}–${c.range[1].toFixed(1)}, n = ${c.repeats})` : ''} | ${n(c.p99Ms)} | ${c.errors} | ${c.status} |`,
       );
   }
   if (summary.findings.length > 0) {

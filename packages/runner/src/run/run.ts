@@ -98,6 +98,7 @@ export async function runBench(input: BenchPlan): Promise<BenchOutcome> {
       : [];
   const capacityEstimate =
     capacityVariants.length *
+    Math.max(1, plan.scenario.repeats) *
     (plan.scenario.capacity.durationSec + plan.scenario.warmup.durationSec + 6);
   const state: RunState = {
     runDir,
@@ -229,7 +230,7 @@ function endRun(
   state.run.complete =
     !signal.aborted &&
     state.run.cells.length === cells.length &&
-    state.run.capacity.length === capacityVariants.length;
+    state.run.capacity.length === capacityVariants.length * Math.max(1, scenario.repeats);
   if (scenario.breakingPoint.enabled) state.run.steps ??= [];
   state.run.endedAt = new Date().toISOString();
 }
@@ -315,9 +316,14 @@ async function runCapacities(
   state: RunState,
   variants: Runnable[],
 ): Promise<void> {
-  for (const [index, variant] of variants.entries()) {
+  // Each variant probed `repeats` times, interleaved (A B C, A B C).
+  const repeats = Math.max(1, plan.scenario.repeats);
+  const probes = Array.from({ length: repeats }, (_, r) =>
+    variants.map((v) => ({ v, r: r + 1 })),
+  ).flat();
+  for (const [index, { v: variant, r: repeat }] of probes.entries()) {
     if (plan.signal.aborted) break;
-    const label = `capacity ${variant}`;
+    const label = `capacity ${variant}${repeats > 1 ? ` r${repeat}` : ''}`;
     const started = Date.now();
     const result = await runCapacity(
       contextFor(
@@ -331,11 +337,11 @@ async function runCapacities(
       variant,
       index,
     );
-    const file = `${variant}/capacity.json`;
+    const file = `${variant}/capacity${repeats > 1 ? `-r${repeat}` : ''}.json`;
     recordResult(state, state.run.capacity, [{ file, text: asJson(result) }]);
     state.capacity.push(result);
     progress.log(
-      `capacity ${variant}: ${result.status === 'ok' ? `${result.requestsPerSec.toFixed(1)} sign-ups/s, p99 ${result.latencyMs?.p99 ?? '–'} ms` : `failed: ${result.error}`}`,
+      `${label}: ${result.status === 'ok' ? `${result.requestsPerSec.toFixed(1)} sign-ups/s, p99 ${result.latencyMs?.p99 ?? '–'} ms` : `failed: ${result.error}`}`,
     );
   }
 }

@@ -156,12 +156,15 @@ export interface Summary {
   complete: boolean;
   database: { engine: string; version: string };
   rows: SummaryRow[];
+  /** Per variant; with repeated probes the median of those that ran, with their range and count. */
   capacity: Array<{
     variant: Subject;
     requestsPerSec: number;
     p99Ms: number | null;
     errors: number;
     status: string;
+    repeats?: number;
+    range?: [number, number] | null;
   }>;
   invalidCells: Array<{ file: string; reasons: string[] }>;
   /**

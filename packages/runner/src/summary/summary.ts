@@ -111,6 +111,37 @@ function labelsOf(
   return labels;
 }
 
+/**
+ * One row per variant: its probe, or with repeated probes the median of those that ran, with their
+ * range and count (a failed probe fails the row).
+ */
+export function capacityRows(capacity: CapacityResult[]): Summary['capacity'] {
+  const byVariant = new Map<string, CapacityResult[]>();
+  for (const c of capacity) byVariant.set(c.variant, [...(byVariant.get(c.variant) ?? []), c]);
+  return [...byVariant.values()].map((probes) => {
+    const first = probes[0] as CapacityResult;
+    const ok = probes.filter((c) => c.status === 'ok');
+    const rates = ok.map((c) => c.requestsPerSec);
+    const p99s = ok.map((c) => c.latencyMs?.p99).filter((v): v is number => v !== undefined);
+    return {
+      variant: first.variant,
+      requestsPerSec: rates.length > 0 ? (medianOf(rates) as number) : first.requestsPerSec,
+      p99Ms: medianOf(p99s),
+      errors: probes.reduce((a, c) => a + c.errors, 0),
+      status: ok.length === probes.length ? 'ok' : 'failed',
+      ...(probes.length > 1
+        ? {
+            repeats: probes.length,
+            range:
+              rates.length > 0
+                ? ([Math.min(...rates), Math.max(...rates)] as [number, number])
+                : null,
+          }
+        : {}),
+    };
+  });
+}
+
 export function buildSummary(
   run: RunInfo,
   cells: Array<{ file: string; result: CellResult }>,
@@ -176,13 +207,7 @@ export function buildSummary(
     complete: run.complete,
     database: run.database,
     rows,
-    capacity: capacity.map((c) => ({
-      variant: c.variant,
-      requestsPerSec: c.requestsPerSec,
-      p99Ms: c.latencyMs?.p99 ?? null,
-      errors: c.errors,
-      status: c.status,
-    })),
+    capacity: capacityRows(capacity),
     invalidCells: cells
       .filter((c) => !c.result.valid)
       .map((c) => ({ file: c.file, reasons: c.result.reasons })),
