@@ -12,7 +12,9 @@ import {
   renderComparison,
   renderComparisonHtml,
   testable,
+  compareRuns,
 } from '../src/summary/compare.ts';
+import type { BreakingPoint } from '../src/shapes/run.ts';
 
 const six = (base: number, spread = 2) => [0, 1, 2, 3, 4, 5].map((k) => base + k * spread);
 
@@ -109,5 +111,35 @@ describe('rendering a comparison', () => {
     );
     expect(md).toContain('Holm-corrected over the 1 comparisons');
     expect(renderComparisonHtml([row(6)], 'A', 'B')).toContain('<tr class="real">');
+  });
+});
+
+describe('comparing two runs', () => {
+  it('compares breaking-point limits search by search, adjusted with the cells of the table', () => {
+    const bp = (label: string, limits: number[]) =>
+      ({
+        label,
+        httpMaxRatePerSec: limits[0],
+        httpNarrowed: true,
+        mailMaxRatePerSec: null,
+        searches: limits.map((v) => ({
+          label,
+          httpMaxRatePerSec: v,
+          httpNarrowed: true,
+          mailMaxRatePerSec: null,
+        })),
+      }) as unknown as BreakingPoint;
+    const rows = compareRuns([], [], {
+      a: [bp('inline', [9.5, 9.8, 9.6, 9.7, 9.4]), bp('outbox', [30, 31, 29, 30.5])],
+      b: [bp('inline', [12.1, 12.5, 12.2, 12.4, 12.3]), bp('outbox', [30.2, 29.5, 31.2, 30.1])],
+    });
+    expect(rows.map((r) => [r.variant, r.metric, r.verdict])).toEqual([
+      ['inline', 'HTTP limit (/s)', 'real'],
+      ['outbox', 'HTTP limit (/s)', 'within noise'],
+    ]);
+    // 5 vs 5 fully separated: 2/252, doubled by Holm over the two rows (4 vs 4, 2/70, would not
+    // survive the doubling).
+    expect(rows[0]?.p).toBeCloseTo(4 / 252, 10);
+    expect(renderComparison(rows, 'A', 'B')).toContain('| inline | – | HTTP limit (/s) |');
   });
 });

@@ -82,6 +82,7 @@ function compare(
   const rows = compareRuns(
     a.cells.map((c) => c.result),
     b.cells.map((c) => c.result),
+    { a: a.summary.breakingPoints ?? [], b: b.summary.breakingPoints ?? [] },
   );
   const text = renderComparison(rows, a.run.runId, b.run.runId);
   const dir = outDirFor(out, 'compare', env);

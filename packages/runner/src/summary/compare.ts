@@ -7,6 +7,7 @@
  * comparison says "n too small" and gives the ranges: it never ranks.
  */
 import type { CellResult } from '../shapes/results.ts';
+import type { BreakingPoint } from '../shapes/run.ts';
 import { holm, mannWhitney, medianInterval, smallestP, type MedianInterval } from './stats.ts';
 
 export const ALPHA = 0.05;
@@ -93,7 +94,50 @@ const METRICS: Array<{ name: string; pick: (c: CellResult) => number | null }> =
   { name: 'e-mails lost', pick: (c) => (c.status === 'ok' ? c.emails.lost : null) },
 ];
 
-export function compareRuns(a: CellResult[], b: CellResult[]): CellComparison[] {
+/** A search's limits, per repeated search (or the one search), for comparing runs' limits. */
+function limitValues(bp: BreakingPoint, which: 'http' | 'mail'): number[] {
+  const searches = bp.searches && bp.searches.length > 0 ? bp.searches : [bp];
+  return searches
+    .filter((s) => (which === 'http' ? s.httpNarrowed : s.mailNarrowed) !== false)
+    .map((s) => (which === 'http' ? s.httpMaxRatePerSec : s.mailMaxRatePerSec))
+    .filter((v): v is number => v !== null);
+}
+
+/** The breaking points both runs searched, limit by limit (each repeated search one value). */
+function limitComparisons(a: BreakingPoint[], b: BreakingPoint[]): CellComparison[] {
+  const out: CellComparison[] = [];
+  for (const ea of a) {
+    const eb = b.find((e) => e.label === ea.label);
+    if (!eb) continue;
+    for (const [which, metric] of [
+      ['http', 'HTTP limit (/s)'],
+      ['mail', 'e-mail limit (/s)'],
+    ] as const) {
+      const va = limitValues(ea, which);
+      const vb = limitValues(eb, which);
+      if (va.length === 0 || vb.length === 0) continue;
+      out.push({
+        variant: ea.label,
+        requests: 0,
+        metric,
+        repeatsA: va.length,
+        repeatsB: vb.length,
+        ...compareSamples(va, vb),
+      });
+    }
+  }
+  return out;
+}
+
+/**
+ * Two runs cell by cell (and limit by limit where both searched breaking points), their p values
+ * adjusted together.
+ */
+export function compareRuns(
+  a: CellResult[],
+  b: CellResult[],
+  limits: { a: BreakingPoint[]; b: BreakingPoint[] } = { a: [], b: [] },
+): CellComparison[] {
   const key = (c: CellResult) => `${c.label ?? c.variant}\u0000${c.requests}`;
   const groups = new Map<string, { a: CellResult[]; b: CellResult[] }>();
   for (const c of a) {
@@ -123,7 +167,7 @@ export function compareRuns(a: CellResult[], b: CellResult[]): CellComparison[] 
       });
     }
   }
-  return compareAll(out);
+  return compareAll([...out, ...limitComparisons(limits.a, limits.b)]);
 }
 
 const COLUMNS = [
@@ -159,7 +203,7 @@ function rowCells(r: CellComparison): string[] {
   const n = `n=${r.repeatsA}+${r.repeatsB}`;
   return [
     r.variant,
-    String(r.requests),
+    r.requests > 0 ? String(r.requests) : '–',
     r.metric,
     medianCell(r.intervalA, r.rangeA),
     medianCell(r.intervalB, r.rangeB),
