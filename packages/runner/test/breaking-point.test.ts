@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import { nextRate, type SearchSettings } from '../src/search/ladder.ts';
-import { judgeStep, mailShareOf, slope } from '../src/search/step.ts';
+import { judgeStep, mailShareOf, slope, type StepPlan } from '../src/search/step.ts';
 import { inlineHttpLimit } from '../src/judge/model.ts';
 import { applyOverrides, parseBenchArgs } from '../src/cli/args.ts';
 import { loadScenario } from '../src/config/scenario.ts';
@@ -178,6 +178,43 @@ describe('a step judged against the SLO', () => {
   });
 });
 
+/**
+ * A step as a scripted server answers it: `ok` whether it carried the rate, `behind` whether the
+ * generator fell behind, `cpuMs` its CPU per sign-up (null: unknown to the model).
+ */
+function scriptedStep(
+  stepCtx: CellContext,
+  plan: StepPlan,
+  how: { ok: boolean; behind?: boolean; cpuMs?: number | null },
+): StepResult {
+  const behind = how.behind ?? false;
+  const r = stepWith({
+    dispatchP99: behind ? 500 : 1,
+    sendP99: 50,
+    intendedP99: how.ok ? 100 : 5000,
+  });
+  return {
+    ...r,
+    label: plan.spec.label,
+    variant: plan.spec.variant,
+    factor: null,
+    step: plan.step,
+    attempt: plan.attempt ?? 1,
+    repeat: plan.spec.repeat,
+    phase: plan.phase,
+    ratePerSec: plan.spec.requests / stepCtx.scenario.durationSec,
+    requests: plan.spec.requests,
+    durationSec: stepCtx.scenario.durationSec,
+    httpOk: how.ok && !behind,
+    mailOk: null,
+    generatorBehind: behind,
+    generatorLimited: behind,
+    cpuMsPerRequest: how.cpuMs ?? null,
+    samples: null,
+    series: [],
+  };
+}
+
 describe('a disturbed step is measured again', () => {
   const scenario = {
     ...loadScenario('breaking-point'),
@@ -196,31 +233,7 @@ describe('a disturbed step is measured again', () => {
       onStep: (file, result) => steps.push({ file, result }),
       run: async (stepCtx, plan) => {
         const rate = plan.spec.requests / stepCtx.scenario.durationSec;
-        const behind = busy(call++, rate);
-        const r = stepWith({
-          dispatchP99: behind ? 500 : 1,
-          sendP99: 50,
-          intendedP99: rate <= 20 ? 100 : 5000,
-        });
-        return {
-          ...r,
-          label: plan.spec.label,
-          variant: plan.spec.variant,
-          factor: null,
-          step: plan.step,
-          attempt: plan.attempt ?? 1,
-          phase: plan.phase,
-          ratePerSec: rate,
-          requests: plan.spec.requests,
-          durationSec: stepCtx.scenario.durationSec,
-          httpOk: !behind && rate <= 20,
-          mailOk: null,
-          generatorBehind: behind,
-          generatorLimited: behind,
-          cpuMsPerRequest: null,
-          samples: null,
-          series: [],
-        };
+        return scriptedStep(stepCtx, plan, { ok: rate <= 20, behind: busy(call++, rate) });
       },
     });
     return { steps, entry: buildBreakingPoints(scenario, steps, 2)[0]! };
@@ -283,28 +296,9 @@ describe('repeated searches', () => {
       run: async (stepCtx, plan) => {
         if (plan.step === 1) order.push(`${plan.spec.label}${plan.spec.repeat}`);
         const rate = plan.spec.requests / stepCtx.scenario.durationSec;
-        const ok = rate <= (limits[plan.spec.repeat - 1] as number);
-        const r = stepWith({ dispatchP99: 1, sendP99: 50, intendedP99: ok ? 100 : 5000 });
-        return {
-          ...r,
-          label: plan.spec.label,
-          variant: plan.spec.variant,
-          factor: null,
-          step: plan.step,
-          attempt: plan.attempt ?? 1,
-          repeat: plan.spec.repeat,
-          phase: plan.phase,
-          ratePerSec: rate,
-          requests: plan.spec.requests,
-          durationSec: stepCtx.scenario.durationSec,
-          httpOk: ok,
-          mailOk: null,
-          generatorBehind: false,
-          generatorLimited: false,
-          cpuMsPerRequest: null,
-          samples: null,
-          series: [],
-        };
+        return scriptedStep(stepCtx, plan, {
+          ok: rate <= (limits[plan.spec.repeat - 1] as number),
+        });
       },
     });
     expect(order).toEqual(['no-email1', 'inline1', 'no-email2', 'inline2', 'no-email3', 'inline3']);
@@ -353,28 +347,8 @@ describe('a search guided by its model', () => {
         onStep: (_file, result) => steps.push(result),
         run: async (stepCtx, plan) => {
           const rate = plan.spec.requests / stepCtx.scenario.durationSec;
-          const r = stepWith({ dispatchP99: 1, sendP99: 50, intendedP99: rate <= 40 ? 100 : 5000 });
-          return {
-            ...r,
-            label: 'no-email',
-            variant: 'no-email',
-            factor: null,
-            step: plan.step,
-            attempt: 1,
-            repeat: 1,
-            phase: plan.phase,
-            ratePerSec: rate,
-            requests: plan.spec.requests,
-            durationSec: stepCtx.scenario.durationSec,
-            httpOk: rate <= 40,
-            mailOk: null,
-            generatorBehind: false,
-            generatorLimited: false,
-            // Unguided, the model has nothing to go by.
-            cpuMsPerRequest: guided ? cpuMs : null,
-            samples: null,
-            series: [],
-          };
+          // Unguided, the model has nothing to go by.
+          return scriptedStep(stepCtx, plan, { ok: rate <= 40, cpuMs: guided ? cpuMs : null });
         },
       });
       const entry = buildBreakingPoints(

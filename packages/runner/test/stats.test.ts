@@ -3,20 +3,9 @@
  * the false-positive rate of the U test on synthetic A/A data: two samples from one distribution
  * must be called different no more often than α.
  */
+import { createRandom, drawStandardNormal } from '@mailbench/smtp-sink';
 import { describe, expect, it } from 'vitest';
 import { holm, mannWhitney, medianInterval, smallestP } from '../src/summary/stats.ts';
-
-/** A seeded generator (mulberry32), so the A/A check draws the same numbers every time. */
-function seeded(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('Mann-Whitney U', () => {
   it('counts the exact null distribution: fully separated samples reach the smallest p', () => {
@@ -48,11 +37,10 @@ describe('Mann-Whitney U', () => {
   });
 
   it('calls A/A samples different no more often than α (synthetic, 2000 pairs of 6 repeats)', () => {
-    const random = seeded(42);
+    // The sink's seeded generator, so the check draws the same numbers every time.
+    const random = createRandom(42);
     // Latency-like: log-normal around 50 ms.
-    const draw = () =>
-      50 *
-      Math.exp(0.3 * Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random()));
+    const draw = () => 50 * Math.exp(0.3 * drawStandardNormal(random));
     const alpha = 0.05;
     let rejected = 0;
     const trials = 2000;

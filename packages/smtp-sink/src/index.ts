@@ -10,5 +10,5 @@ export {
   LATENCY_KINDS,
 } from './latency.ts';
 export type { LatencySpec } from './latency.ts';
-export { createRandom } from './random.ts';
+export { createRandom, drawStandardNormal } from './random.ts';
 export type { Random } from './random.ts';
