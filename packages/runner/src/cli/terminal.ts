@@ -2,8 +2,9 @@
  * The summary as a terminal shows it: the verdict, then one aligned table per request count,
  * at most 120 columns wide. summary.md keeps the full tables.
  */
-import { subjectFacts } from '../config/subjects.ts';
+
 import type { RunInfo, Summary, SummaryRow } from '../shapes/run.ts';
+import { TERMINAL_COLUMNS, type RowColumn } from '../summary/columns.ts';
 
 const WIDTH = 118;
 
@@ -23,45 +24,12 @@ export function wrap(text: string, first = '', rest = '  '): string[] {
   return lines;
 }
 
-interface Column {
-  title: string;
-  left?: boolean;
-  cell(r: SummaryRow): string;
-}
-
-const num = (v: number | null, censored = false) =>
-  v === null ? '–' : `${censored ? '≥' : ''}${Math.round(v)}`;
-
-const COLUMNS: Column[] = [
-  { title: 'variant', left: true, cell: (r) => r.label },
-  {
-    title: 'req/s',
-    cell: (r) => (r.throughputPerSec === null ? '–' : r.throughputPerSec.toFixed(1)),
-  },
-  {
-    title: 'avg send ms',
-    cell: (r) =>
-      `${num(r.avgFromSendMs, r.timeouts > 0)}${r.avgFromSendRangeMs ? ` (${num(r.avgFromSendRangeMs[0])}-${num(r.avgFromSendRangeMs[1])})` : ''}`,
-  },
-  { title: 'p50', cell: (r) => num(r.p50Ms, r.timeouts > 0) },
-  { title: 'p99', cell: (r) => num(r.p99Ms, r.timeouts > 0) },
-  { title: 'max', cell: (r) => num(r.maxMs, r.timeouts > 0) },
-  { title: 'errors', cell: (r) => `${r.errors}${r.timeouts ? ` (${r.timeouts} t/o)` : ''}` },
-  {
-    title: 'mail ok/owed',
-    cell: (r) =>
-      subjectFacts(r.variant).sendsMail ? `${r.emailsDelivered}/${r.emailsExpected}` : '–',
-  },
-  { title: 'failed', cell: (r) => String(r.emailsFailed + r.emailsFailedButDeliveredLater) },
-  { title: 'lost', cell: (r) => String(r.emailsLost) },
-  { title: 'lag p99', cell: (r) => num(r.deliveryLagP99Ms) },
-  { title: 'valid', left: true, cell: (r) => (r.valid ? 'yes' : r.failed ? 'FAILED' : 'NO') },
-];
-
 function table(rows: SummaryRow[]): string[] {
+  const COLUMNS = TERMINAL_COLUMNS;
+  const title = (c: RowColumn) => c.short ?? c.title;
   const cells = rows.map((r) => COLUMNS.map((c) => c.cell(r)));
   const widths = COLUMNS.map((c, k) =>
-    Math.max(c.title.length, ...cells.map((row) => (row[k] as string).length)),
+    Math.max(title(c).length, ...cells.map((row) => (row[k] as string).length)),
   );
   const line = (values: string[]) =>
     values
@@ -70,7 +38,7 @@ function table(rows: SummaryRow[]): string[] {
       )
       .join('  ')
       .trimEnd();
-  return [line(COLUMNS.map((c) => c.title)), ...cells.map(line)];
+  return [line(COLUMNS.map(title)), ...cells.map(line)];
 }
 
 export function renderTerminalSummary(summary: Summary, run: RunInfo): string {

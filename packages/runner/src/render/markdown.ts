@@ -1,9 +1,9 @@
 /** summary.md: the run's one summary as Markdown (the verdict first, then a table per request count). */
 import { describeLatency } from '@mailbench/smtp-sink';
+import { ROW_COLUMNS } from '../summary/columns.ts';
 import type { Scenario } from '../shapes/scenario.ts';
 import { overridesOf, rankingSentence } from '../summary/verdict.ts';
 import type { RunInfo, Summary } from '../shapes/run.ts';
-import { subjectFacts } from '../config/subjects.ts';
 import { renderBreakingPointsMarkdown } from '../summary/breaking-points.ts';
 import { renderReliabilityMarkdown } from '../summary/reliability.ts';
 
@@ -47,10 +47,6 @@ function renderRunLine(run: RunInfo): string {
 }
 
 /** "≥" before a latency that timeouts censored: the true value is at least this. */
-function latency(v: number | null, censored: boolean): string {
-  return v === null ? '–' : `${censored ? '≥ ' : ''}${v.toFixed(0)}`;
-}
-
 function renderRequestTable(summary: Summary, s: Scenario, requests: number): string[] {
   const rows = summary.rows.filter((r) => r.requests === requests);
   if (rows.length === 0) return [];
@@ -58,24 +54,10 @@ function renderRequestTable(summary: Summary, s: Scenario, requests: number): st
     '',
     `## ${requests} requests over ${s.durationSec} s (${(requests / s.durationSec).toFixed(1)}/s)`,
     '',
-    '| variant | avg from send | avg from intended | p50 | p99 | max | errors | e-mails delivered / owed (failed, lost, dup.) | delivery lag p99 | backlog max | drain s | valid | reference avg, ms (other stack) |',
-    '|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---|---|',
+    `| ${ROW_COLUMNS.map((c) => c.title).join(' | ')} |`,
+    `|${ROW_COLUMNS.map((c) => (c.left ? '---' : '---:')).join('|')}|`,
   ];
-  for (const r of rows) {
-    const c = r.timeouts > 0;
-    const range = r.avgFromSendRangeMs
-      ? ` (${n(r.avgFromSendRangeMs[0])}–${n(r.avgFromSendRangeMs[1])})`
-      : '';
-    const failed = r.emailsFailed + r.emailsFailedButDeliveredLater;
-    const mails = !subjectFacts(r.variant).sendsMail
-      ? '–'
-      : `${r.emailsDelivered} / ${r.emailsExpected} (${failed}, ${r.emailsLost}, ${r.emailsDuplicated})`;
-    const errors = `${r.errors}${r.timeouts ? `, ${r.timeouts} timeouts` : ''}`;
-    lines.push(
-      `| ${r.label} | ${latency(r.avgFromSendMs, c)}${range} | ${latency(r.avgFromIntendedMs, c)} | ${latency(r.p50Ms, c)} | ${latency(r.p99Ms, c)} | ${latency(r.maxMs, c)} | ${errors} | ${mails} | ` +
-        `${n(r.deliveryLagP99Ms)} | ${n(r.backlogMax)} | ${n(r.drainSec, 1)} | ${r.valid ? 'yes' : r.failed ? 'FAILED' : 'no'} | ${r.reference ? `${r.reference.label} ${r.reference.avgMs}` : ''} |`,
-    );
-  }
+  for (const r of rows) lines.push(`| ${ROW_COLUMNS.map((c) => c.cell(r)).join(' | ')} |`);
   if (rows.length > 1)
     lines.push('', rankingSentence(summary.rankings?.find((k) => k.requests === requests)));
   return lines;

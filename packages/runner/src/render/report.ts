@@ -4,7 +4,6 @@
  */
 import path from 'node:path';
 import { writeText } from '../results/files.ts';
-import { subjectFacts } from '../config/subjects.ts';
 import { LIMIT_COLUMNS, limitRow } from '../summary/breaking-points.ts';
 import type { LoadedRun } from '../results/load.ts';
 import { renderCharts } from './charts.ts';
@@ -13,6 +12,7 @@ import { reliabilityColumns } from '../summary/reliability.ts';
 
 export type { Chart } from './chart.ts';
 import { rankingSentence } from '../summary/verdict.ts';
+import { ROW_COLUMNS } from '../summary/columns.ts';
 
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -20,29 +20,17 @@ function escapeHtml(text: string): string {
 
 function summaryTable(summary: Summary, run: RunInfo): string {
   const out: string[] = [];
-  const n = (v: number | null, censored = false) =>
-    v === null ? '–' : `${censored ? '≥ ' : ''}${v.toFixed(0)}`;
+  const head = ROW_COLUMNS.map((c) => `<th>${escapeHtml(c.title)}</th>`).join('');
   for (const requests of run.scenario.requests) {
     const rows = summary.rows.filter((r) => r.requests === requests);
     if (rows.length === 0) continue;
     out.push(
       `<h3>${requests} requests over ${run.scenario.durationSec} s (${(requests / run.scenario.durationSec).toFixed(1)}/s)</h3>`,
     );
-    out.push(
-      '<table><thead><tr><th>variant</th><th>avg from send</th><th>avg from intended</th><th>p50</th><th>p99</th><th>max</th><th>errors</th>' +
-        '<th>e-mails delivered / owed</th><th>failed</th><th>lost</th><th>dup.</th><th>lag p99</th><th>backlog max</th><th>valid</th><th>reference avg, ms (other stack)</th></tr></thead><tbody>',
-    );
+    out.push(`<table><thead><tr>${head}</tr></thead><tbody>`);
     for (const r of rows) {
-      const c = r.timeouts > 0;
-      const range = r.avgFromSendRangeMs
-        ? ` (${n(r.avgFromSendRangeMs[0])}–${n(r.avgFromSendRangeMs[1])})`
-        : '';
-      out.push(
-        `<tr class="${r.valid ? '' : 'invalid'}"><td>${r.label}</td><td>${n(r.avgFromSendMs, c)}${range}</td><td>${n(r.avgFromIntendedMs, c)}</td><td>${n(r.p50Ms, c)}</td>` +
-          `<td>${n(r.p99Ms, c)}</td><td>${n(r.maxMs, c)}</td><td>${r.errors}${r.timeouts ? ` (${r.timeouts} timeouts)` : ''}</td><td>${!subjectFacts(r.variant).sendsMail ? '–' : `${r.emailsDelivered} / ${r.emailsExpected}`}</td>` +
-          `<td>${r.emailsFailed + r.emailsFailedButDeliveredLater}</td><td>${r.emailsLost}</td><td>${r.emailsDuplicated}</td><td>${n(r.deliveryLagP99Ms)}</td><td>${n(r.backlogMax)}</td><td>${r.valid ? 'yes' : 'no'}</td>` +
-          `<td>${r.reference ? `${escapeHtml(r.reference.label)} ${r.reference.avgMs}` : ''}</td></tr>`,
-      );
+      const cells = ROW_COLUMNS.map((c) => `<td>${escapeHtml(c.cell(r))}</td>`).join('');
+      out.push(`<tr class="${r.valid ? '' : 'invalid'}">${cells}</tr>`);
     }
     out.push('</tbody></table>');
     if (rows.length > 1)
