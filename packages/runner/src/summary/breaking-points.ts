@@ -162,23 +162,42 @@ function entryOf(
 
 /** A limit over repeated searches: the median of those that narrowed it, with their range. */
 function repeatedLimit(
+  what: string,
   median: number | null,
   range: [number, number] | null | undefined,
-  k: number,
+  brackets: Bracket[],
 ): string {
-  if (median === null || !range) return `not found by most of the ${k} searches`;
-  return `${fmt(median)}/s (the median of ${k} searches; ${fmt(range[0])}–${fmt(range[1])}/s)`;
+  const k = brackets.length;
+  if (median === null || !range) {
+    const seen = brackets.map((b) => `${rate(b.lo)}–${rate(b.hi)}`).join(', ');
+    return `${what}: no limit narrowed by most of the ${k} searches (their brackets: ${seen}/s)`;
+  }
+  return `${what === 'e-mail' ? 'e-mail keeps' : what} up to ${fmt(median)}/s (the median of ${k} searches; ${fmt(range[0])}–${fmt(range[1])}/s)`;
 }
 
-function describeRepeated(bp: BreakingPoint, k: number): string {
+function describeRepeated(
+  bp: BreakingPoint,
+  searches: NonNullable<BreakingPoint['searches']>,
+): string {
   const factor = bp.factor ? ` (${describeFactor(bp.factor)})` : '';
   const model =
     bp.predicted.httpRatePerSec !== null ? ` (model ${fmt(bp.predicted.httpRatePerSec)}/s)` : '';
-  const http = `replies meet the SLO (p99 ≤ ${fmt(bp.sloP99Ms / 1000)} s, no errors) up to ${repeatedLimit(bp.httpMaxRatePerSec, bp.httpRange, k)}${model}`;
+  const slo = `replies meet the SLO (p99 ≤ ${fmt(bp.sloP99Ms / 1000)} s, no errors)`;
+  const http = `${repeatedLimit(
+    slo,
+    bp.httpMaxRatePerSec,
+    bp.httpRange,
+    searches.map((s) => s.httpBracket),
+  )}${model}`;
   const mail =
     bp.mailLimitedBy === 'no-mail'
       ? ''
-      : `; e-mail keeps up to ${repeatedLimit(bp.mailMaxRatePerSec, bp.mailRange, k)}${bp.predicted.mailRatePerSec !== null ? ` (model c/L = ${fmt(bp.predicted.mailRatePerSec)}/s)` : ''}`;
+      : `; ${repeatedLimit(
+          'e-mail',
+          bp.mailMaxRatePerSec,
+          bp.mailRange,
+          searches.map((s) => s.mailBracket),
+        )}${bp.predicted.mailRatePerSec !== null ? ` (model c/L = ${fmt(bp.predicted.mailRatePerSec)}/s)` : ''}`;
   return `${bp.label}${factor}: ${http}${mail}`;
 }
 
@@ -187,7 +206,7 @@ function describeRepeated(bp: BreakingPoint, k: number): string {
  * 10/s)".
  */
 export function describeBreakingPoint(bp: BreakingPoint): string {
-  if (bp.searches && bp.searches.length > 1) return describeRepeated(bp, bp.searches.length);
+  if (bp.searches && bp.searches.length > 1) return describeRepeated(bp, bp.searches);
   const factor = bp.factor ? ` (${describeFactor(bp.factor)})` : '';
   const slo = `p99 ≤ ${fmt(bp.sloP99Ms / 1000)} s`;
   const http =
