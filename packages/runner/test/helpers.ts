@@ -19,6 +19,15 @@ export function readJson(file: string): Record<string, any> {
   return JSON.parse(readFileSync(file, 'utf8'));
 }
 
+/** The files under a folder (recursively) whose names match, e.g. every package's sources. */
+export function sourceFiles(dir: string, names = /\.ts$/): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) return sourceFiles(full, names);
+    return names.test(entry.name) ? [full] : [];
+  });
+}
+
 /** The one run folder a test's --out holds. */
 export function runDirIn(out: string): string {
   const runs = readdirSync(out);

@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
+import { sourceFiles as filesUnder } from './helpers.ts';
 import { REPO_ROOT } from '../src/shapes/paths.ts';
 
 /**
@@ -34,14 +35,6 @@ const RUNNER_LAYERS = [
 ] as const;
 
 const PACKAGES = path.join(REPO_ROOT, 'packages');
-
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) return sourceFiles(full);
-    return /\.(ts|mts|mjs)$/.test(entry.name) ? [full] : [];
-  });
-}
 
 /**
  * The files a workspace package's name (and sub-path) stands for, from its package.json exports.
@@ -193,7 +186,7 @@ export function loadedAtStart(entry: string, entries = new Map<string, string>()
 }
 
 const SRC_FILES = readdirSync(PACKAGES).flatMap((pkg) =>
-  sourceFiles(path.join(PACKAGES, pkg, 'src')),
+  filesUnder(path.join(PACKAGES, pkg, 'src'), /\.(ts|mts|mjs)$/),
 );
 const RUNNER_SRC = path.join(PACKAGES, 'runner/src');
 

@@ -6,17 +6,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
+import { sourceFiles } from './helpers.ts';
 import { REPO_ROOT } from '../src/shapes/paths.ts';
 
 const MAX_FUNCTION_LINES = 100;
-
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) return sourceFiles(full);
-    return entry.name.endsWith('.ts') ? [full] : [];
-  });
-}
 
 const PACKAGES = path.join(REPO_ROOT, 'packages');
 const SRC_FILES = readdirSync(PACKAGES).flatMap((pkg) =>

@@ -3,6 +3,7 @@
  * brackets, the model's predictions and its checks; said in a sentence, a table row and
  * summary.md's section.
  */
+import { medianInterval } from './stats.ts';
 import { describeFactor, withFactor } from '../config/factors.ts';
 import type { StepResult } from '../shapes/results.ts';
 import { subjectFacts } from '../config/subjects.ts';
@@ -35,14 +36,9 @@ function medianFound(values: Array<number | null>): {
   median: number | null;
   range: [number, number] | null;
 } {
-  const found = values.filter((v): v is number => v !== null).sort((a, b) => a - b);
+  const found = values.filter((v): v is number => v !== null);
   if (found.length === 0 || found.length * 2 < values.length) return { median: null, range: null };
-  const mid = Math.floor(found.length / 2);
-  const median =
-    found.length % 2 === 1
-      ? (found[mid] as number)
-      : ((found[mid - 1] as number) + (found[mid] as number)) / 2;
-  return { median, range: [found[0] as number, found[found.length - 1] as number] };
+  return { median: medianInterval(found).median, range: [Math.min(...found), Math.max(...found)] };
 }
 
 /** The most frequent of the searches' values (the first one's on a tie). */
