@@ -185,7 +185,7 @@ describe('a step judged against the SLO', () => {
 function scriptedStep(
   stepCtx: CellContext,
   plan: StepPlan,
-  how: { ok: boolean; behind?: boolean; cpuMs?: number | null },
+  how: { ok: boolean; behind?: boolean; cpuMs?: number | null; mailOk?: boolean | null },
 ): StepResult {
   const behind = how.behind ?? false;
   const r = stepWith({
@@ -206,7 +206,7 @@ function scriptedStep(
     requests: plan.spec.requests,
     durationSec: stepCtx.scenario.durationSec,
     httpOk: how.ok && !behind,
-    mailOk: null,
+    mailOk: how.mailOk ?? null,
     generatorBehind: behind,
     generatorLimited: behind,
     cpuMsPerRequest: how.cpuMs ?? null,
@@ -365,6 +365,35 @@ describe('a search guided by its model', () => {
     expect(guided.entry.predicted.httpRatePerSec).toBeCloseTo(40, 1);
     expect(guided.entry.httpBracket.lo).toBeLessThanOrEqual(40);
     expect(guided.entry.httpBracket.hi).toBeGreaterThan(40);
+    // The rung after the jump goes no further than 15 % past the prediction.
+    expect(guided.ladder[2]).toBeCloseTo(1.15 * 40, 0);
+  });
+
+  it('is guided by the e-mail limit first, then, once e-mail fell behind, by the HTTP limit', async () => {
+    // background at 500 ms: e-mail leaves at c/L = 5/0.5 s = 10/s; the API carries 50/s.
+    const scenario = {
+      ...loadScenario('breaking-point'),
+      variants: ['background' as const],
+      aaControl: null,
+      sweep: null,
+      repeats: 1,
+    };
+    scenario.smtp = { ...scenario.smtp, latency: { kind: 'fixed', ms: 500 } };
+    scenario.breakingPoint = { ...scenario.breakingPoint, startRate: 8, growth: 1.5 };
+    const cpuMs = (os.cpus().length * 1000) / 50;
+    const rates: number[] = [];
+    const ctx = { scenario, signal: new AbortController().signal } as unknown as CellContext;
+    await runBreakingPoints(ctx, {
+      onStart: () => {},
+      onStep: (_file, result) => rates.push(result.ratePerSec),
+      run: async (stepCtx, plan) => {
+        const rate = plan.spec.requests / stepCtx.scenario.durationSec;
+        return scriptedStep(stepCtx, plan, { ok: rate <= 50, cpuMs, mailOk: rate <= 10 });
+      },
+    });
+    // 8/s, then at most 15 % past c/L (11.5/s, where e-mail fails), then 80 % of the HTTP limit.
+    expect(rates.slice(0, 3)).toEqual([8, 11.5, 40]);
+    expect(rates[3]).toBeCloseTo(1.15 * 50, 1);
   });
 });
 

@@ -7,8 +7,10 @@
  * wider bracket (relative to its lower end) is halved next, until both are narrower than the
  * resolution or the bisection budget is spent. Every step informs both limits. A step where the
  * generator fell behind is neither pass nor fail, and nothing at or above its rate is tried.
- * Guided by the model (`guide`: the lowest limit it predicts from the steps so far), the ladder
- * jumps to GUIDE_START of the prediction instead of climbing to it rung by rung.
+ * Guided by the model (`guide`: the lowest limit it predicts that no step has yet failed), the
+ * ladder jumps to GUIDE_START of the prediction instead of climbing to it rung by rung, and its
+ * next rung goes no further than GUIDE_END of it: a bracket of about ±15 % around the prediction
+ * that two bisections narrow below 10 %.
  */
 import type { BreakingPointSettings } from '../shapes/scenario.ts';
 import { bracketOf, generatorCeiling, type StepOutcome } from '../judge/brackets.ts';
@@ -21,6 +23,8 @@ export type SearchSettings = Pick<
 
 /** Where a guided ladder jumps to: just below the predicted limit, so that it passes and the next rung fails. */
 export const GUIDE_START = 0.8;
+/** How far past the predicted limit a guided rung goes at most (a rung above it must still climb). */
+export const GUIDE_END = 1.15;
 
 function narrowEnough(b: Bracket, resolution: number): boolean {
   if (b.hi === null) return true; // nothing failed: nothing to narrow (the ladder's top is a lower bound)
@@ -48,6 +52,8 @@ export function nextRate(
     let up = Math.min(last.ratePerSec * settings.growth, settings.maxRate);
     if (guide !== null && up < GUIDE_START * guide)
       up = Math.min(GUIDE_START * guide, settings.maxRate);
+    else if (guide !== null && GUIDE_END * guide > last.ratePerSec * 1.05)
+      up = Math.min(up, GUIDE_END * guide);
     if (ceiling === null || up < ceiling) return { ratePerSec: up, phase: 'ladder' };
   }
   const bisections = steps.filter((s) => s.phase === 'bisect').length;

@@ -14,7 +14,7 @@ import { withFactor } from '../config/factors.ts';
 import { cellLabels } from '../config/scenario.ts';
 import { EXTERNAL, type FactorValue, type Scenario, type Subject } from '../shapes/scenario.ts';
 import type { StepResult } from '../shapes/results.ts';
-import { type StepOutcome, outcomeOf } from '../judge/brackets.ts';
+import { type StepOutcome, bracketOf, outcomeOf } from '../judge/brackets.ts';
 import type { CellContext } from '../trial/context.ts';
 
 /** The scenario one label's steps run under: the factor applied, one window per step, no faults. */
@@ -72,19 +72,26 @@ export async function runBreakingPoints(
 }
 
 /**
- * The lowest limit the model predicts from the steps so far (CPU per request at the lowest step
- * that passed; c/L for the e-mail), or null where it predicts none: the ladder's guide.
+ * The ladder's guide: the lowest limit the model predicts among those no step has failed yet
+ * (once e-mail fell behind, the HTTP limit guides), or null where it predicts none. CPU per
+ * request is read at the most loaded step that met the SLO: at the first, lightest step fixed
+ * costs (and the JIT still compiling) overstate it.
  */
 export function guideOf(scenario: Scenario, variant: Subject, steps: StepResult[]): number | null {
-  if (steps.length === 0) return null;
-  const p = predict(variant, steps, {
+  const passed = steps.filter((s) => s.status === 'ok' && s.httpOk && s.cpuMsPerRequest !== null);
+  const ref = passed.sort((a, b) => b.ratePerSec - a.ratePerSec)[0];
+  if (!ref) return null;
+  const p = predict(variant, [ref], {
     connections: variant === EXTERNAL ? null : scenario.transport.maxConnections,
     latencyMs: latencyMedianMs(scenario.smtp.latency),
     cores: os.cpus().length,
   });
-  const limits = [p.httpRatePerSec, p.mailRatePerSec].filter(
-    (v): v is number => v !== null && v > 0,
-  );
+  const outcomes = steps.map(outcomeOf);
+  const open = (which: 'http' | 'mail') => bracketOf(outcomes, which).hi === null;
+  const limits = [
+    open('http') ? p.httpRatePerSec : null,
+    open('mail') ? p.mailRatePerSec : null,
+  ].filter((v): v is number => v !== null && v > 0);
   return limits.length > 0 ? Math.min(...limits) : null;
 }
 
