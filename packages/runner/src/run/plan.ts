@@ -90,14 +90,16 @@ export function estimateStepSec(scenario: Scenario): number {
 }
 
 /**
- * Rough wall time of the breaking-point searches: a ladder to ~50/s and the bisections, per label.
+ * Rough wall time of the breaking-point searches, per label: the ladder (guided by the model: the
+ * first rung, one more where e-mail falls behind, the jump below the prediction and the rung past
+ * it; never more than the unguided climb to ~50/s) and the bisections.
  */
 export function estimateBreakingPointSec(scenario: Scenario): number {
   const bp = scenario.breakingPoint;
   if (!bp.enabled) return 0;
-  const rungs = Math.max(
-    1,
-    Math.ceil(Math.log(Math.max(1, 50 / bp.startRate)) / Math.log(bp.growth)) + 1,
+  const rungs = Math.min(
+    4,
+    Math.max(1, Math.ceil(Math.log(Math.max(1, 50 / bp.startRate)) / Math.log(bp.growth)) + 1),
   );
   return (
     Math.max(1, scenario.repeats) *

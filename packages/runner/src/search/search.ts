@@ -8,7 +8,7 @@ import os from 'node:os';
 import { latencyMedianMs } from '../config/latency.ts';
 import { subjectFacts } from '../config/subjects.ts';
 import { predict } from '../judge/model.ts';
-import { nextRate } from './ladder.ts';
+import { GUIDE_HTTP, GUIDE_MAIL, type Guide, nextRate } from './ladder.ts';
 import { runStep } from './step.ts';
 import { withFactor } from '../config/factors.ts';
 import { cellLabels } from '../config/scenario.ts';
@@ -73,26 +73,26 @@ export async function runBreakingPoints(
 
 /**
  * The ladder's guide: the lowest limit the model predicts among those no step has failed yet
- * (once e-mail fell behind, the HTTP limit guides), or null where it predicts none. CPU per
- * request is read at the most loaded step that met the SLO: at the first, lightest step fixed
- * costs (and the JIT still compiling) overstate it.
+ * (c/L before any step; once e-mail fell behind, the HTTP limit), or null where it predicts none.
+ * CPU per request is read at the most loaded step that met the SLO: at the first, lightest step
+ * fixed costs (and the JIT still compiling) overstate it.
  */
-export function guideOf(scenario: Scenario, variant: Subject, steps: StepResult[]): number | null {
+export function guideOf(scenario: Scenario, variant: Subject, steps: StepResult[]): Guide | null {
   const passed = steps.filter((s) => s.status === 'ok' && s.httpOk && s.cpuMsPerRequest !== null);
   const ref = passed.sort((a, b) => b.ratePerSec - a.ratePerSec)[0];
-  if (!ref) return null;
-  const p = predict(variant, [ref], {
+  const p = predict(variant, ref ? [ref] : [], {
     connections: variant === EXTERNAL ? null : scenario.transport.maxConnections,
     latencyMs: latencyMedianMs(scenario.smtp.latency),
     cores: os.cpus().length,
   });
   const outcomes = steps.map(outcomeOf);
   const open = (which: 'http' | 'mail') => bracketOf(outcomes, which).hi === null;
-  const limits = [
-    open('http') ? p.httpRatePerSec : null,
-    open('mail') ? p.mailRatePerSec : null,
-  ].filter((v): v is number => v !== null && v > 0);
-  return limits.length > 0 ? Math.min(...limits) : null;
+  const guides: Guide[] = [];
+  if (open('http') && p.httpRatePerSec !== null && p.httpRatePerSec > 0)
+    guides.push({ ratePerSec: p.httpRatePerSec, ...GUIDE_HTTP });
+  if (open('mail') && p.mailRatePerSec !== null && p.mailRatePerSec > 0)
+    guides.push({ ratePerSec: p.mailRatePerSec, ...GUIDE_MAIL });
+  return guides.sort((a, b) => a.ratePerSec - b.ratePerSec)[0] ?? null;
 }
 
 /** One label's search: the ladder and its bisections, each disturbed step measured again. */
