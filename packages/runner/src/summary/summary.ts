@@ -1,10 +1,11 @@
 /** summary.json and summary.md: one row per variant × request count, the reference beside it. */
 import { presentationOf, type VariantPresentation } from './presentation.ts';
-import { withFactor } from '../config/factors.ts';
+import { labelWith, withFactor } from '../config/factors.ts';
 import { compareAll, compareSamples, median, testable } from './compare.ts';
 import { timeoutsOf } from '../judge/timeouts.ts';
 import { cellLabels } from '../config/scenario.ts';
 import { configurationLines, verdictSentences } from './verdict.ts';
+import { decisionSentence } from './decision.ts';
 import type { Subject, Scenario } from '../shapes/scenario.ts';
 import { isReference } from '../config/references.ts';
 import { buildBreakingPoints } from './breaking-points.ts';
@@ -93,6 +94,25 @@ function avgFromSendByLabel(
     byLabel.set(c.label, [...(byLabel.get(c.label) ?? []), c.latencyMs.fromSend.mean]);
   }
   return [...byLabel].map(([label, values]) => ({ label, values }));
+}
+
+/** The run's decision (decision.ts) from its figures and each cell's repeats. */
+function decisionOf(
+  scenario: Scenario,
+  summary: SummaryFigures,
+  cells: Array<{ result: CellResult }>,
+): string | null {
+  return decisionSentence({
+    rows: summary.rows,
+    valuesAt: (requests) => avgFromSendByLabel(cells, requests),
+    breakingPoints: summary.breakingPoints ?? [],
+    twins: new Set(
+      cellLabels(scenario)
+        .filter((l) => l.label !== labelWith(l.variant, l.factor))
+        .map((l) => l.label),
+    ),
+    durationSec: scenario.durationSec,
+  });
 }
 
 /**
@@ -227,7 +247,7 @@ export function buildSummary(
   // The sentences are made here, once; Markdown, HTML and the terminal print them.
   return {
     ...summary,
-    verdict: verdictSentences(summary, run),
+    verdict: verdictSentences(summary, run, decisionOf(scenario, summary, cells)),
     configuration: configurationLines(run),
   };
 }

@@ -69,6 +69,11 @@ export function configurationLines(run: RunInfo): string[] {
       : []),
     `SMTP sink: latency ${s.sweep?.factor === 'smtpLatencyMs' ? 'as swept' : describeLatency(s.smtp.latency)}${greeting(run)}${s.smtp.maxConnections ? `, at most ${s.smtp.maxConnections} connections` : ''}${s.smtp.tempFailRate || s.smtp.permFailRate ? `, refusing ${s.smtp.tempFailRate * 100}% temporarily and ${s.smtp.permFailRate * 100}% permanently` : ''}; API transport ${s.transport.mode}${s.transport.mode === 'pooled' ? ` with ${s.transport.maxConnections} connections` : ''}, send timeout ${s.transport.sendTimeoutMs} ms; client timeout ${s.timeoutSec} s.`,
     `Each sign-up hashes its password with scrypt 2^${s.hashCost}${s.hashCost === 0 ? ' (off)' : ''}; ${s.connection} connections; database ${run.database.engine} ${run.database.version}.`,
+    ...(run.pinning
+      ? [
+          `CPU pinning: the API on core${run.pinning.api.length > 1 ? 's' : ''} ${run.pinning.api.join(',')}, the harness (generator, sink, database, Redis) on core${run.pinning.harness.length > 1 ? 's' : ''} ${run.pinning.harness.join(',')}.`,
+        ]
+      : []),
     ...referenceLines(run),
     ...(s.engine === 'jmeter'
       ? [
@@ -216,17 +221,23 @@ export function rankingSentence(ranking: Ranking | undefined): string {
   return `Ranked by avg from send (n = ${ranking.n} valid repeats each; Mann-Whitney U, Holm-corrected over the neighbours: "<" where p < 0.05 and the medians differ by more than 5 %, "~" where not): ${ranking.order}.`;
 }
 
-/** The run's findings, most important first. */
-export function verdictSentences(summary: SummaryFigures, run: RunInfo): string[] {
+/** The run's findings, most important first: the decision (decision.ts), then what it rests on. */
+export function verdictSentences(
+  summary: SummaryFigures,
+  run: RunInfo,
+  decision: string | null = null,
+): string[] {
   const s = run.scenario;
   const out: string[] = [];
   const cells = summary.rows.reduce((a, r) => a + r.repeats, 0);
   const ending = endingSentence(run);
+  // A run that did not finish says so before anything it decides from what it measured.
   if (ending) out.push(ending);
   else if (!summary.complete)
     out.push(
       `The run was interrupted: only the cells below were measured${run.notRun?.length ? `; not run: ${run.notRun.join(', ')}` : ''}.`,
     );
+  if (decision) out.push(decision);
   out.push(...unansweredSentences(summary));
   for (const bp of summary.breakingPoints ?? []) out.push(`${describeBreakingPoint(bp)}.`);
   if (cells > 0 || summary.invalidCells.length > 0)
