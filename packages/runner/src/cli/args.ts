@@ -234,6 +234,7 @@ export function applyOverrides(scenario: Scenario, o: Overrides): Scenario {
   if (o.requests && out.sweep?.requestsAt)
     out.sweep = { factor: out.sweep.factor, values: out.sweep.values };
   if (o.engine) out.engine = o.engine;
+  if (o.pinCores !== undefined) out.pinCores = o.pinCores;
   out.reference = {
     ...out.reference,
     ...(o.flaskWorkers !== undefined ? { workers: o.flaskWorkers } : {}),

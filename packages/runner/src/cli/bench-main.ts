@@ -18,6 +18,7 @@ import {
 import { applyOverrides, benchHelp, parseBenchArgs, type BenchArgs } from './args.ts';
 import { findRedisServer, REDIS_INSTALL_HINT } from '@mailbench/redis';
 import { ResultsWriteError, UsageError } from '../shapes/errors.ts';
+import { pinningUnavailable } from '../services/pinning.ts';
 import { Progress } from '../run/progress.ts';
 import { renderTerminalSummary } from './terminal.ts';
 import { resolveOutDir } from './out-dir.ts';
@@ -72,6 +73,8 @@ export async function benchMain(argv: string[], io: CliIo): Promise<number> {
     // The flags may have broken a rule across fields (a crash time outside a shorter window, say).
     checkSemantics(scenario, `${args.scenario} with the flags given`);
     if (args.quick) scenario = applyQuick(scenario);
+    const cannotPin = scenario.pinCores ? pinningUnavailable() : null;
+    if (cannotPin) throw new UsageError('PIN_UNAVAILABLE', `--pin-cores: ${cannotPin}`);
     if (!args.exportEngine && !scenario.target) {
       const redisAvailable = Boolean(io.env.REDIS_URL) || findRedisServer() !== null;
       let { variants, note } = withoutRedisWhenMissing(

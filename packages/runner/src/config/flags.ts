@@ -175,6 +175,16 @@ export const BENCH_FLAGS: readonly BenchFlag[] = [
     read: (t, o) => (o.engine = oneOf('--engine', t, CELL_ENGINES)),
   }),
   flag({
+    name: 'pin-cores',
+    value: null,
+    group: 'load',
+    measured: true,
+    help: [
+      "the API on the machine's last core, the harness on the others (taskset); off by default",
+    ],
+    read: (_t, o) => (o.pinCores = true),
+  }),
+  flag({
     name: 'slo-p99',
     value: 'DUR',
     group: 'load',

@@ -31,6 +31,7 @@ import {
 import type { RunInfo } from '../shapes/run.ts';
 import { renderSummaryMarkdown } from '../render/markdown.ts';
 import { announce, newRunInfo } from './record.ts';
+import { coresOf, pinningPlan, pinProcess } from '../services/pinning.ts';
 import {
   estimateBreakingPointSec,
   estimateCellSec,
@@ -117,6 +118,13 @@ export async function runBench(input: BenchPlan): Promise<BenchOutcome> {
   const onAbort = () => state.current.server?.kill();
   signal.addEventListener('abort', onAbort, { once: true });
   const opened: Partial<Services> = {};
+  // --pin-cores: the runner (and what it starts from now on) on the harness's cores; the API's
+  // process is put on its own as it starts (targets/). The runner's cores are given back at the end.
+  const ownCores = plan.scenario.pinCores ? coresOf(process.pid) : null;
+  if (plan.scenario.pinCores) {
+    state.run.pinning = pinningPlan();
+    pinProcess(process.pid, state.run.pinning.harness);
+  }
   let writeFailure: ResultsWriteError | null = null;
   try {
     opened.names = names;
@@ -144,6 +152,7 @@ export async function runBench(input: BenchPlan): Promise<BenchOutcome> {
     signal.removeEventListener('abort', onAbort);
     state.current.server?.kill();
     await stopServices(opened);
+    if (ownCores) pinProcess(process.pid, ownCores);
     progress.end();
   }
   endRun(plan, state, cells, capacityVariants);

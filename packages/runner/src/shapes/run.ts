@@ -19,6 +19,8 @@ export interface RunInfo {
   overrides?: { flags: string[]; values: Overrides };
   versions: Record<string, string>;
   machine: MachineInfo;
+  /** --pin-cores: the cores the API and the harness ran on (absent or null: not pinned). */
+  pinning?: Pinning | null;
   database: { engine: string; version: string };
   /**
    * The Redis that served the bullmq variant, with its persistence settings (absent when no variant
@@ -265,6 +267,12 @@ export interface BreakingPoint {
     backlogGrowthPerSec: number | null;
     generatorLimited: boolean;
   }>;
+}
+
+/** CPU pinning: which cores the API under test ran on, and which the rest of the harness. */
+export interface Pinning {
+  api: number[];
+  harness: number[];
 }
 
 export interface Bracket {

@@ -68,6 +68,8 @@ export interface Scenario {
   reference: ReferenceSettings;
   /** What sends a cell's measured schedule: mailbench's generator, or JMeter (jmeter-cell.ts). */
   engine: CellEngine;
+  /** The API on the last core, the harness on the others (services/pinning.ts). */
+  pinCores: boolean;
   breakingPoint: BreakingPointSettings;
   /** The user's pass/fail criteria, parsed. */
   thresholds: Threshold[];
@@ -220,6 +222,7 @@ export interface Overrides {
   connection?: 'per-request' | 'keep-alive';
   aaControl?: Variant;
   engine?: CellEngine;
+  pinCores?: boolean;
   flaskWorkers?: number;
   flaskWorkerClass?: ReferenceSettings['workerClass'];
   passwordHash?: ReferenceSettings['passwordHash'];

@@ -3,6 +3,7 @@
  * contract, and waits for its IPC "ready".
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { pinningPlan, pinProcess } from '../services/pinning.ts';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request as httpRequest } from 'undici';
@@ -102,6 +103,8 @@ export function reachableHost(host: string): string {
 export interface ApiCommand {
   args: string[];
   env: Record<string, string>;
+  /** --pin-cores: the cores the API runs on (null: wherever the OS puts it). */
+  cores?: number[] | null;
 }
 
 /**
@@ -109,7 +112,7 @@ export interface ApiCommand {
  * the API's defaults.
  */
 export function apiCommand(scenario: Scenario, variant: Variant, wiring: ApiWiring): ApiCommand {
-  return toServerCommand({
+  const command = toServerCommand({
     port: wiring.port ?? 0,
     app: {
       variant,
@@ -146,6 +149,7 @@ export function apiCommand(scenario: Scenario, variant: Variant, wiring: ApiWiri
       drainTimeoutMs: Math.max(1000, Math.round(scenario.drainTimeoutSec * 1000)),
     },
   });
+  return { ...command, cores: scenario.pinCores ? pinningPlan().api : null };
 }
 
 /** GET a JSON body; null when the server does not answer (it may be restarting). */
@@ -197,6 +201,8 @@ export async function forkApiServer(
     detached: true,
   });
   watchProcess(child.pid, true);
+  // Pinned at once, so that the threads it starts inherit its cores, and again once ready.
+  if (command.cores) pinProcess(child.pid, command.cores);
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-20_000);
@@ -243,6 +249,7 @@ export async function forkApiServer(
       );
     });
   });
+  if (command.cores) pinProcess(child.pid, command.cores);
   const alive = () => child.exitCode === null && child.signalCode === null;
   return {
     child,

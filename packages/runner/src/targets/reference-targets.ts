@@ -70,10 +70,16 @@ export async function spawnReference(
   name: ReferenceName,
   wiring: Omit<ReferenceWiring, 'port'>,
   settings: ReferenceSettings,
+  cores: number[] | null = null,
   readyTimeoutMs = 60_000,
 ): Promise<ApiServer> {
   const port = await freePort();
-  const { command, args, env } = REFERENCE_TARGETS[name].launch({ ...wiring, port }, settings);
+  const launch = REFERENCE_TARGETS[name].launch({ ...wiring, port }, settings);
+  // --pin-cores: taskset starts the target on its cores, and the workers it forks inherit them.
+  const { command, args } = cores
+    ? { command: 'taskset', args: ['-c', cores.join(','), launch.command, ...launch.args] }
+    : launch;
+  const env = launch.env;
   const child = spawn(command, args, {
     env: { ...process.env, ...env },
     detached: true,

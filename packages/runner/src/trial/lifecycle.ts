@@ -22,6 +22,7 @@ import type { ServerSample } from '../shapes/results.ts';
 import type { Faults, Subject } from '../shapes/scenario.ts';
 import type { CellContext, CellSpec } from './context.ts';
 import { drainOwed, sinkLatencyMs } from './drain.ts';
+import { pinningPlan } from '../services/pinning.ts';
 import { runJMeterCell } from './jmeter-cell.ts';
 import { openCellWindow, type CellWindow } from './window.ts';
 
@@ -142,7 +143,13 @@ export function openTarget(ctx: CellContext, variant: Subject, dbName: string): 
   if (isReference(variant)) {
     const wiring = referenceWiring(ctx.mongoUri, dbName, ctx.sink);
     return new ReferenceTarget(
-      () => spawnReference(variant, wiring, ctx.scenario.reference),
+      () =>
+        spawnReference(
+          variant,
+          wiring,
+          ctx.scenario.reference,
+          ctx.scenario.pinCores ? pinningPlan().api : null,
+        ),
       ctx.onServer,
     );
   }
