@@ -8,6 +8,7 @@ import os from 'node:os';
 import { latencyMedianMs } from '../config/latency.ts';
 import { subjectFacts } from '../config/subjects.ts';
 import { predict } from '../judge/model.ts';
+import { pinningPlan } from '../services/pinning.ts';
 import { GUIDE_HTTP, GUIDE_MAIL, type Guide, nextRate } from './ladder.ts';
 import { runStep } from './step.ts';
 import { withFactor } from '../config/factors.ts';
@@ -83,7 +84,8 @@ export function guideOf(scenario: Scenario, variant: Subject, steps: StepResult[
   const p = predict(variant, ref ? [ref] : [], {
     connections: variant === EXTERNAL ? null : scenario.transport.maxConnections,
     latencyMs: latencyMedianMs(scenario.smtp.latency),
-    cores: os.cpus().length,
+    // Pinned, the API has its own cores only.
+    cores: scenario.pinCores ? pinningPlan().api.length : os.cpus().length,
   });
   const outcomes = steps.map(outcomeOf);
   const open = (which: 'http' | 'mail') => bracketOf(outcomes, which).hi === null;

@@ -145,12 +145,28 @@ function brokenPromise(r: SummaryRow): string {
  * rate that passed.
  */
 function servedPerSearch(bp: BreakingPoint): number[] {
-  const searches = bp.searches && bp.searches.length > 0 ? bp.searches : [bp];
-  return searches.map((s) => {
+  return searchesOf(bp).map((s) => {
     const http = s.httpMaxRatePerSec ?? s.httpBracket.lo ?? 0;
     const mail = s.mailMaxRatePerSec ?? s.mailBracket.lo ?? http;
     return Math.min(http, s.mailBracket.hi === null ? http : mail);
   });
+}
+
+/** The searches of an entry (itself when it was searched once). */
+function searchesOf(
+  bp: BreakingPoint,
+): Array<Omit<BreakingPoint, 'steps' | 'checks' | 'searches'>> {
+  return bp.searches && bp.searches.length > 0 ? bp.searches : [bp];
+}
+
+/** The median over the searches of the highest rate whose replies held, narrowed or not. */
+function httpFloor(bp: BreakingPoint): number {
+  return median(searchesOf(bp).map((s) => s.httpMaxRatePerSec ?? s.httpBracket.lo ?? 0));
+}
+
+/** The same for the e-mail: the highest rate whose mail kept up. */
+function mailFloor(bp: BreakingPoint): number {
+  return median(searchesOf(bp).map((s) => s.mailMaxRatePerSec ?? s.mailBracket.lo ?? 0));
 }
 
 function breakingPointDecision(bps: BreakingPoint[]): string {
@@ -180,14 +196,14 @@ function breakingPointDecision(bps: BreakingPoint[]): string {
   ];
   // Past the chosen rate, a strategy whose replies still hold may be worth its cost.
   const fasterReplies = bps
-    .filter(
-      (b) => b !== choice && (b.httpMaxRatePerSec ?? 0) > upTo * 1.1 && b.mailBracket.hi !== null,
-    )
-    .sort((a, b) => (b.httpMaxRatePerSec ?? 0) - (a.httpMaxRatePerSec ?? 0))[0];
-  if (fasterReplies)
+    .filter((b) => b !== choice && httpFloor(b) > upTo * 1.1 && b.mailBracket.hi !== null)
+    .sort((a, b) => httpFloor(b) - httpFloor(a))[0];
+  if (fasterReplies) {
+    const narrowed = fasterReplies.httpMaxRatePerSec !== null;
     parts.push(
-      `Above it, \`${fasterReplies.label}\` still answers within the SLO up to ${rate(fasterReplies.httpMaxRatePerSec as number)}, but its e-mail backlog grows from ${rate(fasterReplies.mailMaxRatePerSec ?? 0)}; ${crashCost(fasterReplies.variant)}.`,
+      `Above it, \`${fasterReplies.label}\` still answers within the SLO up to ${narrowed ? '' : 'at least '}${rate(httpFloor(fasterReplies))}${narrowed ? '' : ' (not narrowed)'}, but its e-mail backlog grows past ${rate(mailFloor(fasterReplies))}; ${crashCost(fasterReplies.variant)}.`,
     );
+  }
   if (lower.length > 0)
     parts.push(
       `Lower, by the U test: ${lower
