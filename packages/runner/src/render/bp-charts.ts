@@ -21,8 +21,13 @@ function stepPoints(entries: BreakingPoint[]): {
   for (const e of entries) {
     for (const st of [...e.steps].sort((a, b) => a.ratePerSec - b.ratePerSec)) {
       if (st.status !== 'ok' || st.p99Ms === null) continue;
+      // Repeated searches: one line per search, so that their steps do not zigzag into one.
+      const search = Number(/\/r(\d+)\//.exec(st.file)?.[1] ?? 1);
+      const limit = e.httpMaxRatePerSec;
       latency.push({
         label: e.label,
+        search,
+        limit,
         ratePerSec: st.ratePerSec,
         latencyMs: Math.max(0.1, st.p99Ms),
         measure: 'p99',
@@ -35,6 +40,8 @@ function stepPoints(entries: BreakingPoint[]): {
       if (st.meanMs !== null)
         latency.push({
           label: e.label,
+          search,
+          limit,
           ratePerSec: st.ratePerSec,
           latencyMs: Math.max(0.1, st.meanMs),
           measure: 'mean',
@@ -52,88 +59,89 @@ function stepPoints(entries: BreakingPoint[]): {
   return { latency, mail };
 }
 
+/**
+ * Small multiples: a panel per label on shared axes, p99 solid and mean dashed (the legend draws
+ * both strokes), the SLO as a grey rule and the HTTP limit found as the label's own vertical rule,
+ * so that each variant's knee reads on its own instead of in a bundle of lines.
+ */
 function latencyChart(latency: Array<Record<string, unknown>>, slo: number, colors: Colors): Chart {
-  const behind = latency.filter((p) => p.note === 'generator behind');
+  const labels = new Set(latency.map((p) => p.label as string)).size;
   return {
     id: 'breaking-point-latency',
-    title: 'Latency against offered rate (breaking points)',
-    explain: `p99 (solid) and mean (dashed) latency from intended at each step's offered rate. The grey rule is the SLO (p99 ≤ ${slo} ms); where a line crosses it is that variant's HTTP limit. Hollow points: steps where the generator fell behind.`,
+    title: 'Latency against offered rate (breaking points), a panel per variant',
+    explain: `p99 (solid) and mean (dashed) latency from intended at each step's offered rate, a line per search. The grey dashed rule is the SLO (p99 ≤ ${slo} ms); the vertical rule in the variant's colour is the HTTP limit found (the median of its searches). Hollow points: steps where the generator fell behind.`,
     points: latency.length,
     spec: {
       $schema: SCHEMA,
-      width: 1000,
-      height: 300,
-      layer: [
-        {
-          data: { values: latency },
-          mark: { type: 'line', point: { size: 30 }, strokeWidth: 1.5 },
-          encoding: {
-            x: {
-              field: 'ratePerSec',
-              type: 'quantitative',
-              title: 'offered sign-ups per second',
-              scale: { type: 'log', nice: false },
-            },
-            y: {
-              field: 'latencyMs',
-              type: 'quantitative',
-              title: 'latency from intended (ms, log scale)',
-              scale: { type: 'log' },
-            },
-            color: { field: 'label', type: 'nominal', scale: colors, title: 'variant' },
-            // p99 solid, mean dashed, in that order whatever order the values come in.
-            strokeDash: {
-              field: 'measure',
-              type: 'nominal',
-              title: 'measured',
-              scale: {
-                domain: ['p99', 'mean'],
-                range: [
-                  [1, 0],
-                  [6, 4],
-                ],
+      data: { values: latency },
+      columns: Math.min(labels, 3),
+      facet: { field: 'label', type: 'nominal', title: null, sort: colors.domain },
+      resolve: { scale: { x: 'shared', y: 'shared' } },
+      spec: {
+        width: 300,
+        height: 190,
+        layer: [
+          {
+            mark: { type: 'line', point: { size: 25 }, strokeWidth: 1.5 },
+            encoding: {
+              x: {
+                field: 'ratePerSec',
+                type: 'quantitative',
+                title: 'offered sign-ups per second',
+                scale: { type: 'log', nice: false },
               },
-              // The symbols need a stroke of their own: the line's colour comes from the variant
-              // legend.
-              legend: {
-                symbolType: 'stroke',
-                symbolSize: 300,
-                symbolStrokeWidth: 2,
-                encode: { symbols: { update: { stroke: { value: '#444' } } } },
+              y: {
+                field: 'latencyMs',
+                type: 'quantitative',
+                title: 'latency from intended (ms, log)',
+                scale: { type: 'log' },
+              },
+              color: { field: 'label', type: 'nominal', scale: colors, legend: null },
+              detail: { field: 'search', type: 'nominal' },
+              strokeDash: {
+                field: 'measure',
+                type: 'nominal',
+                title: 'latency',
+                scale: {
+                  domain: ['p99', 'mean'],
+                  range: [
+                    [1, 0],
+                    [6, 4],
+                  ],
+                },
+                legend: {
+                  orient: 'top',
+                  symbolType: 'stroke',
+                  symbolSize: 400,
+                  symbolStrokeWidth: 2,
+                  encode: { symbols: { update: { stroke: { value: '#444' } } } },
+                },
               },
             },
           },
-        },
-        ...(behind.length > 0
-          ? [
-              {
-                data: { values: behind },
-                mark: {
-                  type: 'point' as const,
-                  filled: true,
-                  fill: 'white',
-                  size: 70,
-                  strokeWidth: 2,
-                },
-                encoding: {
-                  x: { field: 'ratePerSec', type: 'quantitative' as const },
-                  y: { field: 'latencyMs', type: 'quantitative' as const },
-                  stroke: {
-                    field: 'label',
-                    type: 'nominal' as const,
-                    scale: colors,
-                    legend: null,
-                  },
-                },
-              },
-            ]
-          : []),
-        {
-          data: { values: [{ slo }] },
-          mark: { type: 'rule', color: '#888', strokeDash: [2, 2] },
-          encoding: { y: { field: 'slo', type: 'quantitative' } },
-        },
-      ],
+          {
+            transform: [{ filter: "datum.note === 'generator behind'" }],
+            mark: { type: 'point', filled: true, fill: 'white', size: 60, strokeWidth: 2 },
+            encoding: {
+              x: { field: 'ratePerSec', type: 'quantitative' },
+              y: { field: 'latencyMs', type: 'quantitative' },
+              stroke: { field: 'label', type: 'nominal', scale: colors, legend: null },
+            },
+          },
+          {
+            mark: { type: 'rule', color: '#888', strokeDash: [2, 2] },
+            encoding: { y: { datum: slo, type: 'quantitative' } },
+          },
+          {
+            transform: [{ filter: 'datum.limit !== null' }],
+            mark: { type: 'rule', strokeWidth: 1.5, opacity: 0.7 },
+            encoding: {
+              x: { aggregate: 'max', field: 'limit', type: 'quantitative' },
+              color: { field: 'label', type: 'nominal', scale: colors, legend: null },
+            },
+          },
+        ],
+      },
     } as TopLevelSpec,
   };
 }

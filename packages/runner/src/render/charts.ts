@@ -14,6 +14,7 @@ import type { CellResult } from '../shapes/results.ts';
 import type { Subject } from '../shapes/scenario.ts';
 import { presentationOf } from '../summary/presentation.ts';
 import { breakingPointCharts } from './bp-charts.ts';
+import { histogramChart } from './histogram.ts';
 import type { Chart } from './chart.ts';
 
 /** The cells' labels in the registry's order, each A/A twin after its variant. */
@@ -29,20 +30,32 @@ function requestOrder(cells: CellResult[]): string[] {
   return [...new Set(cells.map((c) => c.requests))].sort((a, b) => a - b).map(String);
 }
 
-/** Each label in its variant's colour (an A/A twin shares it). */
+/** A colour halfway to white: an A/A twin's shade of its variant's colour. */
+export function lighter(hex: string): string {
+  const n = Number.parseInt(hex.slice(1), 16);
+  const mix = (c: number) => Math.round(c + (255 - c) * 0.5);
+  const rgb = [(n >> 16) & 255, (n >> 8) & 255, n & 255].map(mix);
+  return `#${rgb.map((c) => c.toString(16).padStart(2, '0')).join('')}`;
+}
+
+/** Each label in its variant's colour; an A/A twin (`-aa`) in a lighter shade of it. */
 function colorScaleOf(cells: CellResult[]) {
   const variantOf = new Map(cells.map((c) => [c.label, c.variant]));
   const domain = labelOrder(cells);
   return {
     domain,
-    range: domain.map((label) => presentationOf(variantOf.get(label) as Subject).color),
+    range: domain.map((label) => {
+      const color = presentationOf(variantOf.get(label) as Subject).color;
+      return /-aa(\.|$)/.test(label) ? lighter(color) : color;
+    }),
   };
 }
 
 /**
- * Per-second mean latency over the run's elapsed time, per variant, from intended and from send.
+ * Per-second mean latency over the run's elapsed time, per variant, from intended and from send:
+ * one chart, a row per request count on shared axes, so the rates compare at a glance.
  */
-function responseTimeChart(requests: number, cells: CellResult[]): Chart {
+function responseTimeChart(cells: CellResult[]): Chart {
   const rows: Array<Record<string, unknown>> = [];
   for (const c of cells) {
     if (!c.samples || c.repeat !== 1) continue;
@@ -54,48 +67,70 @@ function responseTimeChart(requests: number, cells: CellResult[]): Chart {
       b.send.push((c.samples!.endMs[i] as number) - (c.samples!.sentMs[i] as number));
       buckets.set(second, b);
     });
+    const avg = (v: number[]) => Math.round((v.reduce((x, y) => x + y, 0) / v.length) * 10) / 10;
     for (const [second, b] of buckets) {
-      const avg = (v: number[]) => Math.round((v.reduce((x, y) => x + y, 0) / v.length) * 10) / 10;
-      rows.push({
-        variant: c.label,
-        elapsedSec: second,
-        latencyMs: Math.max(0.1, avg(b.intended)),
-        measure: 'from intended',
-      });
-      rows.push({
-        variant: c.label,
-        elapsedSec: second,
-        latencyMs: Math.max(0.1, avg(b.send)),
-        measure: 'from send',
-      });
+      for (const [measure, values] of [
+        ['from intended', b.intended],
+        ['from send', b.send],
+      ] as const)
+        rows.push({
+          variant: c.label,
+          requests: String(c.requests),
+          elapsedSec: second,
+          latencyMs: Math.max(0.1, avg(values)),
+          measure,
+        });
     }
   }
   return {
-    id: `response-time-${requests}`,
-    title: `Response time over the run, ${requests} requests`,
+    id: 'response-time',
+    title: 'Response time over the run, a row per request count',
     explain:
-      "Mean latency of the requests due in each second of the schedule (like JMeter's response-time graph). Solid: from the intended start; dashed: from the send. A line that climbs means the server fell behind and requests queued.",
+      "Mean latency of the requests due in each second of the schedule (like JMeter's response-time graph), a row per request count on shared axes. Solid: from the intended start; dashed: from the send. A line that climbs means the server fell behind and requests queued.",
     points: rows.length,
     spec: {
       $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-      width: 1000,
-      height: 260,
       data: { values: rows },
-      mark: { type: 'line', point: { size: 12 }, strokeWidth: 1.5 },
-      encoding: {
-        x: { field: 'elapsedSec', type: 'quantitative', title: 'elapsed (s, by intended start)' },
-        y: {
-          field: 'latencyMs',
-          type: 'quantitative',
-          title: 'latency (ms, log scale)',
-          scale: { type: 'log' },
+      facet: {
+        row: {
+          field: 'requests',
+          type: 'ordinal',
+          title: 'requests over the window',
+          sort: requestOrder(cells),
         },
-        color: { field: 'variant', type: 'nominal', scale: colorScaleOf(cells) },
-        strokeDash: {
-          field: 'measure',
-          type: 'nominal',
-          title: 'measured',
-          legend: { symbolType: 'stroke', symbolStrokeWidth: 2, symbolStrokeColor: '#444' },
+      },
+      resolve: { scale: { x: 'shared', y: 'shared' } },
+      spec: {
+        width: 1000,
+        height: 130,
+        mark: { type: 'line', point: { size: 10 }, strokeWidth: 1.5 },
+        encoding: {
+          x: { field: 'elapsedSec', type: 'quantitative', title: 'elapsed (s, by intended start)' },
+          y: {
+            field: 'latencyMs',
+            type: 'quantitative',
+            title: 'latency (ms, log)',
+            scale: { type: 'log' },
+          },
+          color: { field: 'variant', type: 'nominal', scale: colorScaleOf(cells) },
+          strokeDash: {
+            field: 'measure',
+            type: 'nominal',
+            title: 'measured',
+            scale: {
+              domain: ['from intended', 'from send'],
+              range: [
+                [1, 0],
+                [6, 4],
+              ],
+            },
+            legend: {
+              symbolType: 'stroke',
+              symbolSize: 400,
+              symbolStrokeWidth: 2,
+              encode: { symbols: { update: { stroke: { value: '#444' } } } },
+            },
+          },
         },
       },
     } as TopLevelSpec,
@@ -242,12 +277,12 @@ export function buildCharts(loaded: LoadedRun): Chart[] {
       }),
     );
   }
-  for (const requests of loaded.run.scenario.requests) {
-    const group = cells.filter((c) => c.requests === requests);
-    if (group.length > 0) charts.push(responseTimeChart(requests, group));
-  }
   if (cells.length === 0) return charts;
-  charts.push(percentileChart(cells));
+  charts.push(
+    responseTimeChart(cells),
+    histogramChart(cells, colorScaleOf(cells), requestOrder(cells)),
+    percentileChart(cells),
+  );
   if (cells.some((c) => c.emails.deliveryLagMs)) charts.push(lagChart(cells));
   charts.push(
     seriesChart(

@@ -2,7 +2,7 @@
 import { describeLatency } from '@mailbench/smtp-sink';
 import { ROW_COLUMNS } from '../summary/columns.ts';
 import type { Scenario } from '../shapes/scenario.ts';
-import { overridesOf, rankingSentence } from '../summary/verdict.ts';
+import { measuredText, overridesOf, rankingSentence } from '../summary/verdict.ts';
 import type { RunInfo, Summary } from '../shapes/run.ts';
 import { renderBreakingPointsMarkdown } from '../summary/breaking-points.ts';
 import { renderReliabilityMarkdown } from '../summary/reliability.ts';
@@ -13,10 +13,15 @@ export function renderThresholdsMarkdown(summary: Summary): string[] {
   const lines = ['', '## Thresholds', ''];
   for (const t of summary.thresholds) {
     if (t.failed.length === 0)
-      lines.push(`- ✓ \`${t.expr}\`: met by all ${t.cells} cells it names`);
+      lines.push(
+        `- ✓ \`${t.expr}\`: met by all ${t.cells} cells it names${t.worst ? ` (nearest to failing: ${t.worst.file}, ${measuredText(t.expr, t.worst.actual)})` : ''}`,
+      );
     else {
       const which = t.failed
-        .map((f) => `${f.file} (${f.actual ?? '–'}${f.note ? `: ${f.note}` : ''})`)
+        .map(
+          (f) =>
+            `${f.file} (${f.actual === null ? '–' : measuredText(t.expr, f.actual)}${f.note ? `: ${f.note}` : ''})`,
+        )
         .join(', ');
       lines.push(`- ✗ \`${t.expr}\`: FAILED by ${t.failed.length} of ${t.cells} cells: ${which}`);
     }
@@ -26,13 +31,22 @@ export function renderThresholdsMarkdown(summary: Summary): string[] {
 
 const n = (v: number | null, digits = 0) => (v === null ? '–' : v.toFixed(digits));
 
+/** How long each measurement lasted: the cells' windows, the search's steps, or both. */
+function windowsText(s: Scenario): string {
+  const parts: string[] = [];
+  if (s.requests.length > 0 || s.stages) parts.push(`${s.durationSec} s windows`);
+  if (s.breakingPoint?.enabled) parts.push(`${s.breakingPoint.stepSec} s breaking-point steps`);
+  const repeats = s.repeats > 1 ? `, ${s.repeats} interleaved repeats` : '';
+  return `${parts.join(' and ') || `${s.durationSec} s windows`}${s.quick ? ' (--quick)' : ''}${repeats}`;
+}
+
 function renderRunLine(run: RunInfo): string {
   const s = run.scenario;
   if (s.target) {
     return (
       `Run ${run.runId}; ${run.machine.cpuModel}, ${run.machine.cores} cores, ${run.machine.memoryGiB} GiB; Node ${run.versions.node}; ` +
       `target ${s.target.url} (${s.target.label}); MongoDB: ${run.database.engine} ${run.database.version}; SMTP sink latency ${describeLatency(s.smtp.latency)}; ` +
-      `${s.durationSec} s windows${s.quick ? ' (--quick)' : ''}${s.repeats > 1 ? `, ${s.repeats} interleaved repeats` : ''}; ${s.connection} connections; ` +
+      `${windowsText(s)}; ${s.connection} connections; ` +
       `git ${run.git.commit?.slice(0, 10) ?? 'unknown'}${run.git.dirty ? ' (dirty)' : ''}.`
     );
   }
@@ -41,7 +55,7 @@ function renderRunLine(run: RunInfo): string {
     `MongoDB: ${run.database.engine} ${run.database.version}; SMTP sink latency ${describeLatency(s.smtp.latency)}` +
     `${s.smtp.maxConnections ? `, max ${s.smtp.maxConnections} connections` : ''}; transport ${s.transport.mode}` +
     `${s.transport.mode === 'pooled' ? ` (${s.transport.maxConnections} connections)` : ''}; scrypt cost 2^${s.hashCost}${s.hashCost === 0 ? ' (off)' : ''}; ` +
-    `${s.durationSec} s windows${s.quick ? ' (--quick)' : ''}${s.repeats > 1 ? `, ${s.repeats} interleaved repeats` : ''}; ${s.connection} connections; ` +
+    `${windowsText(s)}; ${s.connection} connections; ` +
     `git ${run.git.commit?.slice(0, 10) ?? 'unknown'}${run.git.dirty ? ' (dirty)' : ''}.`
   );
 }

@@ -278,6 +278,55 @@ export function limitRow(e: BreakingPoint): string[] {
  * The breaking-point section of summary.md: limits beside the model, then every step, then the
  * model's checks.
  */
+/** The columns of a search's step table (summary.md and report.html). */
+export const STEP_COLUMNS = [
+  'step',
+  'phase',
+  'rate /s',
+  'p99 ms',
+  'mean ms',
+  'errors',
+  'HTTP',
+  'e-mail in time',
+  'delivered /s',
+  'backlog growth /s',
+];
+
+/**
+ * One row per step, in the order run; with repeated searches the step is numbered within its
+ * search ("r2 · 3").
+ */
+export function stepRows(e: BreakingPoint): string[][] {
+  return e.steps.map((st, k) => {
+    const where = /(?:\/r(\d+))?\/step-(\d+)/.exec(st.file);
+    const step = where ? `${where[1] ? `r${where[1]} · ` : ''}${Number(where[2])}` : String(k + 1);
+    const http =
+      st.status === 'failed'
+        ? 'failed'
+        : st.generatorLimited
+          ? 'generator behind'
+          : st.httpOk
+            ? 'ok'
+            : 'broken';
+    const share =
+      st.mailShare === null
+        ? '–'
+        : `${Math.round(st.mailShare * 100)} %${st.mailOk ? '' : ' (behind)'}`;
+    return [
+      step,
+      `${st.phase}${(st.attempt ?? 1) > 1 ? ` (again, ${st.attempt})` : ''}`,
+      fmt(st.ratePerSec),
+      rate(st.p99Ms),
+      rate(st.meanMs),
+      String(st.errors),
+      http,
+      share,
+      rate(st.deliveredRatePerSec),
+      rate(st.backlogGrowthPerSec),
+    ];
+  });
+}
+
 export function renderBreakingPointsMarkdown(
   entries: BreakingPoint[],
   scenario: Scenario,
@@ -301,26 +350,10 @@ export function renderBreakingPointsMarkdown(
       '',
       `### ${e.label}`,
       '',
-      '| step | phase | rate /s | p99 ms | mean ms | errors | HTTP | e-mail in time | delivered /s | backlog growth /s |',
+      `| ${STEP_COLUMNS.join(' | ')} |`,
       '|---:|---|---:|---:|---:|---:|---|---:|---:|---:|',
     );
-    e.steps.forEach((st, k) => {
-      const http =
-        st.status === 'failed'
-          ? 'failed'
-          : st.generatorLimited
-            ? 'generator behind'
-            : st.httpOk
-              ? 'ok'
-              : 'broken';
-      const share =
-        st.mailShare === null
-          ? '–'
-          : `${Math.round(st.mailShare * 100)} %${st.mailOk ? '' : ' (behind)'}`;
-      lines.push(
-        `| ${k + 1} | ${st.phase}${(st.attempt ?? 1) > 1 ? ` (again, ${st.attempt})` : ''} | ${fmt(st.ratePerSec)} | ${rate(st.p99Ms)} | ${rate(st.meanMs)} | ${st.errors} | ${http} | ${share} | ${rate(st.deliveredRatePerSec)} | ${rate(st.backlogGrowthPerSec)} |`,
-      );
-    });
+    for (const row of stepRows(e)) lines.push(`| ${row.join(' | ')} |`);
     const flagged = e.checks.filter((c) => c.flagged);
     if (e.variant === EXTERNAL)
       lines.push(
