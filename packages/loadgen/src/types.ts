@@ -35,6 +35,8 @@ export interface LatencySummary {
   p50: number;
   p75: number;
   p90: number;
+  /** Absent in summaries stored before it was kept. */
+  p95?: number;
   p99: number;
   p999: number;
   max: number;

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TRANSPORTS, VARIANTS } from '@mailbench/target-api/contract';
 import { applyOverrides, benchHelp, parseBenchArgs } from '../src/cli/args.ts';
-import { BENCH_FLAGS, type BenchFlag } from '../src/config/flags.ts';
+import { BENCH_FLAGS } from '../src/config/flags.ts';
+import type { BenchFlag } from '../src/config/flag-kinds.ts';
 import { configurationLines } from '../src/summary/verdict.ts';
 import { resolveOutDir } from '../src/cli/out-dir.ts';
 import { applyQuick, listScenarios, loadScenario } from '../src/config/scenario.ts';
@@ -194,9 +195,23 @@ describe('pnpm bench flags', () => {
     }
   });
 
-  it('reads a bare --duration as seconds', () => {
-    expect(parseBenchArgs(['--duration', '10']).overrides.durationSec).toBe(10);
+  it('asks for the unit of a bare duration, offering both readings', () => {
+    expect(parseBenchArgs(['--duration', '10s']).overrides.durationSec).toBe(10);
     expect(parseBenchArgs(['--duration', '1500ms']).overrides.durationSec).toBe(1.5);
+    for (const [flag, text] of [
+      ['--duration', '10'],
+      ['--slo-p99', '500'],
+      ['--step', '20'],
+      ['--smtp-latency', '10'],
+    ] as const) {
+      expect(() => parseBenchArgs([flag, text])).toThrow(
+        `${flag} needs a unit: ${text}ms or ${text}s (got "${text}")`,
+      );
+    }
+    expect(parseBenchArgs(['--smtp-latency', '0']).overrides.smtpLatency).toEqual({
+      kind: 'fixed',
+      ms: 0,
+    });
   });
 
   it('--quick keeps the arrival rates and shortens the windows', () => {

@@ -5,7 +5,8 @@
  * marked incomplete.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -61,6 +62,39 @@ describe('pnpm bench, end to end', () => {
     const res = await bench(['--scenario', 'smoke', '--out', path.join(file, 'sub')]);
     expect(res.status).toBe(2);
     expect(res.stderr).toContain('cannot write results');
+    // Under /proc, where Node's recursive mkdir would spin without end.
+    const proc = await bench(['--scenario', 'smoke', '--out', '/proc/mailbench-x/y']);
+    expect(proc.status).toBe(2);
+    expect(proc.stderr).toContain('cannot write results to /proc/mailbench-x');
+  });
+
+  const onPath = (name: string) =>
+    (process.env.PATH ?? '').split(path.delimiter).some((d) => d && existsSync(path.join(d, name)));
+
+  it('reaches the database and the target before any cell: failing that, exit 2 with one line and no results folder', async () => {
+    const out = mkdtempSync(path.join(os.tmpdir(), 'mb-startup-'));
+    const started = Date.now();
+    // Where there is no mongod (this project's machines), asking for one is a start-up error.
+    if (!process.env.MONGODB_URI && !process.env.MONGOMS_SYSTEM_BINARY && !onPath('mongod')) {
+      const noMongod = await bench(['--scenario', 'smoke', '--mongo', 'mongod', '--out', out]);
+      expect(noMongod.status, noMongod.stderr).toBe(2);
+      expect(noMongod.stderr).toMatch(/mailbench: No mongod could be started .*--mongo at auto/);
+    }
+    const nothing = await bench([
+      '--scenario',
+      'smoke',
+      '--target',
+      'http://127.0.0.1:1',
+      '--out',
+      out,
+    ]);
+    expect(nothing.status, nothing.stderr).toBe(2);
+    expect(nothing.stderr).toContain(
+      'mailbench: --target: the target http://127.0.0.1:1 does not answer HTTP',
+    );
+    expect(nothing.stderr).not.toMatch(/\[1\/\d+\]/); // no cell started
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(readdirSync(out)).toEqual([]);
   });
 
   it('runs the smoke scenario (a process): every file matches the schema and the accounting adds up', async () => {
@@ -110,10 +144,15 @@ describe('pnpm bench, end to end', () => {
     }
     const summary = check('summary.json');
     expect(summary.rows).toHaveLength(5);
-    expect(summary.thresholds).toEqual([{ expr: 'lost==0', cells: 5, failed: [] }]);
+    expect(summary.thresholds).toEqual([
+      { expr: 'lost==0', cells: 5, worst: { file: expect.any(String), actual: 0 }, failed: [] },
+    ]);
     const md = readFileSync(path.join(runDir, 'summary.md'), 'utf8');
     expect(md).toContain('## 30 requests over 2 s');
-    expect(md).toContain('Threshold `lost==0` met by all 5 cells');
+    // The measured value beside the threshold, as k6 prints it.
+    expect(md).toMatch(
+      /Threshold `lost==0` met by all 5 cells; nearest to failing: \S+\.json, lost = 0\./,
+    );
   });
 
   it('a failed --threshold exits 99 after writing everything; --json parses; the verdict comes first', async () => {
@@ -128,6 +167,8 @@ describe('pnpm bench, end to end', () => {
       '--threshold',
       'lost==0',
       '--json',
+      '--junit',
+      path.join(out, 'junit.xml'),
       '--mongo',
       'standin',
       '--out',
@@ -135,19 +176,44 @@ describe('pnpm bench, end to end', () => {
     ];
     const res = await bench(args);
     expect(res.status, res.stderr).toBe(99);
+    // With --json the reason is still said, on stderr.
+    expect(res.stderr).toContain('mailbench: exit 99: 1 threshold failed: p99<1ms (1 of 1 cells)');
     const summary = JSON.parse(res.stdout);
     expect(summary.thresholds).toEqual([
       {
         expr: 'p99<1ms',
         cells: 1,
+        worst: null,
         failed: [{ file: 'inline/30.json', actual: expect.any(Number), note: null }],
       },
-      { expr: 'lost==0', cells: 1, failed: [] },
+      { expr: 'lost==0', cells: 1, worst: { file: 'inline/30.json', actual: 0 }, failed: [] },
     ]);
+    // JUnit XML as CI systems read it: a case per threshold and per cell, the failed one failing.
+    const junit = readFileSync(path.join(out, 'junit.xml'), 'utf8');
+    expect(XMLValidator.validate(junit)).toBe(true);
+    const suites = new XMLParser({
+      ignoreAttributes: false,
+      isArray: (n) => n === 'testcase',
+    }).parse(junit).testsuites;
+    expect(suites['@_tests']).toBe('3');
+    expect(suites['@_failures']).toBe('1');
+    const cases = suites.testsuite.testcase as Array<Record<string, any>>;
+    expect(cases.map((c) => c['@_name'])).toEqual([
+      'threshold p99<1ms',
+      'threshold lost==0',
+      'cell inline/30.json',
+    ]);
+    expect(cases[0]!.failure['@_message']).toMatch(
+      /^failed by 1 of 1 cells: inline\/30\.json \(p99 = [\d.]+ ms\)$/,
+    );
+    expect(cases[1]!.failure).toBeUndefined();
+    rmSync(path.join(out, 'junit.xml'));
     const runDir = runDirIn(out);
     const md = readFileSync(path.join(runDir, 'summary.md'), 'utf8');
     expect(md.indexOf('## Verdict')).toBeLessThan(md.indexOf('## 30 requests'));
-    expect(md).toContain('Threshold `p99<1ms` FAILED by 1 of 1 cells');
+    expect(md).toMatch(
+      /Threshold `p99<1ms` FAILED by 1 of 1 cells \(inline\/30\.json: p99 = [\d.]+ ms\)/,
+    );
     expect(md).toContain(
       'overridden by `--variants inline` `--threshold p99<1ms` `--threshold lost==0`',
     );

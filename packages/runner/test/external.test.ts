@@ -6,7 +6,7 @@
  * run on a MongoDB the harness did not start (MONGODB_URI) that cleans up only its own.
  */
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -156,7 +156,7 @@ describe('pnpm bench --target: an API the harness did not start', () => {
     );
   }, 120_000);
 
-  it('a target that does not answer fails its cell with the reason (exit 3)', async () => {
+  it('a target that does not answer is a start-up error: exit 2, no cell run, no results folder', async () => {
     const closed = await freePort();
     const out = mkdtempSync(path.join(os.tmpdir(), 'mb-target-'));
     const r = await bench([
@@ -170,10 +170,9 @@ describe('pnpm bench --target: an API the harness did not start', () => {
       '--out',
       out,
     ]);
-    expect(r.status, r.stderr).toBe(3);
-    const cell = readJson(path.join(runDirIn(out), 'external', '5.json'));
-    expect(cell.status).toBe('failed');
-    expect(cell.error).toContain('does not answer HTTP');
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toContain('does not answer HTTP');
+    expect(readdirSync(out)).toEqual([]);
   }, 60_000);
 
   it("refuses, with exit 2, what needs the harness's own API", async () => {

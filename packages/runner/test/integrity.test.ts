@@ -89,7 +89,7 @@ describe('wrong results', () => {
         '--requests',
         '20',
         '--duration',
-        '1',
+        '1s',
         '--threshold',
         'p99<500ms',
         '--threshold',
@@ -129,7 +129,7 @@ describe('lost or mixed data', () => {
       '--requests',
       '10',
       '--duration',
-      '1',
+      '1s',
     ]);
     const [a, b] = await Promise.all([bench(scenario, out), bench(scenario, out)]);
     expect(a.runDir).not.toBe(b.runDir);
@@ -216,7 +216,7 @@ describe('lost or mixed data', () => {
           '--variants',
           'bullmq-worker',
           '--duration',
-          '4',
+          '4s',
           '--mongo',
           'standin',
           '--out',

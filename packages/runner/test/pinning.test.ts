@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { coresOf, pinningPlan, pinningUnavailable } from '../src/services/pinning.ts';
-import { bench, type CliResult, readJson, runDirIn } from './helpers.ts';
+import { bench, type CliResult, readJson, report, runDirIn, smokeRun } from './helpers.ts';
 
 /** Every process whose parent chain leads to this one: pid, command line and allowed cores. */
 function descendants(): Array<{ pid: number; cmd: string; cores: string }> {
@@ -91,6 +91,40 @@ describe.skipIf(why !== null)('--pin-cores', () => {
     expect(coresOf(process.pid)).toEqual(before);
     const summary = readFileSync(path.join(runDirIn(out), 'summary.md'), 'utf8');
     expect(summary).toContain(`CPU pinning: the API on core ${plan.api.join(',')}`);
+
+    // Compared with the unpinned smoke run: the difference in configuration is a warning, printed
+    // and written into the comparison's files.
+    const smoke = await smokeRun();
+    const pinned = runDirIn(out);
+    const cmpOut = mkdtempSync(path.join(os.tmpdir(), 'mb-pin-cmp-'));
+    const cmp = await report(['--compare', smoke.runDir, pinned, '--out', cmpOut]);
+    expect(cmp.status, cmp.stderr).toBe(0);
+    expect(cmp.stderr).toContain('warning: the runs differ in pinCores');
+    const written = readdirSync(cmpOut);
+    expect(written).toHaveLength(2);
+    for (const f of written)
+      expect(readFileSync(path.join(cmpOut, f), 'utf8')).toContain('the runs differ in pinCores');
+    expect(cmp.stdout).toMatch(/\| background \| 30 \|/);
+
+    // A run with no cell in common: nothing to compare is a usage error, and nothing is written.
+    const other = mkdtempSync(path.join(os.tmpdir(), 'mb-pin-other-'));
+    const r20 = await bench([
+      '--scenario',
+      'smoke',
+      '--variants',
+      'no-email',
+      '--requests',
+      '20',
+      '--out',
+      other,
+      '--json',
+    ]);
+    expect(r20.status, r20.stderr).toBe(0);
+    const noneOut = mkdtempSync(path.join(os.tmpdir(), 'mb-pin-none-'));
+    const none = await report(['--compare', runDirIn(other), pinned, '--out', noneOut]);
+    expect(none.status).toBe(2);
+    expect(none.stderr).toContain('nothing to compare');
+    expect(readdirSync(noneOut)).toEqual([]);
   });
 });
 

@@ -5,7 +5,8 @@
 import { parseArgs } from 'node:util';
 import { EXPORT_ENGINES, type ExportEngine } from '../export/export.ts';
 import { withStages } from '../config/scenario.ts';
-import { BENCH_FLAGS, type BenchFlag } from '../config/flags.ts';
+import { BENCH_FLAGS } from '../config/flags.ts';
+import type { BenchFlag } from '../config/flag-kinds.ts';
 import {
   EXTERNAL,
   type TargetSpec,
@@ -19,6 +20,9 @@ import { flagsHelp, parseArgsOptions, wrapText } from '../config/flag-help.ts';
 
 export interface BenchArgs {
   help: boolean;
+  version: boolean;
+  /** --quiet: no live progress line. */
+  quiet: boolean;
   list: boolean;
   /** A scenario name (scenarios/NAME.json) or the path of a scenario file. */
   scenario: string;
@@ -29,6 +33,8 @@ export interface BenchArgs {
   quick: boolean;
   /** Print summary.json on stdout instead of the Markdown summary. */
   json: boolean;
+  /** --junit FILE: also write the run as JUnit XML there. */
+  junit: string | null;
   /** Scale the matrix to this stack's measured limit, at the original's ratios. */
   aroundLimit: boolean;
   /** Where the SMTP sink listens (--smtp-host, --smtp-port); null: 127.0.0.1 and a free port. */
@@ -40,7 +46,10 @@ export interface BenchArgs {
 }
 
 /** --help, with the scenarios found in scenarios/ and their descriptions. */
-export function benchHelp(scenarios: Array<{ name: string; description: string }>): string {
+export function benchHelp(
+  scenarios: Array<{ name: string; description: string }>,
+  defaults: Scenario | null = null,
+): string {
   const width = Math.max(...scenarios.map((s) => s.name.length), 8);
   const list = scenarios
     .map((s) => {
@@ -56,9 +65,10 @@ export function benchHelp(scenarios: Array<{ name: string; description: string }
 Runs every variant of the sign-up API through the scenario's request matrix and writes
 results/<run-id>/ (run.json, one JSON per cell, summary.json, summary.md, report.html).
 
-Options (flags override the scenario):
+Options (flags override the scenario; each default is the default scenario's, and other
+scenarios set their own):
 
-${flagsHelp()}
+${flagsHelp(BENCH_FLAGS, 100, defaults)}
 
 Scenarios:
 ${list}
@@ -204,6 +214,9 @@ export function parseBenchArgs(
     );
   return {
     help: values.help === true,
+    version: values.version === true,
+    quiet: values.quiet === true,
+    junit: typeof values.junit === 'string' ? values.junit : null,
     list: values.list === true,
     scenario: (values.scenario as string | undefined) ?? 'default',
     out: (values.out as string | undefined) ?? null,

@@ -7,7 +7,7 @@
  * 2 bad usage or scenario, 3 a result is invalid,
  * 130 interrupted (partial results written, marked incomplete).
  */
-import { mkdirSync } from 'node:fs';
+import { makeDirs, writeText } from '../results/files.ts';
 import path from 'node:path';
 import {
   DEFAULT_EXPORT_TARGET,
@@ -19,6 +19,7 @@ import { applyOverrides, benchHelp, parseBenchArgs, type BenchArgs } from './arg
 import { findRedisServer, REDIS_INSTALL_HINT } from '@mailbench/redis';
 import { ResultsWriteError, UsageError } from '../shapes/errors.ts';
 import { pinningUnavailable } from '../services/pinning.ts';
+import { gitInfo, runnerVersion } from '../services/environment.ts';
 import { Progress } from '../run/progress.ts';
 import { renderTerminalSummary } from './terminal.ts';
 import { resolveOutDir } from './out-dir.ts';
@@ -42,6 +43,13 @@ export interface OutStream {
   columns?: number;
 }
 
+/** `mailbench 0.1.0 (git 5b6e49b, dirty), Node v20.20.2`. */
+export function versionLine(): string {
+  const { commit, dirty } = gitInfo();
+  const git = commit ? `git ${commit.slice(0, 7)}${dirty ? ', dirty' : ''}` : 'no git checkout';
+  return `mailbench ${runnerVersion()} (${git}), Node ${process.version}`;
+}
+
 /** A scenario path is taken from where the user typed the command (pnpm runs scripts elsewhere). */
 function scenarioArgument(text: string, env: NodeJS.ProcessEnv): string {
   const isPath = text.includes('/') || text.includes(path.sep) || text.endsWith('.json');
@@ -54,6 +62,10 @@ export async function benchMain(argv: string[], io: CliIo): Promise<number> {
   let scenario: Scenario;
   try {
     args = parseBenchArgs(argv);
+    if (args.version) {
+      stdout.write(`${versionLine()}\n`);
+      return 0;
+    }
     if (args.help || args.list) {
       const scenarios = listScenarios().map((name) => ({
         name,
@@ -61,7 +73,10 @@ export async function benchMain(argv: string[], io: CliIo): Promise<number> {
       }));
       stdout.write(
         args.help
-          ? benchHelp(scenarios)
+          ? benchHelp(
+              scenarios,
+              listScenarios().includes('default') ? loadScenario('default') : null,
+            )
           : scenarios.map((s) => `${s.name.padEnd(14)} ${s.description}\n`).join(''),
       );
       return 0;
@@ -105,7 +120,7 @@ export async function benchMain(argv: string[], io: CliIo): Promise<number> {
 
   // The run's code (the database driver, the charts) is loaded only when something is run.
   const { runBench } = await import('../run/run.ts');
-  const progress = new Progress(stderr);
+  const progress = new Progress(stderr, { quiet: args.quiet });
   let outcome: Awaited<ReturnType<typeof runBench>>;
   try {
     outcome = await runBench({
@@ -131,6 +146,19 @@ export async function benchMain(argv: string[], io: CliIo): Promise<number> {
     }
     throw err;
   }
+  return finishRun(args, outcome, io);
+}
+
+/**
+ * After a run: the summary (Markdown or JSON), the JUnit file, and the exit code with its reason
+ * on stderr.
+ */
+async function finishRun(
+  args: BenchArgs,
+  outcome: Awaited<ReturnType<typeof import('../run/run.ts').runBench>>,
+  io: CliIo,
+): Promise<number> {
+  const { stdout, stderr } = io;
   const written = outcome.reportFile ? 'summary.md, report.html' : 'summary.md; no report.html';
   if (args.json) {
     stdout.write(`${JSON.stringify(outcome.summary, null, 2)}\n`);
@@ -139,9 +167,37 @@ export async function benchMain(argv: string[], io: CliIo): Promise<number> {
     stdout.write(renderTerminalSummary(outcome.summary, outcome.run));
     stdout.write(`\nResults: ${outcome.runDir} (${written})\n`);
   }
+  if (args.junit) {
+    const file = path.resolve(io.env.INIT_CWD ?? process.cwd(), args.junit);
+    const { renderJUnit } = await import('../render/junit.ts');
+    try {
+      writeText(file, renderJUnit(outcome.summary, outcome.run));
+      stderr.write(`JUnit XML: ${file}\n`);
+    } catch (err) {
+      stderr.write(`mailbench: --junit: ${(err as Error).message}\n`);
+      return 1;
+    }
+  }
   if (io.signal.aborted) return 130;
-  if (outcome.thresholdsFailed) return 99;
-  return outcome.allValid ? 0 : 3;
+  // The exit code's reason in one line on stderr, --json or not (stdout may be a pipe to jq).
+  const summary = outcome.summary;
+  if (outcome.thresholdsFailed) {
+    const failed = summary.thresholds.filter((t) => t.failed.length > 0);
+    stderr.write(
+      `mailbench: exit 99: ${failed.length} threshold${failed.length === 1 ? '' : 's'} failed: ${failed
+        .map((t) => `${t.expr} (${t.failed.length} of ${t.cells} cells)`)
+        .join(', ')}\n`,
+    );
+    return 99;
+  }
+  if (!outcome.allValid) {
+    const invalid = summary.invalidCells.length;
+    stderr.write(
+      `mailbench: exit 3: ${invalid > 0 ? `${invalid} cell${invalid === 1 ? '' : 's'} invalid (their measurement cannot be trusted; see the verdict)` : 'the run is incomplete or has invalid results (see the verdict)'}\n`,
+    );
+    return 3;
+  }
+  return 0;
 }
 
 /** --export: the scenario as another engine's script, written into --out; nothing is run. */
@@ -153,7 +209,7 @@ function exportScripts(
   const engine = args.exportEngine as ExportEngine;
   const outDir = resolveOutDir(args.out, env);
   try {
-    mkdirSync(outDir, { recursive: true });
+    makeDirs(outDir);
     const written = writeExport(
       scenario,
       engine,

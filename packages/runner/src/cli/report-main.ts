@@ -70,21 +70,38 @@ function compare(
     return 2;
   }
   const [a, b] = dirs.map((dir) => loadRun(dir, { rejudge })) as [LoadedRun, LoadedRun];
-  const differs = ['smtp', 'transport', 'hashCost', 'durationSec', 'connection', 'faults'].filter(
+  const differs = [
+    'smtp',
+    'transport',
+    'hashCost',
+    'durationSec',
+    'connection',
+    'faults',
+    'pinCores',
+  ].filter(
     (k) =>
       JSON.stringify(a.run.scenario[k as keyof typeof a.run.scenario]) !==
       JSON.stringify(b.run.scenario[k as keyof typeof b.run.scenario]),
   );
-  if (differs.length > 0)
-    stderr.write(
-      `mailbench report: warning: the runs differ in ${differs.join(', ')}: a difference may come from the configuration, not the code\n`,
-    );
+  const warnings =
+    differs.length > 0
+      ? [
+          `the runs differ in ${differs.join(', ')}: a difference may come from the configuration, not the code`,
+        ]
+      : [];
+  for (const w of warnings) stderr.write(`mailbench report: warning: ${w}\n`);
   const rows = compareRuns(
     a.cells.map((c) => c.result),
     b.cells.map((c) => c.result),
     { a: a.summary.breakingPoints ?? [], b: b.summary.breakingPoints ?? [] },
   );
-  const text = renderComparison(rows, a.run.runId, b.run.runId);
+  if (rows.length === 0) {
+    stderr.write(
+      `mailbench report: ${a.run.runId} and ${b.run.runId} have no cell (label and request count) and no breaking-point search in common: nothing to compare\n`,
+    );
+    return 2;
+  }
+  const text = renderComparison(rows, a.run.runId, b.run.runId, warnings);
   const dir = outDirFor(out, 'compare', env);
   // Run ids come from run.json files, which anyone may have written: never a path.
   const file = path.join(
@@ -93,7 +110,7 @@ function compare(
   );
   writeText(file, text);
   const html = file.replace(/\.md$/, '.html');
-  writeText(html, renderComparisonHtml(rows, a.run.runId, b.run.runId));
+  writeText(html, renderComparisonHtml(rows, a.run.runId, b.run.runId, warnings));
   stdout.write(`${text}\nWritten: ${file}\n         ${html}\n`);
   return 0;
 }

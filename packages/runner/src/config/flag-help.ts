@@ -1,5 +1,7 @@
 /** What the flags' table gives the CLI: parseArgs' options, the --help text, and the flags that changed what was measured. */
-import { BENCH_FLAGS, type BenchFlag } from './flags.ts';
+import { BENCH_FLAGS } from './flags.ts';
+import type { BenchFlag } from './flag-kinds.ts';
+import type { Scenario } from '../shapes/scenario.ts';
 
 /** parseArgs' options for a table of flags. */
 export function parseArgsOptions(flags: readonly BenchFlag[] = BENCH_FLAGS) {
@@ -31,8 +33,15 @@ export function wrapText(text: string, width: number): string[] {
   return lines;
 }
 
-/** --help's option lines, group by group, within `width` columns. */
-export function flagsHelp(flags: readonly BenchFlag[] = BENCH_FLAGS, width = 100): string {
+/**
+ * --help's option lines, group by group, within `width` columns; with `defaults` (the default
+ * scenario), each value a scenario sets is stated: "(default: 60s; scenarios set their own)".
+ */
+export function flagsHelp(
+  flags: readonly BenchFlag[] = BENCH_FLAGS,
+  width = 100,
+  defaults: Scenario | null = null,
+): string {
   const indent = ' '.repeat(25);
   const groups = [...new Set(flags.map((f) => f.group))];
   return groups
@@ -41,7 +50,11 @@ export function flagsHelp(flags: readonly BenchFlag[] = BENCH_FLAGS, width = 100
         .filter((f) => f.group === group)
         .flatMap((f) => {
           const head = `${f.short ? `-${f.short}, ` : ''}--${f.name}${f.value ? ` ${f.value}` : ''}`;
-          const [first = '', ...rest] = wrapText(f.help.join(' '), width - indent.length);
+          const given = f.fromScenario && defaults ? ` (default: ${f.fromScenario(defaults)})` : '';
+          const [first = '', ...rest] = wrapText(
+            `${f.help.join(' ')}${given}`,
+            width - indent.length,
+          );
           const top =
             head.length <= 22
               ? [`  ${head.padEnd(23)}${first}`]

@@ -41,9 +41,20 @@ export function variantList(text: string, flag = '--variants'): Runnable[] {
   return [...new Set(names)] as Runnable[];
 }
 
+/**
+ * A bare number for a duration is refused: the flags once read it as seconds in one place and
+ * milliseconds in another, and `--slo-p99 500` meant 500 s. The error offers both readings.
+ */
+function unitRequired(flag: string, text: string): UsageError | null {
+  const bare = /^\s*(\d+(?:\.\d+)?)\s*$/.exec(text);
+  if (!bare || Number(bare[1]) === 0) return null;
+  return usage(`${flag} needs a unit: ${bare[1]}ms or ${bare[1]}s (got "${text}")`);
+}
+
 export function durationSec(text: string, flag = '--duration'): number {
-  // A bare number is seconds here, like the scenario's durationSec.
-  const ms = /^\s*\d+(\.\d+)?\s*$/.test(text) ? Number(text) * 1000 : parseDurationMs(text);
+  const bare = unitRequired(flag, text);
+  if (bare) throw bare;
+  const ms = parseDurationMs(text);
   if (!Number.isFinite(ms) || ms <= 0)
     throw usage(`${flag} must be a positive duration such as 60s, 1.5m or 1500ms, got "${text}"`);
   return ms / 1000;
@@ -71,6 +82,8 @@ export function hashCost(text: string): number {
 }
 
 export function latency(text: string): LatencySpec {
+  const bare = unitRequired('--smtp-latency', text);
+  if (bare) throw bare;
   try {
     return parseLatency(text, '--smtp-latency');
   } catch (err) {

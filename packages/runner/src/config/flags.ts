@@ -4,13 +4,10 @@
  * --help, the overrides and every summary's "overridden by" come from this table.
  */
 import { VARIANTS } from '@mailbench/target-api/contract';
-import {
-  CELL_ENGINES,
-  REFERENCE_NAMES,
-  THRESHOLD_METRICS,
-  type Overrides,
-} from '../shapes/scenario.ts';
-import { parseThreshold } from './thresholds.ts';
+import { describeLatency } from '@mailbench/smtp-sink';
+import { CELL_ENGINES, REFERENCE_NAMES } from '../shapes/scenario.ts';
+import { type BenchFlag, flag } from './flag-kinds.ts';
+import { OUTPUT_FLAGS } from './output-flags.ts';
 import {
   aaControl,
   durationSec,
@@ -23,39 +20,6 @@ import {
   positiveInts,
   variantList,
 } from './flag-values.ts';
-
-export type FlagGroup =
-  | 'what runs'
-  | 'load'
-  | 'SMTP'
-  | 'the API'
-  | "the original's stack"
-  | 'your own API'
-  | 'output and CI';
-
-export interface BenchFlag {
-  name: string;
-  /** The value's placeholder in --help; null for a switch. */
-  value: string | null;
-  short?: string;
-  /** May be given several times (each value kept). */
-  multiple?: boolean;
-  group: FlagGroup;
-  /**
-   * Changes what is measured: named in every summary's "overridden by" (where results go or which
-   * database serves does not).
-   */
-  measured: boolean;
-  /** --help's lines for it. */
-  help: string[];
-  /**
-   * Parses a given value into the overrides; flags without one are the run's own settings
-   * (args.ts).
-   */
-  read?: (text: string, into: Overrides) => void;
-}
-
-const flag = (f: BenchFlag): BenchFlag => f;
 
 /** The table. Order: as --help lists them, group by group. */
 export const BENCH_FLAGS: readonly BenchFlag[] = [
@@ -92,9 +56,8 @@ export const BENCH_FLAGS: readonly BenchFlag[] = [
     value: 'N',
     group: 'what runs',
     measured: true,
-    help: [
-      "repeats of each cell, and of each breaking-point search, interleaved A B C A B C (scenario's)",
-    ],
+    help: ['repeats of each cell, and of each breaking-point search, interleaved A B C A B C'],
+    fromScenario: (s) => String(s.repeats),
     read: (t, o) => (o.repeats = positiveInt('--repeats', t)),
   }),
   flag({
@@ -132,7 +95,8 @@ export const BENCH_FLAGS: readonly BenchFlag[] = [
     value: 'LIST',
     group: 'load',
     measured: true,
-    help: ["request counts, e.g. 750,800 (scenario's)"],
+    help: ['request counts, e.g. 750,800'],
+    fromScenario: (s) => s.requests.join(','),
     read: (t, o) => (o.requests = positiveInts('--requests', t)),
   }),
   flag({
@@ -140,7 +104,8 @@ export const BENCH_FLAGS: readonly BenchFlag[] = [
     value: 'DUR',
     group: 'load',
     measured: true,
-    help: ["measured window per cell: 60s, 1.5m, 90000ms; a bare number is seconds (scenario's)"],
+    help: ['measured window per cell with its unit: 60s, 1.5m, 90000ms'],
+    fromScenario: (s) => `${s.durationSec}s`,
     read: (t, o) => (o.durationSec = durationSec(t)),
   }),
   flag({
@@ -159,7 +124,8 @@ export const BENCH_FLAGS: readonly BenchFlag[] = [
     value: 'MODE',
     group: 'load',
     measured: true,
-    help: ["per-request | keep-alive (scenario's)"],
+    help: ['per-request | keep-alive'],
+    fromScenario: (s) => s.connection,
     read: (t, o) =>
       (o.connection = oneOf('--connection', t, ['per-request', 'keep-alive'] as const)),
   }),
@@ -189,7 +155,8 @@ export const BENCH_FLAGS: readonly BenchFlag[] = [
     value: 'DUR',
     group: 'load',
     measured: true,
-    help: ["breaking point: the SLO's p99 latency from intended (scenario's; default 2s)"],
+    help: ["breaking point: the SLO's p99 latency from intended"],
+    fromScenario: (s) => `${s.breakingPoint.sloP99Ms / 1000}s`,
     read: (t, o) => (o.sloP99Ms = durationSec(t, '--slo-p99') * 1000),
   }),
   flag({
@@ -197,7 +164,8 @@ export const BENCH_FLAGS: readonly BenchFlag[] = [
     value: 'DUR',
     group: 'load',
     measured: true,
-    help: ["breaking point: the measured window of each step (scenario's; >= 20 s)"],
+    help: ['breaking point: the measured window of each step, at least 20s'],
+    fromScenario: (s) => `${s.breakingPoint.stepSec}s`,
     read: (t, o) => (o.stepSec = durationSec(t, '--step')),
   }),
   flag({
@@ -206,6 +174,7 @@ export const BENCH_FLAGS: readonly BenchFlag[] = [
     group: 'SMTP',
     measured: true,
     help: ['sink latency: 500ms, uniform:100ms-300ms, normal:200ms,50ms, lognormal:200ms,2s'],
+    fromScenario: (s) => describeLatency(s.smtp.latency),
     read: (t, o) => (o.smtpLatency = latency(t)),
   }),
   flag({
@@ -225,9 +194,10 @@ export const BENCH_FLAGS: readonly BenchFlag[] = [
     group: 'the API',
     measured: true,
     help: [
-      "scrypt log2(N) per sign-up, 0 = off (scenario's; default scenarios 14);",
+      'scrypt log2(N) per sign-up, 0 = off;',
       'several values sweep it: every variant once per value (inline.h12, …)',
     ],
+    fromScenario: (s) => String(s.hashCost),
     read: (t, o) => {
       const costs = [...new Set(list('--hash-cost', t).map(hashCost))];
       if (costs.length === 1) o.hashCost = costs[0] as number;
@@ -261,7 +231,8 @@ export const BENCH_FLAGS: readonly BenchFlag[] = [
     value: 'N',
     group: "the original's stack",
     measured: true,
-    help: ["gunicorn workers of the Flask reference targets (scenario's; 20)"],
+    help: ['gunicorn workers of the Flask reference targets'],
+    fromScenario: (s) => String(s.reference.workers),
     read: (t, o) => (o.flaskWorkers = positiveInt('--flask-workers', t)),
   }),
   flag({
@@ -269,7 +240,8 @@ export const BENCH_FLAGS: readonly BenchFlag[] = [
     value: 'K',
     group: "the original's stack",
     measured: true,
-    help: ["gevent | sync: gunicorn's worker class for them (scenario's; gevent)"],
+    help: ["gevent | sync: gunicorn's worker class for them"],
+    fromScenario: (s) => s.reference.workerClass ?? 'gevent',
     read: (t, o) =>
       (o.flaskWorkerClass = oneOf('--flask-worker-class', t, ['gevent', 'sync'] as const)),
   }),
@@ -278,7 +250,8 @@ export const BENCH_FLAGS: readonly BenchFlag[] = [
     value: 'MODE',
     group: "the original's stack",
     measured: true,
-    help: ["none | werkzeug: how the Flask targets store passwords (scenario's; none)"],
+    help: ['none | werkzeug: how the Flask targets store passwords'],
+    fromScenario: (s) => s.reference.passwordHash,
     read: (t, o) => (o.passwordHash = oneOf('--password-hash', t, ['none', 'werkzeug'] as const)),
   }),
   flag({
@@ -289,7 +262,7 @@ export const BENCH_FLAGS: readonly BenchFlag[] = [
     help: [
       'load an API the harness did not start (base URL; POST URL/api/users) instead',
       'of the built-in variants; the harness still runs the SMTP sink and counts',
-      'the e-mails (see the README\'s "Your own API" for the contract)',
+      'the e-mails (see docs/engines.md, "Your own API", for the contract)',
     ],
   }),
   flag({
@@ -336,60 +309,5 @@ export const BENCH_FLAGS: readonly BenchFlag[] = [
       'URL, default http://127.0.0.1:3000) into --out, and exit without running',
     ],
   }),
-  flag({
-    name: 'threshold',
-    value: 'EXPR',
-    multiple: true,
-    group: 'output and CI',
-    measured: true,
-    help: [
-      'fail the run (exit 99) unless every cell it names meets it; repeatable:',
-      '[LABEL:]METRIC OP VALUE, e.g. p99<500ms, inline:p99<2s, lost==0, errors<1%',
-      `metrics: ${THRESHOLD_METRICS.join(', ')} (latency from intended)`,
-    ],
-    read: (t, o) => (o.thresholds = [...(o.thresholds ?? []), parseThreshold(t)]),
-  }),
-  flag({
-    name: 'out',
-    value: 'DIR',
-    group: 'output and CI',
-    measured: false,
-    help: ["results folder (default: the repository's results/)"],
-  }),
-  flag({
-    name: 'mongo',
-    value: 'ENGINE',
-    group: 'output and CI',
-    measured: false,
-    help: ['auto | mongod | standin (default: auto)'],
-  }),
-  flag({
-    name: 'mongo-uri',
-    value: 'URI',
-    group: 'output and CI',
-    measured: false,
-    help: ['use this MongoDB (also MONGODB_URI)'],
-  }),
-  flag({
-    name: 'json',
-    value: null,
-    group: 'output and CI',
-    measured: false,
-    help: ['print summary.json on stdout instead of the Markdown summary'],
-  }),
-  flag({
-    name: 'list',
-    value: null,
-    group: 'output and CI',
-    measured: false,
-    help: ['list the scenarios and exit'],
-  }),
-  flag({
-    name: 'help',
-    value: null,
-    short: 'h',
-    group: 'output and CI',
-    measured: false,
-    help: ['show this help'],
-  }),
+  ...OUTPUT_FLAGS,
 ];

@@ -1,11 +1,27 @@
 /** The shapes of the result files (documented by schema/results.schema.json) and their writing. */
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { ResultsWriteError } from '../shapes/errors.ts';
 import path from 'node:path';
 
 /** Writes JSON atomically (see writeText). */
 export function writeJson(file: string, data: unknown): void {
   writeText(file, `${JSON.stringify(data, null, 2)}\n`);
+}
+
+/**
+ * mkdir -p, one level at a time from the deepest folder that exists: Node's recursive mkdir
+ * spins without end under /proc (where mkdir fails with ENOENT on a folder it just saw exist).
+ */
+export function makeDirs(dir: string): void {
+  const missing: string[] = [];
+  let d = path.resolve(dir);
+  while (!existsSync(d)) {
+    missing.push(d);
+    const up = path.dirname(d);
+    if (up === d) break;
+    d = up;
+  }
+  for (const m of missing.reverse()) mkdirSync(m);
 }
 
 /**
@@ -16,7 +32,7 @@ export function writeJson(file: string, data: unknown): void {
 export function writeText(file: string, text: string): void {
   const tmp = `${file}.tmp-${process.pid}`;
   try {
-    mkdirSync(path.dirname(file), { recursive: true });
+    makeDirs(path.dirname(file));
     writeFileSync(tmp, text);
     renameSync(tmp, file);
   } catch (err) {

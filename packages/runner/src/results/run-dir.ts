@@ -2,7 +2,7 @@
 import { accessSync, constants, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../shapes/errors.ts';
-import { safeFileName } from './files.ts';
+import { makeDirs, safeFileName } from './files.ts';
 
 /** The run's id: its start to the second, then the scenario's name (in file-name characters). */
 export function makeRunId(scenarioName: string, now = new Date()): string {
@@ -22,7 +22,7 @@ export function prepareRunDir(outDir: string, runId: string): { runDir: string; 
     );
   const parent = path.resolve(outDir);
   try {
-    mkdirSync(parent, { recursive: true });
+    makeDirs(parent);
   } catch (err) {
     throw unwritable(parent, err);
   }

@@ -4,6 +4,7 @@
 import type { ProgressEvent } from '@mailbench/loadgen';
 import { subjectFacts } from '../config/subjects.ts';
 import type { CellResult, StepResult } from '../shapes/results.ts';
+import { wrapText } from '../config/flag-help.ts';
 
 export function formatDuration(sec: number): string {
   if (!Number.isFinite(sec) || sec < 0) return '?';
@@ -14,15 +15,53 @@ export function formatDuration(sec: number): string {
   return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
 }
 
+/** The width a line must fit: the terminal's, or 80 when the output is not a terminal. */
+export function widthOf(stream: { isTTY?: boolean; columns?: number }): number {
+  return stream.isTTY && stream.columns && stream.columns > 20 ? stream.columns : 80;
+}
+
+/** A line that stays, wrapped at the width with its continuation indented. */
+export function wrapLine(line: string, width: number): string {
+  if (line.length <= width) return line;
+  const indent = /^\s*/.exec(line)?.[0] ?? '';
+  const [first = '', ...rest] = wrapText(line, width - 2);
+  return [indent + first, ...rest.map((l) => `${indent}  ${l}`)].join('\n');
+}
+
+/** A line that is redrawn in place: cut to the width, so that it never wraps (a wrapped row would stay). */
+export function fitLine(line: string, width: number): string {
+  return line.length < width ? line : `${line.slice(0, width - 2)}…`;
+}
+
 export class Progress {
+  private readonly stream: { write(text: string): unknown; isTTY?: boolean; columns?: number };
   private readonly tty: boolean;
+  private readonly quiet: boolean;
   private lastPlainMs = 0;
   private lineOpen = false;
-  private readonly write: (text: string) => void;
 
-  constructor(stream: { write(text: string): unknown; isTTY?: boolean } = process.stderr) {
+  constructor(
+    stream: { write(text: string): unknown; isTTY?: boolean; columns?: number } = process.stderr,
+    options: { quiet?: boolean } = {},
+  ) {
+    this.stream = stream;
     this.tty = Boolean(stream.isTTY);
-    this.write = (text) => stream.write(text);
+    this.quiet = options.quiet ?? false;
+  }
+
+  private write(text: string): void {
+    this.stream.write(text);
+  }
+
+  /** Read at every line: a terminal may be resized while a run goes. */
+  private get width(): number {
+    return widthOf(this.stream);
+  }
+
+  /** Redraws the status line: the cursor to the row's start, the row cleared, the line cut to fit. */
+  private redraw(line: string): void {
+    this.write(`\r\x1b[2K${fitLine(line, this.width)}`);
+    this.lineOpen = true;
   }
 
   /** A line that stays. */
@@ -31,38 +70,40 @@ export class Progress {
       this.write('\n');
       this.lineOpen = false;
     }
-    this.write(`${line}\n`);
+    this.write(
+      `${line
+        .split('\n')
+        .map((l) => wrapLine(l, this.width))
+        .join('\n')}\n`,
+    );
   }
 
   /**
    * A phase of a cell that has no progress of its own (warm-up, drain): a line that the next update
-   * replaces.
+   * replaces. Off with --quiet.
    */
   phase(label: string, text: string): void {
+    if (this.quiet) return;
     const line = `${label} ${text}`;
-    if (this.tty) {
-      this.write(`\r\x1b[2K${line}`);
-      this.lineOpen = true;
-    } else {
-      this.write(`${line}\n`);
-    }
+    if (this.tty) this.redraw(line);
+    else this.write(`${wrapLine(line, this.width)}\n`);
   }
 
-  /** Live status of the cell being measured. */
+  /** Live status of the cell being measured. Off with --quiet. */
   cell(label: string, event: ProgressEvent, runEtaSec: number): void {
+    if (this.quiet) return;
     const line =
       `${label} ${event.phase === 'warmup' ? 'warm-up ' : ''}${formatDuration(event.elapsedMs / 1000)}: ` +
       `sent ${event.sent}/${event.scheduled}, completed ${event.completed}, in flight ${event.inFlight}, errors ${event.errors}; ` +
       `run ETA ${formatDuration(runEtaSec)}`;
     if (this.tty) {
-      this.write(`\r\x1b[2K${line}`);
-      this.lineOpen = true;
+      this.redraw(line);
       return;
     }
     const now = Date.now();
     if (now - this.lastPlainMs >= 5000 || event.completed === event.scheduled) {
       this.lastPlainMs = now;
-      this.write(`${line}\n`);
+      this.write(`${wrapLine(line, this.width)}\n`);
     }
   }
 

@@ -72,7 +72,7 @@ export function announce(
   const capacity = s.capacity.enabled ? ` + capacity probe for ${s.variants.length} variants` : '';
   const bp = s.breakingPoint;
   const search = bp.enabled
-    ? ` + breaking-point search for ${s.variants.length * factorValues(s).length} labels${s.repeats > 1 ? ` × ${s.repeats} repeats (interleaved)` : ''} (${bp.stepSec} s steps from ${bp.startRate}/s ×${bp.growth}, ${bp.bisections} bisections; SLO p99 ≤ ${bp.sloP99Ms} ms, e-mail ≥ ${bp.mailShare * 100} %)`
+    ? ` + breaking-point search for ${s.variants.length * factorValues(s).length} labels${s.repeats > 1 ? ` × ${s.repeats} repeats (interleaved)` : ''} (${bp.stepSec} s steps, a ladder the model guides, up to ${bp.bisections} bisections; SLO p99 ≤ ${bp.sloP99Ms} ms, e-mail ≥ ${bp.mailShare * 100} %)`
     : '';
   const matrix =
     cells.length > 0

@@ -4,9 +4,11 @@
  * capacity probe; then summary.json and summary.md. Files are written as cells finish, so an
  * interrupted run keeps what it measured (run.json says complete: false).
  */
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { isRunnable } from '../config/subjects.ts';
 import type { ApiServer } from '../targets/api-server.ts';
+import { reachTarget } from '../targets/cell-server.ts';
 import { runCell } from '../trial/cell.ts';
 import { ResultsWriteError } from '../shapes/errors.ts';
 import { writeReport } from '../render/report.ts';
@@ -126,9 +128,12 @@ export async function runBench(input: BenchPlan): Promise<BenchOutcome> {
     pinProcess(process.pid, state.run.pinning.harness);
   }
   let writeFailure: ResultsWriteError | null = null;
+  let started = false;
   try {
     opened.names = names;
     const services = await startServices(plan, (line) => progress.log(line), opened);
+    if (plan.scenario.target) await reachTarget(plan.scenario.target.url);
+    started = true;
     await recordServices(plan, progress, services, state);
     if (plan.aroundLimit) {
       await runCapacities(plan, progress, services, state, capacityVariants);
@@ -146,6 +151,9 @@ export async function runBench(input: BenchPlan): Promise<BenchOutcome> {
     if (plan.scenario.breakingPoint.enabled) await runSearches(plan, progress, services, state);
     if (!plan.aroundLimit) await runCapacities(plan, progress, services, state, capacityVariants);
   } catch (err) {
+    // Nothing was measured when the database, Redis or the target could not be reached: no
+    // results folder is left behind for `pnpm report` to pick as the newest run.
+    if (!started) rmSync(runDir, { recursive: true, force: true });
     if (!(err instanceof ResultsWriteError)) throw err;
     writeFailure = err;
   } finally {

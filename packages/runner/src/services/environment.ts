@@ -70,3 +70,11 @@ export function gitInfo(): { commit: string | null; dirty: boolean | null } {
     return { commit: null, dirty: null };
   }
 }
+
+/** The runner package's version (packages/runner/package.json). */
+export function runnerVersion(): string {
+  const manifest = JSON.parse(
+    readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
+  ) as { version?: string };
+  return manifest.version ?? 'unknown';
+}

@@ -3,7 +3,7 @@
  * client of the trials' databases, the SMTP sink, and Redis for the variants that need one.
  */
 import { MongoClient } from 'mongodb';
-import { startMongo, type MongoHandle } from '@mailbench/mongo';
+import { MongoStartError, startMongo, type MongoHandle } from '@mailbench/mongo';
 import { startRedis, RedisStartError, type RedisHandle } from '@mailbench/redis';
 import { startSmtpSink, type SmtpSink } from '@mailbench/smtp-sink';
 import type { SignupNames } from '../config/requests.ts';
@@ -61,6 +61,14 @@ export async function startServices(
       engine: plan.mongoEngine,
       ...(plan.mongoUri ? { uri: plan.mongoUri } : {}),
       log,
+    }).catch((err: unknown) => {
+      // Nothing is measured without a database: a start-up error the user can act on.
+      if (!(err instanceof MongoStartError)) throw err;
+      const fallback =
+        plan.mongoEngine === 'mongod'
+          ? " Or leave --mongo at auto (the default), which uses mailbench's stand-in where there is no mongod."
+          : '';
+      throw new UsageError(err.code, `${err.message}${fallback}`);
     });
     watchProcess(opened.database.pid);
     opened.client = new MongoClient(opened.database.uri, { maxPoolSize: 5 });

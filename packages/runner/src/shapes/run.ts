@@ -183,6 +183,8 @@ export interface Summary {
   thresholds: Array<{
     expr: string;
     cells: number;
+    /** Of the cells that met it, the one nearest to failing it (absent before it was kept). */
+    worst?: { file: string; actual: number } | null;
     failed: Array<{ file: string; actual: number | null; note: string | null }>;
   }>;
   referenceNote: string;

@@ -162,6 +162,7 @@ export interface FactorValue {
 export const LATENCY = {
   p50: 'p50',
   p90: 'p90',
+  p95: 'p95',
   p99: 'p99',
   p999: 'p999',
   max: 'max',

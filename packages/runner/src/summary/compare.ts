@@ -226,10 +226,20 @@ function ruleText(rows: CellComparison[]): string[] {
     : [rule];
 }
 
-export function renderComparison(rows: CellComparison[], labelA: string, labelB: string): string {
+/**
+ * The comparison in Markdown; `warnings` (the runs configured differently, say) are written
+ * before the table, as they are printed.
+ */
+export function renderComparison(
+  rows: CellComparison[],
+  labelA: string,
+  labelB: string,
+  warnings: string[] = [],
+): string {
   const lines = [
     `# mailbench: ${labelA} → ${labelB}`,
     '',
+    ...warnings.flatMap((w) => [`**Warning:** ${w}`, '']),
     ...ruleText(rows).flatMap((t) => [t, '']),
     `| ${COLUMNS.join(' | ')} |`,
     '|---|---:|---|---|---|---:|---|---|',
@@ -242,6 +252,7 @@ export function renderComparisonHtml(
   rows: CellComparison[],
   labelA: string,
   labelB: string,
+  warnings: string[] = [],
 ): string {
   const esc = (t: string) => t.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
   const body = rows
@@ -258,6 +269,7 @@ export function renderComparisonHtml(
 table{border-collapse:collapse;font-variant-numeric:tabular-nums}th,td{border:1px solid #ccc;padding:3px 7px;text-align:right}
 th{background:#f4f4f4}td:first-child,th:first-child,td:nth-child(3){text-align:left}tr.real td{background:#fff6d5}</style></head><body>
 <h1>mailbench: ${esc(labelA)} → ${esc(labelB)}</h1>
+${warnings.map((w) => `<p><strong>Warning:</strong> ${esc(w)}</p>`).join('\n')}
 ${ruleText(rows)
   .map((t) => `<p>${esc(t)}</p>`)
   .join('\n')}

@@ -79,7 +79,13 @@ function thresholdSummary(
     const failed = named
       .filter((c) => !c.r?.passed)
       .map((c) => ({ file: c.file, actual: c.r?.actual ?? null, note: c.r?.note ?? null }));
-    return { expr: t.expr, cells: named.length, failed };
+    // Nearest to failing: the highest value under a "<" bound, the lowest over a ">" one.
+    const sign = t.op.startsWith('>') ? -1 : 1;
+    const worst = named
+      .filter((c) => c.r?.passed && c.r.actual !== null)
+      .map((c) => ({ file: c.file, actual: c.r?.actual as number }))
+      .sort((a, b) => sign * (b.actual - a.actual))[0];
+    return { expr: t.expr, cells: named.length, worst: worst ?? null, failed };
   });
 }
 
@@ -241,7 +247,13 @@ export function buildSummary(
     ),
     referenceNote: REFERENCE_NOTE,
     ...(steps.length > 0
-      ? { breakingPoints: buildBreakingPoints(scenario, steps, run.machine.cores) }
+      ? {
+          breakingPoints: buildBreakingPoints(
+            scenario,
+            steps,
+            run.pinning?.api.length ?? run.machine.cores,
+          ),
+        }
       : {}),
   };
   // The sentences are made here, once; Markdown, HTML and the terminal print them.

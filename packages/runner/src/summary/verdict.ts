@@ -11,6 +11,8 @@ import { isReference } from '../config/references.ts';
 import { describeBreakingPoint } from './breaking-points.ts';
 import type { Ranking, RunInfo, SummaryFigures, SummaryRow } from '../shapes/run.ts';
 import { measuredFlags } from '../config/flag-help.ts';
+import { parseThreshold } from '../config/thresholds.ts';
+import { LATENCY, type Threshold } from '../shapes/scenario.ts';
 
 /**
  * The flags of this run that overrode what its scenario file measures, as typed: recorded in
@@ -33,7 +35,7 @@ function matrixText(s: RunInfo['scenario']): string {
   const bp = s.breakingPoint;
   if (bp?.enabled)
     parts.push(
-      `a breaking-point search per variant: ${bp.stepSec} s steps from ${bp.startRate}/s, ×${bp.growth} per rung, then ${bp.bisections} bisections; SLO p99 ≤ ${bp.sloP99Ms} ms with no errors, e-mail ≥ ${Math.round(bp.mailShare * 100)} % in time`,
+      `a breaking-point search per variant: ${bp.stepSec} s steps, a ladder from ${bp.startRate}/s ×${bp.growth} per rung that the model guides (from just below c/L where e-mail bounds it, then from 80 % of the HTTP limit CPU per request predicts), then up to ${bp.bisections} bisections to ${Math.round(bp.resolution * 100)} %; SLO p99 ≤ ${bp.sloP99Ms} ms with no errors, e-mail ≥ ${Math.round(bp.mailShare * 100)} % in time`,
     );
   return parts.length > 0 ? `; ${parts.join('; ')}` : '';
 }
@@ -221,6 +223,21 @@ export function rankingSentence(ranking: Ranking | undefined): string {
   return `Ranked by avg from send (n = ${ranking.n} valid repeats each; Mann-Whitney U, Holm-corrected over the neighbours: "<" where p < 0.05 and the medians differ by more than 5 %, "~" where not): ${ranking.order}.`;
 }
 
+/**
+ * A threshold's measured value as k6 prints it: `p99 = 612 ms`, `errors = 1.5 %`, `lost = 0`.
+ * `actual` is in the threshold's unit (judge/thresholds.ts).
+ */
+export function measuredText(expr: string, actual: number): string {
+  let t: Threshold;
+  try {
+    t = parseThreshold(expr);
+  } catch {
+    return String(actual);
+  }
+  const unit = t.metric in LATENCY || t.metric === 'lag_p99' ? ' ms' : t.percent ? ' %' : '';
+  return `${t.metric} = ${actual}${unit}`;
+}
+
 /** The run's findings, most important first: the decision (decision.ts), then what it rests on. */
 export function verdictSentences(
   summary: SummaryFigures,
@@ -247,10 +264,13 @@ export function verdictSentences(
         : `${summary.invalidCells.length} of ${cells} cells are invalid (their figures cannot be trusted): ${summary.invalidCells.map((c) => `${c.file} (${c.reasons.filter((r) => r.startsWith('measurement')).join('; ')})`).join('; ')}.`,
     );
   for (const t of summary.thresholds) {
+    const worst = t.worst
+      ? `; nearest to failing: ${t.worst.file}, ${measuredText(t.expr, t.worst.actual)}`
+      : '';
     out.push(
       t.failed.length === 0
-        ? `Threshold \`${t.expr}\` met by ${t.cells === 1 ? 'the cell it names' : `all ${t.cells} cells`}.`
-        : `Threshold \`${t.expr}\` FAILED by ${t.failed.length} of ${t.cells} cells (${t.failed.map((f) => f.file).join(', ')}).`,
+        ? `Threshold \`${t.expr}\` met by ${t.cells === 1 ? 'the cell it names' : `all ${t.cells} cells`}${worst}.`
+        : `Threshold \`${t.expr}\` FAILED by ${t.failed.length} of ${t.cells} cells (${t.failed.map((f) => `${f.file}: ${f.actual === null ? (f.note ?? 'no value') : measuredText(t.expr, f.actual)}`).join('; ')}).`,
     );
   }
   for (const requests of s.requests) {

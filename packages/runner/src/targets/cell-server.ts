@@ -6,6 +6,7 @@
  * reference target (ReferenceTarget): started and stopped per cell, but otherwise like an external
  * one.
  */
+import { UsageError } from '../shapes/errors.ts';
 import { request as httpRequest } from 'undici';
 import type { MailFailure, MetricsResponse, ShutdownReport } from '@mailbench/target-api/contract';
 import {
@@ -177,6 +178,18 @@ export class CellServer implements CellTarget {
  * An API the harness did not start: checked to answer HTTP at the start, then only loaded. It
  * has no metrics or failure reports the harness can read, and it cannot be crashed or stopped.
  */
+/**
+ * --target, reached once before the first cell: an API that does not answer is a start-up error
+ * (exit 2), not a run of failed cells.
+ */
+export async function reachTarget(url: string): Promise<void> {
+  try {
+    await new ExternalTarget(url).start();
+  } catch (err) {
+    throw new UsageError('ERR_TARGET_UNREACHABLE', `--target: ${(err as Error).message}`);
+  }
+}
+
 export class ExternalTarget implements CellTarget {
   readonly owned = false;
   readonly gone = new AbortController();
