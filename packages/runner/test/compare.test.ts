@@ -14,6 +14,7 @@ import {
   testable,
   compareRuns,
 } from '../src/summary/compare.ts';
+import type { CellResult } from '../src/shapes/results.ts';
 import type { BreakingPoint } from '../src/shapes/run.ts';
 
 const six = (base: number, spread = 2) => [0, 1, 2, 3, 4, 5].map((k) => base + k * spread);
@@ -115,6 +116,24 @@ describe('rendering a comparison', () => {
 });
 
 describe('comparing two runs', () => {
+  it('leaves out the cells whose measurement is invalid', () => {
+    const cell = (mean: number, valid = true) =>
+      ({
+        label: 'background',
+        variant: 'background',
+        requests: 167,
+        status: 'ok',
+        valid,
+        latencyMs: { fromIntended: { mean, p99: mean * 2 } },
+        emails: { lost: 0 },
+      }) as unknown as CellResult;
+    const a = [...six(50, 1).map((m) => cell(m)), cell(900, false)];
+    const b = six(50, 1).map((m) => cell(m));
+    const [avg] = compareRuns(a, b);
+    expect(avg).toMatchObject({ metric: 'avg from intended (ms)', repeatsA: 6, repeatsB: 6 });
+    expect(avg?.relativeChange).toBe(0);
+  });
+
   it('compares breaking-point limits search by search, adjusted with the cells of the table', () => {
     const bp = (label: string, limits: number[]) =>
       ({

@@ -140,6 +140,10 @@ export function compareRuns(
 ): CellComparison[] {
   const key = (c: CellResult) => `${c.label ?? c.variant}\u0000${c.requests}`;
   const groups = new Map<string, { a: CellResult[]; b: CellResult[] }>();
+  // An invalid cell's figures cannot be trusted: it is no repeat of either side.
+  const trusted = (cells: CellResult[]) => cells.filter((c) => c.valid !== false);
+  a = trusted(a);
+  b = trusted(b);
   for (const c of a) {
     const g = groups.get(key(c)) ?? { a: [], b: [] };
     g.a.push(c);
