@@ -3,7 +3,10 @@
  * behind at every update), the lines that stay wrap at the width, and --quiet draws no live line.
  */
 import { describe, expect, it } from 'vitest';
+import path from 'node:path';
+import { renderTerminalSummary } from '../src/cli/terminal.ts';
 import { Progress } from '../src/run/progress.ts';
+import { readJson, smokeRun } from './helpers.ts';
 
 function stream(columns: number | undefined, isTTY: boolean) {
   const out: string[] = [];
@@ -56,5 +59,29 @@ describe('progress on stderr', () => {
     expect(out).toEqual([]);
     p.log('inline: avg 12 ms');
     expect(out).toEqual(['inline: avg 12 ms\n']);
+  });
+
+  it('clears the status line before a line that stays, on a terminal', () => {
+    const { out, s } = stream(80, true);
+    const p = new Progress(s);
+    p.cell('inline', event, 10);
+    p.log('inline: avg 12 ms');
+    expect(out.slice(1)).toEqual(['\r\x1b[2K', 'inline: avg 12 ms\n']);
+  });
+});
+
+describe('the summary on stdout', () => {
+  it('fits 80 columns by dropping the least needed columns first, and 120 at most', async () => {
+    const { runDir } = await smokeRun();
+    const summary = readJson(path.join(runDir, 'summary.json')) as never;
+    const run = readJson(path.join(runDir, 'run.json')) as never;
+    const narrow = renderTerminalSummary(summary, run, 80).split('\n');
+    for (const line of narrow) expect(line.length, line).toBeLessThanOrEqual(80);
+    const header = narrow.find((l) => l.startsWith('variant')) as string;
+    expect(header).toMatch(/avg send ms .*p99 .*valid$/);
+    expect(header).not.toContain('p50');
+    const wide = renderTerminalSummary(summary, run, 200).split('\n');
+    expect(Math.max(...wide.map((l) => l.length))).toBeLessThanOrEqual(120);
+    expect(wide.find((l) => l.startsWith('variant'))).toContain('p50');
   });
 });

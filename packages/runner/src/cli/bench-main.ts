@@ -20,7 +20,7 @@ import { findRedisServer, REDIS_INSTALL_HINT } from '@mailbench/redis';
 import { ResultsWriteError, UsageError } from '../shapes/errors.ts';
 import { pinningUnavailable } from '../services/pinning.ts';
 import { gitInfo, runnerVersion } from '../services/environment.ts';
-import { Progress } from '../run/progress.ts';
+import { Progress, widthOf } from '../run/progress.ts';
 import { renderTerminalSummary } from './terminal.ts';
 import { resolveOutDir } from './out-dir.ts';
 import { withoutRedisWhenMissing, withoutSeedStackWhenMissing } from '../config/subjects.ts';
@@ -164,7 +164,7 @@ async function finishRun(
     stdout.write(`${JSON.stringify(outcome.summary, null, 2)}\n`);
     stderr.write(`Results: ${outcome.runDir} (${written})\n`);
   } else {
-    stdout.write(renderTerminalSummary(outcome.summary, outcome.run));
+    stdout.write(renderTerminalSummary(outcome.summary, outcome.run, widthOf(stdout)));
     stdout.write(`\nResults: ${outcome.runDir} (${written})\n`);
   }
   if (args.junit) {

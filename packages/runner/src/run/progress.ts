@@ -64,10 +64,10 @@ export class Progress {
     this.lineOpen = true;
   }
 
-  /** A line that stays. */
+  /** A line that stays; the status line it follows is cleared, not left behind. */
   log(line: string): void {
     if (this.lineOpen) {
-      this.write('\n');
+      this.write(this.tty ? '\r\x1b[2K' : '\n');
       this.lineOpen = false;
     }
     this.write(
@@ -108,7 +108,7 @@ export class Progress {
   }
 
   end(): void {
-    if (this.lineOpen) this.write('\n');
+    if (this.lineOpen) this.write(this.tty ? '\r\x1b[2K' : '\n');
     this.lineOpen = false;
   }
 }
