@@ -8,6 +8,8 @@
  * 130 interrupted (partial results written, marked incomplete).
  */
 import { makeDirs, writeText } from '../results/files.ts';
+import { lastCapacity, overloadWarning } from '../results/capacity-history.ts';
+import os from 'node:os';
 import path from 'node:path';
 import {
   DEFAULT_EXPORT_TARGET,
@@ -20,7 +22,7 @@ import { findRedisServer, REDIS_INSTALL_HINT } from '@mailbench/redis';
 import { ResultsWriteError, UsageError } from '../shapes/errors.ts';
 import { pinningUnavailable } from '../services/pinning.ts';
 import { gitInfo, runnerVersion } from '../services/environment.ts';
-import { Progress, widthOf } from '../run/progress.ts';
+import { Progress, widthOf, wrapLine } from '../run/progress.ts';
 import { renderTerminalSummary } from './terminal.ts';
 import { resolveOutDir } from './out-dir.ts';
 import { withoutRedisWhenMissing, withoutSeedStackWhenMissing } from '../config/subjects.ts';
@@ -118,6 +120,14 @@ export async function benchMain(argv: string[], io: CliIo): Promise<number> {
 
   if (args.exportEngine) return exportScripts(args, scenario, io);
 
+  // Overload said before it costs time: the peak against the last capacity probe made here.
+  const outDir = resolveOutDir(args.out, io.env);
+  const overload = overloadWarning(
+    scenario,
+    lastCapacity(outDir, { hashCost: scenario.hashCost, hostname: os.hostname() }),
+  );
+  if (overload) stderr.write(`${wrapLine(`mailbench: warning: ${overload}`, widthOf(stderr))}\n`);
+
   // The run's code (the database driver, the charts) is loaded only when something is run.
   const { runBench } = await import('../run/run.ts');
   const progress = new Progress(stderr, { quiet: args.quiet });
@@ -125,7 +135,7 @@ export async function benchMain(argv: string[], io: CliIo): Promise<number> {
   try {
     outcome = await runBench({
       scenario,
-      outDir: resolveOutDir(args.out, io.env),
+      outDir,
       mongoEngine: args.mongoEngine,
       mongoUri: args.mongoUri,
       argv,
