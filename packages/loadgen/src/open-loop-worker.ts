@@ -28,6 +28,8 @@ export interface WorkerStart {
 interface SampleColumns {
   intended: Float64Array;
   sent: Float64Array;
+  /** When the response's headers arrived (time to first byte); 0: none arrived. */
+  headers: Float64Array;
   end: Float64Array;
   status: Int32Array;
   errorIndex: Int32Array;
@@ -68,6 +70,7 @@ function newRun(due: Float64Array): Run {
   const run: Run = {
     intended: Float64Array.from(due),
     sent: new Float64Array(n),
+    headers: new Float64Array(n),
     end: new Float64Array(n),
     status: new Int32Array(n),
     errorIndex: new Int32Array(n).fill(-1),
@@ -183,7 +186,9 @@ class RequestHandler {
     run.abort[this.i] = abort;
   }
   onHeaders(statusCode: number): boolean {
-    this.state.run.status[this.i] = statusCode;
+    const { run, t0 } = this.state;
+    run.status[this.i] = statusCode;
+    if (run.headers[this.i] === 0) run.headers[this.i] = performance.now() - t0;
     return true;
   }
   onData(chunk: Buffer): boolean {
@@ -392,6 +397,7 @@ parentPort?.once('message', async (start: WorkerStart) => {
     t0EpochMs: performance.timeOrigin + t0,
     intended: run.intended,
     sent: run.sent,
+    headers: run.headers,
     end: run.end,
     status: run.status,
     errorIndex: run.errorIndex,
@@ -402,6 +408,7 @@ parentPort?.once('message', async (start: WorkerStart) => {
   parentPort?.postMessage(done, [
     done.intended.buffer,
     done.sent.buffer,
+    done.headers.buffer,
     done.end.buffer,
     done.status.buffer,
     done.errorIndex.buffer,

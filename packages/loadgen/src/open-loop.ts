@@ -183,6 +183,7 @@ function buildResult(
       i,
       intendedMs: done.intended[i] as number,
       sentMs: done.sent[i] as number,
+      headersMs: (done.headers[i] as number) > 0 ? (done.headers[i] as number) : null,
       endMs: done.end[i] as number,
       status: done.status[i] as number,
       error: errorIndex >= 0 ? (done.errorCodes[errorIndex] ?? 'UNKNOWN') : null,

@@ -20,6 +20,11 @@ export interface Sample {
    * here.
    */
   sentMs: number;
+  /**
+   * When the response's headers arrived (time to first byte, JMeter's "Latency"); null when none
+   * did or the engine does not say.
+   */
+  headersMs?: number | null;
   /** When the response body ended, or the error happened. */
   endMs: number;
   /** HTTP status, or 0 when there was no response. */

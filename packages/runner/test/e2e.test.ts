@@ -141,6 +141,15 @@ describe('pnpm bench, end to end', () => {
       expect(jtl[0]).toMatch(/^timeStamp,elapsed,label,responseCode,/);
       expect(jtl).toHaveLength(31);
       expect(jtl[1]).toMatch(new RegExp(`^\\d{13},\\d+,${cell.label},201,OK,`));
+      // Latency is the time to first byte: kept per request, never above the elapsed time.
+      expect(cell.samples.headersMs).toHaveLength(30);
+      for (const row of jtl.slice(1)) {
+        const f = row.split(',');
+        const latency = Number(f[14]);
+        expect(latency).toBeLessThanOrEqual(Number(f[1]));
+        expect(latency).toBeGreaterThanOrEqual(0);
+      }
+      expect(jtl.slice(1).some((row) => Number(row.split(',')[14]) > 0)).toBe(true);
     }
     const summary = check('summary.json');
     expect(summary.rows).toHaveLength(5);

@@ -1,8 +1,9 @@
 /**
  * A cell's requests as a JMeter CSV results file (.jtl), one row per request, so JMeter's own
  * listeners and the tools that read its results can open a mailbench run. Columns are JMeter's
- * default CSV set. What mailbench does not measure is written as 0: sentBytes, Latency (time to
- * first byte), IdleTime and Connect. timeStamp is when the request was sent (epoch ms) and
+ * default CSV set. Latency is the time to first byte from the send; what mailbench does not measure
+ * is written as 0: sentBytes, IdleTime and Connect (its connections are opened ahead of the send,
+ * so a request has no connect time of its own to report). timeStamp is when the request was sent (epoch ms) and
  * elapsed runs from the send, as in JMeter; the intended start, which JMeter has no column for,
  * stays in the cell's JSON. grpThreads/allThreads hold the requests in flight at that moment.
  */
@@ -26,6 +27,12 @@ function inFlightAtSend(sent: number[], end: number[]): number[] {
     out[i] = k + 1 - ended;
   });
   return out;
+}
+
+/** A request's time to first byte in whole ms from its send; 0 where the cell did not keep it. */
+function firstByte(s: NonNullable<CellResult['samples']>, i: number, sentMs: number): number {
+  const headers = s.headersMs?.[i];
+  return headers === null || headers === undefined ? 0 : Math.max(0, Math.round(headers - sentMs));
 }
 
 export function toJtl(cell: CellResult, path = '/api/users'): string {
@@ -54,7 +61,8 @@ export function toJtl(cell: CellResult, path = '/api/users'): string {
       threads,
       threads,
       csv(path),
-      '0',
+      // Latency: time to first byte, from the send; IdleTime and Connect are not measured.
+      String(firstByte(s, i, sentMs)),
       '0',
       '0',
     ].join(',');

@@ -19,6 +19,8 @@ export const SCHEMA_VERSION = 2;
 export interface StoredSamples {
   intendedMs: number[];
   sentMs: number[];
+  /** Time to first byte, per request (null: no answer); absent in cells stored before it was kept. */
+  headersMs?: Array<number | null>;
   endMs: number[];
   status: number[];
   error: Array<string | null>;

@@ -190,6 +190,9 @@ export function replyFigures(run: OpenLoopResult) {
     samples: {
       intendedMs: run.samples.map((x) => round2(x.intendedMs)),
       sentMs: run.samples.map((x) => round2(x.sentMs)),
+      headersMs: run.samples.map((x) =>
+        x.headersMs === null || x.headersMs === undefined ? null : round2(x.headersMs),
+      ),
       endMs: run.samples.map((x) => round2(x.endMs)),
       status: run.samples.map((x) => x.status),
       error: run.samples.map((x) => x.error),

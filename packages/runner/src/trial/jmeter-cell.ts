@@ -57,6 +57,8 @@ export function samplesFromJtl(
     col('threadName'),
     col('bytes'),
   ];
+  // JMeter's own time to first byte, where its log has the column.
+  const latency = fields.indexOf('Latency');
   const intended = (i: number) => (i * durationMs) / count;
   const samples: Sample[] = Array.from({ length: count }, (_, i) => ({
     i,
@@ -79,6 +81,8 @@ export function samplesFromJtl(
       i,
       intendedMs: intended(i),
       sentMs,
+      headersMs:
+        latency >= 0 && Number(cells[latency]) > 0 ? sentMs + Number(cells[latency]) : null,
       endMs: sentMs + Number(cells[elapsed]),
       status: Number.isInteger(status) && status >= 100 ? status : 0,
       error:
