@@ -2,41 +2,32 @@
  * --pin-cores: the API under test runs on the machine's last core and the harness on the others,
  * as the kernel reports their affinity while a run goes; the runner gets its own cores back after.
  */
-import { readFileSync, readdirSync } from 'node:fs';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { coresOf, pinningPlan, pinningUnavailable } from '../src/services/pinning.ts';
-import { bench, type CliResult, readJson, report, runDirIn, smokeRun } from './helpers.ts';
+import {
+  bench,
+  type CliResult,
+  descendants,
+  readJson,
+  report,
+  runDirIn,
+  smokeRun,
+} from './helpers.ts';
 
-/** Every process whose parent chain leads to this one: pid, command line and allowed cores. */
-function descendants(): Array<{ pid: number; cmd: string; cores: string }> {
-  const parent = new Map<number, number>();
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      parent.set(Number(name), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {
-      // gone
-    }
-  }
-  const out: Array<{ pid: number; cmd: string; cores: string }> = [];
-  for (const pid of parent.keys()) {
-    let p: number | undefined = parent.get(pid);
-    while (p !== undefined && p > 1 && p !== process.pid) p = parent.get(p);
-    if (p !== process.pid) continue;
+/** This process's descendants, each with its command line and the cores it may run on. */
+function processes(): Array<{ pid: number; cmd: string; cores: string }> {
+  return descendants(process.pid).flatMap((pid) => {
     try {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
       const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-      const cores = /Cpus_allowed_list:\s*(\S+)/.exec(status)?.[1] ?? '';
-      out.push({ pid, cmd, cores });
+      return [{ pid, cmd, cores: /Cpus_allowed_list:\s*(\S+)/.exec(status)?.[1] ?? '' }];
     } catch {
-      // gone
+      return []; // gone
     }
-  }
-  return out;
+  });
 }
 
 const why = pinningUnavailable();
@@ -47,7 +38,7 @@ describe.skipIf(why !== null)('--pin-cores', () => {
     const plan = pinningPlan();
     const seen = new Map<string, Set<string>>();
     const watch = setInterval(() => {
-      for (const d of descendants()) {
+      for (const d of processes()) {
         const kind = /target-api|api-server|server\.m?js/.test(d.cmd)
           ? 'api'
           : /standin|stand-in/.test(d.cmd)
@@ -125,7 +116,8 @@ describe.skipIf(why !== null)('--pin-cores', () => {
     expect(none.status).toBe(2);
     expect(none.stderr).toContain('nothing to compare');
     expect(readdirSync(noneOut)).toEqual([]);
-  });
+    // (Its time includes waiting for the suite's shared smoke run, as in report.test.ts.)
+  }, 180_000);
 });
 
 describe.skipIf(why === null)('--pin-cores where it cannot pin', () => {
