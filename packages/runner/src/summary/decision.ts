@@ -46,6 +46,43 @@ function pOf(c: Comparison): string {
   return c.p === null ? 'untested' : `p = ${c.p < 0.001 ? '< 0.001' : c.p.toFixed(3)}`;
 }
 
+/**
+ * The best of the candidates by the median of their values (`lower` or higher is better), each
+ * other one compared with it (U test, Holm over these comparisons): those the test calls worse,
+ * and those it does not separate from the best. The choice is the best unless the registry's facts
+ * prefer one it is not separated from.
+ */
+function choose<T extends { variant: Subject }>(
+  candidates: T[],
+  valuesOf: (c: T) => number[],
+  better: 'lower' | 'higher',
+): {
+  choice: T;
+  worse: Array<{ item: T; comparison: Comparison }>;
+  notSeparated: T[];
+  comparisons: Comparison[];
+  /** The fewest values any candidate has. */
+  n: number;
+} {
+  const sign = better === 'lower' ? 1 : -1;
+  const ranked = [...candidates].sort((a, b) => sign * (median(valuesOf(a)) - median(valuesOf(b))));
+  const best = ranked[0] as T;
+  const others = ranked.slice(1);
+  const comparisons = compareAll(others.map((c) => compareSamples(valuesOf(best), valuesOf(c))));
+  const worse = others
+    .map((item, k) => ({ item, comparison: comparisons[k] as Comparison }))
+    .filter((w) => w.comparison.verdict === 'real');
+  const tied = [best, ...others.filter((_, k) => comparisons[k]?.verdict !== 'real')];
+  const choice = [...tied].sort((a, b) => factsScore(b.variant) - factsScore(a.variant))[0] as T;
+  return {
+    choice,
+    worse,
+    notSeparated: tied.filter((c) => c !== choice),
+    comparisons,
+    n: Math.min(...candidates.map((c) => valuesOf(c).length)),
+  };
+}
+
 export interface DecisionInput {
   /** The summary's rows (every request count); the decision reads the highest measured. */
   rows: SummaryRow[];
@@ -90,37 +127,27 @@ function matrixDecision(input: DecisionInput): string | null {
     return `Decision ${at}: none of the strategies measured answered every sign-up and delivered every e-mail (${broke}); see the findings below.`;
   const values = new Map(input.valuesAt(requests).map((e) => [e.label, e.values]));
   const valuesOf = (r: SummaryRow) => values.get(r.label) ?? [r.avgFromSendMs as number];
-  const byMedian = [...pool].sort((a, b) => median(valuesOf(a)) - median(valuesOf(b)));
-  const fastest = byMedian[0] as SummaryRow;
-  const others = byMedian.slice(1);
-  const comparisons = compareAll(others.map((r) => compareSamples(valuesOf(fastest), valuesOf(r))));
-  const slower = others.filter((_, k) => comparisons[k]?.verdict === 'real');
-  const tied = [fastest, ...others.filter((_, k) => comparisons[k]?.verdict !== 'real')];
-  const choice = [...tied].sort(
-    (a, b) => factsScore(b.variant) - factsScore(a.variant),
-  )[0] as SummaryRow;
-  const n = Math.min(...pool.map((r) => valuesOf(r).length));
+  const { choice, worse, notSeparated, comparisons, n } = choose(pool, valuesOf, 'lower');
   const lag = choice.deliveryLagP99Ms !== null ? ` (p99 lag ${ms(choice.deliveryLagP99Ms)})` : '';
   const parts = [
     `Decision ${at}: send from \`${choice.label}\` — replies in ${ms(median(valuesOf(choice)))} on average${n > 1 ? ` (median of ${n})` : ''}, every e-mail delivered${lag}; ${crashCost(choice.variant)}.`,
   ];
-  if (slower.length > 0)
+  if (worse.length > 0)
     parts.push(
-      `Slower, by the U test: ${slower
+      `Slower, by the U test: ${worse
         .map(
-          (r) =>
-            `${r.label} ${ms(median(valuesOf(r)))} (${pOf(comparisons[others.indexOf(r)] as Comparison)})`,
+          ({ item, comparison }) =>
+            `${item.label} ${ms(median(valuesOf(item)))} (${pOf(comparison)})`,
         )
         .join(', ')}.`,
     );
-  const rest = tied.filter((r) => r !== choice);
-  if (rest.length > 0) {
+  if (notSeparated.length > 0) {
     const why =
       n <= 3 || comparisons.every((c) => c.p === null)
         ? `with ${n} repeat${n === 1 ? '' : 's'} no test can tell their reply times apart (run --repeats 4 or more), so the registry's facts chose`
         : 'no test tells their reply times apart, so the registry\u2019s facts chose';
     parts.push(
-      `Not separated from it: ${rest.map((r) => `${r.label} ${ms(median(valuesOf(r)))}`).join(', ')}; ${why}.`,
+      `Not separated from it: ${notSeparated.map((r) => `${r.label} ${ms(median(valuesOf(r)))}`).join(', ')}; ${why}.`,
     );
   }
   if (broke) parts.push(`Did not keep every promise: ${broke}.`);
@@ -146,22 +173,28 @@ function brokenPromise(r: SummaryRow): string {
  */
 function servedPerSearch(bp: BreakingPoint): number[] {
   return searchesOf(bp).map((s) => {
-    const http = s.httpMaxRatePerSec ?? s.httpBracket.lo ?? 0;
-    const mail = s.mailMaxRatePerSec ?? s.mailBracket.lo ?? http;
-    return Math.min(http, s.mailBracket.hi === null ? http : mail);
+    const http = httpHeld(s);
+    return s.mailBracket.hi === null
+      ? http
+      : Math.min(http, s.mailMaxRatePerSec ?? s.mailBracket.lo ?? http);
   });
 }
 
+type Search = Omit<BreakingPoint, 'steps' | 'checks' | 'searches'>;
+
+/** A search's highest rate whose replies held, narrowed or not (0: none did). */
+function httpHeld(s: Search): number {
+  return s.httpMaxRatePerSec ?? s.httpBracket.lo ?? 0;
+}
+
 /** The searches of an entry (itself when it was searched once). */
-function searchesOf(
-  bp: BreakingPoint,
-): Array<Omit<BreakingPoint, 'steps' | 'checks' | 'searches'>> {
+function searchesOf(bp: BreakingPoint): Search[] {
   return bp.searches && bp.searches.length > 0 ? bp.searches : [bp];
 }
 
 /** The median over the searches of the highest rate whose replies held, narrowed or not. */
 function httpFloor(bp: BreakingPoint): number {
-  return median(searchesOf(bp).map((s) => s.httpMaxRatePerSec ?? s.httpBracket.lo ?? 0));
+  return median(searchesOf(bp).map(httpHeld));
 }
 
 /** The same for the e-mail: the highest rate whose mail kept up. */
@@ -172,18 +205,8 @@ function mailFloor(bp: BreakingPoint): number {
 function breakingPointDecision(bps: BreakingPoint[]): string {
   const served = new Map(bps.map((b) => [b.label, servedPerSearch(b)]));
   const valuesOf = (b: BreakingPoint) => served.get(b.label) as number[];
-  const byMedian = [...bps].sort((a, b) => median(valuesOf(b)) - median(valuesOf(a)));
-  const best = byMedian[0] as BreakingPoint;
-  const others = byMedian.slice(1);
-  const comparisons = compareAll(others.map((b) => compareSamples(valuesOf(best), valuesOf(b))));
-  const lower = others.filter((_, k) => comparisons[k]?.verdict === 'real');
-  // Untested, limits within the search's resolution of each other are not told apart either.
-  const tied = [best, ...others.filter((_, k) => comparisons[k]?.verdict !== 'real')];
-  const choice = [...tied].sort(
-    (a, b) => factsScore(b.variant) - factsScore(a.variant),
-  )[0] as BreakingPoint;
+  const { choice, worse, notSeparated, n } = choose(bps, valuesOf, 'higher');
   const upTo = median(valuesOf(choice));
-  const n = Math.min(...bps.map((b) => valuesOf(b).length));
   const mailBound =
     choice.mailBracket.hi !== null &&
     (choice.mailMaxRatePerSec ?? 0) <= (choice.httpMaxRatePerSec ?? Number.POSITIVE_INFINITY);
@@ -204,19 +227,18 @@ function breakingPointDecision(bps: BreakingPoint[]): string {
       `Above it, \`${fasterReplies.label}\` still answers within the SLO up to ${narrowed ? '' : 'at least '}${rate(httpFloor(fasterReplies))}${narrowed ? '' : ' (not narrowed)'}, but its e-mail backlog grows past ${rate(mailFloor(fasterReplies))}; ${crashCost(fasterReplies.variant)}.`,
     );
   }
-  if (lower.length > 0)
+  if (worse.length > 0)
     parts.push(
-      `Lower, by the U test: ${lower
+      `Lower, by the U test: ${worse
         .map(
-          (b) =>
-            `${b.label} ${rate(median(valuesOf(b)))} (${pOf(comparisons[others.indexOf(b)] as Comparison)})`,
+          ({ item, comparison }) =>
+            `${item.label} ${rate(median(valuesOf(item)))} (${pOf(comparison)})`,
         )
         .join(', ')}.`,
     );
-  const rest = tied.filter((b) => b !== choice);
-  if (rest.length > 0)
+  if (notSeparated.length > 0)
     parts.push(
-      `Not separated from it: ${rest.map((b) => `${b.label} ${rate(median(valuesOf(b)))}`).join(', ')}; ${
+      `Not separated from it: ${notSeparated.map((b) => `${b.label} ${rate(median(valuesOf(b)))}`).join(', ')}; ${
         n <= 3
           ? `with ${n} search${n === 1 ? '' : 'es'} each no test can separate limits (run --repeats 4 or more), so the registry's facts chose`
           : "no test separates their limits, so the registry's facts chose"
