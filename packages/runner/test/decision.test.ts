@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { decisionSentence, factsScore } from '../src/summary/decision.ts';
 import type { BreakingPoint, SummaryRow } from '../src/shapes/run.ts';
 import type { Subject } from '../src/shapes/scenario.ts';
+import { isTwinLabel } from '../src/config/scenario.ts';
 
 function row(variant: Subject, avgMs: number, over: Partial<SummaryRow> = {}): SummaryRow {
   return {
@@ -95,6 +96,13 @@ describe('the decision of a run of cells', () => {
   });
   it('has nothing to decide without a strategy that sends e-mail', () => {
     expect(matrix([row('no-email', 40)], {})).toBeNull();
+  });
+  it("leaves out the A/A twins only: a --target's own label is a candidate", () => {
+    const c10 = { factor: 'smtpConnections' as const, value: 10 };
+    expect(isTwinLabel('background-aa', 'background', null)).toBe(true);
+    expect(isTwinLabel('background-aa.c10', 'background', c10)).toBe(true);
+    expect(isTwinLabel('inline.c10', 'inline', c10)).toBe(false);
+    expect(isTwinLabel('my-api', 'external', null)).toBe(false);
   });
   it('orders the facts: durable before a reply that waits, before memory', () => {
     expect(factsScore('outbox')).toBeGreaterThan(factsScore('inline'));

@@ -122,8 +122,7 @@ export async function benchMain(argv: string[], io: CliIo): Promise<number> {
 
   // Overload said before it costs time: the peak against the last capacity probe made here.
   const outDir = resolveOutDir(args.out, io.env);
-  const overload = overloadWarning(
-    scenario,
+  const overload = overloadWarning(scenario, () =>
     lastCapacity(outDir, { hashCost: scenario.hashCost, hostname: os.hostname() }),
   );
   if (overload) stderr.write(`${wrapLine(`mailbench: warning: ${overload}`, widthOf(stderr))}\n`);

@@ -5,7 +5,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parseLatency, validateLatency, type LatencySpec } from '@mailbench/smtp-sink';
-import { DEFAULT_OPTIONS, type Variant } from '@mailbench/target-api/contract';
+import { DEFAULT_OPTIONS } from '@mailbench/target-api/contract';
 import { stagesCount, stagesDurationMs, type RateStage } from '@mailbench/loadgen/schedule';
 import { UsageError } from '../shapes/errors.ts';
 import { factorValues, labelWith } from './factors.ts';
@@ -201,8 +201,16 @@ export function cellLabels(
   return labels;
 }
 
-export function aaLabel(variant: Variant): string {
+export function aaLabel(variant: Subject): string {
   return `${variant}-aa`;
+}
+
+/**
+ * Whether a cell's label is the A/A twin's of its variant (at its swept value): a copy, never a
+ * candidate of its own. A --target's own label is not one.
+ */
+export function isTwinLabel(label: string, variant: Subject, factor: FactorValue | null): boolean {
+  return label === labelWith(aaLabel(variant), factor);
 }
 
 /**

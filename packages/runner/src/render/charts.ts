@@ -11,8 +11,8 @@ import { subjectRank } from '../config/subjects.ts';
 import { writeText } from '../results/files.ts';
 import type { LoadedRun } from '../results/load.ts';
 import type { CellResult } from '../shapes/results.ts';
-import type { Subject } from '../shapes/scenario.ts';
 import { presentationOf } from '../summary/presentation.ts';
+import { isTwinLabel } from '../config/scenario.ts';
 import { breakingPointCharts } from './bp-charts.ts';
 import { histogramChart } from './histogram.ts';
 import type { Chart } from './chart.ts';
@@ -38,15 +38,16 @@ export function lighter(hex: string): string {
   return `#${rgb.map((c) => c.toString(16).padStart(2, '0')).join('')}`;
 }
 
-/** Each label in its variant's colour; an A/A twin (`-aa`) in a lighter shade of it. */
+/** Each label in its variant's colour; an A/A twin in a lighter shade of it. */
 function colorScaleOf(cells: CellResult[]) {
-  const variantOf = new Map(cells.map((c) => [c.label, c.variant]));
+  const cellOf = new Map(cells.map((c) => [c.label, c]));
   const domain = labelOrder(cells);
   return {
     domain,
     range: domain.map((label) => {
-      const color = presentationOf(variantOf.get(label) as Subject).color;
-      return /-aa(\.|$)/.test(label) ? lighter(color) : color;
+      const c = cellOf.get(label) as CellResult;
+      const color = presentationOf(c.variant).color;
+      return isTwinLabel(label, c.variant, c.factor ?? null) ? lighter(color) : color;
     }),
   };
 }

@@ -65,9 +65,17 @@ export function peakRate(s: Pick<Scenario, 'stages' | 'requests' | 'durationSec'
   return s.requests.length > 0 ? Math.max(...s.requests) / s.durationSec : null;
 }
 
-/** The warning, when the scenario's peak is above the last capacity known here; else null. */
-export function overloadWarning(scenario: Scenario, known: KnownCapacity | null): string | null {
+/**
+ * The warning, when the scenario's peak is above the last capacity known here; else null. The
+ * results folder is read (`known`) only for a scenario whose cells offer a rate to compare.
+ */
+export function overloadWarning(
+  scenario: Scenario,
+  known: () => KnownCapacity | null,
+): string | null {
   const peak = peakRate(scenario);
-  if (peak === null || known === null || scenario.target || peak <= known.perSec) return null;
-  return `this scenario offers up to ${peak.toFixed(1)} sign-ups/s, more than the ${known.perSec.toFixed(1)}/s this machine's last capacity probe carried (${known.variant}, run ${known.runId}, same hash cost): cells above it measure a growing queue more than the API. Lower --requests, lengthen --duration, or lower --hash-cost to stay below it.`;
+  if (peak === null || scenario.target) return null;
+  const probe = known();
+  if (probe === null || peak <= probe.perSec) return null;
+  return `this scenario offers up to ${peak.toFixed(1)} sign-ups/s, more than the ${probe.perSec.toFixed(1)}/s this machine's last capacity probe carried (${probe.variant}, run ${probe.runId}, same hash cost): cells above it measure a growing queue more than the API. Lower --requests, lengthen --duration, or lower --hash-cost to stay below it.`;
 }

@@ -1,9 +1,9 @@
 /** summary.json and summary.md: one row per variant × request count, the reference beside it. */
 import { presentationOf, type VariantPresentation } from './presentation.ts';
-import { labelWith, withFactor } from '../config/factors.ts';
+import { withFactor } from '../config/factors.ts';
 import { compareAll, compareSamples, median, testable } from './compare.ts';
 import { timeoutsOf } from '../judge/timeouts.ts';
-import { cellLabels } from '../config/scenario.ts';
+import { cellLabels, isTwinLabel } from '../config/scenario.ts';
 import { configurationLines, verdictSentences } from './verdict.ts';
 import { decisionSentence } from './decision.ts';
 import type { Subject, Scenario } from '../shapes/scenario.ts';
@@ -114,7 +114,7 @@ function decisionOf(
     breakingPoints: summary.breakingPoints ?? [],
     twins: new Set(
       cellLabels(scenario)
-        .filter((l) => l.label !== labelWith(l.variant, l.factor))
+        .filter((l) => isTwinLabel(l.label, l.variant, l.factor))
         .map((l) => l.label),
     ),
     durationSec: scenario.durationSec,
