@@ -16,6 +16,7 @@ import { isTwinLabel } from '../config/scenario.ts';
 import { breakingPointCharts } from './bp-charts.ts';
 import { histogramChart } from './histogram.ts';
 import type { Chart } from './chart.ts';
+import { narrowSpec } from './narrow.ts';
 
 /** The cells' labels in the registry's order, each A/A twin after its variant. */
 function labelOrder(cells: CellResult[]): string[] {
@@ -326,17 +327,24 @@ export async function renderSvg(spec: TopLevelSpec): Promise<string> {
   }
 }
 
-/** Renders every chart to SVG and writes it to outDir/charts. */
-export async function renderCharts(
-  loaded: LoadedRun,
-  outDir: string,
-): Promise<Array<{ chart: Chart; svg: string; file: string }>> {
-  const rendered: Array<{ chart: Chart; svg: string; file: string }> = [];
+export interface RenderedChart {
+  chart: Chart;
+  /** The chart drawn for a wide page, also written to `file`. */
+  svg: string;
+  /** The same chart drawn for a narrow page (panels stacked, legends below): report.html only. */
+  narrowSvg: string;
+  file: string;
+}
+
+/** Renders every chart to SVG (wide and narrow) and writes the wide one to outDir/charts. */
+export async function renderCharts(loaded: LoadedRun, outDir: string): Promise<RenderedChart[]> {
+  const rendered: RenderedChart[] = [];
   for (const chart of buildCharts(loaded)) {
     const svg = await renderSvg(chart.spec);
+    const narrowSvg = await renderSvg(narrowSpec(chart.spec));
     const file = path.join(outDir, 'charts', `${chart.id}.svg`);
     writeText(file, svg);
-    rendered.push({ chart, svg, file });
+    rendered.push({ chart, svg, narrowSvg, file });
   }
   return rendered;
 }

@@ -7,6 +7,7 @@ import { writeText } from '../results/files.ts';
 import { LIMIT_COLUMNS, limitRow, STEP_COLUMNS, stepRows } from '../summary/breaking-points.ts';
 import type { LoadedRun } from '../results/load.ts';
 import { renderCharts } from './charts.ts';
+import { NARROW_BREAK } from './narrow.ts';
 import type { RunInfo, Summary, BreakingPoint } from '../shapes/run.ts';
 import { reliabilityColumns } from '../summary/reliability.ts';
 
@@ -59,7 +60,9 @@ table{border-collapse:collapse;margin:.5em 0 1.5em;font-variant-numeric:tabular-
 th,td{border:1px solid #ccc;padding:3px 7px;text-align:right}th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}
 tr.invalid td{background:#fff0f0}.chart{margin:1em 0 2em}.chart svg{max-width:100%;height:auto}
 .note{color:#555}.warn{color:#a00;font-weight:bold}code{background:#f4f4f4;padding:0 3px}
-@media (max-width:700px){body{font-size:13px;margin:1em auto}nav ol{columns:1}}`;
+@media (max-width:700px){body{font-size:13px;margin:1em auto}nav ol{columns:1}}
+@media (max-width:${NARROW_BREAK - 1}px){.chart .wide{display:none}}
+@media (min-width:${NARROW_BREAK}px){.chart .narrow{display:none}}`;
 
 function breakingPointsTable(entries: BreakingPoint[]): string {
   const head = `<tr>${[...LIMIT_COLUMNS, 'model checks over 20 %'].map((c) => `<th>${escapeHtml(c)}</th>`).join('')}</tr>`;
@@ -176,8 +179,8 @@ ${listHtml(summary.configuration)}
 <h2>Charts</h2>
 ${rendered
   .map(
-    ({ chart, svg }) =>
-      `<section class="chart" id="${chart.id}" data-points="${chart.points}"><h3>${escapeHtml(chart.title)}</h3><p class="note">${escapeHtml(chart.explain)}</p>\n${svg}\n</section>`,
+    ({ chart, svg, narrowSvg }) =>
+      `<section class="chart" id="${chart.id}" data-points="${chart.points}"><h3>${escapeHtml(chart.title)}</h3><p class="note">${escapeHtml(chart.explain)}</p>\n<div class="wide">${svg}</div>\n<div class="narrow">${narrowSvg}</div>\n</section>`,
   )
   .join('\n')}
 
