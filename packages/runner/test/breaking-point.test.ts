@@ -18,7 +18,7 @@ import { loadScenario } from '../src/config/scenario.ts';
 import type { StepResult, CapacityResult } from '../src/shapes/results.ts';
 import { bracketOf, type StepOutcome } from '../src/judge/brackets.ts';
 import { scaleAroundLimit } from '../src/run/plan.ts';
-import type { RunInfo } from '../src/shapes/run.ts';
+import { PROBE_SEC, type RunInfo } from '../src/shapes/run.ts';
 import { bench } from './helpers.ts';
 import { runBreakingPoints } from '../src/search/search.ts';
 import {
@@ -356,7 +356,11 @@ describe('a search guided by its model', () => {
         steps.map((result) => ({ file: '', result })),
         os.cpus().length,
       )[0]!;
-      return { ladder: steps.filter((s) => s.phase === 'ladder').map((s) => s.ratePerSec), entry };
+      return {
+        ladder: steps.filter((s) => s.phase === 'ladder').map((s) => s.ratePerSec),
+        windows: steps.map((s) => s.durationSec),
+        entry,
+      };
     };
     const guided = await rungs(true);
     const unguided = await rungs(false);
@@ -365,8 +369,14 @@ describe('a search guided by its model', () => {
     expect(guided.entry.predicted.httpRatePerSec).toBeCloseTo(40, 1);
     expect(guided.entry.httpBracket.lo).toBeLessThanOrEqual(40);
     expect(guided.entry.httpBracket.hi).toBeGreaterThan(40);
-    // The rung after the jump goes no further than 10 % past the prediction.
-    expect(guided.ladder[2]).toBeCloseTo(1.1 * 40, 0);
+    // The rung after the jump aims just below the prediction; passing there, the next rung is one
+    // resolution higher, and fails: bracketed within 10 % by the ladder alone.
+    expect(guided.ladder[2]).toBeCloseTo(0.95 * 40, 0);
+    expect(guided.ladder[3]).toBeCloseTo(0.95 * 40 * 1.095, 0);
+    expect(guided.entry.httpBracket.hi! / guided.entry.httpBracket.lo!).toBeLessThanOrEqual(1.1);
+    // The first step only probed the CPU per sign-up: a short window.
+    expect(guided.windows[0]).toBe(PROBE_SEC);
+    expect(guided.windows.slice(1).every((w) => w === scenario.breakingPoint.stepSec)).toBe(true);
   });
 
   it('is guided by c/L from the start, then, once e-mail fell behind, by the HTTP limit', async () => {
@@ -392,9 +402,10 @@ describe('a search guided by its model', () => {
       },
     });
     // Just below c/L (known before any step) and just above it, where e-mail fails: bracketed
-    // within 10 % at once; then 80 % of the HTTP limit and 10 % past it, and two bisections.
-    // (A rate is a whole number of requests over the window: 51.25/s is 1538 in 30 s.)
-    expect(rates.map((r) => Number(r.toFixed(1)))).toEqual([9.7, 10.6, 40, 55, 47.5, 51.3]);
+    // within 10 % at once; then 80 % and 95 % of the HTTP limit, and one resolution above: no
+    // bisection. No probe: c/L guided the first step. (A rate is a whole number of requests over
+    // the window.)
+    expect(rates.map((r) => Number(r.toFixed(1)))).toEqual([9.7, 10.6, 40, 47.5, 52]);
   });
 });
 

@@ -17,15 +17,13 @@ import { EXTERNAL, type FactorValue, type Scenario, type Subject } from '../shap
 import type { StepResult } from '../shapes/results.ts';
 import { type StepOutcome, bracketOf, outcomeOf } from '../judge/brackets.ts';
 import type { CellContext } from '../trial/context.ts';
+import { MAX_RETRIES, PROBE_SEC } from '../shapes/run.ts';
 
 /** The scenario one label's steps run under: the factor applied, one window per step, no faults. */
 export function stepScenario(scenario: Scenario, factor: FactorValue | null): Scenario {
   const s = withFactor(scenario, factor);
   return { ...s, durationSec: s.breakingPoint.stepSec, stages: null, requests: [], faults: {} };
 }
-
-/** How often a disturbed step is measured again before its outcome stands. */
-import { MAX_RETRIES } from '../shapes/run.ts';
 
 /**
  * `label/step-03.json`; a retry `label/step-03-retry1.json`; with repeated searches each in its
@@ -97,6 +95,11 @@ export function guideOf(scenario: Scenario, variant: Subject, steps: StepResult[
   return guides.sort((a, b) => a.ratePerSec - b.ratePerSec)[0] ?? null;
 }
 
+function probing(ctx: CellContext): CellContext {
+  const durationSec = Math.min(PROBE_SEC, ctx.scenario.durationSec);
+  return { ...ctx, scenario: { ...ctx.scenario, durationSec } };
+}
+
 /** One label's search: the ladder and its bisections, each disturbed step measured again. */
 async function searchOne(
   ctx: CellContext,
@@ -115,19 +118,17 @@ async function searchOne(
   const done: StepResult[] = [];
   for (let step = 1; !ctx.signal.aborted; step++) {
     const sendsMail = subjectFacts(variant).sendsMail;
-    const next = nextRate(
-      outcomes,
-      ctx.scenario.breakingPoint,
-      sendsMail,
-      guideOf(ctx.scenario, variant, done),
-    );
+    const guide = guideOf(ctx.scenario, variant, done);
+    const next = nextRate(outcomes, ctx.scenario.breakingPoint, sendsMail, guide);
     if (!next) break;
-    const requests = Math.max(1, Math.round(next.ratePerSec * ctx.scenario.durationSec));
+    const stepCtx = step === 1 && guide === null && variant !== EXTERNAL ? probing(ctx) : ctx;
+    const windowSec = stepCtx.scenario.durationSec;
+    const requests = Math.max(1, Math.round(next.ratePerSec * windowSec));
     const spec = { index: index + 100 * (repeat - 1), variant, label, requests, repeat, factor };
     let result: StepResult | null = null;
     for (let attempt = 1; attempt <= 1 + MAX_RETRIES && !ctx.signal.aborted; attempt++) {
-      hooks.onStart(label, step, requests / ctx.scenario.durationSec, attempt);
-      const r = await (hooks.run ?? runStep)(ctx, { spec, step, phase: next.phase, attempt });
+      hooks.onStart(label, step, requests / windowSec, attempt);
+      const r = await (hooks.run ?? runStep)(stepCtx, { spec, step, phase: next.phase, attempt });
       if (ctx.signal.aborted) break; // an interrupted step is not a result
       hooks.onStep(stepFileName(label, step, attempt, repeat, repeats), r);
       result = r;

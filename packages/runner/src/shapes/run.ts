@@ -213,6 +213,13 @@ export interface Ranking {
 /** How often a breaking-point step the generator could not carry is measured again. */
 export const MAX_RETRIES = 2;
 
+/**
+ * A probe's window (s). Where the model predicts nothing before a step (no SMTP latency to give
+ * c/L), the first step, at the ladder's start rate, serves to measure the CPU per sign-up that
+ * predicts the HTTP limit: far below any limit, a short window measures it as well as a full one.
+ */
+export const PROBE_SEC = 8;
+
 export interface BreakingPoint {
   variant: Subject;
   label: string;

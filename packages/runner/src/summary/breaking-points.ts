@@ -11,7 +11,7 @@ import { baseStep, limitChecks, predict, stepChecks } from '../judge/model.ts';
 import { bracketOf, generatorCeiling, outcomeOf } from '../judge/brackets.ts';
 import { EXTERNAL, type Scenario } from '../shapes/scenario.ts';
 import { latencyMedianMs } from '../config/latency.ts';
-import { MAX_RETRIES } from '../shapes/run.ts';
+import { MAX_RETRIES, PROBE_SEC } from '../shapes/run.ts';
 import type { Bracket, BreakingPoint } from '../shapes/run.ts';
 
 /** One entry per label, from its steps (in the order they ran). */
@@ -334,7 +334,7 @@ export function renderBreakingPointsMarkdown(
   const bp = scenario.breakingPoint;
   const lines = ['', '## Breaking points', ''];
   lines.push(
-    `Open loop, ${bp.stepSec} s per step, ${scenario.target ? `against ${scenario.target.url} (the same process throughout: the harness did not start it)` : 'a fresh API process each'}. HTTP limit: the highest rate whose replies met the SLO (p99 from intended ≤ ${bp.sloP99Ms} ms, no errors, timeouts included). ` +
+    `Open loop, ${bp.stepSec} s per step (a first step that only probes the CPU per sign-up, where no SMTP latency predicts a limit, ${PROBE_SEC} s), ${scenario.target ? `against ${scenario.target.url} (the same process throughout: the harness did not start it)` : 'a fresh API process each'}. HTTP limit: the highest rate whose replies met the SLO (p99 from intended ≤ ${bp.sloP99Ms} ms, no errors, timeouts included). ` +
       `E-mail limit: the highest rate at which ≥ ${Math.round(bp.mailShare * 100)} % of the step's owed e-mails reached the sink by the end of its window plus the sink's typical latency (${latencyMedianMs(scenario.smtp.latency)} ms). ` +
       'A step where the generator fell behind (and the server showed no failure of its own) is marked and not counted. ' +
       "Model: e-mail at most c/L; HTTP at most cores / CPU per request (a variant that replies after the send: also c/L, stretched by the SLO's slack over the window); the backlog grows by the accepted rate less c/L; Little's law for e-mail is checked on steps whose backlog held steady.",
