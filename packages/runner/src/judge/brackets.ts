@@ -29,6 +29,16 @@ export interface StepOutcome {
 }
 
 /** The bracket of one limit from the steps (the generator-limited ones left out). */
+/**
+ * Whether a bracket is within the search's resolution (relative to its lower end). A step's rate
+ * is a whole number of requests over its window, so a bracket aimed at exactly the resolution can
+ * come out a hair wider: within RATE_ROUNDING more it counts as narrowed.
+ */
+export const RATE_ROUNDING = 0.01;
+export function withinResolution(b: Bracket, resolution: number): boolean {
+  return b.lo !== null && b.hi !== null && (b.hi - b.lo) / b.lo <= resolution + RATE_ROUNDING;
+}
+
 export function bracketOf(steps: StepOutcome[], which: 'http' | 'mail'): Bracket {
   const judged = steps.filter(
     (s) => !s.generatorLimited && (which === 'http' || s.mailOk !== null),

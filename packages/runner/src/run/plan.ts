@@ -14,6 +14,7 @@ import { factorValues, runsAt } from '../config/factors.ts';
 import type { RunInfo, Summary } from '../shapes/run.ts';
 import type { ServicesPlan } from '../services/services.ts';
 import type { Scenario, Subject, Overrides } from '../shapes/scenario.ts';
+import { STEP_WARMUP_SEC } from '../search/search.ts';
 /** The cells in execution order: repeats interleaved, A B C A B C. */
 export function planCells(scenario: Scenario): CellSpec[] {
   const cells: CellSpec[] = [];
@@ -86,7 +87,9 @@ export function scaleAroundLimit(
  */
 export function estimateStepSec(scenario: Scenario): number {
   const bp = scenario.breakingPoint;
-  return bp.stepSec + scenario.warmup.durationSec + bp.sloP99Ms / 1000 + 6;
+  return (
+    bp.stepSec + Math.min(scenario.warmup.durationSec, STEP_WARMUP_SEC) + bp.sloP99Ms / 1000 + 6
+  );
 }
 
 /**

@@ -14,7 +14,12 @@
  * below the prediction is bisected from there like any other.
  */
 import type { BreakingPointSettings } from '../shapes/scenario.ts';
-import { bracketOf, generatorCeiling, type StepOutcome } from '../judge/brackets.ts';
+import {
+  bracketOf,
+  generatorCeiling,
+  type StepOutcome,
+  withinResolution,
+} from '../judge/brackets.ts';
 import type { Bracket } from '../shapes/run.ts';
 
 export type SearchSettings = Pick<
@@ -43,8 +48,7 @@ export const GUIDE_HTTP = { start: 0.8, end: 0.95 } as const;
 
 function narrowEnough(b: Bracket, resolution: number): boolean {
   if (b.hi === null) return true; // nothing failed: nothing to narrow (the ladder's top is a lower bound)
-  if (b.lo === null) return false;
-  return (b.hi - b.lo) / b.lo <= resolution;
+  return withinResolution(b, resolution);
 }
 
 /**
@@ -78,9 +82,8 @@ export function nextRate(
       else if (to > last.ratePerSec * 1.05) up = Math.min(up, to);
       else if (ladder.filter((s) => s.ratePerSec * 1.05 >= to).length === 1)
         // The ladder reached the guide's end and still passes: one rung of the resolution above
-        // it brackets the limit there if the model was right; past that, the ladder climbs. (A
-        // little inside the resolution: a rate is rounded to whole requests over the window.)
-        up = Math.min(up, last.ratePerSec * (1 + 0.95 * settings.resolution));
+        // it brackets the limit there if the model was right; past that, the ladder climbs.
+        up = Math.min(up, last.ratePerSec * (1 + settings.resolution));
     }
     if (ceiling === null || up < ceiling) return { ratePerSec: up, phase: 'ladder' };
   }

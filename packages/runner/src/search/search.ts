@@ -19,10 +19,26 @@ import { type StepOutcome, bracketOf, outcomeOf } from '../judge/brackets.ts';
 import type { CellContext } from '../trial/context.ts';
 import { MAX_RETRIES, PROBE_SEC } from '../shapes/run.ts';
 
-/** The scenario one label's steps run under: the factor applied, one window per step, no faults. */
+/**
+ * A step's warm-up lasts at most this long (s): its requests (the JIT's work) are the scenario's,
+ * sent closer together; a search runs a warm-up per step, 30 to 40 of them for seven variants.
+ */
+export const STEP_WARMUP_SEC = 1;
+
+/**
+ * The scenario one label's steps run under: the factor applied, one window per step, a short
+ * warm-up, no faults.
+ */
 export function stepScenario(scenario: Scenario, factor: FactorValue | null): Scenario {
   const s = withFactor(scenario, factor);
-  return { ...s, durationSec: s.breakingPoint.stepSec, stages: null, requests: [], faults: {} };
+  return {
+    ...s,
+    durationSec: s.breakingPoint.stepSec,
+    warmup: { ...s.warmup, durationSec: Math.min(s.warmup.durationSec, STEP_WARMUP_SEC) },
+    stages: null,
+    requests: [],
+    faults: {},
+  };
 }
 
 /**

@@ -218,7 +218,7 @@ export const MAX_RETRIES = 2;
  * c/L), the first step, at the ladder's start rate, serves to measure the CPU per sign-up that
  * predicts the HTTP limit: far below any limit, a short window measures it as well as a full one.
  */
-export const PROBE_SEC = 8;
+export const PROBE_SEC = 6;
 
 export interface BreakingPoint {
   variant: Subject;

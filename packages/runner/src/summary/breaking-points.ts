@@ -8,7 +8,7 @@ import { describeFactor, withFactor } from '../config/factors.ts';
 import type { StepResult } from '../shapes/results.ts';
 import { subjectFacts } from '../config/subjects.ts';
 import { baseStep, limitChecks, predict, stepChecks } from '../judge/model.ts';
-import { bracketOf, generatorCeiling, outcomeOf } from '../judge/brackets.ts';
+import { bracketOf, generatorCeiling, outcomeOf, withinResolution } from '../judge/brackets.ts';
 import { EXTERNAL, type Scenario } from '../shapes/scenario.ts';
 import { latencyMedianMs } from '../config/latency.ts';
 import { MAX_RETRIES, PROBE_SEC } from '../shapes/run.ts';
@@ -78,9 +78,6 @@ function combined(searches: BreakingPoint[]): BreakingPoint {
 }
 
 /** Whether the search narrowed a bracket to its resolution: only then is its lower end a limit. */
-function narrowed(b: Bracket, resolution: number): boolean {
-  return b.lo !== null && b.hi !== null && (b.hi - b.lo) / b.lo <= resolution;
-}
 
 function entryOf(
   scenario: Scenario,
@@ -132,8 +129,8 @@ function entryOf(
     limitedBy,
     mailLimitedBy: !sendsMail ? 'no-mail' : mail.hi !== null ? 'share' : 'not-reached',
     generatorCeilingPerSec: ceiling,
-    httpNarrowed: narrowed(http, scenario.breakingPoint.resolution),
-    mailNarrowed: sendsMail && narrowed(mail, scenario.breakingPoint.resolution),
+    httpNarrowed: withinResolution(http, scenario.breakingPoint.resolution),
+    mailNarrowed: sendsMail && withinResolution(mail, scenario.breakingPoint.resolution),
     retries: all.length - results.length,
     predicted,
     checks,
