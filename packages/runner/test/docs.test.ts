@@ -14,6 +14,7 @@ const PAGES = [
   ...readdirSync(path.join(REPO_ROOT, 'docs'))
     .filter((f) => f.endsWith('.md'))
     .map((f) => `docs/${f}`),
+  'results/README.md',
 ];
 
 /** GitHub's anchor of a heading. */

@@ -20,6 +20,7 @@ import { REPO_ROOT } from '../src/shapes/paths.ts';
 const RUNNER_LAYERS = [
   'index.ts',
   'cli',
+  'evidence',
   'run',
   'render',
   'search',

@@ -6,6 +6,7 @@
  * again, in memory (the files are not rewritten).
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 import path from 'node:path';
 import { parseThreshold } from '../config/thresholds.ts';
 import { judgeCell } from '../judge/judge.ts';
@@ -44,7 +45,13 @@ export function fileInRun(dir: string, file: unknown): string {
   return resolved;
 }
 
+/**
+ * A result file, or its gzip-compressed form (`x.json.gz`, as the committed reference runs keep
+ * their per-request samples) where only that exists.
+ */
 function readJson<T>(file: string): T {
+  if (!existsSync(file) && existsSync(`${file}.gz`))
+    return JSON.parse(gunzipSync(readFileSync(`${file}.gz`)).toString('utf8')) as T;
   return JSON.parse(readFileSync(file, 'utf8')) as T;
 }
 

@@ -1,0 +1,188 @@
+/**
+ * `pnpm bench:reference`: the reference runs re-made, one after another, from a clean tree. Each
+ * run is `pnpm bench` with its manifest arguments, written to results/; once it finished, its
+ * per-request files are compressed, the name's previous run is removed, and
+ * results/reference-runs.json records the new one (so an interrupted set resumes where it stopped:
+ * a name already made at today's measured path is skipped unless --again).
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { writeText } from '../results/files.ts';
+import { UsageError } from '../shapes/errors.ts';
+import { REPO_ROOT } from '../shapes/paths.ts';
+import { gitInfo } from '../services/environment.ts';
+import { compressRun } from './compress.ts';
+import { measuredPathHash } from './fingerprint.ts';
+import {
+  commandOf,
+  loadManifest,
+  loadState,
+  type ReferenceEntry,
+  type ReferenceState,
+  STATE_FILE,
+} from './manifest.ts';
+
+export interface ReferenceIo {
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+export interface ReferenceOptions {
+  names: string[];
+  list: boolean;
+  again: boolean;
+}
+
+const RESULTS = path.join(REPO_ROOT, 'results');
+const BENCH_CLI = path.join(REPO_ROOT, 'packages/runner/src/cli/bench-cli.ts');
+
+/** The entries asked for (all when none is named); an unknown name is a usage error. */
+export function selectEntries(all: ReferenceEntry[], names: string[]): ReferenceEntry[] {
+  const known = new Set(all.map((e) => e.name));
+  const unknown = names.filter((n) => !known.has(n));
+  if (unknown.length > 0)
+    throw new UsageError(
+      'ERR_REFERENCE_UNKNOWN',
+      `no reference run named ${unknown.join(', ')}; the set: ${[...known].join(', ')}`,
+    );
+  return names.length === 0 ? all : all.filter((e) => names.includes(e.name));
+}
+
+function minutes(n: number): string {
+  return n >= 60 ? `${Math.floor(n / 60)} h ${Math.round(n % 60)} min` : `${Math.round(n)} min`;
+}
+
+/** The set as a table: name, duration, needs, command, what it is for; and the total. */
+export function listing(entries: ReferenceEntry[], state: ReferenceState, hash: string | null) {
+  const lines: string[] = [];
+  for (const e of entries) {
+    const made = state.runs[e.name];
+    const status = !made
+      ? 'not made'
+      : made.measuredPath !== null && made.measuredPath === hash
+        ? `made (${made.runId})`
+        : `older than the code (${made.runId})`;
+    lines.push(
+      `${e.name}  ~${minutes(e.minutes)}${e.needs?.length ? `  needs ${e.needs.join(', ')}` : ''}  ${status}`,
+    );
+    lines.push(`  ${commandOf(e.args)}`);
+    lines.push(`  for: ${e.for}`);
+  }
+  const total = entries.reduce((a, e) => a + e.minutes, 0);
+  lines.push(
+    `${entries.length} runs, about ${minutes(total)} in all (${os.cpus()[0]?.model ?? 'this CPU'} may differ from the machine these durations were measured on)`,
+  );
+  return lines;
+}
+
+function runFolders(): Set<string> {
+  if (!existsSync(RESULTS)) return new Set();
+  return new Set(
+    readdirSync(RESULTS, { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name),
+  );
+}
+
+/** One `pnpm bench` as a child process sharing the terminal; its exit code (a signal: 128 + n). */
+function bench(args: string[]): Promise<number> {
+  // Ctrl-C reaches the child too (one process group): it stops its run and cleans up, and its
+  // exit code stops the set; this process waits for it rather than dying first.
+  const wait = () => {};
+  process.on('SIGINT', wait);
+  return new Promise<number>((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', BENCH_CLI, ...args], {
+      cwd: REPO_ROOT,
+      stdio: 'inherit',
+    });
+    child.once('error', reject);
+    child.once('exit', (code, signal) =>
+      resolve(code ?? 128 + (signal ? (os.constants.signals[signal] ?? 1) : 1)),
+    );
+  }).finally(() => process.off('SIGINT', wait));
+}
+
+function saveState(state: ReferenceState): void {
+  const sorted = Object.fromEntries(
+    Object.entries(state.runs).sort(([a], [b]) => a.localeCompare(b)),
+  );
+  writeText(STATE_FILE, `${JSON.stringify({ runs: sorted }, null, 2)}\n`);
+}
+
+/** Runs the set (or lists it); the process's exit code. */
+export async function runReferenceSet(options: ReferenceOptions, io: ReferenceIo): Promise<number> {
+  const entries = selectEntries(loadManifest(), options.names);
+  const state = loadState();
+  const hash = measuredPathHash();
+  if (options.list) {
+    for (const line of listing(entries, state, hash)) io.out(line);
+    return 0;
+  }
+  const git = gitInfo();
+  if (git.dirty !== false || hash === null)
+    throw new UsageError(
+      'ERR_REFERENCE_DIRTY',
+      git.dirty === null
+        ? 'the reference runs must name a commit: run them in a git clone'
+        : 'the tree has changes outside results/: commit or stash them first (a reference run must name a clean commit)',
+    );
+  const todo = entries.filter((e) => {
+    const made = state.runs[e.name];
+    const current =
+      made &&
+      made.measuredPath === hash &&
+      JSON.stringify(made.args) === JSON.stringify(e.args) &&
+      existsSync(path.join(RESULTS, made.runId));
+    if (current && !options.again)
+      io.err(
+        `${e.name}: already made at today's measured path (${made.runId}); --again makes it anew`,
+      );
+    return !current || options.again;
+  });
+  let pace = 1; // measured minutes per expected minute so far
+  for (const [k, e] of todo.entries()) {
+    const left = todo.slice(k).reduce((a, x) => a + x.minutes, 0) * pace;
+    const eta = new Date(Date.now() + left * 60_000).toTimeString().slice(0, 5);
+    io.err(`\n[${k + 1}/${todo.length}] ${e.name}: ${commandOf(e.args)}`);
+    io.err(
+      `  about ${minutes(e.minutes * pace)}; the set: ${minutes(left)} left, done about ${eta}`,
+    );
+    const before = runFolders();
+    const started = Date.now();
+    const code = await bench(e.args);
+    const made = [...runFolders()].filter((d) => !before.has(d));
+    // 0: every cell valid; 3: some cell invalid (a finding the docs report, e.g. JMeter's late threads).
+    if ((code !== 0 && code !== 3) || made.length !== 1) {
+      io.err(
+        `${e.name}: pnpm bench exited ${code}${made.length !== 1 ? ` and made ${made.length} run folders` : ''}; the set stops here (the runs made so far are recorded; run it again to resume)`,
+      );
+      return code === 0 ? 1 : code;
+    }
+    const runId = made[0] as string;
+    const took = (Date.now() - started) / 60_000;
+    pace = (pace * k + took / e.minutes) / (k + 1);
+    const size = compressRun(path.join(RESULTS, runId));
+    const previous = state.runs[e.name]?.runId;
+    if (previous && previous !== runId && /^\d{8}-\d{6}-[\w.-]+$/.test(previous))
+      rmSync(path.join(RESULTS, previous), { recursive: true, force: true });
+    state.runs[e.name] = {
+      runId,
+      args: e.args,
+      commit: git.commit,
+      measuredPath: hash,
+      cpuModel: os.cpus()[0]?.model ?? 'unknown',
+      finishedAt: new Date().toISOString(),
+      minutes: Math.round(took * 10) / 10,
+    };
+    saveState(state);
+    io.err(
+      `${e.name}: ${runId} in ${minutes(took)}; samples ${(size.before / 1e6).toFixed(1)} MB → ${(size.after / 1e6).toFixed(1)} MB compressed${previous && previous !== runId ? `; ${previous} removed` : ''}`,
+    );
+  }
+  io.err(
+    `\nThe set is made. Next: pnpm run docs (the generated figures), then commit results/, README.md and docs/.`,
+  );
+  return 0;
+}
