@@ -12,7 +12,7 @@ import { Evidence } from '../src/evidence/blocks.ts';
 import { compressRun } from '../src/evidence/compress.ts';
 import { docPages, generateDocs, rewritePage } from '../src/evidence/docs.ts';
 import { loadManifest, loadState } from '../src/evidence/manifest.ts';
-import { listing, selectEntries } from '../src/evidence/reference.ts';
+import { keepInGit, listing, selectEntries } from '../src/evidence/reference.ts';
 import { loadRun } from '../src/results/load.ts';
 import { REPO_ROOT } from '../src/shapes/paths.ts';
 import { smokeRun } from './helpers.ts';
@@ -84,6 +84,20 @@ describe('the reference runs', () => {
     expect(lines.join('\n')).toContain('pnpm bench --scenario breaking-point --quick');
     expect(selectEntries(all, ['crash']).map((e) => e.name)).toEqual(['crash']);
     expect(() => selectEntries(all, ['crash', 'nope'])).toThrow(/no reference run named nope/);
+  });
+
+  it('are kept in git: .gitignore names each run folder of the set', () => {
+    const ignore = readFileSync(path.join(REPO_ROOT, '.gitignore'), 'utf8').split('\n');
+    for (const made of Object.values(loadState().runs))
+      expect(ignore).toContain(`!results/${made.runId}/`);
+    expect(ignore).toEqual(
+      expect.arrayContaining(['!results/reference.json', '!results/reference-runs.json']),
+    );
+    const text = 'results/*\n!results/README.md\n!results/a/\n.engines/';
+    expect(keepInGit(text, 'b', 'a')).toBe('results/*\n!results/README.md\n!results/b/\n.engines/');
+    expect(keepInGit(keepInGit(text, 'b', undefined), 'b', undefined)).toBe(
+      'results/*\n!results/README.md\n!results/a/\n!results/b/\n.engines/',
+    );
   });
 
   it('refuses a manifest that is not one', () => {

@@ -6,7 +6,7 @@
  * a name already made at today's measured path is skipped unless --again).
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { writeText } from '../results/files.ts';
@@ -104,6 +104,21 @@ function bench(args: string[]): Promise<number> {
   }).finally(() => process.off('SIGINT', wait));
 }
 
+const GITIGNORE = path.join(REPO_ROOT, '.gitignore');
+
+/**
+ * The .gitignore keeps results/ out of git except the reference runs, each named on a
+ * `!results/<run>/` line: the new run's line is added, the removed run's dropped.
+ */
+export function keepInGit(text: string, add: string, drop: string | undefined): string {
+  const lines = text.split('\n').filter((l) => !drop || l !== `!results/${drop}/`);
+  if (!lines.includes(`!results/${add}/`)) {
+    const last = lines.reduce((at, l, k) => (l.startsWith('!results/') ? k : at), -1);
+    lines.splice(last < 0 ? lines.length : last + 1, 0, `!results/${add}/`);
+  }
+  return lines.join('\n');
+}
+
 function saveState(state: ReferenceState): void {
   const sorted = Object.fromEntries(
     Object.entries(state.runs).sort(([a], [b]) => a.localeCompare(b)),
@@ -165,8 +180,12 @@ export async function runReferenceSet(options: ReferenceOptions, io: ReferenceIo
     pace = (pace * k + took / e.minutes) / (k + 1);
     const size = compressRun(path.join(RESULTS, runId));
     const previous = state.runs[e.name]?.runId;
-    if (previous && previous !== runId && /^\d{8}-\d{6}-[\w.-]+$/.test(previous))
-      rmSync(path.join(RESULTS, previous), { recursive: true, force: true });
+    const drop =
+      previous && previous !== runId && /^\d{8}-\d{6}-[\w.-]+$/.test(previous)
+        ? previous
+        : undefined;
+    if (drop) rmSync(path.join(RESULTS, drop), { recursive: true, force: true });
+    writeText(GITIGNORE, keepInGit(readFileSync(GITIGNORE, 'utf8'), runId, drop));
     state.runs[e.name] = {
       runId,
       args: e.args,
