@@ -12,7 +12,7 @@ import { Evidence } from '../src/evidence/blocks.ts';
 import { compressRun } from '../src/evidence/compress.ts';
 import { docPages, generateDocs, rewritePage } from '../src/evidence/docs.ts';
 import { loadManifest, loadState } from '../src/evidence/manifest.ts';
-import { keepInGit, listing, selectEntries } from '../src/evidence/reference.ts';
+import { listing, selectEntries } from '../src/evidence/reference.ts';
 import { loadRun } from '../src/results/load.ts';
 import { REPO_ROOT } from '../src/shapes/paths.ts';
 import { smokeRun } from './helpers.ts';
@@ -67,11 +67,14 @@ describe('the reference runs', () => {
     expect(Object.keys(state.runs).sort()).toEqual([...names].sort());
     for (const [name, made] of Object.entries(state.runs)) {
       const run = JSON.parse(
-        readFileSync(path.join(REPO_ROOT, 'results', made.runId, 'run.json'), 'utf8'),
+        readFileSync(path.join(REPO_ROOT, 'results', made.dir, 'run.json'), 'utf8'),
       );
       expect(run.git.dirty, name).toBe(false);
       expect(run.git.commit, name).toBe(made.commit);
-      expect(run.argv, name).toEqual(made.args);
+      // bench:reference adds where the run goes.
+      const argv = run.argv as string[];
+      const out = argv.indexOf('--out');
+      expect(out < 0 ? argv : argv.slice(0, out), name).toEqual(made.args);
     }
   });
 
@@ -86,18 +89,17 @@ describe('the reference runs', () => {
     expect(() => selectEntries(all, ['crash', 'nope'])).toThrow(/no reference run named nope/);
   });
 
-  it('are kept in git: .gitignore names each run folder of the set', () => {
+  it('are kept in git: results/reference/ and the runs made before it', () => {
     const ignore = readFileSync(path.join(REPO_ROOT, '.gitignore'), 'utf8').split('\n');
-    for (const made of Object.values(loadState().runs))
-      expect(ignore).toContain(`!results/${made.runId}/`);
     expect(ignore).toEqual(
-      expect.arrayContaining(['!results/reference.json', '!results/reference-runs.json']),
+      expect.arrayContaining([
+        '!results/reference/',
+        '!results/reference.json',
+        '!results/reference-runs.json',
+      ]),
     );
-    const text = 'results/*\n!results/README.md\n!results/a/\n.engines/';
-    expect(keepInGit(text, 'b', 'a')).toBe('results/*\n!results/README.md\n!results/b/\n.engines/');
-    expect(keepInGit(keepInGit(text, 'b', undefined), 'b', undefined)).toBe(
-      'results/*\n!results/README.md\n!results/a/\n!results/b/\n.engines/',
-    );
+    for (const made of Object.values(loadState().runs))
+      if (!made.dir.startsWith('reference/')) expect(ignore).toContain(`!results/${made.dir}/`);
   });
 
   it('refuses a manifest that is not one', () => {

@@ -19,7 +19,7 @@ const HELP = `Usage:
   pnpm report [RUN] [--out DIR] [--rejudge]      report.html and charts/*.svg for a run
   pnpm report --compare RUN_A RUN_B [--out DIR]  per-cell differences, with the spread of repeats
 
-RUN is a run id (e.g. 20261127-120000-default, looked up in results/) or the path of a folder
+RUN is a run id (e.g. 20261127-120000-default, looked up in results/ and results/reference/) or the path of a folder
 written by pnpm bench. Without RUN: the newest run in results/ by its id.
 --out DIR: where to write (default: a new folder in the system's temporary directory, printed).
 Reports are written outside results/ unless --out points there; the same run gives the same bytes.
@@ -33,6 +33,9 @@ function resolveRun(arg: string, env: NodeJS.ProcessEnv): string {
   if (existsSync(asGiven)) return asGiven;
   const inResults = path.join(resolveOutDir(null, env), arg);
   if (existsSync(inResults)) return inResults;
+  // The reference runs (pnpm bench:reference) live in results/reference/.
+  const inReference = path.join(resolveOutDir(null, env), 'reference', arg);
+  if (existsSync(inReference)) return inReference;
   throw Object.assign(new Error(`no run "${arg}" (looked for ${asGiven} and ${inResults})`), {
     code: 'ERR_REPORT_NOT_A_RUN',
   });

@@ -13,7 +13,7 @@ import type { BreakingPoint } from '../shapes/run.ts';
 import { REPO_ROOT } from '../shapes/paths.ts';
 import type { Subject } from '../shapes/scenario.ts';
 import { measuredPathHash } from './fingerprint.ts';
-import { commandOf, loadManifest, loadState, type ReferenceRun } from './manifest.ts';
+import { commandOf, loadManifest, loadState, type ReferenceRun, runDirOf } from './manifest.ts';
 
 export type Params = Record<string, string>;
 
@@ -35,7 +35,7 @@ export class Evidence {
   run(name: string): LoadedRun {
     let run = this.loaded.get(name);
     if (!run) {
-      run = loadRun(path.join(REPO_ROOT, 'results', this.made(name).runId));
+      run = loadRun(runDirOf(this.made(name)));
       this.loaded.set(name, run);
     }
     return run;
@@ -47,7 +47,7 @@ export class Evidence {
 
   /** `results/<run>/summary.md`, relative to the page at `from` (a path in the repository). */
   link(name: string, from: string, file = 'summary.md'): string {
-    const target = path.join(REPO_ROOT, 'results', this.made(name).runId, file);
+    const target = path.join(runDirOf(this.made(name)), file);
     return path.relative(path.dirname(path.join(REPO_ROOT, from)), target);
   }
 }
@@ -265,7 +265,7 @@ export const GENERATORS: Record<string, (ev: Evidence, p: Params, page: string) 
       const args = JSON.stringify(made.args) === JSON.stringify(e.args) ? e.args : made.args;
       const state = ev.stale(e.name) ? '**older than the code**' : 'current';
       lines.push(
-        `- **${e.name}** → [\`${made.runId}/\`](${ev.link(e.name, page, '')}): \`${commandOf(args)}\` ` +
+        `- **${e.name}** → [\`${made.dir}/\`](${ev.link(e.name, page, '')}): \`${commandOf(args)}\` ` +
           `(${made.minutes} min on ${made.cpuModel}, commit \`${(made.commit ?? 'unknown').slice(0, 7)}\`, ${state}). ` +
           `For ${e.for}.`,
       );

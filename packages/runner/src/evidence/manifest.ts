@@ -24,6 +24,8 @@ export interface ReferenceEntry {
 
 export interface ReferenceRun {
   runId: string;
+  /** Its folder, relative to results/: `reference/<runId>` (runs before the set: `<runId>`). */
+  dir: string;
   /** The arguments it was made with (the manifest's may have changed since). */
   args: string[];
   commit: string | null;
@@ -40,6 +42,13 @@ export interface ReferenceState {
 
 export const MANIFEST_FILE = path.join(REPO_ROOT, 'results', 'reference.json');
 export const STATE_FILE = path.join(REPO_ROOT, 'results', 'reference-runs.json');
+/** Where bench:reference writes its runs: committed, unlike the rest of results/. */
+export const REFERENCE_DIR = path.join(REPO_ROOT, 'results', 'reference');
+
+/** A recorded run's folder. */
+export function runDirOf(made: ReferenceRun): string {
+  return path.join(REPO_ROOT, 'results', made.dir);
+}
 
 function bad(file: string, why: string): UsageError {
   return new UsageError('ERR_REFERENCE_INVALID', `${file}: ${why}`);

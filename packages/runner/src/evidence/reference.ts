@@ -6,7 +6,7 @@
  * a name already made at today's measured path is skipped unless --again).
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { writeText } from '../results/files.ts';
@@ -19,6 +19,8 @@ import {
   commandOf,
   loadManifest,
   loadState,
+  REFERENCE_DIR,
+  runDirOf,
   type ReferenceEntry,
   type ReferenceState,
   STATE_FILE,
@@ -35,7 +37,6 @@ export interface ReferenceOptions {
   again: boolean;
 }
 
-const RESULTS = path.join(REPO_ROOT, 'results');
 const BENCH_CLI = path.join(REPO_ROOT, 'packages/runner/src/cli/bench-cli.ts');
 
 /** The entries asked for (all when none is named); an unknown name is a usage error. */
@@ -72,15 +73,15 @@ export function listing(entries: ReferenceEntry[], state: ReferenceState, hash: 
   }
   const total = entries.reduce((a, e) => a + e.minutes, 0);
   lines.push(
-    `${entries.length} runs, about ${minutes(total)} in all (${os.cpus()[0]?.model ?? 'this CPU'} may differ from the machine these durations were measured on)`,
+    `${entries.length} runs, about ${minutes(total)} in all where the durations were measured (see reference.json); this machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores`,
   );
   return lines;
 }
 
 function runFolders(): Set<string> {
-  if (!existsSync(RESULTS)) return new Set();
+  if (!existsSync(REFERENCE_DIR)) return new Set();
   return new Set(
-    readdirSync(RESULTS, { withFileTypes: true })
+    readdirSync(REFERENCE_DIR, { withFileTypes: true })
       .filter((d) => d.isDirectory())
       .map((d) => d.name),
   );
@@ -102,21 +103,6 @@ function bench(args: string[]): Promise<number> {
       resolve(code ?? 128 + (signal ? (os.constants.signals[signal] ?? 1) : 1)),
     );
   }).finally(() => process.off('SIGINT', wait));
-}
-
-const GITIGNORE = path.join(REPO_ROOT, '.gitignore');
-
-/**
- * The .gitignore keeps results/ out of git except the reference runs, each named on a
- * `!results/<run>/` line: the new run's line is added, the removed run's dropped.
- */
-export function keepInGit(text: string, add: string, drop: string | undefined): string {
-  const lines = text.split('\n').filter((l) => !drop || l !== `!results/${drop}/`);
-  if (!lines.includes(`!results/${add}/`)) {
-    const last = lines.reduce((at, l, k) => (l.startsWith('!results/') ? k : at), -1);
-    lines.splice(last < 0 ? lines.length : last + 1, 0, `!results/${add}/`);
-  }
-  return lines.join('\n');
 }
 
 function saveState(state: ReferenceState): void {
@@ -149,7 +135,7 @@ export async function runReferenceSet(options: ReferenceOptions, io: ReferenceIo
       made &&
       made.measuredPath === hash &&
       JSON.stringify(made.args) === JSON.stringify(e.args) &&
-      existsSync(path.join(RESULTS, made.runId));
+      existsSync(runDirOf(made));
     if (current && !options.again)
       io.err(
         `${e.name}: already made at today's measured path (${made.runId}); --again makes it anew`,
@@ -166,7 +152,7 @@ export async function runReferenceSet(options: ReferenceOptions, io: ReferenceIo
     );
     const before = runFolders();
     const started = Date.now();
-    const code = await bench(e.args);
+    const code = await bench([...e.args, '--out', REFERENCE_DIR]);
     const made = [...runFolders()].filter((d) => !before.has(d));
     // 0: every cell valid; 3: some cell invalid (a finding the docs report, e.g. JMeter's late threads).
     if ((code !== 0 && code !== 3) || made.length !== 1) {
@@ -178,16 +164,13 @@ export async function runReferenceSet(options: ReferenceOptions, io: ReferenceIo
     const runId = made[0] as string;
     const took = (Date.now() - started) / 60_000;
     pace = (pace * k + took / e.minutes) / (k + 1);
-    const size = compressRun(path.join(RESULTS, runId));
-    const previous = state.runs[e.name]?.runId;
-    const drop =
-      previous && previous !== runId && /^\d{8}-\d{6}-[\w.-]+$/.test(previous)
-        ? previous
-        : undefined;
-    if (drop) rmSync(path.join(RESULTS, drop), { recursive: true, force: true });
-    writeText(GITIGNORE, keepInGit(readFileSync(GITIGNORE, 'utf8'), runId, drop));
+    const size = compressRun(path.join(REFERENCE_DIR, runId));
+    const old = state.runs[e.name];
+    const previous = old && old.runId !== runId ? old : undefined;
+    if (previous) rmSync(runDirOf(previous), { recursive: true, force: true });
     state.runs[e.name] = {
       runId,
+      dir: path.relative(path.join(REPO_ROOT, 'results'), path.join(REFERENCE_DIR, runId)),
       args: e.args,
       commit: git.commit,
       measuredPath: hash,
@@ -197,7 +180,7 @@ export async function runReferenceSet(options: ReferenceOptions, io: ReferenceIo
     };
     saveState(state);
     io.err(
-      `${e.name}: ${runId} in ${minutes(took)}; samples ${(size.before / 1e6).toFixed(1)} MB → ${(size.after / 1e6).toFixed(1)} MB compressed${previous && previous !== runId ? `; ${previous} removed` : ''}`,
+      `${e.name}: ${runId} in ${minutes(took)}; samples ${(size.before / 1e6).toFixed(1)} MB → ${(size.after / 1e6).toFixed(1)} MB compressed${previous ? `; ${previous.dir} removed` : ''}`,
     );
   }
   io.err(
