@@ -135,6 +135,10 @@ describe('the reference runs', () => {
       expect(size.after).toBeLessThan(size.before / 3);
       const label = before.cells[0]?.file.split('/')[0] as string;
       expect(readdirSync(path.join(copy, label)).every((f) => f.endsWith('.gz'))).toBe(true);
+      expect(readdirSync(path.join(copy, 'charts')).every((f) => f.endsWith('.svg.gz'))).toBe(true);
+      expect(readdirSync(copy)).toEqual(
+        expect.arrayContaining(['run.json', 'summary.json', 'summary.md', 'report.html.gz']),
+      );
       const after = loadRun(copy);
       expect(after.cells).toEqual(before.cells);
       expect(after.summary).toEqual(before.summary);

@@ -245,7 +245,8 @@ export const GENERATORS: Record<string, (ev: Evidence, p: Params, page: string) 
   /** A chart of a run, copied next to the page; the block is its image line. */
   chart: (ev, p, page) => {
     const run = ev.run(p.run as string);
-    const from = path.join(run.dir, 'charts', `${p.chart}.svg`);
+    const svg = path.join(run.dir, 'charts', `${p.chart}.svg`);
+    const from = existsSync(svg) ? svg : `${svg}.gz`; // a reference run keeps it compressed
     const to = path.join(REPO_ROOT, p.file as string);
     if (!existsSync(from)) throw new Error(`${p.run} has no chart ${p.chart}`);
     ev.copies.push({ from, to });

@@ -1,20 +1,23 @@
 /**
  * A committed run kept small: its per-request files (each cell's and step's JSON with the samples,
  * each cell's .jtl) gzip-compressed in place (`x.json` → `x.json.gz`), which results/load.ts reads
- * as they are. run.json, summary.json, summary.md, report.html and charts/ stay as text: they are
- * what a reader opens. Deterministic: the same file gives the same bytes.
+ * as they are; and its report.html and charts/*.svg, 1–2 MB of SVG markup a run, which `pnpm
+ * report RUN` writes again from the run (the same bytes) and `pnpm run docs` copies from the .gz.
+ * run.json, summary.json and summary.md stay as text: what a reader opens first.
+ * Deterministic: the same file gives the same bytes.
  */
 import { readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { RunInfo } from '../shapes/run.ts';
 
-function jtlFiles(dir: string): string[] {
+/** The files under dir (recursively) whose names end with one of the suffixes. */
+function filesEnding(dir: string, suffixes: string[]): string[] {
   const out: string[] = [];
   for (const name of readdirSync(dir)) {
     const file = path.join(dir, name);
-    if (statSync(file).isDirectory()) out.push(...jtlFiles(file));
-    else if (name.endsWith('.jtl')) out.push(file);
+    if (statSync(file).isDirectory()) out.push(...filesEnding(file, suffixes));
+    else if (suffixes.some((s) => name.endsWith(s))) out.push(file);
   }
   return out;
 }
@@ -26,7 +29,7 @@ export function compressRun(dir: string): { before: number; after: number; files
   let before = 0;
   let after = 0;
   let files = 0;
-  for (const file of [...named, ...jtlFiles(dir)]) {
+  for (const file of [...named, ...filesEnding(dir, ['.jtl', '.svg', 'report.html'])]) {
     let content: Buffer;
     try {
       content = readFileSync(file);

@@ -7,6 +7,7 @@
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { writeText } from '../results/files.ts';
 import { REPO_ROOT } from '../shapes/paths.ts';
 import { Evidence, GENERATORS, type Params, wrap } from './blocks.ts';
@@ -78,10 +79,11 @@ export function generateDocs(options: { check: boolean }): Difference[] {
     if (!options.check && text !== before) writeText(file, text);
   }
   for (const { from, to } of ev.copies) {
-    const same = existsSync(to) && readFileSync(to).equals(readFileSync(from));
-    if (same) continue;
+    const raw = readFileSync(from);
+    const content = from.endsWith('.gz') ? gunzipSync(raw) : raw;
+    if (existsSync(to) && readFileSync(to).equals(content)) continue;
     changed.push({ page: path.relative(REPO_ROOT, to), block: 'chart', line: 0 });
-    if (!options.check) writeText(to, readFileSync(from, 'utf8'));
+    if (!options.check) writeText(to, content.toString('utf8'));
   }
   return changed;
 }
