@@ -230,6 +230,32 @@ export const GENERATORS: Record<string, (ev: Evidence, p: Params, page: string) 
     return lines.join('\n');
   },
 
+  /**
+   * Which figures are physics and which are this machine's CPU: c/L holds on any machine; a
+   * CPU-bound limit travels as the cores it used (limit × CPU per sign-up).
+   */
+  'limits-portable': (ev, p) => {
+    const fast = entries(ev, p.fast ?? 'breaking-point-0ms').filter(
+      (e) => e.httpMaxRatePerSec !== null && e.predicted.cpuMsPerRequest !== null,
+    );
+    const slow = entries(ev, p.slow ?? 'breaking-point-500ms');
+    const run = ev.run(p.fast ?? 'breaking-point-0ms').run;
+    const cores = fast.map(
+      (e) => ((e.httpMaxRatePerSec as number) * (e.predicted.cpuMsPerRequest as number)) / 1000,
+    );
+    const cpu = fast.map((e) => e.predicted.cpuMsPerRequest as number);
+    const cL = slow.find((e) => e.predicted.mailRatePerSec)?.predicted.mailRatePerSec ?? null;
+    const span = (v: number[], digits: number) =>
+      `${Math.min(...v).toFixed(digits)}–${Math.max(...v).toFixed(digits)}`;
+    return [
+      `Which of these figures travel: ${cL !== null ? `the e-mail ceiling c/L (${fmt(cL)}/s here) is arithmetic on the connections and the provider's latency, the same on any machine; ` : ''}` +
+        `the CPU-bound limits are this machine's (${run.machine.cpuModel}, ${run.machine.cores} cores, shared with the harness). ` +
+        `At its limit with SMTP at once each API used ${span(cores, 1)} cores' worth of CPU ` +
+        `(the limit × its CPU per sign-up, ${span(cpu, 0)} ms at the lowest step, which overstates it a little: the JIT is still ` +
+        'compiling there). On another machine, expect the cores the harness leaves the API divided by the CPU per sign-up measured there.',
+    ].join('\n');
+  },
+
   /** A section of a run's summary.md (without its heading), as the run's own code wrote it. */
   'summary-section': (ev, p) => {
     const run = ev.run(p.run as string);
