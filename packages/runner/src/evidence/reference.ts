@@ -12,6 +12,8 @@ import path from 'node:path';
 import { writeText } from '../results/files.ts';
 import { UsageError } from '../shapes/errors.ts';
 import { REPO_ROOT } from '../shapes/paths.ts';
+import { seedStackMissing } from '../config/references.ts';
+import { findJMeter } from '../services/engines.ts';
 import { gitInfo } from '../services/environment.ts';
 import { compressRun } from './compress.ts';
 import { measuredPathHash } from './fingerprint.ts';
@@ -112,6 +114,23 @@ function saveState(state: ReferenceState): void {
   writeText(STATE_FILE, `${JSON.stringify({ runs: sorted }, null, 2)}\n`);
 }
 
+/**
+ * What the entries need that this machine lacks, checked before the first run (a set of two
+ * hours should not stop at its ninth run for a missing Flask).
+ */
+export function missingNeeds(entries: ReferenceEntry[]): string[] {
+  const needs = new Set(entries.flatMap((e) => e.needs ?? []));
+  const missing: string[] = [];
+  if (needs.has('flask')) {
+    const lack = seedStackMissing();
+    if (lack.length > 0) missing.push(`Flask's stack (${lack.join(', ')}): pnpm setup:seed`);
+  }
+  if (needs.has('jmeter') && findJMeter() === null) missing.push('JMeter: pnpm setup:engines');
+  for (const n of needs)
+    if (n !== 'flask' && n !== 'jmeter') missing.push(`"${n}" (not a need this tool knows)`);
+  return missing;
+}
+
 /** Runs the set (or lists it); the process's exit code. */
 export async function runReferenceSet(options: ReferenceOptions, io: ReferenceIo): Promise<number> {
   const entries = selectEntries(loadManifest(), options.names);
@@ -128,6 +147,12 @@ export async function runReferenceSet(options: ReferenceOptions, io: ReferenceIo
       git.dirty === null
         ? 'the reference runs must name a commit: run them in a git clone'
         : 'the tree has changes outside results/: commit or stash them first (a reference run must name a clean commit)',
+    );
+  const missing = missingNeeds(entries);
+  if (missing.length > 0)
+    throw new UsageError(
+      'ERR_REFERENCE_NEEDS',
+      `the set needs ${missing.join('; ')} (or name only the runs that need nothing more)`,
     );
   const todo = entries.filter((e) => {
     const made = state.runs[e.name];
