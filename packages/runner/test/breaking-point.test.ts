@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
-import { nextRate, type SearchSettings } from '../src/search/ladder.ts';
+import { GUIDE_HTTP, nextRate, type SearchSettings } from '../src/search/ladder.ts';
 import { judgeStep, mailShareOf, slope, type StepPlan } from '../src/search/step.ts';
 import { inlineHttpLimit } from '../src/judge/model.ts';
 import { applyOverrides, parseBenchArgs } from '../src/cli/args.ts';
@@ -406,6 +406,20 @@ describe('a search guided by its model', () => {
     // bisection. No probe: c/L guided the first step. (A rate is a whole number of requests over
     // the window.)
     expect(rates.map((r) => Number(r.toFixed(1)))).toEqual([9.7, 10.6, 40, 47.5, 52.3]);
+  });
+});
+
+describe('the guided ladder past its guide', () => {
+  it("steps one resolution past a guide its rungs already passed (inline at 500 ms: c/L's rungs lie past its HTTP guide)", () => {
+    const settings = { startRate: 8, growth: 1.5, maxRate: 3000, bisections: 3, resolution: 0.1 };
+    const step = (ratePerSec: number, httpOk: boolean, mailOk: boolean | null) =>
+      ({ ratePerSec, phase: 'ladder', httpOk, mailOk, generatorLimited: false }) as StepOutcome;
+    const guide = { ratePerSec: 10.4, ...GUIDE_HTTP }; // the HTTP limit c/L stretched predicts
+    const next = nextRate([step(9.7, true, true), step(10.6, true, false)], settings, true, guide);
+    expect(next?.ratePerSec).toBeCloseTo(11.66, 2); // not 10.6 × 1.5
+    // A model that undershot: rungs well past its guide passed, so the ladder climbs again.
+    const far = nextRate([step(9.7, true, true), step(12.5, true, true)], settings, true, guide);
+    expect(far?.ratePerSec).toBeCloseTo(18.75, 2);
   });
 });
 

@@ -80,9 +80,11 @@ export function nextRate(
       const to = guide.end * guide.ratePerSec;
       if (up < from) up = Math.min(from, settings.maxRate);
       else if (to > last.ratePerSec * 1.05) up = Math.min(up, to);
-      else if (ladder.filter((s) => s.ratePerSec * 1.05 >= to).length === 1)
-        // The ladder reached the guide's end and still passes: one rung of the resolution above
-        // it brackets the limit there if the model was right; past that, the ladder climbs.
+      else if (last.ratePerSec < to * (1 + settings.resolution) * 1.05)
+        // The ladder is at (or just past) the guide's end and still passes: one resolution above
+        // brackets the limit there if the model was right; once a rung clearly beyond it passed,
+        // the model undershot and the ladder climbs. (Counting rungs past the end instead sent
+        // inline at 500 ms, whose mail rungs already lay past its HTTP guide, from 10.6 to 15.9/s.)
         up = Math.min(up, last.ratePerSec * (1 + settings.resolution));
     }
     if (ceiling === null || up < ceiling) return { ratePerSec: up, phase: 'ladder' };
