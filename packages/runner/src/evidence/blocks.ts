@@ -6,14 +6,23 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { wrapText } from '../config/flag-help.ts';
 import { subjectFacts } from '../config/subjects.ts';
 import { renderSummaryMarkdown } from '../render/markdown.ts';
+import { crashFate } from '../summary/decision.ts';
 import { loadRun, type LoadedRun } from '../results/load.ts';
 import type { BreakingPoint } from '../shapes/run.ts';
 import { REPO_ROOT } from '../shapes/paths.ts';
 import type { Subject } from '../shapes/scenario.ts';
 import { measuredPathHash } from './fingerprint.ts';
-import { commandOf, loadManifest, loadState, type ReferenceRun, runDirOf } from './manifest.ts';
+import {
+  commandOf,
+  isCurrent,
+  loadManifest,
+  loadState,
+  type ReferenceRun,
+  runDirOf,
+} from './manifest.ts';
 
 export type Params = Record<string, string>;
 
@@ -42,7 +51,7 @@ export class Evidence {
   }
 
   stale(name: string): boolean {
-    return this.made(name).measuredPath !== this.hash;
+    return !isCurrent(this.made(name), this.hash);
   }
 
   /** `results/<run>/summary.md`, relative to the page at `from` (a path in the repository). */
@@ -53,8 +62,9 @@ export class Evidence {
 }
 
 /**
- * Prose wrapped at `width` columns (the docs keep lines under 120): each paragraph, and each
- * list item with its continuation lines indented under it. Tables and images pass as they are.
+ * Prose wrapped at `width` columns (the docs keep lines under 120) by --help's wrapText: each
+ * paragraph, and each list item with its continuation lines indented under it. Tables and images
+ * pass as they are.
  */
 export function wrap(text: string, width = 100): string {
   return text
@@ -62,16 +72,9 @@ export function wrap(text: string, width = 100): string {
     .map((line) => {
       if (line.startsWith('|') || line.startsWith('![') || line.length <= width) return line;
       const indent = line.startsWith('- ') ? '  ' : '';
-      const out: string[] = [];
-      let current = '';
-      for (const word of line.split(' ')) {
-        if (current && current.length + 1 + word.length > width) {
-          out.push(current);
-          current = indent + word;
-        } else current = current ? `${current} ${word}` : word;
-      }
-      out.push(current);
-      return out.join('\n');
+      const [first = '', ...rest] = wrapText(line, width);
+      const more = wrapText(rest.join(' '), width - indent.length).map((l) => indent + l);
+      return [first, ...more].join('\n');
     })
     .join('\n');
 }
@@ -97,11 +100,13 @@ export function limitText(e: BreakingPoint, which: 'http' | 'mail'): string {
 }
 
 function crashLoses(v: Subject): string {
-  const f = subjectFacts(v);
-  if (!f.sendsMail) return '–';
-  if (f.repliesAfterSend) return 'no: the reply waits for the send';
-  if (f.promisesDelivery) return f.mayDuplicate ? 'no (may send twice)' : 'no';
-  return 'yes: the queue is in memory';
+  if (!subjectFacts(v).sendsMail) return '–';
+  return {
+    'reply-waits': 'no: the reply waits for the send',
+    'stored-twice': 'no (may send twice)',
+    stored: 'no',
+    memory: 'yes: the queue is in memory',
+  }[crashFate(v)];
 }
 
 function entries(ev: Evidence, name: string): BreakingPoint[] {
@@ -114,6 +119,11 @@ function binding(e: BreakingPoint): 'http' | 'mail' | null {
   const http = e.httpMaxRatePerSec ?? Number.POSITIVE_INFINITY;
   const mail = e.mailMaxRatePerSec ?? 0;
   return mail <= http ? 'mail' : 'http';
+}
+
+/** The e-mail ceiling c/L the entries' model gives (the same for every label of a run). */
+function ceilingOf(entries: BreakingPoint[]): number | null {
+  return entries.find((e) => e.predicted.mailRatePerSec)?.predicted.mailRatePerSec ?? null;
 }
 
 function searchesOf(e: BreakingPoint | undefined): number {
@@ -198,7 +208,7 @@ export const GENERATORS: Record<string, (ev: Evidence, p: Params, page: string) 
         (e) => ((e.httpMaxRatePerSec as number) / (e.predicted.httpRatePerSec as number) - 1) * 100,
       );
     const pct = (v: number) => `${v > 0 ? '+' : v < 0 ? '−' : ''}${Math.abs(Math.round(v))} %`;
-    const cL = slow.find((e) => e.predicted.mailRatePerSec)?.predicted.mailRatePerSec ?? null;
+    const cL = ceilingOf(slow);
     const mailers = slow.filter((e) => e.mailLimitedBy === 'share' && e.mailMaxRatePerSec !== null);
     const atCeiling = mailers.filter((e) => cL && (e.mailMaxRatePerSec as number) >= 0.5 * cL);
     const below = slow.filter((e) => e.mailLimitedBy === 'share' && !atCeiling.includes(e));
@@ -244,7 +254,7 @@ export const GENERATORS: Record<string, (ev: Evidence, p: Params, page: string) 
       (e) => ((e.httpMaxRatePerSec as number) * (e.predicted.cpuMsPerRequest as number)) / 1000,
     );
     const cpu = fast.map((e) => e.predicted.cpuMsPerRequest as number);
-    const cL = slow.find((e) => e.predicted.mailRatePerSec)?.predicted.mailRatePerSec ?? null;
+    const cL = ceilingOf(slow);
     const span = (v: number[], digits: number) =>
       `${Math.min(...v).toFixed(digits)}–${Math.max(...v).toFixed(digits)}`;
     return [

@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT } from '../shapes/paths.ts';
 
-export const MEASURED_PATH = ['packages/*/src', 'scenarios', 'targets'];
+/** The measured path: each package's src/ folder, scenarios/ and targets/. */
 const MEASURED = /^(packages\/[^/]+\/src|scenarios|targets)\//;
 const NOT_MEASURED = ['packages/runner/src/evidence/'];
 

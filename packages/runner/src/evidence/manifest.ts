@@ -45,6 +45,11 @@ export const STATE_FILE = path.join(REPO_ROOT, 'results', 'reference-runs.json')
 /** Where bench:reference writes its runs: committed, unlike the rest of results/. */
 export const REFERENCE_DIR = path.join(REPO_ROOT, 'results', 'reference');
 
+/** Whether a recorded run was made at today's measured path (`hash`: measuredPathHash()). */
+export function isCurrent(made: ReferenceRun, hash: string | null): boolean {
+  return made.measuredPath !== null && made.measuredPath === hash;
+}
+
 /** A recorded run's folder. */
 export function runDirOf(made: ReferenceRun): string {
   return path.join(REPO_ROOT, 'results', made.dir);

@@ -19,6 +19,7 @@ import { compressRun } from './compress.ts';
 import { measuredPathHash } from './fingerprint.ts';
 import {
   commandOf,
+  isCurrent,
   loadManifest,
   loadState,
   REFERENCE_DIR,
@@ -64,7 +65,7 @@ export function listing(entries: ReferenceEntry[], state: ReferenceState, hash: 
     const made = state.runs[e.name];
     const status = !made
       ? 'not made'
-      : made.measuredPath !== null && made.measuredPath === hash
+      : isCurrent(made, hash)
         ? `made (${made.runId})`
         : `older than the code (${made.runId})`;
     lines.push(
@@ -158,7 +159,7 @@ export async function runReferenceSet(options: ReferenceOptions, io: ReferenceIo
     const made = state.runs[e.name];
     const current =
       made &&
-      made.measuredPath === hash &&
+      isCurrent(made, hash) &&
       JSON.stringify(made.args) === JSON.stringify(e.args) &&
       existsSync(runDirOf(made));
     if (current && !options.again)

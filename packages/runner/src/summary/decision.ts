@@ -24,13 +24,24 @@ export function factsScore(subject: Subject): number {
   return 1;
 }
 
-/** What a crash of the API does to a strategy's e-mail, from the registry. */
-export function crashCost(subject: Subject): string {
+/**
+ * What a crash of the API does to a strategy's e-mail, from the registry: nothing confirmed is
+ * lost where the reply waits for the send; stored e-mail survives (`twice`: it may arrive twice);
+ * e-mail queued in memory is lost. The decision's sentence and the docs' table word it each.
+ */
+export function crashFate(subject: Subject): 'reply-waits' | 'stored' | 'stored-twice' | 'memory' {
   const f = subjectFacts(subject);
-  if (f.repliesAfterSend)
+  if (f.repliesAfterSend) return 'reply-waits';
+  if (f.promisesDelivery) return f.mayDuplicate ? 'stored-twice' : 'stored';
+  return 'memory';
+}
+
+export function crashCost(subject: Subject): string {
+  const fate = crashFate(subject);
+  if (fate === 'reply-waits')
     return 'its reply waits for the SMTP send, so a crash loses no confirmed e-mail';
-  if (f.promisesDelivery)
-    return `its e-mail is stored before the reply and survives a crash${f.mayDuplicate ? ' (it may then arrive twice)' : ''}`;
+  if (fate !== 'memory')
+    return `its e-mail is stored before the reply and survives a crash${fate === 'stored-twice' ? ' (it may then arrive twice)' : ''}`;
   return 'e-mail still queued in its memory is lost if the process dies';
 }
 
