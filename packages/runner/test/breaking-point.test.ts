@@ -537,13 +537,15 @@ describe('pnpm bench --scenario breaking-point, end to end', () => {
     base.transport = { ...base.transport, maxConnections: 2 };
     base.hashCost = 0;
     base.warmup = { requests: 5, durationSec: 1 };
-    // Short steps for a test (a real search uses 20 s or more): c/L = 6.7/s.
+    // Short steps for a test (a real search uses 20 s or more): c/L = 6.7/s. A resolution of 25 %:
+    // the rungs one resolution past the guide are fewer (at 10 % this search took 45 s, not 37).
     base.breakingPoint = {
       ...base.breakingPoint,
       stepSec: 4,
       startRate: 4,
       growth: 2,
       bisections: 1,
+      resolution: 0.25,
     };
     writeFileSync(scenario, JSON.stringify(base));
     const r = await bench(['--scenario', scenario, '--out', path.join(out, 'results'), '--json']);
