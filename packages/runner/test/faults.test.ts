@@ -300,7 +300,11 @@ describe.concurrent('faults that only wait', () => {
       expect(r.emails.abandoned).toBeGreaterThan(0);
       expect(r.emails.lost).toBe(0);
       expect(outcomes(r)).toBe(r.emails.expected);
-      expect(r.server.shutdown?.abandoned).toBe(r.emails.abandoned);
+      // The server counts what it gave up on; a message already in the SMTP transaction may still
+      // be accepted by the sink after the server stopped, and is then delivered, not abandoned.
+      expect(r.server.shutdown?.abandoned).toBe(
+        r.emails.abandoned + (r.emails.abandonedButArrived ?? 0),
+      );
       const codes = r.findings.map((f) => f.code);
       expect(codes).toContain('drain-timed-out');
       expect(codes).toContain('mail-abandoned');

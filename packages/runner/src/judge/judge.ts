@@ -132,6 +132,11 @@ function systemFindings(cell: CellResult, s: JudgedScenario): Finding[] {
       'mail-abandoned',
       `${e.abandoned} of ${e.expected} owed e-mails abandoned at shutdown (the server said so: they were in its memory when it had to stop)`,
     );
+  if ((e.abandonedButArrived ?? 0) > 0)
+    add(
+      'mail-abandoned-arrived',
+      `${e.abandonedButArrived} e-mails the server gave up on at shutdown arrived all the same (already in the SMTP transaction), counted delivered`,
+    );
   if ((e.held ?? 0) > 0)
     add(
       'mail-held',

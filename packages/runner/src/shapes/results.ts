@@ -107,6 +107,12 @@ export interface CellResult extends LoadFigures {
      */
     abandoned: number;
     /**
+     * Owed, given up by the server at shutdown, and arrived all the same (counted in delivered): its
+     * message was already in the SMTP transaction, so the sink accepted it after the server stopped.
+     * The server's own abandoned count is `abandoned` plus this.
+     */
+    abandonedButArrived?: number;
+    /**
      * Owed, never arrived: the server said at shutdown the e-mail is still stored, unsent (a
      * durable variant sends it on its next start).
      */

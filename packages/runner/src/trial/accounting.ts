@@ -117,12 +117,14 @@ function classify(
     held: 0,
     lost: 0,
   };
+  let abandonedButArrived = 0;
   const lags: number[] = [];
   for (const i of owed) {
     const acceptedAt = arrived.get(i);
     if (acceptedAt !== undefined) {
       if (said.failed.has(i)) outcome.failedButDeliveredLater++;
       else outcome.delivered++;
+      if (said.abandoned.has(i)) abandonedButArrived++;
       const sample = run.samples[i];
       if (sample) lags.push(acceptedAt - (run.t0EpochMs + sample.endMs));
     } else if (said.failed.has(i)) outcome.failed++;
@@ -130,7 +132,7 @@ function classify(
     else if (said.held.has(i)) outcome.held++;
     else outcome.lost++;
   }
-  return { outcome, lags };
+  return { outcome, lags, abandonedButArrived };
 }
 
 /** Fills the cell's e-mail figures from the sink's records and the server's reports. */
@@ -143,12 +145,13 @@ export function accountEmails(emails: CellResult['emails'], input: MailAccountin
     abandoned: indexesOf(input.shutdown?.abandonedTo ?? [], names),
     held: indexesOf(input.shutdown?.heldTo ?? [], names),
   };
-  const { outcome, lags } = classify(owedNow, arrived, said, run);
+  const { outcome, lags, abandonedButArrived } = classify(owedNow, arrived, said, run);
   const since = (key: keyof MailCounters) =>
     Math.max(0, (counters?.[key] ?? 0) - (warmupCounters?.[key] ?? 0));
   const stats = sink.stats();
   emails.expected = owedNow.size;
   Object.assign(emails, outcome);
+  emails.abandonedButArrived = abandonedButArrived;
   emails.deliveredNotOwed = [...arrived.keys()].filter((i) => !owedNow.has(i)).length;
   emails.failureReport = input.failureReport;
   emails.arrivedByAddress = arrived.size;
