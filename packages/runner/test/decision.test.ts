@@ -168,6 +168,28 @@ describe('the decision of a breaking-point search', () => {
     expect(s).toContain('Above it, `background` still answers within the SLO up to 48/s');
     expect(s).toContain('with 3 searches each no test can separate limits');
   });
+  it('a strategy whose e-mail kept up at no step serves no rate, whatever its replies did', () => {
+    // Agenda at 500 ms: its mail fell behind at every rate down to the lowest tried (the bracket
+    // below 0.9/s), its replies held to 38-40/s without a bracket narrowed. It serves nothing.
+    const never = (b: BreakingPoint): BreakingPoint => {
+      const fell = (x: Omit<BreakingPoint, 'steps' | 'checks' | 'searches'>) => ({
+        ...x,
+        httpMaxRatePerSec: null,
+        httpBracket: { lo: x.httpBracket.lo, hi: 53 },
+        mailMaxRatePerSec: null,
+        mailBracket: { lo: null, hi: 0.9 },
+        mailLimitedBy: 'share' as const,
+      });
+      return { ...fell(b), searches: (b.searches ?? []).map(fell), checks: [], steps: [] };
+    };
+    const two = (http: number, mail: number | null) => [
+      { http, mail },
+      { http: http - 2, mail },
+    ];
+    const s = decide([never(bp('agenda', two(40, null))), bp('bullmq', two(52, 9.7))]);
+    expect(s).toMatch(/^Decision: send from `bullmq` up to 9\.7\/s/);
+    expect(s).not.toMatch(/send from `agenda`/);
+  });
   it('with enough searches a lower limit is named with its p', () => {
     const many = (http: number) =>
       Array.from({ length: 6 }, (_, k) => ({ http: http + k, mail: null }));

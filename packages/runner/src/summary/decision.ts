@@ -180,14 +180,14 @@ function brokenPromise(r: SummaryRow): string {
 /**
  * The rate up to which a strategy serves a sign-up fully (its reply within the SLO and its e-mail
  * kept up), per search: the lower of its two limits; a limit no step reached counts as the highest
- * rate that passed.
+ * rate that passed, and e-mail that kept up at no step serves no rate (0).
  */
 function servedPerSearch(bp: BreakingPoint): number[] {
   return searchesOf(bp).map((s) => {
     const http = httpHeld(s);
     return s.mailBracket.hi === null
       ? http
-      : Math.min(http, s.mailMaxRatePerSec ?? s.mailBracket.lo ?? http);
+      : Math.min(http, s.mailMaxRatePerSec ?? s.mailBracket.lo ?? 0);
   });
 }
 
