@@ -11,9 +11,11 @@ import { describe, expect, it } from 'vitest';
 import { Evidence } from '../src/evidence/blocks.ts';
 import { compressRun } from '../src/evidence/compress.ts';
 import { docPages, generateDocs, rewritePage } from '../src/evidence/docs.ts';
+import { RUN_GENERATORS } from '../src/evidence/run-blocks.ts';
+import { seedClaims } from '../src/evidence/seed-blocks.ts';
 import { loadManifest, loadState } from '../src/evidence/manifest.ts';
 import { listing, missingNeeds, selectEntries } from '../src/evidence/reference.ts';
-import { loadRun } from '../src/results/load.ts';
+import { type LoadedRun, loadRun } from '../src/results/load.ts';
 import { REPO_ROOT } from '../src/shapes/paths.ts';
 import { smokeRun } from './helpers.ts';
 
@@ -57,6 +59,86 @@ describe('the generated documentation', () => {
     expect(() => rewritePage('a\n<!-- generated: limits-table -->\nb\n', 'x.md', ev)).toThrow(
       /x.md:2: a generated block with no/,
     );
+  });
+});
+
+describe('the generated sentences and tables', () => {
+  const ev = new Evidence();
+  const generate = (name: string, params: Record<string, string>) =>
+    (RUN_GENERATORS[name] as (e: Evidence, p: Record<string, string>, page: string) => string)(
+      ev,
+      params,
+      'docs/findings.md',
+    );
+
+  it("say of each fault run's mail what its reliability rows say, and nothing where they say 0", () => {
+    const runs = ['crash', 'flaky-smtp', 'smtp-down'];
+    const lines = generate('mail-fates', { runs: runs.join(',') }).split('\n');
+    expect(lines).toHaveLength(runs.length);
+    runs.forEach((name, i) => {
+      const line = lines[i] as string;
+      for (const r of ev.run(name).summary.reliability) {
+        const said = (what: string) =>
+          new RegExp(`${what}: [^;]*\`${r.label}\` (\\d+)`).exec(line)?.[1];
+        expect(said('silently lost')).toBe(r.lost > 0 ? String(r.lost) : undefined);
+        expect(said('reported failed')).toBe(r.failed > 0 ? String(r.failed) : undefined);
+        expect(said('sent twice')).toBe(r.duplicated > 0 ? String(r.duplicated) : undefined);
+      }
+    });
+  });
+
+  it("print each label's average reply at each rate as its summary row has it, † where invalid", () => {
+    const table = generate('matrix-table', { run: 'delay-500ms' });
+    for (const r of ev.run('delay-500ms').summary.rows) {
+      const row = table.split('\n').find((l) => l.startsWith(`| ${r.label} |`)) as string;
+      expect(row, r.label).toBeDefined();
+      expect(row).toContain(
+        `${String(Math.round(r.avgFromSendMs ?? 0)).replace(/\B(?=(\d{3})+$)/, ' ')}`,
+      );
+      if (!r.valid) expect(row).toContain('†');
+    }
+  });
+
+  it("turn the original's claims' verdicts where the figures cross their stated rules", () => {
+    // The same runs with the seed matrix's blocking replies set by hand: within 50 ms of the
+    // thread's, the first claim is reproduced; a second slower, it is not; the others stay.
+    const withBlocking = (avg: (thread: number) => number) =>
+      new (class extends Evidence {
+        override run(name: string): LoadedRun {
+          const run = super.run(name);
+          if (name !== 'seed-flask') return run;
+          const thread = Math.min(
+            ...run.summary.rows
+              .filter((r) => r.label === 'flask-thread.l0' && r.valid)
+              .map((r) => r.avgFromSendMs ?? 0),
+          );
+          const rows = run.summary.rows.map((r) =>
+            r.label === 'flask-blocking.l0' ? { ...r, avgFromSendMs: avg(thread) } : r,
+          );
+          return { ...run, summary: { ...run.summary, rows } };
+        }
+      })();
+    const verdicts = (text: string) =>
+      text
+        .split('\n')
+        .slice(2)
+        .map((l) => /\*\*([a-z ,]+)\*\*/.exec(l.split(' | ').at(-1) ?? '')?.[1]);
+    const close = verdicts(
+      seedClaims(
+        withBlocking((t) => t + 10),
+        {},
+      ),
+    );
+    const far = verdicts(
+      seedClaims(
+        withBlocking((t) => t + 1000),
+        {},
+      ),
+    );
+    expect(close[0]).toBe('reproduced');
+    expect(far[0]).toBe('not reproduced');
+    expect(far.slice(1)).toEqual(close.slice(1));
+    expect(close.slice(1).every((v) => v !== undefined)).toBe(true);
   });
 });
 

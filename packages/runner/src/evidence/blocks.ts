@@ -266,7 +266,10 @@ export const GENERATORS: Record<string, (ev: Evidence, p: Params, page: string) 
     ].join('\n');
   },
 
-  /** A section of a run's summary.md (without its heading), as the run's own code wrote it. */
+  /**
+   * A section of a run's summary.md (without its heading), as the run's own code wrote it; with
+   * `table=only`, its table alone.
+   */
   'summary-section': (ev, p) => {
     const run = ev.run(p.run as string);
     const md = renderSummaryMarkdown(run.summary, run.run);
@@ -275,7 +278,10 @@ export const GENERATORS: Record<string, (ev: Evidence, p: Params, page: string) 
     if (start < 0) throw new Error(`${p.run}'s summary has no section "${p.section}"`);
     const rest = md.split('\n').slice(start + 1);
     const end = rest.findIndex((l) => /^## /.test(l));
-    return (end < 0 ? rest : rest.slice(0, end)).join('\n').trim();
+    const section = end < 0 ? rest : rest.slice(0, end);
+    return (p.table === 'only' ? section.filter((l) => l.startsWith('|')) : section)
+      .join('\n')
+      .trim();
   },
 
   /** A chart of a run, copied next to the page; the block is its image line. */

@@ -1,9 +1,10 @@
 /**
  * `pnpm run docs`: the documentation's generated blocks rewritten from the reference runs. A block is
  * the text between `<!-- generated: NAME key=value … -->` and `<!-- /generated -->` in README.md,
- * docs/*.md or results/README.md; NAME is one of blocks.ts's generators. With `check`, nothing is
- * written and every block (and copied chart) that differs from what would be written is listed:
- * the tests run that, so a number edited by hand, or a run re-made without `pnpm run docs`, fails.
+ * docs/*.md or results/README.md; NAME is one of the generators of blocks.ts or run-blocks.ts.
+ * With `check`, nothing is written and every block (and copied chart) that differs from what would
+ * be written is listed: the tests run that, so a number edited by hand, or a run re-made without
+ * `pnpm run docs`, fails.
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
@@ -11,6 +12,7 @@ import { gunzipSync } from 'node:zlib';
 import { writeText } from '../results/files.ts';
 import { REPO_ROOT } from '../shapes/paths.ts';
 import { Evidence, GENERATORS, type Params, wrap } from './blocks.ts';
+import { RUN_GENERATORS } from './run-blocks.ts';
 
 const OPEN = /<!-- generated: ([a-z-]+)((?: [a-z]+=(?:"[^"]*"|\S+))*) -->\n/g;
 const CLOSE = '<!-- /generated -->';
@@ -57,7 +59,7 @@ export function rewritePage(
     const end = text.indexOf(CLOSE, start);
     if (end < 0) throw new Error(`${page}:${line}: a generated block with no ${CLOSE}`);
     const name = m[1] as string;
-    const generate = GENERATORS[name];
+    const generate = GENERATORS[name] ?? RUN_GENERATORS[name];
     if (!generate) throw new Error(`${page}:${line}: no generator named "${name}"`);
     const wanted = `${wrap(generate(ev, paramsOf(m[2] ?? ''), page))}\n`;
     if (text.slice(start, end) !== wanted) changed.push({ page, block: name, line });
