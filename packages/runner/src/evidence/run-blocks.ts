@@ -195,14 +195,13 @@ export const RUN_GENERATORS: Record<string, Generator> = {
     );
   },
 
-  /** Closed-loop capacities of several runs side by side, a column per run. */
+  /** Closed-loop capacities of several runs side by side, a column per run, headed by its name. */
   'capacity-table': (ev, p) => {
     const names = list(p.runs);
-    const heads = list(p.heads);
     const runs = names.map((n) => ev.run(n));
     const variants = [...new Set(runs.flatMap((r) => r.summary.capacity.map((c) => c.variant)))];
     const lines = [
-      `| target | ${names.map((n, i) => heads[i] ?? n).join(' | ')} |`,
+      `| target | ${names.map((n) => `\`${n}\``).join(' | ')} |`,
       `|---|${names.map(() => '---:').join('|')}|`,
     ];
     for (const v of variants) {
