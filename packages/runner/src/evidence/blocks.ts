@@ -267,16 +267,20 @@ export const GENERATORS: Record<string, (ev: Evidence, p: Params, page: string) 
   },
 
   /**
-   * A section of a run's summary.md (without its heading), as the run's own code wrote it; with
+   * A section of a run's summary.md (without its heading), as the run's own code wrote it: the one
+   * titled `section`, or with `rate`, the one of that arrival rate ("… (16.7/s)"); with
    * `table=only`, its table alone.
    */
   'summary-section': (ev, p) => {
     const run = ev.run(p.run as string);
     const md = renderSummaryMarkdown(run.summary, run.run);
-    const heading = `## ${p.section}`;
-    const start = md.split('\n').indexOf(heading);
-    if (start < 0) throw new Error(`${p.run}'s summary has no section "${p.section}"`);
-    const rest = md.split('\n').slice(start + 1);
+    const lines = md.split('\n');
+    const start = p.rate
+      ? lines.findIndex((l) => l.startsWith('## ') && l.endsWith(` (${p.rate}/s)`))
+      : lines.indexOf(`## ${p.section}`);
+    if (start < 0)
+      throw new Error(`${p.run}'s summary has no section "${p.section ?? `at ${p.rate}/s`}"`);
+    const rest = lines.slice(start + 1);
     const end = rest.findIndex((l) => /^## /.test(l));
     const section = end < 0 ? rest : rest.slice(0, end);
     return (p.table === 'only' ? section.filter((l) => l.startsWith('|')) : section)
@@ -284,16 +288,24 @@ export const GENERATORS: Record<string, (ev: Evidence, p: Params, page: string) 
       .trim();
   },
 
-  /** A chart of a run, copied next to the page; the block is its image line. */
+  /**
+   * A chart of a run, copied next to the page; the block is its image line. `chart` may list
+   * several names, the first the run has taken (charts were named differently before).
+   */
   chart: (ev, p, page) => {
     const run = ev.run(p.run as string);
-    const svg = path.join(run.dir, 'charts', `${p.chart}.svg`);
-    const from = existsSync(svg) ? svg : `${svg}.gz`; // a reference run keeps it compressed
+    const found = (p.chart ?? '')
+      .split(',')
+      .flatMap((name) => {
+        const svg = path.join(run.dir, 'charts', `${name}.svg`);
+        // A reference run keeps its charts compressed.
+        return [svg, `${svg}.gz`].filter((f) => existsSync(f)).map((from) => ({ name, from }));
+      })[0];
+    if (!found) throw new Error(`${p.run} has no chart ${p.chart}`);
     const to = path.join(REPO_ROOT, p.file as string);
-    if (!existsSync(from)) throw new Error(`${p.run} has no chart ${p.chart}`);
-    ev.copies.push({ from, to });
+    ev.copies.push({ from: found.from, to });
     const rel = path.relative(path.dirname(path.join(REPO_ROOT, page)), to);
-    return `![${run.run.scenario.name}: ${p.chart} (${p.run})](${rel})`;
+    return `![${run.run.scenario.name}: ${found.name} (${p.run})](${rel})`;
   },
 
   /** results/README.md's list: each reference run, its command, use, commit and state. */
