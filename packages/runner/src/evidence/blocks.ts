@@ -269,7 +269,7 @@ export const GENERATORS: Record<string, (ev: Evidence, p: Params, page: string) 
   /**
    * A section of a run's summary.md (without its heading), as the run's own code wrote it: the one
    * titled `section`, or with `rate`, the one of that arrival rate ("… (16.7/s)"); with
-   * `table=only`, its table alone.
+   * `table=only`, its table alone, with `list=only`, its list alone.
    */
   'summary-section': (ev, p) => {
     const run = ev.run(p.run as string);
@@ -283,9 +283,13 @@ export const GENERATORS: Record<string, (ev: Evidence, p: Params, page: string) 
     const rest = lines.slice(start + 1);
     const end = rest.findIndex((l) => /^## /.test(l));
     const section = end < 0 ? rest : rest.slice(0, end);
-    return (p.table === 'only' ? section.filter((l) => l.startsWith('|')) : section)
-      .join('\n')
-      .trim();
+    const kept =
+      p.table === 'only'
+        ? section.filter((l) => l.startsWith('|'))
+        : p.list === 'only'
+          ? section.filter((l) => l.startsWith('- '))
+          : section;
+    return kept.join('\n').trim();
   },
 
   /**
