@@ -5,7 +5,14 @@
  */
 import { createRandom, drawStandardNormal } from '@mailbench/smtp-sink';
 import { describe, expect, it } from 'vitest';
-import { holm, mannWhitney, medianInterval, smallestP } from '../src/summary/stats.ts';
+import { rankingSentence } from '../src/summary/verdict.ts';
+import {
+  holm,
+  mannWhitney,
+  medianInterval,
+  repeatsToTest,
+  smallestP,
+} from '../src/summary/stats.ts';
 
 describe('Mann-Whitney U', () => {
   it('counts the exact null distribution: fully separated samples reach the smallest p', () => {
@@ -86,5 +93,28 @@ describe('the median and its interval', () => {
     // P(B(10, ½) ≤ 1) = 11/1024 ≤ 2.5 % < P(≤ 2): the 2nd and 9th values.
     expect(medianInterval(ten)).toEqual({ median: 5.5, lo: 2, hi: 9, n: 10 });
     expect(medianInterval(ten, 0.5).lo).toBeGreaterThan(2);
+  });
+});
+
+describe('the repeats a test needs', () => {
+  it("counts Holm's correction: 4 a side for one comparison, 5 for the five between six variants", () => {
+    expect(repeatsToTest(1)).toBe(4);
+    expect(repeatsToTest(5)).toBe(5);
+    expect(repeatsToTest(6)).toBe(5);
+    expect(repeatsToTest(7)).toBe(6);
+    // Each is the first n whose smallest p, times the comparisons, is under 0.05.
+    for (const m of [1, 2, 5, 7, 23, 24]) {
+      const n = repeatsToTest(m);
+      expect(smallestP(n, n) * m).toBeLessThan(0.05);
+      expect(smallestP(n - 1, n - 1) * m).toBeGreaterThanOrEqual(0.05);
+    }
+  });
+
+  it('is what an unranked table tells its reader to run', () => {
+    const unranked = { requests: 167, metric: 'avgFromSendMs' as const, n: 2, order: null };
+    expect(rankingSentence(unranked, 6)).toMatch(
+      /the smallest p with 2 a side is 0\.33; run with --repeats 5 or more to rank 6 variants/,
+    );
+    expect(rankingSentence(unranked, 2)).toContain('--repeats 4 or more to rank 2 variants');
   });
 });

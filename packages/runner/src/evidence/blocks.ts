@@ -298,13 +298,11 @@ export const GENERATORS: Record<string, (ev: Evidence, p: Params, page: string) 
    */
   chart: (ev, p, page) => {
     const run = ev.run(p.run as string);
-    const found = (p.chart ?? '')
-      .split(',')
-      .flatMap((name) => {
-        const svg = path.join(run.dir, 'charts', `${name}.svg`);
-        // A reference run keeps its charts compressed.
-        return [svg, `${svg}.gz`].filter((f) => existsSync(f)).map((from) => ({ name, from }));
-      })[0];
+    const found = (p.chart ?? '').split(',').flatMap((name) => {
+      const svg = path.join(run.dir, 'charts', `${name}.svg`);
+      // A reference run keeps its charts compressed.
+      return [svg, `${svg}.gz`].filter((f) => existsSync(f)).map((from) => ({ name, from }));
+    })[0];
     if (!found) throw new Error(`${p.run} has no chart ${p.chart}`);
     const to = path.join(REPO_ROOT, p.file as string);
     ev.copies.push({ from: found.from, to });

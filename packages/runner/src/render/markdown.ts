@@ -73,7 +73,13 @@ function renderRequestTable(summary: Summary, s: Scenario, requests: number): st
   ];
   for (const r of rows) lines.push(`| ${ROW_COLUMNS.map((c) => c.cell(r)).join(' | ')} |`);
   if (rows.length > 1)
-    lines.push('', rankingSentence(summary.rankings?.find((k) => k.requests === requests)));
+    lines.push(
+      '',
+      rankingSentence(
+        summary.rankings?.find((k) => k.requests === requests),
+        rows.length,
+      ),
+    );
   return lines;
 }
 

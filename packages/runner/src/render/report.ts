@@ -36,7 +36,12 @@ function summaryTable(summary: Summary, run: RunInfo): string {
     out.push('</tbody></table>');
     if (rows.length > 1)
       out.push(
-        `<p class="note">${escapeHtml(rankingSentence(summary.rankings.find((k) => k.requests === requests)))}</p>`,
+        `<p class="note">${escapeHtml(
+          rankingSentence(
+            summary.rankings.find((k) => k.requests === requests),
+            rows.length,
+          ),
+        )}</p>`,
       );
   }
   return out.join('\n');

@@ -8,7 +8,14 @@
  */
 import type { CellResult } from '../shapes/results.ts';
 import type { BreakingPoint } from '../shapes/run.ts';
-import { holm, mannWhitney, medianInterval, smallestP, type MedianInterval } from './stats.ts';
+import {
+  holm,
+  mannWhitney,
+  medianInterval,
+  repeatsToTest,
+  smallestP,
+  type MedianInterval,
+} from './stats.ts';
 
 export const ALPHA = 0.05;
 export const MIN_RELATIVE_CHANGE = 0.05;
@@ -225,7 +232,7 @@ function ruleText(rows: CellComparison[]): string[] {
   return untestable(rows)
     ? [
         rule,
-        'No comparison here can be tested: run both with --repeats 4 or more (6 for bounded intervals).',
+        `No comparison here can be tested: run both with --repeats ${repeatsToTest(rows.length)} or more (6 for bounded intervals).`,
       ]
     : [rule];
 }

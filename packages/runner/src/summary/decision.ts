@@ -9,6 +9,7 @@ import { subjectFacts } from '../config/subjects.ts';
 import type { Subject } from '../shapes/scenario.ts';
 import type { BreakingPoint, SummaryRow } from '../shapes/run.ts';
 import { compareAll, compareSamples, median, type Comparison } from './compare.ts';
+import { repeatsToTest } from './stats.ts';
 
 /**
  * How the registry's facts order strategies whose measurements do not separate them: the e-mail
@@ -155,7 +156,7 @@ function matrixDecision(input: DecisionInput): string | null {
   if (notSeparated.length > 0) {
     const why =
       n <= 3 || comparisons.every((c) => c.p === null)
-        ? `with ${n} repeat${n === 1 ? '' : 's'} no test can tell their reply times apart (run --repeats 4 or more), so the registry's facts chose`
+        ? `with ${n} repeat${n === 1 ? '' : 's'} no test can tell their reply times apart (run --repeats ${repeatsToTest(comparisons.length)} or more), so the registry's facts chose`
         : 'no test tells their reply times apart, so the registry\u2019s facts chose';
     parts.push(
       `Not separated from it: ${notSeparated.map((r) => `${r.label} ${ms(median(valuesOf(r)))}`).join(', ')}; ${why}.`,
@@ -251,7 +252,7 @@ function breakingPointDecision(bps: BreakingPoint[]): string {
     parts.push(
       `Not separated from it: ${notSeparated.map((b) => `${b.label} ${rate(median(valuesOf(b)))}`).join(', ')}; ${
         n <= 3
-          ? `with ${n} search${n === 1 ? '' : 'es'} each no test can separate limits (run --repeats 4 or more), so the registry's facts chose`
+          ? `with ${n} search${n === 1 ? '' : 'es'} each no test can separate limits (run --repeats ${repeatsToTest(worse.length + notSeparated.length)} or more), so the registry's facts chose`
           : "no test separates their limits, so the registry's facts chose"
       }.`,
     );

@@ -19,6 +19,17 @@ export interface UTest {
 /** Up to this many in each sample, without ties, p is counted exactly. */
 const EXACT_MAX = 30;
 
+/**
+ * The fewest repeats a side with which Holm's correction over `comparisons` tests can still call
+ * one of them real: its first step multiplies the smallest p by the number of tests. One
+ * comparison needs 4 a side, two to six need 5, seven to twenty-three need 6.
+ */
+export function repeatsToTest(comparisons: number, alpha = 0.05): number {
+  let n = 2;
+  while (smallestP(n, n) * Math.max(1, comparisons) >= alpha) n++;
+  return n;
+}
+
 /** The smallest two-sided p any result can reach with these sample sizes: 2 / C(n1 + n2, n1). */
 export function smallestP(n1: number, n2: number): number {
   let ways = 1;

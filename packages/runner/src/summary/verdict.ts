@@ -13,6 +13,7 @@ import type { Ranking, RunInfo, SummaryFigures, SummaryRow } from '../shapes/run
 import { measuredFlags } from '../config/flag-help.ts';
 import { parseThreshold } from '../config/thresholds.ts';
 import { LATENCY, type Threshold } from '../shapes/scenario.ts';
+import { repeatsToTest, smallestP } from './stats.ts';
 
 /**
  * The flags of this run that overrode what its scenario file measures, as typed: recorded in
@@ -145,7 +146,14 @@ function latencySentence(
     sorted.length > 1
       ? `from ${bound(fast)} (${fast.label}) to ${bound(slow)} (${slow.label})`
       : `${bound(fast)} (${fast.label})`;
-  return `At ${(requests / durationSec).toFixed(1)} sign-ups/s (${requests} in ${durationSec} s) the average reply took ${spread}.${rows.length > 1 ? ` ${rankingSentence(summary.rankings.find((k) => k.requests === requests))}` : ''}`;
+  return `At ${(requests / durationSec).toFixed(1)} sign-ups/s (${requests} in ${durationSec} s) the average reply took ${spread}.${
+    rows.length > 1
+      ? ` ${rankingSentence(
+          summary.rankings.find((k) => k.requests === requests),
+          rows.length,
+        )}`
+      : ''
+  }`;
 }
 
 function mailSentences(summary: SummaryFigures): string[] {
@@ -214,11 +222,15 @@ function unansweredSentences(summary: SummaryFigures): string[] {
   ];
 }
 
-/** How a request count's variants rank, or why they are not ranked. */
-export function rankingSentence(ranking: Ranking | undefined): string {
+/**
+ * How a request count's variants rank, or why they are not ranked (`labels`: how many were
+ * ranked, whose neighbours' comparisons Holm's correction counts).
+ */
+export function rankingSentence(ranking: Ranking | undefined, labels: number): string {
   if (!ranking || ranking.order === null) {
     const n = ranking?.n ?? 1;
-    return `Not ranked: with ${n} repeat${n === 1 ? '' : 's'} of each variant no test can tell them apart at p < 0.05 (the smallest p with 3 a side is 0.1; run with --repeats 4 or more to rank them).`;
+    const p = n > 1 ? `the smallest p with ${n} a side is ${smallestP(n, n).toFixed(2)}; ` : '';
+    return `Not ranked: with ${n} repeat${n === 1 ? '' : 's'} of each variant no test can tell them apart at p < 0.05 (${p}run with --repeats ${repeatsToTest(labels - 1)} or more to rank ${labels} variants).`;
   }
   return `Ranked by avg from send (n = ${ranking.n} valid repeats each; Mann-Whitney U, Holm-corrected over the neighbours: "<" where p < 0.05 and the medians differ by more than 5 %, "~" where not): ${ranking.order}.`;
 }
