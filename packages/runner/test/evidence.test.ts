@@ -8,8 +8,9 @@ import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync }
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Evidence } from '../src/evidence/blocks.ts';
+import { Evidence, limitText } from '../src/evidence/blocks.ts';
 import { compressRun } from '../src/evidence/compress.ts';
+import { span, spanMs } from '../src/evidence/format.ts';
 import { docPages, generateDocs, rewritePage } from '../src/evidence/docs.ts';
 import { RUN_GENERATORS } from '../src/evidence/run-blocks.ts';
 import { seedClaims } from '../src/evidence/seed-blocks.ts';
@@ -139,6 +140,42 @@ describe('the generated sentences and tables', () => {
     expect(far[0]).toBe('not reproduced');
     expect(far.slice(1)).toEqual(close.slice(1));
     expect(close.slice(1).every((v) => v !== undefined)).toBe(true);
+  });
+  it('print a limit its searches did not agree on as each search left it, never as a bound', () => {
+    const e = ev.run('breaking-point-0ms').summary.breakingPoints?.[0];
+    if (!e) throw new Error('the breaking-point-0ms run has no breaking points');
+    const { searches: _searches, ...one } = e;
+    const search = (lo: number, hi: number) => ({ ...one, httpBracket: { lo, hi } });
+    const open = {
+      ...e,
+      httpMaxRatePerSec: null,
+      httpNarrowed: false,
+      httpBracket: { lo: 43.5, hi: 52 },
+    };
+    expect(limitText({ ...open, searches: [search(43.5, 52), search(37.6, 47.2)] }, 'http')).toBe(
+      'not narrowed (43.5–52.0, 37.6–47.2)',
+    );
+    // One search with no passing step: only the bound it found.
+    expect(limitText({ ...open, httpBracket: { lo: null, hi: 0.85 }, searches: [] }, 'http')).toBe(
+      '< 0.9',
+    );
+    expect(
+      limitText(
+        { ...one, httpMaxRatePerSec: 47.9, httpNarrowed: true, httpRange: [45.2, 50.5] },
+        'http',
+      ),
+    ).toBe('47.9 (45.2–50.5)');
+  });
+
+  it('print a range once: one value where both ends read the same, the unit where they share it', () => {
+    expect(span([])).toBe('–');
+    expect(span([52.5, 52.5])).toBe('52.5');
+    expect(span([1.62, 2.41])).toBe('1.6–2.4');
+    expect(span([32.2, 49.9], (n) => n.toFixed(0), ' ms')).toBe('32–50 ms');
+    expect(spanMs([40, 57])).toBe('40–57 ms');
+    expect(spanMs([1204, 1196])).toBe('1.20 s');
+    expect(spanMs([1200, 3911])).toBe('1.20–3.91 s');
+    expect(spanMs([812, 1200])).toBe('812 ms–1.20 s');
   });
 });
 

@@ -15,6 +15,7 @@ import type { BreakingPoint } from '../shapes/run.ts';
 import { REPO_ROOT } from '../shapes/paths.ts';
 import type { Subject } from '../shapes/scenario.ts';
 import { measuredPathHash } from './fingerprint.ts';
+import { fmt, span } from './format.ts';
 import {
   commandOf,
   isCurrent,
@@ -79,10 +80,6 @@ export function wrap(text: string, width = 100): string {
     .join('\n');
 }
 
-function fmt(n: number): string {
-  return n >= 100 ? String(Math.round(n)) : (Math.round(n * 10) / 10).toFixed(1);
-}
-
 /** A limit as the table prints it: median (range) of repeated searches, or the unnarrowed bracket. */
 export function limitText(e: BreakingPoint, which: 'http' | 'mail'): string {
   const value = which === 'http' ? e.httpMaxRatePerSec : e.mailMaxRatePerSec;
@@ -92,7 +89,15 @@ export function limitText(e: BreakingPoint, which: 'http' | 'mail'): string {
   if (which === 'mail' && e.mailLimitedBy === 'no-mail') return '–';
   if (which === 'mail' && e.mailLimitedBy === 'not-reached')
     return `≥ ${fmt(bracket.lo ?? 0)} (never fell behind)`;
-  if (value === null) return bracket.hi !== null ? `< ${fmt(bracket.hi)}` : '–';
+  if (value === null) {
+    // Repeated searches that did not agree on a limit: each one's bracket, as the summary gives them.
+    const open = (e.searches ?? [])
+      .map((s) => (which === 'http' ? s.httpBracket : s.mailBracket))
+      .filter((b) => b.lo !== null && b.hi !== null);
+    if (open.length > 0)
+      return `not narrowed (${open.map((b) => `${fmt(b.lo as number)}–${fmt(b.hi as number)}`).join(', ')})`;
+    return bracket.hi !== null ? `< ${fmt(bracket.hi)}` : '–';
+  }
   if (narrowed === false) return `${fmt(value)}–${fmt(bracket.hi as number)} (not narrowed)`;
   return range && range[0] !== range[1]
     ? `${fmt(value)} (${fmt(range[0])}–${fmt(range[1])})`
@@ -215,27 +220,30 @@ export const GENERATORS: Record<string, (ev: Evidence, p: Params, page: string) 
     const replyFirst = atCeiling.filter((e) => !subjectFacts(e.variant).repliesAfterSend);
     const waits = atCeiling.filter((e) => subjectFacts(e.variant).repliesAfterSend);
     const http500 = replyFirst.map((e) => e.httpMaxRatePerSec ?? e.httpBracket.lo ?? 0);
-    const span = (v: number[]) =>
-      v.length === 0
-        ? '–'
-        : Math.min(...v) === Math.max(...v)
-          ? fmt(v[0] as number)
-          : `${fmt(Math.min(...v))}–${fmt(Math.max(...v))}`;
     const run = ev.run(p.slow ?? 'breaking-point-500ms').run.scenario;
     const lines = [
-      `- With a fast SMTP server the pattern hardly matters: every variant's replies hold up to ${span(http0)}/s, ` +
-        `bound by the CPU; the model from the CPU per sign-up is off by ${pct(Math.min(...errors))} to ${pct(Math.max(...errors))}.`,
+      `- With a fast SMTP server the CPU sets the limit: every variant's replies hold up to ${span(http0, fmt)}/s, ` +
+        `the e-mail's own work per sign-up making the difference; the model from the CPU per sign-up is off by ${pct(Math.min(...errors))} to ${pct(Math.max(...errors))}.`,
     ];
     if (cL !== null)
       lines.push(
         `- With ${run.smtp.latency.kind === 'fixed' ? `${run.smtp.latency.ms} ms` : 'the SMTP latency'} per message, ` +
           `${run.transport.maxConnections} connections send at most c/L = ${fmt(cL)} e-mails/s whatever the strategy: ` +
-          `e-mail keeps up to ${span(atCeiling.map((e) => e.mailMaxRatePerSec as number))}/s` +
+          `e-mail keeps up to ${span(
+            atCeiling.map((e) => e.mailMaxRatePerSec as number),
+            fmt,
+          )}/s` +
           (below.length > 0
             ? ` (${below.map((e) => `\`${e.label}\` only ${limitText(e, 'mail')}`).join(', ')})`
             : '') +
-          `; ${waits.map((e) => `\`${e.label}\``).join(', ')} ${waits.length === 1 ? 'turns' : 'turn'} that ceiling into ${waits.length === 1 ? 'its' : 'their'} reply limit (${span(waits.map((e) => e.httpMaxRatePerSec ?? 0))}/s), ` +
-          `the others reply within the SLO up to ${span(http500)}/s (${span(http500.map((v) => v / cL))}× c/L) while their backlog grows.`,
+          `; ${waits.map((e) => `\`${e.label}\``).join(', ')} ${waits.length === 1 ? 'turns' : 'turn'} that ceiling into ${waits.length === 1 ? 'its' : 'their'} reply limit (${span(
+            waits.map((e) => e.httpMaxRatePerSec ?? 0),
+            fmt,
+          )}/s), ` +
+          `the others reply within the SLO up to ${span(http500, fmt)}/s (${span(
+            http500.map((v) => v / cL),
+            fmt,
+          )}× c/L) while their backlog grows.`,
       );
     return lines.join('\n');
   },
@@ -255,13 +263,11 @@ export const GENERATORS: Record<string, (ev: Evidence, p: Params, page: string) 
     );
     const cpu = fast.map((e) => e.predicted.cpuMsPerRequest as number);
     const cL = ceilingOf(slow);
-    const span = (v: number[], digits: number) =>
-      `${Math.min(...v).toFixed(digits)}–${Math.max(...v).toFixed(digits)}`;
     return [
       `Which of these figures travel: ${cL !== null ? `the e-mail ceiling c/L (${fmt(cL)}/s here) is arithmetic on the connections and the provider's latency, the same on any machine; ` : ''}` +
         `the CPU-bound limits are this machine's (${run.machine.cpuModel}, ${run.machine.cores} cores, shared with the harness). ` +
-        `At its limit with SMTP at once each API used ${span(cores, 1)} cores' worth of CPU ` +
-        `(the limit × its CPU per sign-up, ${span(cpu, 0)} ms at the lowest step, which overstates it a little: the JIT is still ` +
+        `At its limit with SMTP at once each API used ${span(cores)} cores' worth of CPU ` +
+        `(the limit × its CPU per sign-up, ${span(cpu, (n) => n.toFixed(0))} ms at the lowest step, which overstates it a little: the JIT is still ` +
         'compiling there). On another machine, expect the cores the harness leaves the API divided by the CPU per sign-up measured there.',
     ].join('\n');
   },

@@ -8,23 +8,12 @@
  */
 import type { ReliabilityRow, SummaryRow } from '../shapes/run.ts';
 import type { Evidence, Params } from './blocks.ts';
+import { num, span } from './format.ts';
 import { seedClaims } from './seed-blocks.ts';
 
 type Generator = (ev: Evidence, p: Params, page: string) => string;
 
 const list = (text: string | undefined) => (text ?? '').split(',').filter(Boolean);
-
-/** 1 234 with a thin space, as the docs print thousands. */
-function num(n: number): string {
-  const r = Math.round(n);
-  return Math.abs(r) >= 1000 ? r.toLocaleString('en-US').replace(/,/g, ' ') : String(r);
-}
-
-function span(values: number[], digits = 1): string {
-  const lo = Math.min(...values);
-  const hi = Math.max(...values);
-  return lo === hi ? lo.toFixed(digits) : `${lo.toFixed(digits)}–${hi.toFixed(digits)}`;
-}
 
 /** `label` n, `label` m (the non-zero ones), or null when every row has 0. */
 function who(rows: ReliabilityRow[], f: (r: ReliabilityRow) => number): string | null {
@@ -183,7 +172,7 @@ export const RUN_GENERATORS: Record<string, Generator> = {
       .map((c) => c.result)
       .filter((c) => c.status === 'ok' && c.label.endsWith(p.labels ?? ''));
     const d = cells.map((c) => c.dispatchErrorMs).filter((x) => x !== null);
-    const ms = (v: number[]) => span(v, 0);
+    const ms = (v: number[]) => span(v, (n) => n.toFixed(0));
     const fromSend = cells.map((c) => c.latencyMs?.fromSend.mean ?? null);
     const fromIntended = cells.map((c) => c.latencyMs?.fromIntended.mean ?? null);
     const known = (v: Array<number | null>) => v.filter((x): x is number => x !== null);

@@ -5,6 +5,7 @@
  */
 import type { SummaryRow } from '../shapes/run.ts';
 import type { Evidence, Params } from './blocks.ts';
+import { spanMs } from './format.ts';
 
 /** The runs the table reads, by their names in results/reference.json (overridable). */
 interface SeedRuns {
@@ -23,18 +24,6 @@ function runsOf(p: Params): SeedRuns {
     hashed: p.hashed ?? 'seed-capacity-werkzeug',
     oneWorker: p.oneworker ?? 'seed-one-worker',
   };
-}
-
-const ms = (v: number) => (v >= 1000 ? `${(v / 1000).toFixed(2)} s` : `${Math.round(v)} ms`);
-
-function spanMs(values: number[]): string {
-  if (values.length === 0) return '–';
-  const lo = Math.min(...values);
-  const hi = Math.max(...values);
-  if (Math.round(lo) === Math.round(hi)) return ms(lo);
-  return hi >= 1000 && lo >= 1000
-    ? `${(lo / 1000).toFixed(2)}–${(hi / 1000).toFixed(2)} s`
-    : `${Math.round(lo)}–${ms(hi)}`;
 }
 
 /** Average replies from send of a label's valid rows (every rate), and of one rate. */
