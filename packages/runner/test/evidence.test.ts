@@ -141,7 +141,8 @@ describe('the generated sentences and tables', () => {
     expect(far.slice(1)).toEqual(close.slice(1));
     expect(close.slice(1).every((v) => v !== undefined)).toBe(true);
   });
-  it('print a limit its searches did not agree on as each search left it, never as a bound', () => {
+
+  it("print a limit its searches did not agree on as each search left it, not as one search's bound", () => {
     const e = ev.run('breaking-point-0ms').summary.breakingPoints?.[0];
     if (!e) throw new Error('the breaking-point-0ms run has no breaking points');
     const { searches: _searches, ...one } = e;
