@@ -10,13 +10,19 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
-import { GUIDE_HTTP, nextRate, type SearchSettings } from '../src/search/ladder.ts';
+import {
+  GUIDE_HTTP,
+  NO_AIM,
+  nextRate,
+  splitAt,
+  type SearchSettings,
+} from '../src/search/ladder.ts';
 import { judgeStep, mailShareOf, slope, type StepPlan } from '../src/search/step.ts';
 import { inlineHttpLimit } from '../src/judge/model.ts';
 import { applyOverrides, parseBenchArgs } from '../src/cli/args.ts';
 import { loadScenario } from '../src/config/scenario.ts';
 import type { StepResult, CapacityResult } from '../src/shapes/results.ts';
-import { bracketOf, type StepOutcome } from '../src/judge/brackets.ts';
+import { bracketOf, type StepOutcome, withinResolution } from '../src/judge/brackets.ts';
 import { scaleAroundLimit } from '../src/run/plan.ts';
 import { PROBE_SEC, type RunInfo } from '../src/shapes/run.ts';
 import { bench } from './helpers.ts';
@@ -420,6 +426,50 @@ describe('the guided ladder past its guide', () => {
     // A model that undershot: rungs well past its guide passed, so the ladder climbs again.
     const far = nextRate([step(9.7, true, true), step(12.5, true, true)], settings, true, guide);
     expect(far?.ratePerSec).toBeCloseTo(18.75, 2);
+  });
+});
+
+describe('bisections aimed by the model', () => {
+  const settings = { startRate: 8, growth: 1.5, maxRate: 3000, bisections: 3, resolution: 0.1 };
+  const step = (ratePerSec: number, httpOk: boolean, mailOk: boolean | null) =>
+    ({ ratePerSec, phase: 'ladder', httpOk, mailOk, generatorLimited: false }) as StepOutcome;
+  // inline at 0 ms, as a reference search ran it: the guided rung at 48/s failed, 36.8/s passed.
+  const ladder = [step(8, true, true), step(36.8, true, true), step(48, false, false)];
+
+  it('probe one resolution under a failed rung the model put the limit near, not the middle', () => {
+    const aimed = nextRate(ladder, settings, true, null, { http: 50.5, mail: 50.5 });
+    expect(aimed).toEqual({ ratePerSec: 48 / 1.1, phase: 'bisect' });
+    const unaimed = nextRate(ladder, settings, true, null);
+    expect(unaimed).toEqual({ ratePerSec: (36.8 + 48) / 2, phase: 'bisect' });
+  });
+
+  it('aim at the end the prediction is nearer, and at the middle where it says nothing', () => {
+    expect(splitAt(36.8, 48, 38, 0.1)).toBeCloseTo(36.8 * 1.1, 9); // nearer the bottom
+    expect(splitAt(36.8, 48, 30, 0.1)).toBe((36.8 + 48) / 2); // below: the model undershot
+    expect(splitAt(3.55, 8, 56, 0.1)).toBe((3.55 + 8) / 2); // far above: another mechanism
+    expect(splitAt(42, 48, 50, 0.1)).toBe(45); // one step halves it to the resolution anyway
+  });
+
+  it('ends with both limits within the resolution, in fewer steps when the model is near', () => {
+    // A server whose limit is 44/s, a model that says 50/s (it leaves the harness out).
+    const run = (aim: typeof NO_AIM) => {
+      const steps = [...ladder];
+      for (let next = nextRate(steps, settings, true, null, aim); next; ) {
+        const r = next.ratePerSec;
+        steps.push({ ...step(r, r <= 44, r <= 44), phase: next.phase });
+        next = nextRate(steps, settings, true, null, aim);
+      }
+      return steps;
+    };
+    const aimed = run({ http: 50, mail: 50 });
+    const plain = run(NO_AIM);
+    for (const steps of [aimed, plain]) {
+      const b = bracketOf(steps, 'http');
+      expect(b.lo!).toBeLessThanOrEqual(44);
+      expect(b.hi!).toBeGreaterThan(44);
+      expect(withinResolution(b, 0.1)).toBe(true);
+    }
+    expect(aimed.length).toBe(plain.length - 1);
   });
 });
 

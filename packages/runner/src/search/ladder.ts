@@ -11,7 +11,9 @@
  * ladder starts, or jumps, just below the prediction instead of climbing to it rung by rung, and
  * its next rung goes no further than just above it (e-mail: a bracket within 10 %) or just below
  * it (HTTP), then one resolution higher. A guide that is wrong costs steps, not the answer: a rung that fails
- * below the prediction is bisected from there like any other.
+ * below the prediction is bisected from there like any other. The model aims the bisections too
+ * (`aim`): a bracket one step cannot halve to the resolution is probed one resolution inside the
+ * end the prediction lies nearer, where a single pass (or fail) closes it.
  */
 import type { BreakingPointSettings } from '../shapes/scenario.ts';
 import {
@@ -21,6 +23,7 @@ import {
   withinResolution,
 } from '../judge/brackets.ts';
 import type { Bracket } from '../shapes/run.ts';
+import { MODEL_TOLERANCE } from '../judge/model.ts';
 
 export type SearchSettings = Pick<
   BreakingPointSettings,
@@ -43,6 +46,14 @@ export interface Guide {
   end: number;
 }
 
+/** The limits the model predicts, for aiming bisections; null where it predicts none. */
+export interface Aim {
+  http: number | null;
+  mail: number | null;
+}
+
+export const NO_AIM: Aim = { http: null, mail: null };
+
 export const GUIDE_MAIL = { start: 0.97, end: 1.06 } as const;
 export const GUIDE_HTTP = { start: 0.8, end: 0.95 } as const;
 
@@ -60,6 +71,7 @@ export function nextRate(
   settings: SearchSettings,
   sendsMail: boolean,
   guide: Guide | null = null,
+  aim: Aim = NO_AIM,
 ): { ratePerSec: number; phase: 'ladder' | 'bisect' } | null {
   if (steps.length === 0)
     return {
@@ -97,8 +109,11 @@ export function nextRate(
     const b = bracketOf(steps, which);
     if (narrowEnough(b, settings.resolution)) continue;
     const hi = b.hi as number;
-    // With no passing rate yet, step down by the ladder's factor twice; else halve the bracket.
-    const rate = b.lo === null ? hi / (settings.growth * settings.growth) : (b.lo + hi) / 2;
+    // With no passing rate yet, step down by the ladder's factor twice; else split the bracket.
+    const rate =
+      b.lo === null
+        ? hi / (settings.growth * settings.growth)
+        : splitAt(b.lo, hi, aim[which], settings.resolution);
     const width = b.lo === null ? Number.POSITIVE_INFINITY : (hi - b.lo) / b.lo;
     if (!tried.has(round(rate)) && (ceiling === null || rate < ceiling))
       candidates.push({ width, rate });
@@ -106,6 +121,22 @@ export function nextRate(
   candidates.sort((a, b) => b.width - a.width);
   const pick = candidates[0];
   return pick ? { ratePerSec: pick.rate, phase: 'bisect' } : null;
+}
+
+/**
+ * Where to split a bracket: its middle, when one step there leaves both halves within the
+ * resolution. A wider one is probed one resolution inside the end the prediction lies nearer: a
+ * pass just under the top (or a fail just over the bottom) closes it in one step where the middle
+ * would need two. A prediction outside the bracket by more than the model's tolerance says nothing
+ * about where inside it the limit lies (below it, rungs well past it passed: the model undershot;
+ * far above it, a mechanism it leaves out, such as Agenda's poll, set the limit): the middle again.
+ */
+export function splitAt(lo: number, hi: number, predicted: number | null, resolution: number) {
+  const step = 1 + resolution;
+  const wide = hi > lo * step * step;
+  const near = predicted !== null && predicted >= lo && predicted <= hi * (1 + MODEL_TOLERANCE);
+  if (!wide || !near) return (lo + hi) / 2;
+  return predicted >= Math.sqrt(lo * hi) ? hi / step : lo * step;
 }
 
 function round(rate: number): number {

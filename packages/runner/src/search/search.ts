@@ -9,7 +9,7 @@ import { latencyMedianMs } from '../config/latency.ts';
 import { subjectFacts } from '../config/subjects.ts';
 import { predict } from '../judge/model.ts';
 import { pinningPlan } from '../services/pinning.ts';
-import { GUIDE_HTTP, GUIDE_MAIL, type Guide, nextRate } from './ladder.ts';
+import { type Aim, GUIDE_HTTP, GUIDE_MAIL, type Guide, nextRate } from './ladder.ts';
 import { runStep } from './step.ts';
 import { withFactor } from '../config/factors.ts';
 import { cellLabels } from '../config/scenario.ts';
@@ -17,7 +17,7 @@ import { EXTERNAL, type FactorValue, type Scenario, type Subject } from '../shap
 import type { StepResult } from '../shapes/results.ts';
 import { type StepOutcome, bracketOf, outcomeOf } from '../judge/brackets.ts';
 import type { CellContext } from '../trial/context.ts';
-import { MAX_RETRIES, PROBE_SEC } from '../shapes/run.ts';
+import { MAX_RETRIES, PROBE_SEC, type Prediction } from '../shapes/run.ts';
 
 /**
  * A step's warm-up lasts at most this long (s): its requests (the JIT's work) are the scenario's,
@@ -93,14 +93,7 @@ export async function runBreakingPoints(
  * fixed costs (and the JIT still compiling) overstate it.
  */
 export function guideOf(scenario: Scenario, variant: Subject, steps: StepResult[]): Guide | null {
-  const passed = steps.filter((s) => s.status === 'ok' && s.httpOk && s.cpuMsPerRequest !== null);
-  const ref = passed.sort((a, b) => b.ratePerSec - a.ratePerSec)[0];
-  const p = predict(variant, ref ? [ref] : [], {
-    connections: variant === EXTERNAL ? null : scenario.transport.maxConnections,
-    latencyMs: latencyMedianMs(scenario.smtp.latency),
-    // Pinned, the API has its own cores only.
-    cores: scenario.pinCores ? pinningPlan().api.length : os.cpus().length,
-  });
+  const p = modelOf(scenario, variant, steps);
   const outcomes = steps.map(outcomeOf);
   const open = (which: 'http' | 'mail') => bracketOf(outcomes, which).hi === null;
   const guides: Guide[] = [];
@@ -109,6 +102,31 @@ export function guideOf(scenario: Scenario, variant: Subject, steps: StepResult[
   if (open('mail') && p.mailRatePerSec !== null && p.mailRatePerSec > 0)
     guides.push({ ratePerSec: p.mailRatePerSec, ...GUIDE_MAIL });
   return guides.sort((a, b) => a.ratePerSec - b.ratePerSec)[0] ?? null;
+}
+
+/**
+ * The model as the search uses it: CPU per request read at the most loaded step that met the SLO
+ * (at the first, lightest step fixed costs and the JIT still compiling overstate it).
+ */
+function modelOf(scenario: Scenario, variant: Subject, steps: StepResult[]): Prediction {
+  const passed = steps.filter((s) => s.status === 'ok' && s.httpOk && s.cpuMsPerRequest !== null);
+  const ref = passed.sort((a, b) => b.ratePerSec - a.ratePerSec)[0];
+  return predict(variant, ref ? [ref] : [], {
+    connections: variant === EXTERNAL ? null : scenario.transport.maxConnections,
+    latencyMs: latencyMedianMs(scenario.smtp.latency),
+    // Pinned, the API has its own cores only.
+    cores: scenario.pinCores ? pinningPlan().api.length : os.cpus().length,
+  });
+}
+
+/**
+ * Where the model aims the bisections: its HTTP limit; for e-mail, c/L, or where SMTP answers at
+ * once (no c/L), the HTTP limit, since the same CPU then bounds both.
+ */
+export function aimOf(scenario: Scenario, variant: Subject, steps: StepResult[]): Aim {
+  const p = modelOf(scenario, variant, steps);
+  const mail = subjectFacts(variant).sendsMail ? (p.mailRatePerSec ?? p.httpRatePerSec) : null;
+  return { http: p.httpRatePerSec, mail };
 }
 
 function probing(ctx: CellContext): CellContext {
@@ -135,7 +153,8 @@ async function searchOne(
   for (let step = 1; !ctx.signal.aborted; step++) {
     const sendsMail = subjectFacts(variant).sendsMail;
     const guide = guideOf(ctx.scenario, variant, done);
-    const next = nextRate(outcomes, ctx.scenario.breakingPoint, sendsMail, guide);
+    const aim = aimOf(ctx.scenario, variant, done);
+    const next = nextRate(outcomes, ctx.scenario.breakingPoint, sendsMail, guide, aim);
     if (!next) break;
     const stepCtx = step === 1 && guide === null && variant !== EXTERNAL ? probing(ctx) : ctx;
     const windowSec = stepCtx.scenario.durationSec;
