@@ -443,6 +443,17 @@ describe('bisections aimed by the model', () => {
     expect(unaimed).toEqual({ ratePerSec: (36.8 + 48) / 2, phase: 'bisect' });
   });
 
+  it('close the bracket one step can close before halving one left open below', () => {
+    // agenda at 0 ms: its e-mail fell behind at every rung (open below 8/s), its replies broke
+    // between 45.4 and 54.5/s (20 %: the middle closes it).
+    const agenda = [step(8, true, false), step(45.4, true, false), step(54.5, false, false)];
+    const next = nextRate(agenda, settings, true, null, { http: 48, mail: 48 });
+    expect(next).toEqual({ ratePerSec: (45.4 + 54.5) / 2, phase: 'bisect' });
+    // Then the e-mail's: below the lowest rung by the ladder's factor twice.
+    const after = [...agenda, { ...step(49.95, true, false), phase: 'bisect' as const }];
+    expect(nextRate(after, settings, true, null)?.ratePerSec).toBeCloseTo(8 / 2.25, 9);
+  });
+
   it('aim at the end the prediction is nearer, and at the middle where it says nothing', () => {
     expect(splitAt(36.8, 48, 38, 0.1)).toBeCloseTo(36.8 * 1.1, 9); // nearer the bottom
     expect(splitAt(36.8, 48, 30, 0.1)).toBe((36.8 + 48) / 2); // below: the model undershot

@@ -3,9 +3,9 @@
  *
  * A ladder first: startRate, then × growth after every step whose replies met the SLO, until one
  * does not (or the generator falls behind, or maxRate). Then bisection: the HTTP limit and the
- * e-mail limit each lie between the highest rate that passed and the lowest that failed; the
- * wider bracket (relative to its lower end) is halved next, until both are narrower than the
- * resolution or the bisection budget is spent. Every step informs both limits. A step where the
+ * e-mail limit each lie between the highest rate that passed and the lowest that failed; a
+ * bracket one step closes is split next, else the wider (relative to its lower end), until both
+ * are narrower than the resolution or the bisection budget is spent. Every step informs both limits. A step where the
  * generator fell behind is neither pass nor fail, and nothing at or above its rate is tried.
  * Guided by the model (`guide`: the lowest limit it predicts that no step has yet failed), the
  * ladder starts, or jumps, just below the prediction instead of climbing to it rung by rung, and
@@ -107,7 +107,7 @@ export function nextRate(
   const bisections = steps.filter((s) => s.phase === 'bisect').length;
   if (bisections >= settings.bisections) return null;
   const tried = new Set(steps.map((s) => round(s.ratePerSec)));
-  const candidates: Array<{ width: number; rate: number }> = [];
+  const candidates: Array<{ width: number; rate: number; closes: boolean }> = [];
   for (const which of sendsMail ? (['http', 'mail'] as const) : (['http'] as const)) {
     const b = bracketOf(steps, which);
     if (narrowEnough(b, settings.resolution)) continue;
@@ -118,10 +118,13 @@ export function nextRate(
         ? hi / (settings.growth * settings.growth)
         : splitAt(b.lo, hi, aim[which], settings.resolution);
     const width = b.lo === null ? Number.POSITIVE_INFINITY : (hi - b.lo) / b.lo;
+    const closes = b.lo !== null && hi <= b.lo * (1 + settings.resolution) ** 2;
     if (!tried.has(round(rate)) && (ceiling === null || rate < ceiling))
-      candidates.push({ width, rate });
+      candidates.push({ width, rate, closes });
   }
-  candidates.sort((a, b) => b.width - a.width);
+  // A bracket one step closes goes first: a closed bracket is an answer, a halved one not yet
+  // (Agenda's e-mail bracket, open below 8/s, took every bisection from its 20 % HTTP bracket).
+  candidates.sort((a, b) => Number(b.closes) - Number(a.closes) || b.width - a.width);
   const pick = candidates[0];
   return pick ? { ratePerSec: pick.rate, phase: 'bisect' } : null;
 }
