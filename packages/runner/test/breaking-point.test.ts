@@ -264,6 +264,29 @@ describe('a disturbed step is measured again', () => {
     expect(describeBreakingPoint(entry)).toContain('not bracketed');
   });
 
+  it('brackets and ranges read as text: open ends, equal ends, the unit before the remark', async () => {
+    const { entry } = await searchWith(() => false);
+    const none = { ...entry, httpMaxRatePerSec: null, httpBracket: { lo: null, hi: 0.9 } };
+    expect(limitRow(none)[2]).toBe('< 0.9'); // not '–' glued to '–0.9'
+    expect(limitRow({ ...entry, httpBracket: { lo: 60, hi: null } })[2]).toBe('≥ 60');
+    const same = { ...entry, httpMaxRatePerSec: 9.7, httpNarrowed: true, httpRange: [9.7, 9.7] as [number, number] };
+    expect(limitRow(same)[1]).toBe('9.7 (each)');
+    const twice = { ...same, searches: [entry, entry] };
+    expect(describeBreakingPoint(twice)).toContain(
+      'up to 9.7/s (the median of 2 searches; each 9.7/s)',
+    );
+    const mail = {
+      ...entry,
+      mailLimitedBy: 'share' as const,
+      mailMaxRatePerSec: 5.8,
+      mailNarrowed: false,
+      mailBracket: { lo: 5.8, hi: 8 },
+    };
+    expect(describeBreakingPoint(mail)).toContain(
+      'e-mail keeps up to somewhere in 5.8–8/s (not bracketed)',
+    );
+  });
+
   it('a step the generator never carries, in three attempts, says the machine was too busy', async () => {
     const { steps, entry } = await searchWith((_call, rate) => rate >= 16);
     expect(steps.filter((s) => s.result.ratePerSec === 16).map((s) => s.result.attempt)).toEqual([

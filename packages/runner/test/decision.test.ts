@@ -189,6 +189,11 @@ describe('the decision of a breaking-point search', () => {
     const s = decide([never(bp('agenda', two(40, null))), bp('bullmq', two(52, 9.7))]);
     expect(s).toMatch(/^Decision: send from `bullmq` up to 9\.7\/s/);
     expect(s).not.toMatch(/send from `agenda`/);
+    // Set apart, not listed among the strategies the test could not separate from the choice.
+    expect(s).toContain(
+      'Serving no rate tried (its e-mail kept up at no step, or its replies at none): agenda.',
+    );
+    expect(s).not.toMatch(/Not separated from it:[^.]*agenda/);
   });
   it('with enough searches a lower limit is named with its p', () => {
     const many = (http: number) =>

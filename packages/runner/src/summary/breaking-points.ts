@@ -162,10 +162,14 @@ function repeatedLimit(
 ): string {
   const k = brackets.length;
   if (median === null || !range) {
-    const seen = brackets.map((b) => `${rate(b.lo)}–${rate(b.hi)}`).join(', ');
+    const seen = brackets.map(bracketText).join(', ');
     return `${what}: no limit narrowed by most of the ${k} searches (their brackets: ${seen}/s)`;
   }
-  return `${what === 'e-mail' ? 'e-mail keeps' : what} up to ${fmt(median)}/s (the median of ${k} searches; ${fmt(range[0])}–${fmt(range[1])}/s)`;
+  const spread =
+    fmt(range[0]) === fmt(range[1])
+      ? `each ${fmt(range[0])}/s`
+      : `${fmt(range[0])}–${fmt(range[1])}/s`;
+  return `${what === 'e-mail' ? 'e-mail keeps' : what} up to ${fmt(median)}/s (the median of ${k} searches; ${spread})`;
 }
 
 function describeRepeated(
@@ -220,7 +224,7 @@ export function describeBreakingPoint(bp: BreakingPoint): string {
     bp.mailLimitedBy === 'no-mail'
       ? ''
       : bp.mailLimitedBy === 'share'
-        ? `; e-mail keeps up to ${bp.mailMaxRatePerSec === null ? `below ${fmt(bp.mailBracket.hi!)}` : bp.mailNarrowed === false ? `somewhere in ${fmt(bp.mailMaxRatePerSec)}–${fmt(bp.mailBracket.hi!)} (not bracketed)` : fmt(bp.mailMaxRatePerSec)}/s${bp.predicted.mailRatePerSec !== null ? ` (model c/L = ${fmt(bp.predicted.mailRatePerSec)}/s)` : ''}`
+        ? `; e-mail keeps up to ${bp.mailMaxRatePerSec === null ? `below ${fmt(bp.mailBracket.hi!)}/s` : bp.mailNarrowed === false ? `somewhere in ${fmt(bp.mailMaxRatePerSec)}–${fmt(bp.mailBracket.hi!)}/s (not bracketed)` : `${fmt(bp.mailMaxRatePerSec)}/s`}${bp.predicted.mailRatePerSec !== null ? ` (model c/L = ${fmt(bp.predicted.mailRatePerSec)}/s)` : ''}`
         : `; e-mail kept up at every rate tried (to ${fmt(bp.mailBracket.lo ?? 0)}/s)`;
   return `${bp.label}${factor}: ${http}${model}${mail}`;
 }
@@ -230,6 +234,12 @@ function fmt(n: number): string {
 }
 
 const rate = (n: number | null) => (n === null ? '–' : fmt(n));
+
+/** A bracket as text: "43.4–52", "< 0.9" (nothing passed), "≥ 60" (nothing failed). */
+function bracketText(b: Bracket): string {
+  if (b.lo === null) return b.hi === null ? '–' : `< ${fmt(b.hi)}`;
+  return b.hi === null ? `≥ ${fmt(b.lo)}` : `${fmt(b.lo)}–${fmt(b.hi)}`;
+}
 
 /** The columns of the limits table (summary.md and the report). */
 export const LIMIT_COLUMNS = [
@@ -246,7 +256,6 @@ export const LIMIT_COLUMNS = [
 
 /** One label's row of the limits table, as text. */
 export function limitRow(e: BreakingPoint): string[] {
-  const bracket = (b: Bracket) => `${rate(b.lo)}–${rate(b.hi)}`;
   // A limit the search never narrowed is its bracket, not a number.
   const limit = (
     v: number | null,
@@ -256,16 +265,16 @@ export function limitRow(e: BreakingPoint): string[] {
     v !== null && isNarrowed === false
       ? 'not bracketed'
       : range
-        ? `${rate(v)} (${rate(range[0])}–${rate(range[1])})`
+        ? `${rate(v)} (${rate(range[0]) === rate(range[1]) ? 'each' : `${rate(range[0])}–${rate(range[1])}`})`
         : rate(v);
   return [
     e.label,
     limit(e.httpMaxRatePerSec, e.httpNarrowed, e.httpRange),
-    bracket(e.httpBracket),
+    bracketText(e.httpBracket),
     rate(e.predicted.httpRatePerSec),
     e.limitedBy,
     limit(e.mailMaxRatePerSec, e.mailNarrowed, e.mailRange),
-    e.mailLimitedBy === 'no-mail' ? 'no e-mail' : bracket(e.mailBracket),
+    e.mailLimitedBy === 'no-mail' ? 'no e-mail' : bracketText(e.mailBracket),
     rate(e.predicted.mailRatePerSec),
     String(e.steps.length),
   ];

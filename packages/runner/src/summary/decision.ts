@@ -214,9 +214,13 @@ function mailFloor(bp: BreakingPoint): number {
   return median(searchesOf(bp).map((s) => s.mailMaxRatePerSec ?? s.mailBracket.lo ?? 0));
 }
 
-function breakingPointDecision(bps: BreakingPoint[]): string {
-  const served = new Map(bps.map((b) => [b.label, servedPerSearch(b)]));
+function breakingPointDecision(all: BreakingPoint[]): string {
+  const served = new Map(all.map((b) => [b.label, servedPerSearch(b)]));
   const valuesOf = (b: BreakingPoint) => served.get(b.label) as number[];
+  // A strategy that serves no rate in most searches is no candidate: not a tie to be chosen by the
+  // facts, whatever a test with few searches can say.
+  const none = all.filter((b) => median(valuesOf(b)) === 0);
+  const bps = none.length < all.length ? all.filter((b) => !none.includes(b)) : all;
   const { choice, worse, notSeparated, n } = choose(bps, valuesOf, 'higher');
   const upTo = median(valuesOf(choice));
   const mailBound =
@@ -247,6 +251,10 @@ function breakingPointDecision(bps: BreakingPoint[]): string {
             `${item.label} ${rate(median(valuesOf(item)))} (${pOf(comparison)})`,
         )
         .join(', ')}.`,
+    );
+  if (bps !== all && none.length > 0)
+    parts.push(
+      `Serving no rate tried (its e-mail kept up at no step, or its replies at none): ${none.map((b) => b.label).join(', ')}.`,
     );
   if (notSeparated.length > 0)
     parts.push(
