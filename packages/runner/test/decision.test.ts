@@ -7,6 +7,7 @@ import { decisionSentence, factsScore } from '../src/summary/decision.ts';
 import type { BreakingPoint, SummaryRow } from '../src/shapes/run.ts';
 import type { Subject } from '../src/shapes/scenario.ts';
 import { isTwinLabel } from '../src/config/scenario.ts';
+import { columnsFor } from '../src/summary/columns.ts';
 
 function row(variant: Subject, avgMs: number, over: Partial<SummaryRow> = {}): SummaryRow {
   return {
@@ -203,5 +204,18 @@ describe('the decision of a breaking-point search', () => {
       /^Decision: send from `outbox` up to 42\.5\/s \(median of 6 searches\), where its replies break the p99 ≤ 2 s SLO/,
     );
     expect(s).toMatch(/Lower, by the U test: inline 12\.5\/s \(p = 0\.0\d+\)/);
+  });
+});
+
+describe("the summary table's columns", () => {
+  it('leave out the reference column where no row has a reference figure, and keep it where one has', () => {
+    const title = 'reference avg, ms (other stack)';
+    const without = columnsFor([row('inline', 600), row('background', 50)]).map((c) => c.title);
+    expect(without).not.toContain(title);
+    expect(without).toContain('valid');
+    const one = row('inline', 600, { reference: { label: 'blocking', avgMs: 3100 } });
+    const withRef = columnsFor([one, row('background', 50)]);
+    expect(withRef.map((c) => c.title)).toContain(title);
+    expect(withRef.at(-1)?.cell(one)).toBe('blocking 3100');
   });
 });

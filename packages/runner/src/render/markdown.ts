@@ -1,6 +1,6 @@
 /** summary.md: the run's one summary as Markdown (the verdict first, then a table per request count). */
 import { describeLatency } from '@mailbench/smtp-sink';
-import { ROW_COLUMNS } from '../summary/columns.ts';
+import { columnsFor } from '../summary/columns.ts';
 import type { Scenario } from '../shapes/scenario.ts';
 import { measuredText, overridesOf, rankingSentence } from '../summary/verdict.ts';
 import type { RunInfo, Summary } from '../shapes/run.ts';
@@ -64,14 +64,15 @@ function renderRunLine(run: RunInfo): string {
 function renderRequestTable(summary: Summary, s: Scenario, requests: number): string[] {
   const rows = summary.rows.filter((r) => r.requests === requests);
   if (rows.length === 0) return [];
+  const columns = columnsFor(rows);
   const lines = [
     '',
     `## ${requests} requests over ${s.durationSec} s (${(requests / s.durationSec).toFixed(1)}/s)`,
     '',
-    `| ${ROW_COLUMNS.map((c) => c.title).join(' | ')} |`,
-    `|${ROW_COLUMNS.map((c) => (c.left ? '---' : '---:')).join('|')}|`,
+    `| ${columns.map((c) => c.title).join(' | ')} |`,
+    `|${columns.map((c) => (c.left ? '---' : '---:')).join('|')}|`,
   ];
-  for (const r of rows) lines.push(`| ${ROW_COLUMNS.map((c) => c.cell(r)).join(' | ')} |`);
+  for (const r of rows) lines.push(`| ${columns.map((c) => c.cell(r)).join(' | ')} |`);
   if (rows.length > 1)
     lines.push(
       '',

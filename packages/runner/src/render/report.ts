@@ -13,7 +13,7 @@ import { reliabilityColumns } from '../summary/reliability.ts';
 
 export type { Chart } from './chart.ts';
 import { rankingSentence } from '../summary/verdict.ts';
-import { ROW_COLUMNS } from '../summary/columns.ts';
+import { columnsFor } from '../summary/columns.ts';
 
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -21,16 +21,17 @@ function escapeHtml(text: string): string {
 
 function summaryTable(summary: Summary, run: RunInfo): string {
   const out: string[] = [];
-  const head = ROW_COLUMNS.map((c) => `<th>${escapeHtml(c.title)}</th>`).join('');
   for (const requests of run.scenario.requests) {
     const rows = summary.rows.filter((r) => r.requests === requests);
     if (rows.length === 0) continue;
+    const columns = columnsFor(rows);
+    const head = columns.map((c) => `<th>${escapeHtml(c.title)}</th>`).join('');
     out.push(
       `<h3>${requests} requests over ${run.scenario.durationSec} s (${(requests / run.scenario.durationSec).toFixed(1)}/s)</h3>`,
     );
     out.push(`<table><thead><tr>${head}</tr></thead><tbody>`);
     for (const r of rows) {
-      const cells = ROW_COLUMNS.map((c) => `<td>${escapeHtml(c.cell(r))}</td>`).join('');
+      const cells = columns.map((c) => `<td>${escapeHtml(c.cell(r))}</td>`).join('');
       out.push(`<tr class="${r.valid ? '' : 'invalid'}">${cells}</tr>`);
     }
     out.push('</tbody></table>');

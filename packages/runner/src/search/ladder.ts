@@ -22,7 +22,7 @@ import {
   type StepOutcome,
   withinResolution,
 } from '../judge/brackets.ts';
-import type { Bracket } from '../shapes/run.ts';
+import { type Bracket, GUIDE_HTTP, GUIDE_MAIL } from '../shapes/run.ts';
 import { MODEL_TOLERANCE } from '../judge/model.ts';
 
 export type SearchSettings = Pick<
@@ -57,8 +57,7 @@ export interface Aim {
 
 export const NO_AIM: Aim = { http: null, mail: null };
 
-export const GUIDE_MAIL = { start: 0.97, end: 1.06 } as const;
-export const GUIDE_HTTP = { start: 0.9, end: 0.95 } as const;
+export { GUIDE_HTTP, GUIDE_MAIL };
 
 function narrowEnough(b: Bracket, resolution: number): boolean {
   if (b.hi === null) return true; // nothing failed: nothing to narrow (the ladder's top is a lower bound)

@@ -220,6 +220,13 @@ export const MAX_RETRIES = 2;
  */
 export const PROBE_SEC = 6;
 
+/**
+ * How far below and above the model's prediction the guided rungs go, as fractions of it: around
+ * c/L for e-mail, around cores / CPU per request for the replies (why these: search/ladder.ts).
+ */
+export const GUIDE_MAIL = { start: 0.97, end: 1.06 } as const;
+export const GUIDE_HTTP = { start: 0.9, end: 0.95 } as const;
+
 export interface BreakingPoint {
   variant: Subject;
   label: string;

@@ -11,6 +11,8 @@ export interface RowColumn {
   short?: string;
   /** Text columns align left, figures right. */
   left?: boolean;
+  /** Left out of a table where no row fills it. */
+  optional?: boolean;
   cell(r: SummaryRow): string;
 }
 
@@ -68,9 +70,15 @@ export const ROW_COLUMNS: readonly RowColumn[] = [
   {
     title: 'reference avg, ms (other stack)',
     left: true,
+    optional: true,
     cell: (r) => (r.reference ? `${r.reference.label} ${r.reference.avgMs}` : ''),
   },
 ];
+
+/** The columns of a table of these rows: an optional one that no row fills is left out. */
+export function columnsFor(rows: readonly SummaryRow[]): RowColumn[] {
+  return ROW_COLUMNS.filter((c) => !c.optional || rows.some((r) => c.cell(r) !== ''));
+}
 
 /** The columns the terminal shows (those with a short title). */
 export const TERMINAL_COLUMNS = ROW_COLUMNS.filter((c) => c.short !== undefined);

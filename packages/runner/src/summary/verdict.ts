@@ -9,7 +9,13 @@ import { describeLatency } from '@mailbench/smtp-sink';
 import { subjectFacts } from '../config/subjects.ts';
 import { isReference } from '../config/references.ts';
 import { describeBreakingPoint } from './breaking-points.ts';
-import type { Ranking, RunInfo, SummaryFigures, SummaryRow } from '../shapes/run.ts';
+import {
+  GUIDE_HTTP,
+  type Ranking,
+  type RunInfo,
+  type SummaryFigures,
+  type SummaryRow,
+} from '../shapes/run.ts';
 import { measuredFlags } from '../config/flag-help.ts';
 import { parseThreshold } from '../config/thresholds.ts';
 import { LATENCY, type Threshold } from '../shapes/scenario.ts';
@@ -36,7 +42,7 @@ function matrixText(s: RunInfo['scenario']): string {
   const bp = s.breakingPoint;
   if (bp?.enabled)
     parts.push(
-      `a breaking-point search per variant: ${bp.stepSec} s steps, a ladder from ${bp.startRate}/s ×${bp.growth} per rung that the model guides (from just below c/L where e-mail bounds it, then, after a short probe of the CPU per sign-up, from 80 % and 95 % of the HTTP limit that CPU predicts), then up to ${bp.bisections} bisections to ${Math.round(bp.resolution * 100)} %; SLO p99 ≤ ${bp.sloP99Ms} ms with no errors, e-mail ≥ ${Math.round(bp.mailShare * 100)} % in time`,
+      `a breaking-point search per variant: ${bp.stepSec} s steps, a ladder from ${bp.startRate}/s ×${bp.growth} per rung that the model guides (from just below c/L where e-mail bounds it, then, after a short probe of the CPU per sign-up, from ${Math.round(GUIDE_HTTP.start * 100)} % and ${Math.round(GUIDE_HTTP.end * 100)} % of the HTTP limit that CPU predicts), then up to ${bp.bisections} bisections to ${Math.round(bp.resolution * 100)} %, aimed where the model puts the limit; SLO p99 ≤ ${bp.sloP99Ms} ms with no errors, e-mail ≥ ${Math.round(bp.mailShare * 100)} % in time`,
     );
   return parts.length > 0 ? `; ${parts.join('; ')}` : '';
 }
