@@ -269,7 +269,12 @@ describe('a disturbed step is measured again', () => {
     const none = { ...entry, httpMaxRatePerSec: null, httpBracket: { lo: null, hi: 0.9 } };
     expect(limitRow(none)[2]).toBe('< 0.9'); // not '–' glued to '–0.9'
     expect(limitRow({ ...entry, httpBracket: { lo: 60, hi: null } })[2]).toBe('≥ 60');
-    const same = { ...entry, httpMaxRatePerSec: 9.7, httpNarrowed: true, httpRange: [9.7, 9.7] as [number, number] };
+    const same = {
+      ...entry,
+      httpMaxRatePerSec: 9.7,
+      httpNarrowed: true,
+      httpRange: [9.7, 9.7] as [number, number],
+    };
     expect(limitRow(same)[1]).toBe('9.7 (each)');
     const twice = { ...same, searches: [entry, entry] };
     expect(describeBreakingPoint(twice)).toContain(
