@@ -349,7 +349,7 @@ export function renderBreakingPointsMarkdown(
   for (const e of entries) lines.push(`| ${limitRow(e).join(' | ')} |`);
   lines.push(
     '',
-    '"–" in a bracket: no step passed (below) or none failed (above). A limit is "–" when the search did not bracket it.',
+    'A bracket "< x": no step passed, the lowest failed at x; "≥ x": none failed, the highest passed at x. A limit is "–" when the search did not bracket it.',
   );
   for (const e of entries) {
     lines.push(
