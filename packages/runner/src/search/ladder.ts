@@ -5,15 +5,16 @@
  * does not (or the generator falls behind, or maxRate). Then bisection: the HTTP limit and the
  * e-mail limit each lie between the highest rate that passed and the lowest that failed; a
  * bracket one step closes is split next, else the wider (relative to its lower end), until both
- * are narrower than the resolution or the bisection budget is spent. Every step informs both limits. A step where the
- * generator fell behind is neither pass nor fail, and nothing at or above its rate is tried.
+ * are narrower than the resolution or the bisection budget is spent. Every step informs both
+ * limits. A step where the generator fell behind is neither pass nor fail, and nothing at or
+ * above its rate is tried.
  * Guided by the model (`guide`: the lowest limit it predicts that no step has yet failed), the
  * ladder starts, or jumps, just below the prediction instead of climbing to it rung by rung, and
  * its next rung goes no further than just above it (e-mail: a bracket within 10 %) or just below
- * it (HTTP), then one resolution higher. A guide that is wrong costs steps, not the answer: a rung that fails
- * below the prediction is bisected from there like any other. The model aims the bisections too
- * (`aim`): a bracket one step cannot halve to the resolution is probed one resolution inside the
- * end the prediction lies nearer, where a single pass (or fail) closes it.
+ * it (HTTP), then one resolution higher. A guide that is wrong costs steps, not the answer: a
+ * rung that fails below the prediction is bisected from there like any other. The model aims the
+ * bisections too (`aim`): a bracket one step cannot halve to the resolution is probed one
+ * resolution inside the end the prediction lies nearer, where a single pass (or fail) closes it.
  */
 import type { BreakingPointSettings } from '../shapes/scenario.ts';
 import {
