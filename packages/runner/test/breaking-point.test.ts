@@ -10,13 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
-import {
-  GUIDE_HTTP,
-  NO_AIM,
-  nextRate,
-  splitAt,
-  type SearchSettings,
-} from '../src/search/ladder.ts';
+import { NO_AIM, nextRate, splitAt, type SearchSettings } from '../src/search/ladder.ts';
 import { judgeStep, mailShareOf, slope, type StepPlan } from '../src/search/step.ts';
 import { inlineHttpLimit } from '../src/judge/model.ts';
 import { applyOverrides, parseBenchArgs } from '../src/cli/args.ts';
@@ -24,7 +18,7 @@ import { loadScenario } from '../src/config/scenario.ts';
 import type { StepResult, CapacityResult } from '../src/shapes/results.ts';
 import { bracketOf, type StepOutcome, withinResolution } from '../src/judge/brackets.ts';
 import { scaleAroundLimit } from '../src/run/plan.ts';
-import { PROBE_SEC, type RunInfo } from '../src/shapes/run.ts';
+import { GUIDE_HTTP, PROBE_SEC, type RunInfo } from '../src/shapes/run.ts';
 import { bench } from './helpers.ts';
 import { runBreakingPoints } from '../src/search/search.ts';
 import {

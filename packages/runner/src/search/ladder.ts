@@ -23,7 +23,7 @@ import {
   type StepOutcome,
   withinResolution,
 } from '../judge/brackets.ts';
-import { type Bracket, GUIDE_HTTP, GUIDE_MAIL } from '../shapes/run.ts';
+import type { Bracket } from '../shapes/run.ts';
 import { MODEL_TOLERANCE } from '../judge/model.ts';
 
 export type SearchSettings = Pick<
@@ -57,8 +57,6 @@ export interface Aim {
 }
 
 export const NO_AIM: Aim = { http: null, mail: null };
-
-export { GUIDE_HTTP, GUIDE_MAIL };
 
 function narrowEnough(b: Bracket, resolution: number): boolean {
   if (b.hi === null) return true; // nothing failed: nothing to narrow (the ladder's top is a lower bound)
@@ -118,7 +116,7 @@ export function nextRate(
         ? hi / (settings.growth * settings.growth)
         : splitAt(b.lo, hi, aim[which], settings.resolution);
     const width = b.lo === null ? Number.POSITIVE_INFINITY : (hi - b.lo) / b.lo;
-    const closes = b.lo !== null && hi <= b.lo * (1 + settings.resolution) ** 2;
+    const closes = b.lo !== null && oneStepCloses(b.lo, hi, settings.resolution);
     if (!tried.has(round(rate)) && (ceiling === null || rate < ceiling))
       candidates.push({ width, rate, closes });
   }
@@ -138,11 +136,14 @@ export function nextRate(
  * far above it, a mechanism it leaves out, such as Agenda's poll, set the limit): the middle again.
  */
 export function splitAt(lo: number, hi: number, predicted: number | null, resolution: number) {
-  const step = 1 + resolution;
-  const wide = hi > lo * step * step;
   const near = predicted !== null && predicted >= lo && predicted <= hi * (1 + MODEL_TOLERANCE);
-  if (!wide || !near) return (lo + hi) / 2;
-  return predicted >= Math.sqrt(lo * hi) ? hi / step : lo * step;
+  if (oneStepCloses(lo, hi, resolution) || !near) return (lo + hi) / 2;
+  return predicted >= Math.sqrt(lo * hi) ? hi / (1 + resolution) : lo * (1 + resolution);
+}
+
+/** Whether one step in its middle leaves both halves of a bracket within the resolution. */
+function oneStepCloses(lo: number, hi: number, resolution: number): boolean {
+  return hi <= lo * (1 + resolution) ** 2;
 }
 
 function round(rate: number): number {

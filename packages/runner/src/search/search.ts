@@ -9,7 +9,7 @@ import { latencyMedianMs } from '../config/latency.ts';
 import { subjectFacts } from '../config/subjects.ts';
 import { predict } from '../judge/model.ts';
 import { pinningPlan } from '../services/pinning.ts';
-import { type Aim, GUIDE_HTTP, GUIDE_MAIL, type Guide, nextRate } from './ladder.ts';
+import { type Aim, type Guide, nextRate } from './ladder.ts';
 import { runStep } from './step.ts';
 import { withFactor } from '../config/factors.ts';
 import { cellLabels } from '../config/scenario.ts';
@@ -17,7 +17,7 @@ import { EXTERNAL, type FactorValue, type Scenario, type Subject } from '../shap
 import type { StepResult } from '../shapes/results.ts';
 import { type StepOutcome, bracketOf, outcomeOf } from '../judge/brackets.ts';
 import type { CellContext } from '../trial/context.ts';
-import { MAX_RETRIES, PROBE_SEC, type Prediction } from '../shapes/run.ts';
+import { GUIDE_HTTP, GUIDE_MAIL, MAX_RETRIES, PROBE_SEC, type Prediction } from '../shapes/run.ts';
 
 /**
  * A step's warm-up lasts at most this long (s): its requests (the JIT's work) are the scenario's,
@@ -89,12 +89,8 @@ export async function runBreakingPoints(
 /**
  * The ladder's guide: the lowest limit the model predicts among those no step has failed yet
  * (c/L before any step; once e-mail fell behind, the HTTP limit), or null where it predicts none.
- * CPU per request is read at the most loaded step that met the SLO: at the first, lightest step
- * fixed costs (and the JIT still compiling) overstate it.
  */
-export function guideOf(scenario: Scenario, variant: Subject, steps: StepResult[]): Guide | null {
-  const p = modelOf(scenario, variant, steps);
-  const outcomes = steps.map(outcomeOf);
+function guideOf(p: Prediction, outcomes: StepOutcome[]): Guide | null {
   const open = (which: 'http' | 'mail') => bracketOf(outcomes, which).hi === null;
   const guides: Guide[] = [];
   if (open('http') && p.httpRatePerSec !== null && p.httpRatePerSec > 0)
@@ -105,8 +101,9 @@ export function guideOf(scenario: Scenario, variant: Subject, steps: StepResult[
 }
 
 /**
- * The model as the search uses it: CPU per request read at the most loaded step that met the SLO
- * (at the first, lightest step fixed costs and the JIT still compiling overstate it).
+ * The model as the search uses it, for its guide and its aim: CPU per request read at the most
+ * loaded step that met the SLO (at the first, lightest step fixed costs and the JIT still
+ * compiling overstate it).
  */
 function modelOf(scenario: Scenario, variant: Subject, steps: StepResult[]): Prediction {
   const passed = steps.filter((s) => s.status === 'ok' && s.httpOk && s.cpuMsPerRequest !== null);
@@ -123,8 +120,7 @@ function modelOf(scenario: Scenario, variant: Subject, steps: StepResult[]): Pre
  * Where the model aims the bisections: its HTTP limit; for e-mail, c/L, or where SMTP answers at
  * once (no c/L), the HTTP limit, since the same CPU then bounds both.
  */
-export function aimOf(scenario: Scenario, variant: Subject, steps: StepResult[]): Aim {
-  const p = modelOf(scenario, variant, steps);
+function aimOf(p: Prediction, variant: Subject): Aim {
   const mail = subjectFacts(variant).sendsMail ? (p.mailRatePerSec ?? p.httpRatePerSec) : null;
   return { http: p.httpRatePerSec, mail };
 }
@@ -152,9 +148,15 @@ async function searchOne(
   const done: StepResult[] = [];
   for (let step = 1; !ctx.signal.aborted; step++) {
     const sendsMail = subjectFacts(variant).sendsMail;
-    const guide = guideOf(ctx.scenario, variant, done);
-    const aim = aimOf(ctx.scenario, variant, done);
-    const next = nextRate(outcomes, ctx.scenario.breakingPoint, sendsMail, guide, aim);
+    const model = modelOf(ctx.scenario, variant, done);
+    const guide = guideOf(model, outcomes);
+    const next = nextRate(
+      outcomes,
+      ctx.scenario.breakingPoint,
+      sendsMail,
+      guide,
+      aimOf(model, variant),
+    );
     if (!next) break;
     const stepCtx = step === 1 && guide === null && variant !== EXTERNAL ? probing(ctx) : ctx;
     const windowSec = stepCtx.scenario.durationSec;

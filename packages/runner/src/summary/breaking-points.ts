@@ -165,10 +165,7 @@ function repeatedLimit(
     const seen = brackets.map(bracketText).join(', ');
     return `${what}: no limit narrowed by most of the ${k} searches (their brackets: ${seen}/s)`;
   }
-  const spread =
-    fmt(range[0]) === fmt(range[1])
-      ? `each ${fmt(range[0])}/s`
-      : `${fmt(range[0])}–${fmt(range[1])}/s`;
+  const spread = `${spreadOf(range) ?? `each ${fmt(range[0])}`}/s`;
   return `${what === 'e-mail' ? 'e-mail keeps' : what} up to ${fmt(median)}/s (the median of ${k} searches; ${spread})`;
 }
 
@@ -235,6 +232,12 @@ function fmt(n: number): string {
 
 const rate = (n: number | null) => (n === null ? '–' : fmt(n));
 
+/** The range of repeated searches' limits as "48.2–56.1"; null when both ends print the same. */
+function spreadOf(range: [number, number]): string | null {
+  const [lo, hi] = [fmt(range[0]), fmt(range[1])];
+  return lo === hi ? null : `${lo}–${hi}`;
+}
+
 /** A bracket as text: "43.4–52", "< 0.9" (nothing passed), "≥ 60" (nothing failed). */
 function bracketText(b: Bracket): string {
   if (b.lo === null) return b.hi === null ? '–' : `< ${fmt(b.hi)}`;
@@ -265,7 +268,7 @@ export function limitRow(e: BreakingPoint): string[] {
     v !== null && isNarrowed === false
       ? 'not bracketed'
       : range
-        ? `${rate(v)} (${rate(range[0]) === rate(range[1]) ? 'each' : `${rate(range[0])}–${rate(range[1])}`})`
+        ? `${rate(v)} (${spreadOf(range) ?? 'each'})`
         : rate(v);
   return [
     e.label,

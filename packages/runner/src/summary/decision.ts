@@ -219,8 +219,9 @@ function breakingPointDecision(all: BreakingPoint[]): string {
   const valuesOf = (b: BreakingPoint) => served.get(b.label) as number[];
   // A strategy that serves no rate in most searches is no candidate: not a tie to be chosen by the
   // facts, whatever a test with few searches can say.
-  const none = all.filter((b) => median(valuesOf(b)) === 0);
-  const bps = none.length < all.length ? all.filter((b) => !none.includes(b)) : all;
+  const serveNone = all.filter((b) => median(valuesOf(b)) === 0);
+  const setApart = serveNone.length < all.length ? serveNone : [];
+  const bps = all.filter((b) => !setApart.includes(b));
   const { choice, worse, notSeparated, n } = choose(bps, valuesOf, 'higher');
   const upTo = median(valuesOf(choice));
   const mailBound =
@@ -252,9 +253,9 @@ function breakingPointDecision(all: BreakingPoint[]): string {
         )
         .join(', ')}.`,
     );
-  if (bps !== all && none.length > 0)
+  if (setApart.length > 0)
     parts.push(
-      `Serving no rate tried (its e-mail kept up at no step, or its replies at none): ${none.map((b) => b.label).join(', ')}.`,
+      `Serving no rate tried (its e-mail kept up at no step, or its replies at none): ${setApart.map((b) => b.label).join(', ')}.`,
     );
   if (notSeparated.length > 0)
     parts.push(
